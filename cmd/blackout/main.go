@@ -1,0 +1,162 @@
+// Command blackout detects and explains Internet outages of countries and
+// networks from global BGP routing data.
+//
+// This file holds only the subcommand table and the shared flag helpers;
+// each subcommand lives in its own file and keeps its logic in internal/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand of the binary.
+type command struct {
+	name    string // e.g. "mrt dump"
+	summary string // one line for `blackout help`
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv is what a subcommand may touch of the outside world.
+type cmdEnv struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// errUsage marks an error caused by wrong arguments (exit status 2).
+var errUsage = errors.New("usage")
+
+// exitError carries a specific exit status with an already printed message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+var commands []command
+
+// register adds a subcommand; called from init functions of the per-command files.
+func register(c command) { commands = append(commands, c) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cmdEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a subcommand and returns the process exit status.
+func run(ctx context.Context, env *cmdEnv, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printHelp(env.stdout, args)
+		return 0
+	}
+	// Longest match first: "mrt dump" before "mrt".
+	sort.SliceStable(commands, func(i, j int) bool {
+		return len(strings.Fields(commands[i].name)) > len(strings.Fields(commands[j].name))
+	})
+	for _, c := range commands {
+		words := strings.Fields(c.name)
+		if len(args) < len(words) || !equalWords(args[:len(words)], words) {
+			continue
+		}
+		err := c.run(ctx, env, args[len(words):])
+		return exitCode(env, c.name, err)
+	}
+	fmt.Fprintf(env.stderr, "blackout: unknown command %q; run 'blackout help' for the list\n", strings.Join(args, " "))
+	return 2
+}
+
+func exitCode(env *cmdEnv, name string, err error) int {
+	var ee exitError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(env.stderr, "blackout %s: %v\n", name, err)
+		return 2
+	default:
+		fmt.Fprintf(env.stderr, "blackout %s: %v\n", name, err)
+		return 1
+	}
+}
+
+func equalWords(a, b []string) bool {
+	for i := range b {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func printHelp(w io.Writer, args []string) {
+	if len(args) > 1 {
+		// "blackout help mrt dump" -> the subcommand's own -h.
+		for _, c := range commands {
+			if c.name == strings.Join(args[1:], " ") {
+				_ = c.run(context.Background(), &cmdEnv{stdout: w, stderr: w}, []string{"-h"})
+				return
+			}
+		}
+	}
+	fmt.Fprintln(w, "blackout detects and explains Internet outages of countries and networks from BGP data.")
+	fmt.Fprintln(w, "\nUsage: blackout COMMAND [flags] [args]\n\nCommands:")
+	names := make([]command, len(commands))
+	copy(names, commands)
+	sort.Slice(names, func(i, j int) bool { return names[i].name < names[j].name })
+	for _, c := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'blackout COMMAND -h' for a command's flags.")
+}
+
+// newFlags returns a FlagSet that prints its usage to env.stderr.
+func newFlags(env *cmdEnv, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("blackout "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: blackout %s %s\n\nFlags:\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseInterspersed parses flags that may appear before, between or after
+// positional arguments ("blackout mrt dump FILE -m") and returns the
+// positional arguments. A lone "--" ends flag parsing.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,324 @@
+package mrt
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+// RecordKey names a record type and subtype.
+type RecordKey struct {
+	Type    Type
+	Subtype uint16
+}
+
+// String returns "TYPE/SUBTYPE".
+func (k RecordKey) String() string { return k.Type.String() + "/" + SubtypeName(k.Type, k.Subtype) }
+
+// Stats counts what a RouteReader has read.
+type Stats struct {
+	Records       map[RecordKey]int64 // records by type and subtype
+	Skipped       map[RecordKey]int64 // records not decoded: unknown types, RIB_GENERIC, other families
+	Messages      [6]int64            // BGP4MP messages by BGP message type (index 1..5)
+	Announcements int64
+	Withdrawals   int64
+	StateChanges  int64
+	RIBEntries    int64
+	Multicast     int64 // multicast routes left out of the events
+	Errors        int64 // records with an error
+	BytesSkipped  int64 // bytes skipped to resynchronise after corrupt headers
+	First, Last   time.Time
+}
+
+// RouteReader turns an MRT stream into route events, one at a time. Events
+// and their attributes alias the reader's buffers and stay valid until the
+// next call of Next: no heap allocation happens per route once the buffers
+// have grown to the input's largest record.
+type RouteReader struct {
+	rd        *Reader
+	collector string
+	rec       Record
+	stats     Stats
+
+	pi    PeerIndex
+	peers []bgp.Peer
+
+	dec      UpdateDecoder
+	upd      Update
+	ribAttrs attrDecoder
+	attrs    bgp.Attrs
+	rib      RIBRecord
+	entry    RIBEntry
+	v1       TableDumpV1
+	hdr      BGP4MPHeader
+
+	pending    int // 0 none, 1 update routes, 2 RIB entries
+	idx        int
+	peer       bgp.Peer
+	time       time.Time
+	originated uint32
+	ev         bgp.Event
+	eof        bool
+	deferred   error // an error to return after the event it belongs to
+}
+
+// NewRouteReader returns a RouteReader of r; name identifies the input in
+// errors and collector names the route collector in the events' peers (it
+// may be empty).
+func NewRouteReader(r io.Reader, name, collector string) *RouteReader {
+	return &RouteReader{
+		rd:        NewReader(r, name),
+		collector: collector,
+		stats:     Stats{Records: map[RecordKey]int64{}, Skipped: map[RecordKey]int64{}},
+	}
+}
+
+// Record returns the header of the record the last event came from (its
+// Body is not valid after that record).
+func (rr *RouteReader) Record() *Record { return &rr.rec }
+
+// Originated returns the originated time of the RIB entry the last event
+// came from (TABLE_DUMP and TABLE_DUMP_V2 only).
+func (rr *RouteReader) Originated() uint32 { return rr.originated }
+
+// Stats returns the counters so far. The maps are the reader's own.
+func (rr *RouteReader) Stats() *Stats {
+	rr.stats.BytesSkipped = rr.rd.Skipped
+	return &rr.stats
+}
+
+// Offset returns the offset of the next unread byte of the decompressed input.
+func (rr *RouteReader) Offset() int64 { return rr.rd.Offset() }
+
+// Next returns the next route event. It returns io.EOF at the end of the
+// input. A *RecordError is not fatal: the events of a record come before or
+// after its error, and the next call goes on with the stream.
+func (rr *RouteReader) Next() (*bgp.Event, error) {
+	if err := rr.deferred; err != nil {
+		rr.deferred = nil
+		return nil, err
+	}
+	for {
+		switch rr.pending {
+		case 1:
+			if ev := rr.nextUpdateRoute(); ev != nil {
+				return ev, nil
+			}
+			rr.pending = 0
+		case 2:
+			ev, err := rr.nextRIBEntry()
+			if ev != nil || err != nil {
+				return ev, err
+			}
+			rr.pending = 0
+		}
+		if rr.eof {
+			return nil, io.EOF
+		}
+		err := rr.rd.Next(&rr.rec)
+		if err == io.EOF {
+			rr.eof = true
+			return nil, io.EOF
+		}
+		if err != nil {
+			rr.stats.Errors++
+			var re *RecordError
+			if !errors.As(err, &re) {
+				rr.eof = true
+			}
+			return nil, err
+		}
+		ev, err := rr.dispatch()
+		if err != nil {
+			rr.stats.Errors++
+			return nil, &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype, Err: err}
+		}
+		if ev != nil {
+			return ev, nil
+		}
+	}
+}
+
+func (rr *RouteReader) recordError(err error) error {
+	return &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype, Err: err}
+}
+
+func (rr *RouteReader) count(skipped bool) {
+	k := RecordKey{rr.rec.Type, rr.rec.Subtype}
+	rr.stats.Records[k]++
+	if skipped {
+		rr.stats.Skipped[k]++
+	}
+	t := rr.rec.Time()
+	if rr.stats.First.IsZero() || t.Before(rr.stats.First) {
+		rr.stats.First = t
+	}
+	if t.After(rr.stats.Last) {
+		rr.stats.Last = t
+	}
+}
+
+// dispatch decodes the current record. It returns a state event directly,
+// or sets up pending routes and returns nil.
+func (rr *RouteReader) dispatch() (*bgp.Event, error) {
+	rec := &rr.rec
+	switch rec.Type {
+	case TypeTableDumpV2:
+		switch rec.Subtype {
+		case PeerIndexTable:
+			rr.count(false)
+			if err := DecodePeerIndex(rec.Body, &rr.pi); err != nil {
+				return nil, err
+			}
+			rr.peers = rr.peers[:0]
+			for _, p := range rr.pi.Peers {
+				rr.peers = append(rr.peers, bgp.Peer{Collector: rr.collector, Addr: p.Addr, AS: p.AS})
+			}
+			return nil, nil
+		case RIBGeneric, RIBGenericAddPath:
+			rr.count(true)
+			return nil, nil
+		}
+		if _, _, _, ok := ribFamily(rec.Subtype); !ok {
+			rr.count(true)
+			return nil, nil
+		}
+		rr.count(false)
+		if err := rr.rib.Init(rec.Body, rec.Subtype); err != nil {
+			return nil, err
+		}
+		rr.time = rec.Time()
+		rr.pending = 2
+		return nil, nil
+	case TypeTableDump:
+		if rec.Subtype != TableDumpAFIIPv4 && rec.Subtype != TableDumpAFIIPv6 {
+			rr.count(true)
+			return nil, nil
+		}
+		rr.count(false)
+		return rr.tableDumpV1()
+	case TypeBGP4MP, TypeBGP4MPET:
+		if !knownSubtype(rec.Type, rec.Subtype) {
+			rr.count(true)
+			return nil, nil
+		}
+		rr.count(false)
+		return rr.bgp4mp()
+	}
+	rr.count(true)
+	return nil, nil
+}
+
+func (rr *RouteReader) tableDumpV1() (*bgp.Event, error) {
+	rec := &rr.rec
+	if err := DecodeTableDumpV1(rec.Body, rec.Subtype, &rr.v1); err != nil {
+		return nil, err
+	}
+	var w []NLRI
+	err := rr.ribAttrs.decode(rr.v1.Attrs, attrOptions{as4: false}, &rr.attrs, &w, &w)
+	rr.stats.RIBEntries++
+	rr.stats.Announcements++
+	rr.originated = rr.v1.Originated
+	rr.ev = bgp.Event{Time: rec.Time(), Kind: bgp.Announce, Peer: bgp.Peer{Collector: rr.collector, Addr: rr.v1.PeerAddr, AS: rr.v1.PeerAS},
+		Prefix: rr.v1.Prefix, Attrs: &rr.attrs, RIB: true}
+	if err != nil {
+		// Hand out the route now and the error with the next call.
+		rr.stats.Errors++
+		rr.deferred = rr.recordError(err)
+	}
+	return &rr.ev, nil
+}
+
+func (rr *RouteReader) bgp4mp() (*bgp.Event, error) {
+	rec := &rr.rec
+	rest, err := DecodeBGP4MPHeader(rec.Body, rec.Subtype, &rr.hdr)
+	if err != nil {
+		return nil, err
+	}
+	rr.peer = bgp.Peer{Collector: rr.collector, Addr: rr.hdr.PeerAddr, AS: rr.hdr.PeerAS}
+	rr.time = rec.Time()
+	switch rec.Subtype {
+	case BGP4MPStateChange, BGP4MPStateChangeAS4:
+		old, nw, err := DecodeStateChange(rest)
+		if err != nil {
+			return nil, err
+		}
+		rr.stats.StateChanges++
+		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.PeerState, Peer: rr.peer, OldState: old, NewState: nw}
+		return &rr.ev, nil
+	}
+	typ, err := rr.dec.DecodeMessage(rest, isAS4(rec.Subtype), isAddPath(rec.Subtype), &rr.upd)
+	if int(typ) < len(rr.stats.Messages) {
+		rr.stats.Messages[typ]++
+	}
+	if typ == MsgUpdate {
+		rr.pending, rr.idx = 1, 0
+	}
+	return nil, err
+}
+
+func (rr *RouteReader) nextUpdateRoute() *bgp.Event {
+	u := &rr.upd
+	for rr.idx < len(u.Withdrawn)+len(u.Announced) {
+		i := rr.idx
+		rr.idx++
+		var n NLRI
+		kind := bgp.Withdraw
+		if i < len(u.Withdrawn) {
+			n = u.Withdrawn[i]
+		} else {
+			n = u.Announced[i-len(u.Withdrawn)]
+			kind = bgp.Announce
+		}
+		if n.Multicast {
+			rr.stats.Multicast++
+			continue
+		}
+		rr.ev = bgp.Event{Time: rr.time, Kind: kind, Peer: rr.peer, Prefix: n.Prefix, PathID: n.PathID}
+		if kind == bgp.Announce {
+			rr.ev.Attrs = &u.Attrs
+			rr.stats.Announcements++
+		} else {
+			rr.stats.Withdrawals++
+		}
+		return &rr.ev
+	}
+	return nil
+}
+
+func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
+	for {
+		ok, err := rr.rib.Next(&rr.entry)
+		if err != nil {
+			rr.stats.Errors++
+			return nil, &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype, Err: err}
+		}
+		if !ok {
+			return nil, nil
+		}
+		rr.stats.RIBEntries++
+		if rr.rib.Multicast {
+			rr.stats.Multicast++
+			continue
+		}
+		if int(rr.entry.PeerIndex) >= len(rr.peers) {
+			rr.stats.Errors++
+			return nil, &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype,
+				Err: fmt.Errorf("RIB entry for %s: peer index %d beyond the %d peers of the PEER_INDEX_TABLE", rr.rib.Prefix, rr.entry.PeerIndex, len(rr.peers))}
+		}
+		var none []NLRI
+		err = rr.ribAttrs.decode(rr.entry.Attrs, attrOptions{as4: true, rib: true, ribAFI: rr.rib.AFI}, &rr.attrs, &none, &none)
+		rr.originated = rr.entry.Originated
+		rr.stats.Announcements++
+		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,
+			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true}
+		if err != nil {
+			rr.stats.Errors++
+			rr.deferred = rr.recordError(fmt.Errorf("RIB entry for %s from %s: %w", rr.rib.Prefix, rr.ev.Peer.Addr, err))
+		}
+		return &rr.ev, nil
+	}
+}
