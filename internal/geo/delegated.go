@@ -167,4 +167,3 @@ func looksDelegated(head []byte) bool {
 	}
 	return false
 }
-
