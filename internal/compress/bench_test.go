@@ -1,0 +1,93 @@
+package compress
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"io"
+	"os/exec"
+	"sync"
+	"testing"
+)
+
+// benchSize is the amount of MRT-like data the benchmarks decode.
+const benchSize = 32 << 20
+
+var bench struct {
+	once              sync.Once
+	raw, bz2, gz, zst []byte
+	haveBzip2Cmd      bool
+}
+
+// benchData generates the benchmark data once, deterministically, and
+// compresses it with the bzip2 command (-9, as RouteViews), gzip and zstd.
+func benchData(b *testing.B) {
+	bench.once.Do(func() {
+		bench.raw = mrtLike(benchSize, 99)
+		if _, err := exec.LookPath("bzip2"); err == nil {
+			bench.haveBzip2Cmd = true
+			bench.bz2 = bzip2Cmd(b, bench.raw, "-9")
+		}
+		bench.gz = gzipBytes(b, bench.raw)
+		bench.zst = zstdBytes(b, bench.raw)
+	})
+}
+
+func benchDecode(b *testing.B, comp []byte, open func(io.Reader) io.Reader) {
+	b.SetBytes(int64(len(bench.raw)))
+	b.ReportMetric(float64(len(comp))/float64(len(bench.raw)), "ratio")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := open(bytes.NewReader(comp))
+		n, err := io.Copy(io.Discard, r)
+		if err != nil || n != int64(len(bench.raw)) {
+			b.Fatalf("decoded %d bytes: %v", n, err)
+		}
+		if c, ok := r.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}
+
+func needBzip2(b *testing.B) {
+	benchData(b)
+	if !bench.haveBzip2Cmd {
+		b.Skip("bzip2 command missing: install Debian package bzip2")
+	}
+}
+
+// BenchmarkBzip2Parallel decodes with NewBzip2Reader using GOMAXPROCS workers
+// (set with -cpu).
+func BenchmarkBzip2Parallel(b *testing.B) {
+	needBzip2(b)
+	benchDecode(b, bench.bz2, func(r io.Reader) io.Reader { return NewBzip2Reader(r, 0) })
+}
+
+// BenchmarkBzip2Stdlib decodes with compress/bzip2.
+func BenchmarkBzip2Stdlib(b *testing.B) {
+	needBzip2(b)
+	benchDecode(b, bench.bz2, bzip2.NewReader)
+}
+
+// BenchmarkGzip decodes gzip through NewReader (klauspost/compress).
+func BenchmarkGzip(b *testing.B) {
+	benchData(b)
+	benchDecode(b, bench.gz, func(r io.Reader) io.Reader {
+		rc, _, err := NewReader(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rc
+	})
+}
+
+// BenchmarkZstd decodes zstd through NewReader (klauspost/compress).
+func BenchmarkZstd(b *testing.B) {
+	benchData(b)
+	benchDecode(b, bench.zst, func(r io.Reader) io.Reader {
+		rc, _, err := NewReader(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rc
+	})
+}
