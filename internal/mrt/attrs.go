@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
@@ -23,12 +24,20 @@ type attrDecoder struct {
 	merged []bgp.ASN // the merged path
 	segs4  []bgp.Segment
 	segsM  []bgp.Segment
+
+	// The two kinds of next hop, kept apart for formatters that print
+	// the one that belongs to each prefix (bgpdump -m does): the NEXT_HOP
+	// attribute, and the first next hop of MP_REACH_NLRI. Invalid when
+	// absent; reset by decode.
+	nextHop   netip.Addr
+	mpNextHop netip.Addr
 }
 
 // decode reads the attributes in b into a (which it resets first), and the
 // NLRI of MP_REACH and MP_UNREACH into *announced and *withdrawn.
 func (d *attrDecoder) decode(b []byte, opt attrOptions, a *bgp.Attrs, announced, withdrawn *[]NLRI) error {
 	a.Reset()
+	d.nextHop, d.mpNextHop = netip.Addr{}, netip.Addr{}
 	var as4Path []byte
 	var as4Agg []byte
 	var errs error
@@ -65,6 +74,7 @@ func (d *attrDecoder) decode(b []byte, opt attrOptions, a *bgp.Attrs, announced,
 				break
 			}
 			a.NextHop, _ = addrFrom(v)
+			d.nextHop = a.NextHop
 		case bgp.AttrMED:
 			if len(v) != 4 {
 				err = errLen
@@ -98,7 +108,13 @@ func (d *attrDecoder) decode(b []byte, opt attrOptions, a *bgp.Attrs, announced,
 					Global: binary.BigEndian.Uint32(v[i:]), Local1: binary.BigEndian.Uint32(v[i+4:]), Local2: binary.BigEndian.Uint32(v[i+8:])})
 			}
 		case bgp.AttrMPReach:
+			prev := a.NextHop
+			a.NextHop = netip.Addr{}
 			err = decodeMPReach(v, opt, a, announced)
+			d.mpNextHop = a.NextHop
+			if !a.NextHop.IsValid() {
+				a.NextHop = prev
+			}
 		case bgp.AttrMPUnreach:
 			err = decodeMPUnreach(v, opt, withdrawn)
 		case bgp.AttrAS4Path:

@@ -1,47 +1,68 @@
 package mrt
 
 import (
+	"net/netip"
 	"strconv"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
 
-// AppendBgpdumpLine appends the line that `bgpdump -m` prints for event ev
-// read by rr, with its newline, to b. It allocates nothing.
+// AppendBgpdumpLine appends the line that `bgpdump -m` (bgpdump 1.6)
+// prints for event ev read by rr, with its newline, to b. It allocates
+// nothing.
+//
+// It follows bgpdump's rules, including its quirks:
+//   - an absent ORIGIN prints INCOMPLETE; an absent next hop on an IPv4
+//     route, or on a RIB entry without an IPv6 MP_REACH next hop, prints
+//     255.255.255.255 (bgpdump's "none");
+//   - IPv4 prefixes announced in the NLRI field print the NEXT_HOP
+//     attribute, those in MP_REACH_NLRI its next hop, and print LOCAL_PREF
+//     and MED as signed numbers;
+//   - communities 0xFFFFFF01-03 print as no-export, no-advertise, local-AS;
+//     large communities are not printed;
+//   - IPv6 addresses print with bgpdump's own formatter (AppendAddr).
 func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	rec := rr.Record()
+	addPath := false
 	switch rec.Type {
 	case TypeTableDump:
 		b = append(b, "TABLE_DUMP|"...)
 	case TypeTableDumpV2:
-		if rr.rib.AddPath {
+		addPath = rr.rib.AddPath
+		if addPath {
 			b = append(b, "TABLE_DUMP2_AP|"...)
 		} else {
 			b = append(b, "TABLE_DUMP2|"...)
 		}
-	case TypeBGP4MP:
-		if isAddPath(rec.Subtype) {
-			b = append(b, "BGP4MP_AP|"...)
-		} else {
-			b = append(b, "BGP4MP|"...)
+	case TypeBGP4MP, TypeBGP4MPET:
+		b = append(b, "BGP4MP"...)
+		if rec.Type == TypeBGP4MPET {
+			b = append(b, "_ET"...)
 		}
-	case TypeBGP4MPET:
-		if isAddPath(rec.Subtype) {
-			b = append(b, "BGP4MP_ET_AP|"...)
-		} else {
-			b = append(b, "BGP4MP_ET|"...)
+		if ev.Kind != bgp.PeerState {
+			switch rec.Subtype {
+			case BGP4MPMessageLocal, BGP4MPMessageAS4Local, BGP4MPMessageLocalAddPath, BGP4MPMessageAS4LocalAddPath:
+				b = append(b, "_LOCAL"...)
+			}
+			if isAddPath(rec.Subtype) {
+				addPath = true
+				b = append(b, "_AP"...)
+			}
 		}
+		b = append(b, '|')
+	default:
+		b = append(b, rec.Type.String()...)
+		b = append(b, '|')
 	}
 	b = strconv.AppendUint(b, uint64(rec.Timestamp), 10)
 	if rec.Type == TypeBGP4MPET {
 		b = append(b, '.')
-		us := strconv.AppendUint(nil, uint64(rec.Microsecond)+1000000, 10) // zero-padded to 6 digits
-		b = append(b, us[1:]...)
+		b = appendPadded(b, rec.Microsecond, 6)
 	}
 	switch ev.Kind {
 	case bgp.PeerState:
 		b = append(b, "|STATE|"...)
-		b = ev.Peer.Addr.AppendTo(b)
+		b = AppendAddr(b, ev.Peer.Addr)
 		b = append(b, '|')
 		b = strconv.AppendUint(b, uint64(ev.Peer.AS), 10)
 		b = append(b, '|')
@@ -58,37 +79,90 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 			b = append(b, "|A|"...)
 		}
 	}
-	b = ev.Peer.Addr.AppendTo(b)
+	b = AppendAddr(b, ev.Peer.Addr)
 	b = append(b, '|')
 	b = strconv.AppendUint(b, uint64(ev.Peer.AS), 10)
 	b = append(b, '|')
-	b = ev.Prefix.AppendTo(b)
+	b = AppendAddr(b, ev.Prefix.Addr())
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(ev.Prefix.Bits()), 10)
 	if ev.Kind == bgp.Withdraw {
+		if addPath {
+			b = append(b, '|')
+			b = strconv.AppendUint(b, uint64(ev.PathID), 10)
+		}
 		return append(b, '\n')
 	}
 	b = append(b, '|')
-	if (rec.Type == TypeTableDumpV2 && rr.rib.AddPath) || (rec.Type != TypeTableDumpV2 && isAddPath(rec.Subtype)) {
+	if addPath {
 		b = strconv.AppendUint(b, uint64(ev.PathID), 10)
 		b = append(b, '|')
 	}
 	a := ev.Attrs
 	b = a.Path.AppendString(b)
 	b = append(b, '|')
-	b = append(b, a.Origin.String()...)
-	b = append(b, '|')
-	if a.NextHop.IsValid() {
-		b = a.NextHop.AppendTo(b)
+	switch {
+	case a.Has(bgp.AttrOrigin) && a.Origin == bgp.OriginIGP:
+		b = append(b, "IGP|"...)
+	case a.Has(bgp.AttrOrigin) && a.Origin == bgp.OriginEGP:
+		b = append(b, "EGP|"...)
+	default:
+		b = append(b, "INCOMPLETE|"...)
+	}
+
+	// The next hop, and whether LOCAL_PREF and MED print signed.
+	signed := false
+	var nh netip.Addr
+	switch rec.Type {
+	case TypeTableDump, TypeTableDumpV2:
+		if mp := rr.ribAttrs.mpNextHop; mp.Is6() {
+			nh = mp
+		} else {
+			nh = rr.ribAttrs.nextHop
+		}
+	default:
+		switch {
+		case ev.Prefix.Addr().Is6():
+			nh = rr.dec.attrs.mpNextHop
+		case rr.idx-1-len(rr.upd.Withdrawn) < rr.upd.plain:
+			nh = rr.dec.attrs.nextHop
+		default:
+			nh = rr.dec.attrs.mpNextHop
+			signed = true
+		}
+	}
+	if nh.IsValid() {
+		b = AppendAddr(b, nh)
+	} else {
+		b = append(b, "255.255.255.255"...)
 	}
 	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(a.LocalPref), 10)
-	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(a.MED), 10)
+	if signed {
+		b = strconv.AppendInt(b, int64(int32(a.LocalPref)), 10)
+		b = append(b, '|')
+		b = strconv.AppendInt(b, int64(int32(a.MED)), 10)
+	} else {
+		b = strconv.AppendUint(b, uint64(a.LocalPref), 10)
+		b = append(b, '|')
+		b = strconv.AppendUint(b, uint64(a.MED), 10)
+	}
 	b = append(b, '|')
 	for i, c := range a.Communities {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		b = c.AppendString(b)
+		switch c {
+		case bgp.CommunityNoExport:
+			b = append(b, "no-export"...)
+		case bgp.CommunityNoAdvertise:
+			b = append(b, "no-advertise"...)
+		case bgp.CommunityNoExportSub:
+			b = append(b, "local-AS"...)
+		default:
+			b = strconv.AppendUint(b, uint64(c>>16), 10)
+			b = append(b, ':')
+			b = strconv.AppendUint(b, uint64(c&0xffff), 10)
+		}
 	}
 	b = append(b, '|')
 	if a.Has(bgp.AttrAtomicAggregate) {
@@ -96,11 +170,109 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	} else {
 		b = append(b, "NAG|"...)
 	}
-	if a.Has(bgp.AttrAggregator) {
+	if a.Has(bgp.AttrAggregator) && a.Aggregator.Addr != broadcast4 {
 		b = strconv.AppendUint(b, uint64(a.Aggregator.AS), 10)
 		b = append(b, ' ')
-		b = a.Aggregator.Addr.AppendTo(b)
+		b = AppendAddr(b, a.Aggregator.Addr)
 	}
 	b = append(b, '|')
 	return append(b, '\n')
+}
+
+// broadcast4 is INADDR_NONE, which bgpdump uses to mean "no address".
+var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// appendPadded appends v in decimal, zero-padded to width digits.
+func appendPadded(b []byte, v uint32, width int) []byte {
+	var buf [10]byte
+	i := len(buf)
+	for v > 0 || i > len(buf)-width {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		if i == 0 {
+			break
+		}
+	}
+	return append(b, buf[i:]...)
+}
+
+// AppendAddr appends a in the notation of bgpdump: dotted quad for IPv4;
+// for IPv6, lower-case hexadecimal groups without leading zeros, where the
+// longest run of zero groups (the first of equal runs), even a single one,
+// becomes "::", and IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible
+// (::a.b.c.d, but not :: or ::1) addresses end in a dotted quad. It
+// differs from netip.Addr.String, which leaves a single zero group alone
+// (RFC 5952). An invalid address appends nothing. It allocates nothing.
+func AppendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		return appendIPv4(b, a.As4())
+	}
+	if !a.IsValid() {
+		return b
+	}
+	x := a.As16()
+	var zero10 = x[0]|x[1]|x[2]|x[3]|x[4]|x[5]|x[6]|x[7]|x[8]|x[9] == 0
+	if zero10 && x[10] == 0xff && x[11] == 0xff {
+		b = append(b, "::ffff:"...)
+		return appendIPv4(b, [4]byte(x[12:16]))
+	}
+	if zero10 && x[10] == 0 && x[11] == 0 {
+		if v := uint32(x[12])<<24 | uint32(x[13])<<16 | uint32(x[14])<<8 | uint32(x[15]); v > 1 {
+			b = append(b, "::"...)
+			return appendIPv4(b, [4]byte(x[12:16]))
+		}
+	}
+	// The longest run of zero groups; the first wins a tie.
+	best, bestLen := -1, 0
+	for i := 0; i < 8; {
+		if x[2*i] != 0 || x[2*i+1] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < 8 && x[2*j] == 0 && x[2*j+1] == 0 {
+			j++
+		}
+		if j-i > bestLen {
+			best, bestLen = i, j-i
+		}
+		i = j
+	}
+	const hex = "0123456789abcdef"
+	for i := 0; i < 8; i++ {
+		if i == best {
+			if i == 0 {
+				b = append(b, ':')
+			}
+			b = append(b, ':')
+			i += bestLen - 1
+			continue
+		}
+		g := uint16(x[2*i])<<8 | uint16(x[2*i+1])
+		switch {
+		case g >= 0x1000:
+			b = append(b, hex[g>>12], hex[g>>8&0xf], hex[g>>4&0xf], hex[g&0xf])
+		case g >= 0x100:
+			b = append(b, hex[g>>8], hex[g>>4&0xf], hex[g&0xf])
+		case g >= 0x10:
+			b = append(b, hex[g>>4], hex[g&0xf])
+		default:
+			b = append(b, hex[g])
+		}
+		if i != 7 {
+			b = append(b, ':')
+		}
+	}
+	return b
+}
+
+func appendIPv4(b []byte, v [4]byte) []byte {
+	for i, o := range v {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = strconv.AppendUint(b, uint64(o), 10)
+	}
+	return b
 }

@@ -23,6 +23,8 @@ type Update struct {
 	Withdrawn []NLRI    // withdrawn routes, then MP_UNREACH_NLRI
 	Announced []NLRI    // NLRI, then MP_REACH_NLRI
 	Attrs     bgp.Attrs // path attributes (meaningful when Announced is not empty)
+
+	plain int // how many of Announced came from the NLRI field (the rest from MP_REACH_NLRI)
 }
 
 // UpdateDecoder decodes BGP UPDATE messages, reusing its buffers.
@@ -52,7 +54,7 @@ func (d *UpdateDecoder) DecodeMessage(msg []byte, as4, addPath bool, u *Update) 
 
 // DecodeUpdate decodes the body of an UPDATE message (after the header).
 func (d *UpdateDecoder) DecodeUpdate(b []byte, as4, addPath bool, u *Update) error {
-	u.Withdrawn, u.Announced = u.Withdrawn[:0], u.Announced[:0]
+	u.Withdrawn, u.Announced, u.plain = u.Withdrawn[:0], u.Announced[:0], 0
 	if len(b) < 2 {
 		u.Attrs.Reset()
 		return fmt.Errorf("withdrawn length: %w", errShort)
@@ -82,6 +84,7 @@ func (d *UpdateDecoder) DecodeUpdate(b []byte, as4, addPath bool, u *Update) err
 	if u.Announced, err = appendNLRI(u.Announced, nlri, AFIIPv4, nAP, false); err != nil {
 		errs = errors.Join(errs, fmt.Errorf("NLRI: %w", err))
 	}
+	u.plain = len(u.Announced)
 	if err := d.attrs.decode(attrs, attrOptions{as4: as4, addPath: addPath}, &u.Attrs, &u.Announced, &u.Withdrawn); err != nil {
 		errs = errors.Join(errs, err)
 	}
