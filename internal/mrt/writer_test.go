@@ -17,8 +17,8 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
 
-// eventString formats every field of ev, for exact comparisons.
-func eventString(ev *bgp.Event) string {
+// writerEventString formats every field of ev, for exact comparisons.
+func writerEventString(ev *bgp.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %s id=%d rib=%v", ev.Time.UTC().Format(time.RFC3339Nano), ev.Kind, ev.Peer, ev.Prefix, ev.PathID, ev.RIB)
 	if ev.Kind == bgp.PeerState {
@@ -42,7 +42,7 @@ func eventString(ev *bgp.Event) string {
 }
 
 // readAll reads every event of data, failing on any error.
-func readAll(t testing.TB, data []byte) []string {
+func readAllEvents(t testing.TB, data []byte) []string {
 	t.Helper()
 	rr := NewRouteReader(bytes.NewReader(data), "test", "c")
 	var got []string
@@ -54,11 +54,11 @@ func readAll(t testing.TB, data []byte) []string {
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}
-		got = append(got, eventString(ev))
+		got = append(got, writerEventString(ev))
 	}
 }
 
-func compareEvents(t *testing.T, got, want []string) {
+func compareEventLists(t *testing.T, got, want []string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("got %d events, want %d", len(got), len(want))
@@ -70,7 +70,7 @@ func compareEvents(t *testing.T, got, want []string) {
 	}
 }
 
-func mustPath(t testing.TB, s string) bgp.Path {
+func mustParsePath(t testing.TB, s string) bgp.Path {
 	t.Helper()
 	p, err := bgp.ParsePath(s)
 	if err != nil {
@@ -80,7 +80,7 @@ func mustPath(t testing.TB, s string) bgp.Path {
 }
 
 var (
-	t0     = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
+	wt0     = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
 	peersW = []bgp.Peer{
 		{Addr: netip.MustParseAddr("192.0.2.1"), AS: 64500},
 		{Addr: netip.MustParseAddr("2001:db8::2"), AS: 4200000001},
@@ -88,14 +88,14 @@ var (
 	}
 )
 
-// testAttrs returns a set of attributes exercising every encoder branch.
-func testAttrs(t testing.TB) []*bgp.Attrs {
+// writerTestAttrs returns a set of attributes exercising every encoder branch.
+func writerTestAttrs(t testing.TB) []*bgp.Attrs {
 	long := make([]string, 100)
 	for i := range long {
 		long[i] = fmt.Sprint(4200000000 + i)
 	}
 	mk := func(path string, nh string, f func(a *bgp.Attrs)) *bgp.Attrs {
-		a := &bgp.Attrs{Path: mustPath(t, path), NextHop: netip.MustParseAddr(nh)}
+		a := &bgp.Attrs{Path: mustParsePath(t, path), NextHop: netip.MustParseAddr(nh)}
 		a.Set(bgp.AttrOrigin)
 		a.Set(bgp.AttrASPath)
 		if f != nil {
@@ -141,7 +141,7 @@ func withV6(a *bgp.Attrs, ll bool) *bgp.Attrs {
 
 // expect builds the event RouteReader should give for a route written with
 // attributes a; mpBits are the attribute bits the writer adds.
-func expect(tm time.Time, kind bgp.EventKind, peer bgp.Peer, p string, id uint32, a *bgp.Attrs, rib bool, mpBits uint64) string {
+func wantEvent(tm time.Time, kind bgp.EventKind, peer bgp.Peer, p string, id uint32, a *bgp.Attrs, rib bool, mpBits uint64) string {
 	peer.Collector = "c"
 	ev := bgp.Event{Time: tm, Kind: kind, Peer: peer, Prefix: netip.MustParsePrefix(p), PathID: id, RIB: rib}
 	if a != nil {
@@ -152,14 +152,14 @@ func expect(tm time.Time, kind bgp.EventKind, peer bgp.Peer, p string, id uint32
 		}
 		ev.Attrs = c
 	}
-	return eventString(&ev)
+	return writerEventString(&ev)
 }
 
 func TestWriterRIBRoundTrip(t *testing.T) {
-	attrs := testAttrs(t)
+	attrs := writerTestAttrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
-	if err := w.WritePeerIndex(t0, netip.MustParseAddr("10.1.1.1"), "view", peersW); err != nil {
+	if err := w.WritePeerIndex(wt0, netip.MustParseAddr("10.1.1.1"), "view", peersW); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -169,10 +169,10 @@ func TestWriterRIBRoundTrip(t *testing.T) {
 		p := fmt.Sprintf("10.%d.0.0/16", i)
 		var entries []RIBEntryOut
 		for j := range peersW {
-			entries = append(entries, RIBEntryOut{PeerIndex: uint16(j), Originated: t0, Attrs: a})
-			want = append(want, expect(t0, bgp.Announce, peersW[j], p, 0, a, true, 0))
+			entries = append(entries, RIBEntryOut{PeerIndex: uint16(j), Originated: wt0, Attrs: a})
+			want = append(want, wantEvent(wt0, bgp.Announce, peersW[j], p, 0, a, true, 0))
 		}
-		if err := w.WriteRIB(t0, uint32(i), netip.MustParsePrefix(p), entries); err != nil {
+		if err := w.WriteRIB(wt0, uint32(i), netip.MustParsePrefix(p), entries); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,27 +180,27 @@ func TestWriterRIBRoundTrip(t *testing.T) {
 	for i, a := range attrs {
 		a6 := withV6(a, i%2 == 0)
 		p := fmt.Sprintf("2001:db8:%x::/48", i)
-		entries := []RIBEntryOut{{PeerIndex: 1, Originated: t0, Attrs: a6}, {PeerIndex: 0, Originated: t0, Attrs: a6, PathID: uint32(i)}}
-		want = append(want, expect(t0, bgp.Announce, peersW[1], p, 0, a6, true, mp))
-		want = append(want, expect(t0, bgp.Announce, peersW[0], p, uint32(i), a6, true, mp))
-		if err := w.WriteRIB(t0, uint32(10+i), netip.MustParsePrefix(p), entries); err != nil {
+		entries := []RIBEntryOut{{PeerIndex: 1, Originated: wt0, Attrs: a6}, {PeerIndex: 0, Originated: wt0, Attrs: a6, PathID: uint32(i)}}
+		want = append(want, wantEvent(wt0, bgp.Announce, peersW[1], p, 0, a6, true, mp))
+		want = append(want, wantEvent(wt0, bgp.Announce, peersW[0], p, uint32(i), a6, true, mp))
+		if err := w.WriteRIB(wt0, uint32(10+i), netip.MustParsePrefix(p), entries); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// An add-path IPv4 record.
-	entries := []RIBEntryOut{{PeerIndex: 2, Originated: t0, PathID: 7, Attrs: attrs[1]}, {PeerIndex: 2, Originated: t0, PathID: 8, Attrs: attrs[0]}}
-	want = append(want, expect(t0, bgp.Announce, peersW[2], "203.0.113.0/24", 7, attrs[1], true, 0))
-	want = append(want, expect(t0, bgp.Announce, peersW[2], "203.0.113.0/24", 8, attrs[0], true, 0))
-	if err := w.WriteRIB(t0, 99, netip.MustParsePrefix("203.0.113.0/24"), entries); err != nil {
+	entries := []RIBEntryOut{{PeerIndex: 2, Originated: wt0, PathID: 7, Attrs: attrs[1]}, {PeerIndex: 2, Originated: wt0, PathID: 8, Attrs: attrs[0]}}
+	want = append(want, wantEvent(wt0, bgp.Announce, peersW[2], "203.0.113.0/24", 7, attrs[1], true, 0))
+	want = append(want, wantEvent(wt0, bgp.Announce, peersW[2], "203.0.113.0/24", 8, attrs[0], true, 0))
+	if err := w.WriteRIB(wt0, 99, netip.MustParsePrefix("203.0.113.0/24"), entries); err != nil {
 		t.Fatal(err)
 	}
 	// A record over 64 KiB.
 	entries = entries[:0]
 	for range 600 {
-		entries = append(entries, RIBEntryOut{PeerIndex: 0, Originated: t0, Attrs: attrs[2]})
-		want = append(want, expect(t0, bgp.Announce, peersW[0], "198.18.0.0/15", 0, attrs[2], true, 0))
+		entries = append(entries, RIBEntryOut{PeerIndex: 0, Originated: wt0, Attrs: attrs[2]})
+		want = append(want, wantEvent(wt0, bgp.Announce, peersW[0], "198.18.0.0/15", 0, attrs[2], true, 0))
 	}
-	if err := w.WriteRIB(t0, 100, netip.MustParsePrefix("198.18.0.0/15"), entries); err != nil {
+	if err := w.WriteRIB(wt0, 100, netip.MustParsePrefix("198.18.0.0/15"), entries); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {
@@ -216,16 +216,16 @@ func TestWriterRIBRoundTrip(t *testing.T) {
 	if biggest <= 65535 {
 		t.Errorf("largest record %d bytes, want > 64 KiB", biggest)
 	}
-	compareEvents(t, readAll(t, buf.Bytes()), want)
+	compareEventLists(t, readAllEvents(t, buf.Bytes()), want)
 }
 
 func TestWriterUpdateRoundTrip(t *testing.T) {
-	attrs := testAttrs(t)
+	attrs := writerTestAttrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	var want []string
 	local4, local6 := netip.MustParseAddr("192.0.2.254"), netip.MustParseAddr("2001:db8::fe")
-	tm := t0.Add(1234567 * time.Microsecond)
+	tm := wt0.Add(1234567 * time.Microsecond)
 	mp := uint64(1 << bgp.AttrMPReach)
 	unreach := uint64(1 << bgp.AttrMPUnreach)
 
@@ -247,10 +247,10 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range wd {
-			want = append(want, expect(tm, bgp.Withdraw, peersW[0], p.String(), 0, nil, false, 0))
+			want = append(want, wantEvent(tm, bgp.Withdraw, peersW[0], p.String(), 0, nil, false, 0))
 		}
 		for _, p := range ann {
-			want = append(want, expect(tm, bgp.Announce, peersW[0], p.String(), 0, a, false, 0))
+			want = append(want, wantEvent(tm, bgp.Announce, peersW[0], p.String(), 0, a, false, 0))
 		}
 	}
 	// IPv6 announcements, with the IPv4 and IPv6 withdrawals in separate
@@ -262,10 +262,10 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 		if err := w.WriteUpdate(tm, peersW[1], local6, 12654, wd, a6, ann); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, expect(tm, bgp.Withdraw, peersW[1], "10.99.0.0/16", 0, nil, false, 0))
-		want = append(want, expect(tm, bgp.Withdraw, peersW[1], "2001:db8:9::/48", 0, nil, false, 0))
+		want = append(want, wantEvent(tm, bgp.Withdraw, peersW[1], "10.99.0.0/16", 0, nil, false, 0))
+		want = append(want, wantEvent(tm, bgp.Withdraw, peersW[1], "2001:db8:9::/48", 0, nil, false, 0))
 		for _, p := range ann {
-			want = append(want, expect(tm, bgp.Announce, peersW[1], p.String(), 0, a6, false, mp|unreach))
+			want = append(want, wantEvent(tm, bgp.Announce, peersW[1], p.String(), 0, a6, false, mp|unreach))
 		}
 	}
 	// An IPv4 route with an IPv6 next hop goes in MP_REACH_NLRI.
@@ -273,7 +273,7 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 	if err := w.WriteUpdate(tm, peersW[1], local6, 12654, nil, a6, []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")}); err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, expect(tm, bgp.Announce, peersW[1], "10.200.0.0/16", 0, a6, false, mp))
+	want = append(want, wantEvent(tm, bgp.Announce, peersW[1], "10.200.0.0/16", 0, a6, false, mp))
 
 	// ADD-PATH.
 	apw := []NLRI{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), PathID: 5}, {Prefix: netip.MustParsePrefix("2001:db8:1::/48"), PathID: 6}}
@@ -281,10 +281,10 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 	if err := w.WriteUpdateAddPath(tm, peersW[2], local4, 12654, apw, attrs[1], apa); err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, expect(tm, bgp.Withdraw, peersW[2], "10.1.0.0/16", 5, nil, false, 0))
-	want = append(want, expect(tm, bgp.Announce, peersW[2], "10.2.0.0/16", 7, attrs[1], false, 0))
-	want = append(want, expect(tm, bgp.Announce, peersW[2], "10.3.0.0/16", 0, attrs[1], false, 0))
-	want = append(want, expect(tm, bgp.Withdraw, peersW[2], "2001:db8:1::/48", 6, nil, false, 0))
+	want = append(want, wantEvent(tm, bgp.Withdraw, peersW[2], "10.1.0.0/16", 5, nil, false, 0))
+	want = append(want, wantEvent(tm, bgp.Announce, peersW[2], "10.2.0.0/16", 7, attrs[1], false, 0))
+	want = append(want, wantEvent(tm, bgp.Announce, peersW[2], "10.3.0.0/16", 0, attrs[1], false, 0))
+	want = append(want, wantEvent(tm, bgp.Withdraw, peersW[2], "2001:db8:1::/48", 6, nil, false, 0))
 
 	// Large updates are split at 4096 bytes.
 	var many4, many6 []netip.Prefix
@@ -296,10 +296,10 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range many4[:1500] {
-		want = append(want, expect(tm, bgp.Withdraw, peersW[0], p.String(), 0, nil, false, 0))
+		want = append(want, wantEvent(tm, bgp.Withdraw, peersW[0], p.String(), 0, nil, false, 0))
 	}
 	for _, p := range many4[1500:] {
-		want = append(want, expect(tm, bgp.Announce, peersW[0], p.String(), 0, attrs[2], false, 0))
+		want = append(want, wantEvent(tm, bgp.Announce, peersW[0], p.String(), 0, attrs[2], false, 0))
 	}
 	if err := w.WriteUpdate(tm, peersW[1], local6, 12654, many6[:1500], nil, nil); err != nil {
 		t.Fatal(err)
@@ -308,10 +308,10 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range many6[:1500] {
-		want = append(want, expect(tm, bgp.Withdraw, peersW[1], p.String(), 0, nil, false, 0))
+		want = append(want, wantEvent(tm, bgp.Withdraw, peersW[1], p.String(), 0, nil, false, 0))
 	}
 	for _, p := range many6[1500:] {
-		want = append(want, expect(tm, bgp.Announce, peersW[1], p.String(), 0, withV6(attrs[2], true), false, mp))
+		want = append(want, wantEvent(tm, bgp.Announce, peersW[1], p.String(), 0, withV6(attrs[2], true), false, mp))
 	}
 	// End-of-RIB: an empty update, no events.
 	if err := w.WriteUpdate(tm, peersW[0], local4, 12654, nil, nil, nil); err != nil {
@@ -320,7 +320,7 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	compareEvents(t, readAll(t, buf.Bytes()), want)
+	compareEventLists(t, readAllEvents(t, buf.Bytes()), want)
 
 	// Every BGP message fits in 4096 bytes.
 	rd := NewReader(bytes.NewReader(buf.Bytes()), "test")
@@ -351,7 +351,7 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 // AS_TRANS in AS_PATH and AGGREGATOR, the truth in AS4_PATH and
 // AS4_AGGREGATOR, merged back by the decoder.
 func TestAppendAttrs2Byte(t *testing.T) {
-	a := &bgp.Attrs{Path: mustPath(t, "64500 4200000001 {4200000002,3}"), NextHop: netip.MustParseAddr("192.0.2.1")}
+	a := &bgp.Attrs{Path: mustParsePath(t, "64500 4200000001 {4200000002,3}"), NextHop: netip.MustParseAddr("192.0.2.1")}
 	a.Set(bgp.AttrOrigin)
 	a.Set(bgp.AttrAggregator)
 	a.Aggregator = bgp.Aggregator{AS: 4200000003, Addr: netip.MustParseAddr("192.0.2.3")}
@@ -379,40 +379,40 @@ func TestAppendAttrs2Byte(t *testing.T) {
 
 func TestWriterErrors(t *testing.T) {
 	w := NewWriter(io.Discard)
-	a := testAttrs(t)[0]
-	if err := w.WriteRIB(t0, 0, netip.Prefix{}, nil); err == nil {
+	a := writerTestAttrs(t)[0]
+	if err := w.WriteRIB(wt0, 0, netip.Prefix{}, nil); err == nil {
 		t.Error("invalid prefix accepted")
 	}
-	if err := w.WriteUpdate(t0, peersW[0], netip.Addr{}, 1, nil, nil, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err == nil {
+	if err := w.WriteUpdate(wt0, peersW[0], netip.Addr{}, 1, nil, nil, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err == nil {
 		t.Error("announcement without attributes accepted")
 	}
-	if err := w.WriteUpdate(t0, peersW[0], netip.MustParseAddr("::1"), 1, nil, a, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err == nil {
+	if err := w.WriteUpdate(wt0, peersW[0], netip.MustParseAddr("::1"), 1, nil, a, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err == nil {
 		t.Error("mixed address families accepted")
 	}
 	huge := a.Clone()
 	huge.Unknown = []bgp.RawAttr{{Flags: 0xc0, Type: 99, Value: make([]byte, 5000)}}
-	if err := w.WriteUpdate(t0, peersW[0], netip.Addr{}, 1, nil, huge, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err == nil {
+	if err := w.WriteUpdate(wt0, peersW[0], netip.Addr{}, 1, nil, huge, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); err == nil {
 		t.Error("attributes beyond 4096 bytes accepted")
 	}
-	if err := w.WritePeerIndex(t0, netip.MustParseAddr("::1"), "", nil); err == nil {
+	if err := w.WritePeerIndex(wt0, netip.MustParseAddr("::1"), "", nil); err == nil {
 		t.Error("IPv6 collector ID accepted")
 	}
 }
 
 func TestWriterAllocs(t *testing.T) {
-	a := testAttrs(t)[1]
+	a := writerTestAttrs(t)[1]
 	w := NewWriter(io.Discard)
 	entries := make([]RIBEntryOut, 40)
 	for i := range entries {
-		entries[i] = RIBEntryOut{PeerIndex: uint16(i), Originated: t0, Attrs: a}
+		entries[i] = RIBEntryOut{PeerIndex: uint16(i), Originated: wt0, Attrs: a}
 	}
 	p := netip.MustParsePrefix("10.0.0.0/8")
 	ann := []netip.Prefix{p, netip.MustParsePrefix("2001:db8::/32")}
 	n := testing.AllocsPerRun(100, func() {
-		if err := w.WriteRIB(t0, 1, p, entries); err != nil {
+		if err := w.WriteRIB(wt0, 1, p, entries); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.WriteUpdate(t0, peersW[1], netip.Addr{}, 1, ann, a, ann); err != nil {
+		if err := w.WriteUpdate(wt0, peersW[1], netip.Addr{}, 1, ann, a, ann); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -427,7 +427,7 @@ func TestWriterBgpdump(t *testing.T) {
 	if err != nil {
 		t.Skip("bgpdump not found: install Debian package bgpdump")
 	}
-	attrs := testAttrs(t)
+	attrs := writerTestAttrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	check := func(err error) {
@@ -436,11 +436,11 @@ func TestWriterBgpdump(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check(w.WritePeerIndex(t0, netip.MustParseAddr("10.1.1.1"), "", peersW))
-	check(w.WriteRIB(t0, 0, netip.MustParsePrefix("175.45.176.0/24"), []RIBEntryOut{
-		{PeerIndex: 0, Originated: t0, Attrs: attrs[0]}, {PeerIndex: 2, Originated: t0, Attrs: attrs[1]}}))
-	check(w.WriteRIB(t0, 1, netip.MustParsePrefix("2001:db8::/32"), []RIBEntryOut{{PeerIndex: 1, Originated: t0, Attrs: withV6(attrs[0], true)}}))
-	tm := t0.Add(1500 * time.Millisecond)
+	check(w.WritePeerIndex(wt0, netip.MustParseAddr("10.1.1.1"), "", peersW))
+	check(w.WriteRIB(wt0, 0, netip.MustParsePrefix("175.45.176.0/24"), []RIBEntryOut{
+		{PeerIndex: 0, Originated: wt0, Attrs: attrs[0]}, {PeerIndex: 2, Originated: wt0, Attrs: attrs[1]}}))
+	check(w.WriteRIB(wt0, 1, netip.MustParsePrefix("2001:db8::/32"), []RIBEntryOut{{PeerIndex: 1, Originated: wt0, Attrs: withV6(attrs[0], true)}}))
+	tm := wt0.Add(1500 * time.Millisecond)
 	check(w.WriteStateChange(tm, peersW[0], netip.Addr{}, 12654, bgp.StateEstablished, bgp.StateIdle))
 	check(w.WriteUpdate(tm, peersW[0], netip.Addr{}, 12654, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, attrs[1], []netip.Prefix{netip.MustParsePrefix("175.45.177.0/24")}))
 	check(w.WriteUpdate(tm, peersW[1], netip.Addr{}, 12654, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}, nil, nil))
