@@ -80,7 +80,7 @@ func mustParsePath(t testing.TB, s string) bgp.Path {
 }
 
 var (
-	wt0     = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
+	wt0    = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
 	peersW = []bgp.Peer{
 		{Addr: netip.MustParseAddr("192.0.2.1"), AS: 64500},
 		{Addr: netip.MustParseAddr("2001:db8::2"), AS: 4200000001},
