@@ -24,8 +24,8 @@ import (
 //	/cut/     the connection closes half way through the file
 type rirServer struct {
 	*httptest.Server
-	files      map[string][]byte
-	notMod     atomic.Int32
+	files       map[string][]byte
+	notMod      atomic.Int32
 	conditional atomic.Int32
 }
 
