@@ -317,4 +317,3 @@ func FuzzPeerIndex(f *testing.F) {
 		}
 	})
 }
-
