@@ -164,3 +164,25 @@ func TestBzip2CloseEarly(t *testing.T) {
 		t.Fatal("read after Close succeeded")
 	}
 }
+
+// TestBzip2MemoryBounded decodes highly expanding blocks (each 900k block of
+// zeros decodes to ~45 MB) and checks the heap stays bounded.
+func TestBzip2MemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const size = 200 << 20
+	comp := bzip2Cmd(t, make([]byte, size), "-9")
+	peak := samplePeakHeap()
+	r := NewBzip2Reader(bytes.NewReader(comp), 2)
+	n, err := io.Copy(io.Discard, r)
+	r.Close()
+	p := peak()
+	if err != nil || n != size {
+		t.Fatalf("decoded %d bytes: %v", n, err)
+	}
+	t.Logf("peak heap %.1f MB for %d MB of output", float64(p)/1e6, size>>20)
+	if p > 64<<20 {
+		t.Fatalf("peak heap %d bytes, want under 64 MB", p)
+	}
+}
