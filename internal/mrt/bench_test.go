@@ -21,7 +21,10 @@ var benchRIB = sync.OnceValues(func() ([]byte, error) {
 	if _, err := mrtgen.WriteRIB(w, mrtgen.Options{Seed: 1, Prefixes: 5000, Peers: 40}); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), w.Flush()
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 })
 
 // benchUpdates is a generated BGP4MP_ET update stream in memory.
@@ -31,7 +34,10 @@ var benchUpdates = sync.OnceValues(func() ([]byte, error) {
 	if _, err := mrtgen.WriteUpdates(w, mrtgen.Options{Seed: 1, Peers: 40}, 50000); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), w.Flush()
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 })
 
 // benchRoutes reads routes from data, over and over, one route per
