@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"container/heap"
+	"errors"
+	"io"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+)
+
+// EventSource yields route events; the event stays valid until the next
+// call. It returns io.EOF at the end; other errors are not fatal.
+type EventSource interface {
+	Next() (*bgp.Event, error)
+}
+
+// merger merges several sources into one stream in time order. Each source
+// keeps its own buffers, so holding one pending event per source needs no
+// copy. On equal times RIB entries come first, then the earlier source.
+type merger struct {
+	h       mergeHeap
+	onError func(error)
+}
+
+type mergeItem struct {
+	src EventSource
+	ev  *bgp.Event
+	idx int
+}
+
+type mergeHeap []*mergeItem
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(i, j int) bool {
+	a, b := h[i].ev, h[j].ev
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.RIB != b.RIB {
+		return a.RIB
+	}
+	return h[i].idx < h[j].idx
+}
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*mergeItem)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func newMerger(srcs []EventSource, onError func(error)) *merger {
+	m := &merger{onError: onError}
+	for i, s := range srcs {
+		it := &mergeItem{src: s, idx: i}
+		if m.advance(it) {
+			m.h = append(m.h, it)
+		}
+	}
+	heap.Init(&m.h)
+	return m
+}
+
+// advance reads the item's next event; false at its end.
+func (m *merger) advance(it *mergeItem) bool {
+	for {
+		ev, err := it.src.Next()
+		if err == nil {
+			it.ev = ev
+			return true
+		}
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		m.onError(err)
+		var re *mrt.RecordError
+		if !errors.As(err, &re) {
+			return false // an I/O error ends that source
+		}
+	}
+}
+
+// next returns the earliest pending event, or nil at the end. The event is
+// valid until the next call.
+func (m *merger) next(prev *mergeItem) (*bgp.Event, *mergeItem) {
+	if prev != nil {
+		if m.advance(prev) {
+			heap.Fix(&m.h, 0)
+		} else {
+			heap.Pop(&m.h)
+		}
+	}
+	if len(m.h) == 0 {
+		return nil, nil
+	}
+	return m.h[0].ev, m.h[0]
+}

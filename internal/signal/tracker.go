@@ -1,0 +1,481 @@
+package signal
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/view"
+)
+
+// Bin is one closed time bin of one entity and family.
+type Bin struct {
+	Start         time.Time
+	Prefixes      int32   // visible prefixes at the end of the bin
+	Space         float64 // visible address space at the end of the bin (/24 or /48 units)
+	MinSpace      float64 // the lowest visible address space during the bin
+	Origins       int32   // visible origin ASes at the end of the bin (countries)
+	Announcements int32   // announcements by full-feed peers during the bin
+	Withdrawals   int32   // withdrawals by full-feed peers during the bin
+	Losses        int32   // prefixes that became invisible during the bin
+}
+
+// State is the live state of one entity and family.
+type State struct {
+	Prefixes  int32
+	Space     float64
+	origins   map[bgp.ASN]int32 // visible prefixes by origin (countries)
+	upstreams map[bgp.ASN]int32 // full-feed routes by upstream AS
+	routes    int32             // full-feed routes in all
+	cur       Bin               // the open bin's accumulators
+}
+
+// Origins returns the number of distinct visible origin ASes.
+func (s *State) Origins() int { return len(s.origins) }
+
+// OriginList calls fn for each visible origin AS with its visible prefixes.
+func (s *State) OriginList(fn func(asn bgp.ASN, prefixes int32)) {
+	for a, n := range s.origins {
+		fn(a, n)
+	}
+}
+
+// Upstreams calls fn for each upstream AS with the number of full-feed
+// routes through it.
+func (s *State) Upstreams(fn func(asn bgp.ASN, routes int32)) {
+	for a, n := range s.upstreams {
+		fn(a, n)
+	}
+}
+
+// Routes returns the number of full-feed routes to the entity's prefixes.
+func (s *State) Routes() int32 { return s.routes }
+
+// Sink receives what the Tracker measures.
+type Sink interface {
+	// Changed reports that the visible prefixes or space of e changed.
+	Changed(t time.Time, e Entity, f Family, s *State)
+	// PrefixVisibility reports that prefix id of e became visible or not.
+	PrefixVisibility(t time.Time, e Entity, f Family, id view.PrefixID, visible bool)
+	// Upstream reports that an upstream AS of e appeared or disappeared.
+	Upstream(t time.Time, e Entity, f Family, asn bgp.ASN, present bool)
+	// BinClosed reports a closed bin.
+	BinClosed(e Entity, f Family, b Bin, s *State)
+}
+
+type key struct {
+	e Entity
+	f Family
+}
+
+// Tracker computes signals from the view's changes. It implements
+// view.Observer; call Attach with the view before use, and Advance with
+// the data time before each event so that bins close on time.
+type Tracker struct {
+	db       *geo.DB
+	v        *view.View
+	sink     Sink
+	bin      time.Duration
+	binStart time.Time
+	states   map[key]*State
+	order    []key // states in creation order, for deterministic bin closing
+	vis      [2]*bart.Table[bgp.ASN]
+	pcountry []geo.Country // majority country by PrefixID
+	pknown   []bool
+	asCC     map[bgp.ASN]geo.Country
+	upCache  map[upKey]bgp.ASN
+	shares   []geo.Share
+	subShare []geo.Share
+	// Withdrawal spread per prefix, since it was last visible to all.
+	firstW, lastW []int64
+	wPeers        []uint16
+}
+
+type upKey struct {
+	path view.PathID
+	cc   geo.Country
+}
+
+// New returns a Tracker with bins of the given width reporting to sink.
+func New(db *geo.DB, bin time.Duration, sink Sink) *Tracker {
+	return &Tracker{db: db, sink: sink, bin: bin, states: map[key]*State{},
+		vis:  [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])},
+		asCC: map[bgp.ASN]geo.Country{}, upCache: map[upKey]bgp.ASN{}}
+}
+
+// Attach gives the tracker the view it observes (for AS paths).
+func (t *Tracker) Attach(v *view.View) { t.v = v }
+
+// BinWidth returns the bin width.
+func (t *Tracker) BinWidth() time.Duration { return t.bin }
+
+// State returns the live state of e and f, or nil if never seen.
+func (t *Tracker) State(e Entity, f Family) *State { return t.states[key{e, f}] }
+
+// Each calls fn for every entity and family with state, in first-seen order.
+func (t *Tracker) Each(fn func(e Entity, f Family, s *State)) {
+	for _, k := range t.order {
+		fn(k.e, k.f, t.states[k])
+	}
+}
+
+func (t *Tracker) state(e Entity, f Family) *State {
+	k := key{e, f}
+	s := t.states[k]
+	if s == nil {
+		s = &State{upstreams: map[bgp.ASN]int32{}}
+		if e.Type == Country {
+			s.origins = map[bgp.ASN]int32{}
+		}
+		t.states[k] = s
+		t.order = append(t.order, k)
+	}
+	return s
+}
+
+// Advance closes every bin that ends at or before now.
+func (t *Tracker) Advance(now time.Time) {
+	if t.binStart.IsZero() {
+		t.binStart = now.Truncate(t.bin)
+		return
+	}
+	for !now.Before(t.binStart.Add(t.bin)) {
+		t.closeBin()
+	}
+}
+
+// Flush closes the open bin (at the end of the input).
+func (t *Tracker) Flush() {
+	if !t.binStart.IsZero() {
+		t.closeBin()
+	}
+}
+
+func (t *Tracker) closeBin() {
+	for _, k := range t.order {
+		s := t.states[k]
+		b := s.cur
+		if !b.Start.Equal(t.binStart) {
+			b = Bin{MinSpace: s.Space} // no change during the bin
+		}
+		b.Start = t.binStart
+		b.Prefixes, b.Space, b.Origins = s.Prefixes, s.Space, int32(len(s.origins))
+		t.sink.BinClosed(k.e, k.f, b, s)
+		s.cur = Bin{Start: t.binStart.Add(t.bin), MinSpace: s.Space}
+	}
+	t.binStart = t.binStart.Add(t.bin)
+}
+
+func (t *Tracker) touch(s *State) {
+	if !s.cur.Start.Equal(t.binStart) {
+		s.cur = Bin{Start: t.binStart, MinSpace: s.Space}
+	}
+}
+
+func family(p netip.Prefix) Family {
+	if p.Addr().Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// units returns the size of p in the family's unit (/24 or /48).
+func units(p netip.Prefix) float64 {
+	if p.Addr().Is4() {
+		return pow2(24 - p.Bits())
+	}
+	return pow2(48 - p.Bits())
+}
+
+func pow2(n int) float64 {
+	if n >= 0 {
+		return float64(uint64(1) << uint(n))
+	}
+	return 1 / float64(uint64(1)<<uint(-n))
+}
+
+// country returns the majority country of prefix id (cached).
+func (t *Tracker) country(id view.PrefixID, p netip.Prefix) geo.Country {
+	if int(id) < len(t.pknown) && t.pknown[id] {
+		return t.pcountry[id]
+	}
+	for int(id) >= len(t.pknown) {
+		t.pknown = append(t.pknown, false)
+		t.pcountry = append(t.pcountry, geo.Country{})
+	}
+	t.shares = t.db.PrefixCountries(p, t.shares[:0])
+	var best geo.Country
+	var bestN uint64
+	for _, s := range t.shares {
+		if !s.Country.IsZero() && s.Count > bestN {
+			best, bestN = s.Country, s.Count
+		}
+	}
+	t.pknown[id], t.pcountry[id] = true, best
+	return best
+}
+
+func (t *Tracker) asCountry(a bgp.ASN) geo.Country {
+	if c, ok := t.asCC[a]; ok {
+		return c
+	}
+	info, _ := t.db.ASN(uint32(a))
+	t.asCC[a] = info.Country
+	return info.Country
+}
+
+// ASCountry returns the registered country of AS a (zero if unknown).
+func (t *Tracker) ASCountry(a bgp.ASN) geo.Country { return t.asCountry(a) }
+
+// countryUpstream returns the first AS on the path, from the origin
+// towards the vantage point, that is not registered in cc.
+func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
+	k := upKey{path, cc}
+	if a, ok := t.upCache[k]; ok {
+		return a
+	}
+	asns := t.v.Path(path)
+	var up bgp.ASN
+	for i := len(asns) - 1; i >= 0; i-- {
+		if t.asCountry(asns[i]) != cc {
+			up = asns[i]
+			break
+		}
+	}
+	t.upCache[k] = up
+	return up
+}
+
+// neighbour returns the AS before the origin on the path (0 if none).
+func (t *Tracker) neighbour(path view.PathID) bgp.ASN {
+	asns := t.v.Path(path)
+	if len(asns) < 2 {
+		return 0
+	}
+	return asns[len(asns)-2]
+}
+
+func (t *Tracker) upstream(now time.Time, e Entity, f Family, s *State, a bgp.ASN, d int32) {
+	if a == 0 {
+		return
+	}
+	n := s.upstreams[a] + d
+	s.routes += d
+	switch {
+	case n <= 0:
+		delete(s.upstreams, a)
+		t.sink.Upstream(now, e, f, a, false)
+	case n == d:
+		s.upstreams[a] = n
+		t.sink.Upstream(now, e, f, a, true)
+	default:
+		s.upstreams[a] = n
+	}
+}
+
+// Route implements view.Observer.
+func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer int, old, new view.PathID) {
+	f := family(p)
+	cc := t.country(id, p)
+	var cs *State
+	if !cc.IsZero() {
+		cs = t.state(CountryEntity(cc), f)
+		t.touch(cs)
+	}
+	path := new
+	if path == 0 {
+		path = old
+	}
+	origin := t.v.PathOrigin(path)
+	var as *State
+	if origin != 0 {
+		as = t.state(ASEntity(origin), f)
+		t.touch(as)
+	}
+	if new != 0 {
+		if cs != nil {
+			cs.cur.Announcements++
+		}
+		if as != nil {
+			as.cur.Announcements++
+		}
+	} else {
+		if cs != nil {
+			cs.cur.Withdrawals++
+		}
+		if as != nil {
+			as.cur.Withdrawals++
+		}
+		t.noteWithdrawal(now, id)
+	}
+	if old != 0 {
+		if cs != nil {
+			t.upstream(now, CountryEntity(cc), f, cs, t.countryUpstream(old, cc), -1)
+		}
+		if o := t.v.PathOrigin(old); o != 0 {
+			os := t.state(ASEntity(o), f)
+			t.upstream(now, ASEntity(o), f, os, t.neighbour(old), -1)
+		}
+	}
+	if new != 0 {
+		if cs != nil {
+			t.upstream(now, CountryEntity(cc), f, cs, t.countryUpstream(new, cc), +1)
+		}
+		if as != nil {
+			t.upstream(now, ASEntity(origin), f, as, t.neighbour(new), +1)
+		}
+	}
+}
+
+func (t *Tracker) noteWithdrawal(now time.Time, id view.PrefixID) {
+	for int(id) >= len(t.firstW) {
+		t.firstW = append(t.firstW, 0)
+		t.lastW = append(t.lastW, 0)
+		t.wPeers = append(t.wPeers, 0)
+	}
+	if t.firstW[id] == 0 {
+		t.firstW[id] = now.UnixNano()
+	}
+	t.lastW[id] = now.UnixNano()
+	t.wPeers[id]++
+}
+
+// Withdrawals returns, for prefix id, the first and last withdrawal by a
+// full-feed peer since the prefix was last visible, and how many there were.
+func (t *Tracker) Withdrawals(id view.PrefixID) (first, last time.Time, n int) {
+	if int(id) >= len(t.firstW) || t.firstW[id] == 0 {
+		return time.Time{}, time.Time{}, 0
+	}
+	return time.Unix(0, t.firstW[id]).UTC(), time.Unix(0, t.lastW[id]).UTC(), int(t.wPeers[id])
+}
+
+// Visibility implements view.Observer.
+func (t *Tracker) Visibility(now time.Time, id view.PrefixID, p netip.Prefix, origin bgp.ASN, visible bool) {
+	f := family(p)
+	tbl := t.vis[f]
+	if visible {
+		if int(id) < len(t.firstW) {
+			t.firstW[id], t.lastW[id], t.wPeers[id] = 0, 0, 0
+		}
+	} else {
+		tbl.Delete(p)
+	}
+	sign := 1.0
+	if !visible {
+		sign = -1
+	}
+	// Country entities: the union of all visible prefixes, split by geography.
+	t.shares = t.db.PrefixCountries(p, t.shares[:0])
+	if !t.covered(tbl, p, 0, false) {
+		delta := map[geo.Country]float64{}
+		u := units(p)
+		for _, s := range t.shares {
+			delta[s.Country] += s.Frac * u
+		}
+		t.eachMaximalSubnet(tbl, p, 0, false, func(q netip.Prefix) {
+			t.subShare = t.db.PrefixCountries(q, t.subShare[:0])
+			uq := units(q)
+			for _, s := range t.subShare {
+				delta[s.Country] -= s.Frac * uq
+			}
+		})
+		for _, s := range t.shares {
+			if s.Country.IsZero() {
+				continue
+			}
+			if d, ok := delta[s.Country]; ok {
+				cs := t.state(CountryEntity(s.Country), f)
+				t.touch(cs)
+				cs.Space += sign * d
+				delete(delta, s.Country)
+			}
+		}
+	}
+	for _, s := range t.shares {
+		if s.Country.IsZero() {
+			continue
+		}
+		e := CountryEntity(s.Country)
+		cs := t.state(e, f)
+		t.touch(cs)
+		if visible {
+			cs.Prefixes++
+			if origin != 0 {
+				cs.origins[origin]++
+			}
+		} else {
+			cs.Prefixes--
+			cs.cur.Losses++
+			if origin != 0 {
+				if cs.origins[origin]--; cs.origins[origin] <= 0 {
+					delete(cs.origins, origin)
+				}
+			}
+		}
+		if cs.Space < 1e-9 {
+			cs.Space = 0
+		}
+		cs.cur.MinSpace = min(cs.cur.MinSpace, cs.Space)
+		t.sink.PrefixVisibility(now, e, f, id, visible)
+		t.sink.Changed(now, e, f, cs)
+	}
+	// The origin AS: the union of its own visible prefixes.
+	if origin != 0 {
+		e := ASEntity(origin)
+		as := t.state(e, f)
+		t.touch(as)
+		if !t.covered(tbl, p, origin, true) {
+			d := units(p)
+			t.eachMaximalSubnet(tbl, p, origin, true, func(q netip.Prefix) { d -= units(q) })
+			as.Space += sign * d
+			if as.Space < 1e-9 {
+				as.Space = 0
+			}
+		}
+		if visible {
+			as.Prefixes++
+		} else {
+			as.Prefixes--
+			as.cur.Losses++
+		}
+		as.cur.MinSpace = min(as.cur.MinSpace, as.Space)
+		t.sink.PrefixVisibility(now, e, f, id, visible)
+		t.sink.Changed(now, e, f, as)
+	}
+	if visible {
+		tbl.Insert(p, origin)
+	}
+}
+
+// covered reports whether a visible strict supernet of p exists (of the
+// same origin when byOrigin).
+func (t *Tracker) covered(tbl *bart.Table[bgp.ASN], p netip.Prefix, origin bgp.ASN, byOrigin bool) bool {
+	for q, o := range tbl.Supernets(p) {
+		if q.Bits() < p.Bits() && (!byOrigin || o == origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// eachMaximalSubnet calls fn for each visible strict subnet of p not inside
+// another visible subnet of p (of the same origin when byOrigin).
+func (t *Tracker) eachMaximalSubnet(tbl *bart.Table[bgp.ASN], p netip.Prefix, origin bgp.ASN, byOrigin bool, fn func(netip.Prefix)) {
+	var last netip.Prefix
+	for q, o := range tbl.Subnets(p) {
+		if q == p || (byOrigin && o != origin) {
+			continue
+		}
+		if last.IsValid() && last.Bits() <= q.Bits() && last.Contains(q.Addr()) {
+			continue
+		}
+		last = q
+		fn(q)
+	}
+}
+
+// Peer implements view.Observer; peer events are the detector's business.
+func (t *Tracker) Peer(view.PeerEvent) {}

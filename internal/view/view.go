@@ -1,0 +1,488 @@
+// Package view maintains blackout's routing view: for every vantage point
+// (collector, peer address, peer AS) its table of prefix -> AS path, kept
+// current by route events; the set of full-feed peers; and, per prefix, how
+// many full-feed peers see it and whether it is visible (seen by more than a
+// configurable share of them, IODA's rule).
+//
+// A vantage point's own trouble is kept apart from the world's: a session
+// that goes down, or a peer that withdraws its whole table within seconds
+// while the others keep the routes, makes that peer's routes unknown (it
+// leaves the full-feed set) instead of withdrawn, and is reported as a
+// PeerEvent.
+//
+// The view is single-threaded: one pipeline goroutine calls Apply.
+package view
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+// PrefixID names a prefix in the view; ids are dense, from 0.
+type PrefixID uint32
+
+// Config holds the view's thresholds.
+type Config struct {
+	// VisibleShare: a prefix is visible when more than this share of the
+	// full-feed peers of its family see it (IODA: 0.5).
+	VisibleShare float64
+	// FullFeedV4 and FullFeedV6: a peer with at least this many prefixes
+	// of the family is full-feed (IODA: 400,000 and 10,000) ...
+	FullFeedV4, FullFeedV6 int
+	// FullFeedRelative: ... or with at least this share of the largest
+	// table of the family seen from any peer, so that small inputs (a
+	// partial dump, a test world) work too.
+	FullFeedRelative float64
+	// FlushWindow, FlushShare and FlushMin: a peer that withdraws at least
+	// max(FlushMin, FlushShare x its table) prefixes within FlushWindow,
+	// while the other peers keep them, is flushing its table: a fact about
+	// the peer, not the world.
+	FlushWindow time.Duration
+	FlushShare  float64
+	FlushMin    int
+	// RefreshEvery is how often (in data time) the full-feed set is
+	// re-evaluated; it is also re-evaluated at the end of each RIB dump and
+	// whenever a peer goes down.
+	RefreshEvery time.Duration
+}
+
+// DefaultConfig returns the defaults described on Config's fields.
+func DefaultConfig() Config {
+	return Config{
+		VisibleShare: 0.5, FullFeedV4: 400_000, FullFeedV6: 10_000, FullFeedRelative: 0.8,
+		FlushWindow: 60 * time.Second, FlushShare: 0.5, FlushMin: 10, RefreshEvery: time.Minute,
+	}
+}
+
+// Observer receives the view's changes. All calls come from Apply (or
+// Refresh), in data-time order.
+type Observer interface {
+	// Visibility reports that prefix id became visible or invisible.
+	// origin is the prefix's origin AS (0 if unknown).
+	Visibility(t time.Time, id PrefixID, p netip.Prefix, origin bgp.ASN, visible bool)
+	// Route reports that full-feed peer peer's route to id changed from
+	// path old to path new (0: none). It is also called for every route of
+	// a peer that joins (old 0) or leaves (new 0) the full-feed set.
+	Route(t time.Time, id PrefixID, p netip.Prefix, peer int, old, new PathID)
+	// Peer reports an event of one vantage point.
+	Peer(ev PeerEvent)
+}
+
+// PeerEventKind says what happened to a vantage point.
+type PeerEventKind uint8
+
+// Peer event kinds.
+const (
+	PeerDown     PeerEventKind = iota + 1 // the BGP session left Established
+	PeerUp                                // the session is Established again
+	PeerFlush                             // the peer withdrew most of its table within seconds
+	PeerFullFeed                          // the peer joined the full-feed set
+	PeerPartial                           // the peer left the full-feed set (its table shrank)
+)
+
+// String returns the kind's name.
+func (k PeerEventKind) String() string {
+	switch k {
+	case PeerDown:
+		return "session_down"
+	case PeerUp:
+		return "session_up"
+	case PeerFlush:
+		return "table_flush"
+	case PeerFullFeed:
+		return "full_feed"
+	case PeerPartial:
+		return "partial_feed"
+	}
+	return "peer_event"
+}
+
+// PeerEvent is an event of one vantage point.
+type PeerEvent struct {
+	Time     time.Time
+	Start    time.Time // for PeerFlush: the first withdrawal of the burst
+	Kind     PeerEventKind
+	Peer     bgp.Peer
+	Index    int       // the peer's index in the view
+	Routes   int       // routes the peer had (down, flush) or has (up, full feed)
+	OldState bgp.State // for PeerDown and PeerUp
+	NewState bgp.State
+}
+
+type peerState struct {
+	peer    bgp.Peer
+	table   []PathID // by PrefixID
+	n4, n6  int      // routes in table
+	up      bool     // session believed established
+	flushed bool     // withdrew its table in a burst; out until refilled
+	full4   bool
+	full6   bool
+	// ADD-PATH routes beyond the first, keyed by PrefixID<<32|pathID.
+	addPath map[uint64]PathID
+	apCount map[PrefixID]uint16
+	// Flush detection window.
+	winStart time.Time
+	winTable int
+	winSolo  int
+	flushAt  time.Time
+}
+
+// View is the routing view. The zero value is not usable; use New.
+type View struct {
+	cfg      Config
+	obs      Observer
+	prefixes []netip.Prefix
+	index    map[netip.Prefix]PrefixID
+	seen     []uint16 // full-feed peers with a route, by PrefixID
+	visible  []bool
+	origin   []bgp.ASN
+	lastPath []PathID // the last path withdrawn by a full-feed peer
+	paths    *pathTable
+	peers    []*peerState
+	byPeer   map[bgp.Peer]int
+	nFull    [2]int // full-feed peers for IPv4, IPv6
+	now      time.Time
+	nextRef  time.Time
+	inRIB    bool
+	sawRIB   bool
+	lastPeer int
+	lastKey  bgp.Peer
+}
+
+// New returns an empty view reporting to obs (which may be nil).
+func New(cfg Config, obs Observer) *View {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &View{cfg: cfg, obs: obs, index: map[netip.Prefix]PrefixID{}, paths: newPathTable(),
+		byPeer: map[bgp.Peer]int{}, lastPeer: -1}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Visibility(time.Time, PrefixID, netip.Prefix, bgp.ASN, bool)  {}
+func (nopObserver) Route(time.Time, PrefixID, netip.Prefix, int, PathID, PathID) {}
+func (nopObserver) Peer(PeerEvent)                                               {}
+
+func fam(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
+}
+
+func (ps *peerState) isFull(f int) bool {
+	if f == 0 {
+		return ps.full4
+	}
+	return ps.full6
+}
+
+// Apply applies one route event. Events must come in data-time order
+// (small inversions are tolerated; time never goes backwards inside the view).
+func (v *View) Apply(ev *bgp.Event) {
+	if ev.Time.After(v.now) {
+		v.now = ev.Time
+	}
+	t := v.now
+	if v.inRIB && !ev.RIB {
+		v.inRIB = false
+		v.Refresh()
+	} else if !v.nextRef.IsZero() && !t.Before(v.nextRef) {
+		v.Refresh()
+	}
+	if v.nextRef.IsZero() {
+		v.nextRef = t.Add(v.cfg.RefreshEvery)
+	}
+	if ev.RIB {
+		v.inRIB, v.sawRIB = true, true
+	}
+	pi := v.peerIndex(ev.Peer)
+	ps := v.peers[pi]
+	switch ev.Kind {
+	case bgp.PeerState:
+		v.peerState(t, pi, ps, ev.OldState, ev.NewState)
+	case bgp.Announce:
+		if !ps.up && !ev.RIB {
+			// Routes from a peer whose session we saw go down mean it is back.
+			ps.up = true
+		}
+		v.announce(t, pi, ps, ev)
+	case bgp.Withdraw:
+		v.withdraw(t, pi, ps, ev)
+	}
+}
+
+func (v *View) peerIndex(p bgp.Peer) int {
+	if v.lastPeer >= 0 && v.lastKey == p {
+		return v.lastPeer
+	}
+	i, ok := v.byPeer[p]
+	if !ok {
+		i = len(v.peers)
+		v.peers = append(v.peers, &peerState{peer: p, up: true})
+		v.byPeer[p] = i
+	}
+	v.lastPeer, v.lastKey = i, p
+	return i
+}
+
+func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
+	if id, ok := v.index[p]; ok {
+		return id, true
+	}
+	if !add {
+		return 0, false
+	}
+	id := PrefixID(len(v.prefixes))
+	v.index[p] = id
+	v.prefixes = append(v.prefixes, p)
+	v.seen = append(v.seen, 0)
+	v.visible = append(v.visible, false)
+	v.origin = append(v.origin, 0)
+	v.lastPath = append(v.lastPath, 0)
+	return id, true
+}
+
+func (ps *peerState) get(id PrefixID) PathID {
+	if int(id) < len(ps.table) {
+		return ps.table[id]
+	}
+	return 0
+}
+
+func (ps *peerState) set(id PrefixID, path PathID, nPrefixes int) {
+	if int(id) >= len(ps.table) {
+		if int(id) >= cap(ps.table) {
+			n := max(nPrefixes+nPrefixes/4, 1024)
+			t := make([]PathID, len(ps.table), n)
+			copy(t, ps.table)
+			ps.table = t
+		}
+		ps.table = ps.table[:int(id)+1]
+	}
+	ps.table[id] = path
+}
+
+func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
+	id, _ := v.prefixID(ev.Prefix, true)
+	path := v.paths.intern(ev.Attrs.Path)
+	f := fam(ev.Prefix)
+	old := ps.get(id)
+	if ev.PathID != 0 {
+		if ps.addPath == nil {
+			ps.addPath, ps.apCount = map[uint64]PathID{}, map[PrefixID]uint16{}
+		}
+		k := uint64(id)<<32 | uint64(ev.PathID)
+		if _, ok := ps.addPath[k]; !ok {
+			ps.apCount[id]++
+		}
+		ps.addPath[k] = path
+	}
+	if old == path {
+		return
+	}
+	ps.set(id, path, len(v.prefixes))
+	if old == 0 {
+		if f == 0 {
+			ps.n4++
+		} else {
+			ps.n6++
+		}
+	}
+	if !ps.isFull(f) || ps.flushed {
+		return
+	}
+	v.obs.Route(t, id, ev.Prefix, pi, old, path)
+	if o := v.paths.origin[path]; o != 0 && o != v.origin[id] {
+		if v.visible[id] {
+			v.obs.Visibility(t, id, ev.Prefix, v.origin[id], false)
+			v.origin[id] = o
+			v.obs.Visibility(t, id, ev.Prefix, o, true)
+		} else {
+			v.origin[id] = o
+		}
+	}
+	if old == 0 {
+		v.seen[id]++
+		v.check(t, id)
+	}
+}
+
+func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
+	id, ok := v.prefixID(ev.Prefix, false)
+	if !ok {
+		return
+	}
+	old := ps.get(id)
+	if old == 0 {
+		return
+	}
+	if ev.PathID != 0 && ps.addPath != nil {
+		k := uint64(id)<<32 | uint64(ev.PathID)
+		if _, ok := ps.addPath[k]; ok {
+			delete(ps.addPath, k)
+			if ps.apCount[id]--; ps.apCount[id] > 0 {
+				return // other paths remain
+			}
+			delete(ps.apCount, id)
+		}
+	}
+	ps.table[id] = 0
+	f := fam(ev.Prefix)
+	if f == 0 {
+		ps.n4--
+	} else {
+		ps.n6--
+	}
+	if !ps.isFull(f) || ps.flushed {
+		return
+	}
+	v.lastPath[id] = old
+	v.obs.Route(t, id, ev.Prefix, pi, old, 0)
+	v.seen[id]--
+	v.check(t, id)
+	// Flush detection: count withdrawals the rest of the world does not share.
+	if t.Sub(ps.winStart) > v.cfg.FlushWindow {
+		ps.winStart, ps.winSolo, ps.winTable = t, 0, ps.n4+ps.n6+1
+	}
+	if v.visible[id] {
+		ps.winSolo++
+		if ps.winSolo >= max(v.cfg.FlushMin, int(v.cfg.FlushShare*float64(ps.winTable))) {
+			ps.flushAt = ps.winStart
+			v.obs.Peer(PeerEvent{Time: t, Start: ps.winStart, Kind: PeerFlush, Peer: ps.peer, Index: pi, Routes: ps.winTable})
+			ps.flushed = true
+			v.leave(t, pi, ps)
+			v.reevaluate(t)
+		}
+	}
+}
+
+// check re-evaluates the visibility of one prefix.
+func (v *View) check(t time.Time, id PrefixID) {
+	p := v.prefixes[id]
+	n := v.nFull[fam(p)]
+	vis := n > 0 && float64(v.seen[id]) > v.cfg.VisibleShare*float64(n)
+	if vis != v.visible[id] {
+		v.visible[id] = vis
+		v.obs.Visibility(t, id, p, v.origin[id], vis)
+	}
+}
+
+// reevaluate re-checks every prefix, after the full-feed set changed.
+func (v *View) reevaluate(t time.Time) {
+	for id := range v.prefixes {
+		v.check(t, PrefixID(id))
+	}
+}
+
+func (v *View) peerState(t time.Time, pi int, ps *peerState, old, nw bgp.State) {
+	if nw == bgp.StateEstablished {
+		if !ps.up {
+			ps.up = true
+			v.obs.Peer(PeerEvent{Time: t, Kind: PeerUp, Peer: ps.peer, Index: pi, OldState: old, NewState: nw})
+		}
+		return
+	}
+	if !ps.up && old != bgp.StateEstablished {
+		return // not news: the session was not established
+	}
+	routes := ps.n4 + ps.n6
+	ps.up = false
+	v.obs.Peer(PeerEvent{Time: t, Kind: PeerDown, Peer: ps.peer, Index: pi, Routes: routes, OldState: old, NewState: nw})
+	v.leave(t, pi, ps)
+	// The routes are unknown now, not withdrawn: forget them.
+	clear(ps.table)
+	ps.n4, ps.n6 = 0, 0
+	ps.addPath, ps.apCount = nil, nil
+	v.reevaluate(t)
+}
+
+// leave takes a peer out of the full-feed set for both families.
+func (v *View) leave(t time.Time, pi int, ps *peerState) {
+	for f := 0; f < 2; f++ {
+		if ps.isFull(f) {
+			v.setFull(t, pi, ps, f, false)
+		}
+	}
+}
+
+// setFull moves a peer in or out of the full-feed set of family f, adding or
+// removing its routes from the per-prefix counts. Visibility is re-evaluated
+// by the caller.
+func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
+	if f == 0 {
+		ps.full4 = full
+	} else {
+		ps.full6 = full
+	}
+	if full {
+		v.nFull[f]++
+	} else {
+		v.nFull[f]--
+	}
+	for id, path := range ps.table {
+		if path == 0 || fam(v.prefixes[id]) != f {
+			continue
+		}
+		if full {
+			v.seen[id]++
+			v.obs.Route(t, PrefixID(id), v.prefixes[id], pi, 0, path)
+			if o := v.paths.origin[path]; o != 0 && v.origin[id] == 0 {
+				v.origin[id] = o
+			}
+		} else {
+			v.seen[id]--
+			v.obs.Route(t, PrefixID(id), v.prefixes[id], pi, path, 0)
+		}
+	}
+}
+
+// Refresh re-evaluates the full-feed set now; Apply calls it at the end of a
+// RIB dump and every Config.RefreshEvery of data time.
+func (v *View) Refresh() {
+	t := v.now
+	v.nextRef = t.Add(v.cfg.RefreshEvery)
+	changed := false
+	for f := 0; f < 2; f++ {
+		largest := 0
+		for _, ps := range v.peers {
+			if ps.up && !ps.flushed {
+				largest = max(largest, ps.size(f))
+			}
+		}
+		abs := v.cfg.FullFeedV4
+		if f == 1 {
+			abs = v.cfg.FullFeedV6
+		}
+		need := min(abs, int(v.cfg.FullFeedRelative*float64(largest)))
+		need = max(need, 1)
+		for pi, ps := range v.peers {
+			if ps.flushed && ps.size(f) >= need {
+				ps.flushed = false // refilled after a flush
+			}
+			want := ps.up && !ps.flushed && ps.size(f) >= need
+			if want != ps.isFull(f) {
+				changed = true
+				v.setFull(t, pi, ps, f, want)
+				kind := PeerFullFeed
+				if !want {
+					kind = PeerPartial
+				}
+				v.obs.Peer(PeerEvent{Time: t, Kind: kind, Peer: ps.peer, Index: pi, Routes: ps.size(f)})
+			}
+		}
+	}
+	if changed {
+		v.reevaluate(t)
+	}
+}
+
+func (ps *peerState) size(f int) int {
+	if f == 0 {
+		return ps.n4
+	}
+	return ps.n6
+}
