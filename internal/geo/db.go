@@ -42,6 +42,7 @@ func (s *Source) DateString() string {
 	return s.Date.UTC().Format("2006-01-02")
 }
 
+// String returns the name and date of the source.
 func (s *Source) String() string {
 	if s == nil {
 		return "none"
@@ -66,7 +67,9 @@ type LineError struct {
 	Err  error
 }
 
+// Error returns "file:line: reason".
 func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+// Unwrap returns the reason.
 func (e *LineError) Unwrap() error { return e.Err }
 
 // ASInfo is what the registry data says about an AS.
