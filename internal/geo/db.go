@@ -69,6 +69,7 @@ type LineError struct {
 
 // Error returns "file:line: reason".
 func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
 // Unwrap returns the reason.
 func (e *LineError) Unwrap() error { return e.Err }
 
