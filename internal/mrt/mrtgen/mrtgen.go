@@ -92,7 +92,7 @@ type peer struct {
 	large   bool
 	med     bool
 	attrs   bgp.Attrs // reusable
-	entries int64
+	path    []bgp.ASN // reusable: the AS path of attrs
 }
 
 // newPeers returns n collector peers: some tier-1s, some transits, some
@@ -196,7 +196,6 @@ func WriteRIB(w *mrt.Writer, opt Options) (int64, error) {
 	pg := &prefixGen{rng: rng, next: 1 << 24}
 	entries := make([]mrt.RIBEntryOut, 0, len(peers))
 	var total int64
-	path := make([]bgp.ASN, 0, 16)
 	for seq := range opt.Prefixes {
 		pfx, err := pg.nextPrefix()
 		if err != nil {
@@ -221,14 +220,15 @@ func WriteRIB(w *mrt.Writer, opt Options) (int64, error) {
 				prov = s.providers[1]
 			}
 			t := &g.Transit[prov]
-			path = append(path[:0], p.chain...)
+			path := append(p.path[:0], p.chain...)
 			if t.upstream != p.tier1 {
 				path = append(path, g.Tier1[t.upstream])
 			}
 			path = append(path, t.as, s.as)
-			for range prepend {
+			for range min(prepend, 7-len(path)) {
 				path = append(path, s.as)
 			}
+			p.path = path
 			a := &p.attrs
 			a.Reset()
 			a.Set(bgp.AttrOrigin)
@@ -271,7 +271,6 @@ func WriteUpdates(w *mrt.Writer, opt Options, n int) (int64, error) {
 	local6 := netip.MustParseAddr("2001:db8::fe")
 	var routes int64
 	var pfx, wd []netip.Prefix
-	path := make([]bgp.ASN, 0, 16)
 	for i := range n {
 		p := peers[rng.IntN(len(peers))]
 		tm := opt.Time.Add(time.Duration(i) * 10 * time.Millisecond)
@@ -301,11 +300,12 @@ func WriteUpdates(w *mrt.Writer, opt Options, n int) (int64, error) {
 		}
 		s := &g.Stubs[int(float64(len(g.Stubs))*rng.Float64()*rng.Float64())]
 		t := &g.Transit[s.providers[0]]
-		path = append(path[:0], p.chain...)
+		path := append(p.path[:0], p.chain...)
 		if t.upstream != p.tier1 {
 			path = append(path, g.Tier1[t.upstream])
 		}
 		path = append(path, t.as, s.as)
+		p.path = path
 		a := &p.attrs
 		a.Reset()
 		a.Set(bgp.AttrOrigin)
