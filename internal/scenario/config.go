@@ -1,0 +1,159 @@
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Case kinds: what an EventSpec injects into a world.
+const (
+	CaseOutage         = "outage"          // all prefixes of an entity withdrawn by all peers, then back
+	CasePartialOutage  = "partial_outage"  // a share (30-70%) of an entity's IPv4 space
+	CaseIPv6Outage     = "ipv6_outage"     // only the IPv6 prefixes of an entity
+	CaseInstability    = "instability"     // repeated short withdrawals, then an outage
+	CasePeerReset      = "peer_reset"      // one peer's session goes down and comes back
+	CasePeerFlush      = "peer_flush"      // one peer withdraws its whole table, later re-announces it
+	CaseUpstreamChange = "upstream_change" // an entity's prefixes move from upstream X to Y
+	CaseQuiet          = "quiet"           // normal churn only
+)
+
+// Kinds lists the case kinds, in the order Suite uses.
+var Kinds = []string{CaseOutage, CasePartialOutage, CaseIPv6Outage, CaseInstability,
+	CasePeerReset, CasePeerFlush, CaseUpstreamChange, CaseQuiet}
+
+// Config describes one generated scenario: a world, its vantage points,
+// its normal churn and the events injected into it. Zero fields take the
+// defaults of withDefaults.
+type Config struct {
+	Name     string
+	Seed     int64
+	Start    time.Time     // time of the RIB dump; default 2024-03-01T00:00Z
+	Duration time.Duration // length of the update data; default 12h
+
+	Countries      int    // background countries beside Fixed; default 8
+	ASesPerCountry [2]int // min, max origin ASes per country; default 1, 4
+	V4PerAS        [2]int // min, max IPv4 prefixes per AS; default 1, 5
+	V6PerAS        [2]int // min, max IPv6 prefixes per AS; default 0, 2
+	Fixed          []FixedCountry
+
+	Peers     int    // vantage points, each a full feed; default 12
+	Collector string // default "rrc00"
+
+	// ChurnRate is the normal churn, in actions per prefix per hour (an
+	// action is one peer withdrawing and re-announcing a prefix, or
+	// changing its path); default 0.2; negative for none.
+	ChurnRate float64
+	// FileEvery is the span of one updates file; default 1h. Negative: a
+	// single updates file for the whole duration.
+	FileEvery time.Duration
+	// Gzip compresses the MRT files (names end in .gz).
+	Gzip bool
+
+	Events []EventSpec
+}
+
+// FixedCountry is a country whose ASes and prefixes are given rather than
+// drawn from the geo DB.
+type FixedCountry struct {
+	Country string
+	ASes    []FixedAS
+}
+
+// FixedAS is one origin AS of a FixedCountry.
+type FixedAS struct {
+	ASN       uint32
+	Prefixes  []netip.Prefix
+	Upstreams []uint32 // its international upstreams
+}
+
+// EventSpec is one event to inject.
+type EventSpec struct {
+	Kind string // one of the Case kinds
+	// Entity is "country" or "asn" for the entity kinds (default "country");
+	// peer kinds ignore it.
+	Entity string
+	// Code names the entity ("KP", "131279") or the peer (its address); empty:
+	// chosen from the world by the seed, distinct from the other events'.
+	Code string
+	At   time.Duration // offset from Start of the outage, reset, flush or change
+	// For is how long it lasts; 0: to the end of the data (end null in the
+	// truth). Ignored by upstream_change.
+	For time.Duration
+	// Fraction is the wanted share of IPv4 space for partial_outage
+	// (default 0.3-0.7 by the seed).
+	Fraction float64
+	// Instability is, for instability, the length of the unstable period
+	// that ends shortly (20 min) before At; default 3h.
+	Instability time.Duration
+	// FlapEvery is the mean pause between two down phases of an instability;
+	// default 8m.
+	FlapEvery time.Duration
+}
+
+const (
+	defaultStart = "2024-03-01T00:00:00Z"
+	// caseMargin is kept free of churn around every injected event.
+	caseMargin = 3 * time.Minute
+)
+
+func (c Config) withDefaults() Config {
+	if c.Start.IsZero() {
+		c.Start, _ = time.Parse(time.RFC3339, defaultStart)
+	}
+	c.Start = c.Start.UTC()
+	if c.Duration <= 0 {
+		c.Duration = 12 * time.Hour
+	}
+	if c.Countries == 0 && len(c.Fixed) == 0 {
+		c.Countries = 8
+	}
+	if c.ASesPerCountry == [2]int{} {
+		c.ASesPerCountry = [2]int{1, 4}
+	}
+	if c.V4PerAS == [2]int{} {
+		c.V4PerAS = [2]int{1, 5}
+	}
+	if c.V6PerAS == [2]int{} {
+		c.V6PerAS = [2]int{0, 2}
+	}
+	if c.Peers <= 0 {
+		c.Peers = 12
+	}
+	if c.Collector == "" {
+		c.Collector = "rrc00"
+	}
+	if c.ChurnRate == 0 {
+		c.ChurnRate = 0.2
+	}
+	if c.FileEvery == 0 {
+		c.FileEvery = time.Hour
+	}
+	return c
+}
+
+func (c *Config) validate() error {
+	if c.Peers > 200 {
+		return fmt.Errorf("scenario: %d peers: at most 200", c.Peers)
+	}
+	if c.ASesPerCountry[0] < 1 || c.ASesPerCountry[1] < c.ASesPerCountry[0] ||
+		c.V4PerAS[0] < 1 || c.V4PerAS[1] < c.V4PerAS[0] || c.V6PerAS[0] < 0 || c.V6PerAS[1] < c.V6PerAS[0] {
+		return fmt.Errorf("scenario: bad per-country or per-AS ranges")
+	}
+	for i, e := range c.Events {
+		known := false
+		for _, k := range Kinds {
+			known = known || k == e.Kind
+		}
+		if !known {
+			return fmt.Errorf("scenario: event %d: unknown kind %q", i, e.Kind)
+		}
+		if e.Kind != CaseQuiet && (e.At <= 0 || e.At >= c.Duration) {
+			return fmt.Errorf("scenario: event %d (%s): time %v outside the data (0..%v)", i, e.Kind, e.At, c.Duration)
+		}
+		if e.Entity != "" && e.Entity != EntityCountry && e.Entity != EntityASN {
+			return fmt.Errorf("scenario: event %d: entity %q: want country or asn", i, e.Entity)
+		}
+	}
+	return nil
+}
