@@ -14,14 +14,14 @@ import (
 type opKind uint8
 
 const (
-	opWithdraw opKind = iota + 1 // want=false for pfx
-	opAnnounce                   // want=true for pfx
-	opVariant                    // path variant of pfx = arg
-	opUpstream                   // upstream of pfx = arg
-	opState                      // state change arg>>8 -> arg&0xff; Idle takes the session down
-	opTable                      // session up: announce every wanted prefix
-	opFlushStart                 // withdraw every route, hold them back
-	opFlushEnd                   // announce every wanted prefix again
+	opWithdraw   opKind = iota + 1 // want=false for pfx
+	opAnnounce                     // want=true for pfx
+	opVariant                      // path variant of pfx = arg
+	opUpstream                     // upstream of pfx = arg
+	opState                        // state change arg>>8 -> arg&0xff; Idle takes the session down
+	opTable                        // session up: announce every wanted prefix
+	opFlushStart                   // withdraw every route, hold them back
+	opFlushEnd                     // announce every wanted prefix again
 )
 
 type op struct {
@@ -451,6 +451,7 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 		for i, j := range perm {
 			sub[i] = s[j]
 		}
+		sub = pl.notWhole(sub)
 		slices.Sort(sub)
 		down := time.Duration(10+pl.rng.IntN(140)) * time.Second
 		last := pl.allPeers(t, opWithdraw, 0, sub)
@@ -472,6 +473,40 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 	pl.busy(s, from, until)
 	note := fmt.Sprintf("%d short withdrawals of subsets of the prefixes of %s %s by all peers", episodes, e.typ, e.code)
 	pl.derive(e, s, KindInstability, from, &lastUp, note)
+}
+
+// notWhole drops from sub one prefix of every AS with two or more prefixes
+// that sub holds all of, so that no AS loses all its prefixes in one down
+// phase of an instability (a single-prefix AS cannot avoid it).
+func (pl *planner) notWhole(sub []int32) []int32 {
+	count := map[*wAS]int{}
+	for _, x := range sub {
+		count[pl.w.prefixes[x].as]++
+	}
+	drop := map[int32]bool{}
+	for _, x := range sub {
+		a := pl.w.prefixes[x].as
+		if n := len(a.prefix); n >= 2 && count[a] == n {
+			drop[x] = true
+			count[a]--
+		}
+	}
+	if len(drop) == 0 {
+		return sub
+	}
+	out := sub[:0:0]
+	for _, x := range sub {
+		if !drop[x] {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, sub[0])
+		if a := pl.w.prefixes[sub[0]].as; len(a.prefix) >= 2 {
+			out[0] = int32(a.prefix[0])
+		}
+	}
+	return out
 }
 
 // pickUpstreams returns an upstream X all of e's prefixes can leave and a

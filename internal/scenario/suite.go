@@ -110,7 +110,7 @@ func Suite(seed int64) []Case {
 // to three of the four prefixes by all peers, about every 15 minutes);
 // all four are withdrawn at 16:15 UTC on 22 December and come back at
 // 01:46 UTC on 23 December (9 h 31 min); they go again from 15:41 to
-// 16:41 UTC on 23 December. 30 peers of collector rrc00 see it beside 25
+// 16:41 UTC on 23 December. 30 peers of collector rrc00 see it beside 30
 // other countries with their normal churn. The RIB is at 2014-12-19T00:00Z
 // (a day of baseline); the updates run to 2014-12-24T00:00Z, one file a day.
 func NorthKorea2014() Config {
@@ -127,17 +127,18 @@ func NorthKorea2014() Config {
 		kp = append(kp, netip.PrefixFrom(netip.AddrFrom4([4]byte{175, 45, byte(i), 0}), 24))
 	}
 	return Config{
-		Name:      "northkorea-2014",
-		Seed:      20141222,
-		Start:     start,
-		Duration:  5 * 24 * time.Hour,
-		Countries: 25,
-		V4PerAS:   [2]int{1, 5},
-		V6PerAS:   [2]int{0, 2},
-		Peers:     30,
-		Collector: "rrc00",
-		ChurnRate: 0.15,
-		FileEvery: 24 * time.Hour,
+		Name:           "northkorea-2014",
+		Seed:           20141222,
+		Start:          start,
+		Duration:       5 * 24 * time.Hour,
+		Countries:      30,
+		ASesPerCountry: [2]int{1, 5},
+		V4PerAS:        [2]int{1, 6},
+		V6PerAS:        [2]int{0, 2},
+		Peers:          30,
+		Collector:      "rrc00",
+		ChurnRate:      0.15,
+		FileEvery:      24 * time.Hour,
 		Fixed: []FixedCountry{{Country: "KP", ASes: []FixedAS{{
 			ASN: 131279, Prefixes: kp, Upstreams: []uint32{4837},
 		}}}},
