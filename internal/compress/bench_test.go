@@ -5,11 +5,8 @@ import (
 	"compress/bzip2"
 	"io"
 	"os/exec"
-	"runtime"
-	"runtime/metrics"
 	"sync"
 	"testing"
-	"time"
 )
 
 // benchSize is the amount of MRT-like data the benchmarks decode.
@@ -38,7 +35,6 @@ func benchData(b *testing.B) {
 func benchDecode(b *testing.B, comp []byte, open func(io.Reader) io.Reader) {
 	b.SetBytes(int64(len(bench.raw)))
 	b.ReportMetric(float64(len(comp))/float64(len(bench.raw)), "ratio")
-	peak := samplePeakHeap()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r := open(bytes.NewReader(comp))
@@ -50,8 +46,6 @@ func benchDecode(b *testing.B, comp []byte, open func(io.Reader) io.Reader) {
 			c.Close()
 		}
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(peak())/1e6, "peak-heap-MB")
 }
 
 func needBzip2(b *testing.B) {
@@ -96,29 +90,4 @@ func BenchmarkZstd(b *testing.B) {
 		}
 		return rc
 	})
-}
-
-// samplePeakHeap samples the live heap (bytes in heap objects, including
-// garbage not yet collected) every millisecond until the returned function
-// is called, which returns the peak seen.
-func samplePeakHeap() func() uint64 {
-	runtime.GC()
-	stop, done := make(chan struct{}), make(chan uint64)
-	go func() {
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		var peak uint64
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			peak = max(peak, s[0].Value.Uint64())
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 { close(stop); return <-done }
 }

@@ -7,7 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"runtime"
+	"runtime/metrics"
 	"testing"
+	"time"
 )
 
 // mrtLike returns n bytes of deterministic MRT-like data: BGP4MP update
@@ -121,4 +124,29 @@ func ourBzip2(in []byte, workers int) ([]byte, error) {
 	r := NewBzip2Reader(bytes.NewReader(in), workers)
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// samplePeakHeap samples the live heap (bytes in heap objects, including
+// garbage not yet collected) every millisecond until the returned function
+// is called, which returns the peak seen.
+func samplePeakHeap() func() uint64 {
+	runtime.GC()
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }
