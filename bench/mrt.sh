@@ -72,11 +72,14 @@ inputs+=("$rib")
 [ -z "${SKIP_BZIP2:-}" ] && inputs+=("$rib.bz2")
 
 tfile=$(mktemp)
-trap 'rm -f "$tfile"' EXIT
+trap 'rm -f "$tfile" "$tfile.out"' EXIT
 
-# measure CMD... : runs CMD with stdout to /dev/null, sets secs and rss_mb.
+# measure CMD... : runs CMD with stdout to /dev/null (or to $tfile.out when
+# keep=1), sets secs and rss_mb.
 measure() {
-	/usr/bin/time -f "%e %M" -o "$tfile" "$@" >/dev/null 2>"$tfile.err" || {
+	local dest=/dev/null
+	[ -n "${keep:-}" ] && dest=$tfile.out
+	/usr/bin/time -f "%e %M" -o "$tfile" "$@" >"$dest" 2>"$tfile.err" || {
 		echo "mrt.sh: failed: $* ($(tail -1 "$tfile.err"))" >&2
 	}
 	secs=$(tail -1 "$tfile" | cut -d' ' -f1)
@@ -98,8 +101,14 @@ for f in "${inputs[@]}"; do
 	measure "$bin/mrtroutes" routes "$f"
 	ours=$secs
 	row "$name" "blackout route iterator" "$ours" "$(rate "$routes" "$ours")" "$rss_mb" ""
-	measure "$bin/gobgpdecode" "$f"
-	row "$name" "gobgp pkg/packet/mrt" "$secs" "$(rate "$routes" "$secs")" "$rss_mb" "gobgp/ours $(ratio "$secs" "$ours")"
+	keep=1 measure "$bin/gobgpdecode" "$f"
+	note=""
+	# gobgp prints "N routes, M records not decoded": flag what it skipped.
+	read -r groutes _ gskipped _ <"$tfile.out" || true
+	if [ "${gskipped:-0}" != 0 ]; then
+		note=" (gobgp: $groutes routes, $gskipped records unsupported)"
+	fi
+	row "$name" "gobgp pkg/packet/mrt" "$secs" "$(rate "$routes" "$secs")" "$rss_mb" "gobgp/ours $(ratio "$secs" "$ours")$note"
 
 	measure "$bin/blackout" mrt dump -m "$f"
 	ours=$secs
