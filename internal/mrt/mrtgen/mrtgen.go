@@ -133,33 +133,40 @@ func Peers(opt Options) []bgp.Peer {
 	return out
 }
 
-// prefixes yields opt.Prefixes unique IPv4 prefixes in address order, with
-// a realistic length mix (about 60% /24, the rest mostly /16-/23).
+// prefixGen yields unique IPv4 prefixes in RIB dump order, with a
+// realistic length mix (about 65% /24, the rest mostly /16-/23), and
+// more-specific /24s after some covering prefixes, as deaggregation does.
 type prefixGen struct {
-	rng  *rand.Rand
-	next uint32
+	rng     *rand.Rand
+	next    uint32
+	pending []netip.Prefix // more-specifics of the last covering prefix
 }
 
 func (pg *prefixGen) nextPrefix() (netip.Prefix, error) {
+	if len(pg.pending) > 0 {
+		p := pg.pending[0]
+		pg.pending = pg.pending[1:]
+		return p, nil
+	}
 	var bits int
 	switch r := pg.rng.IntN(1000); {
-	case r < 600:
+	case r < 650:
 		bits = 24
-	case r < 700:
+	case r < 740:
 		bits = 23
-	case r < 800:
+	case r < 830:
 		bits = 22
-	case r < 870:
+	case r < 890:
 		bits = 21
-	case r < 920:
+	case r < 940:
 		bits = 20
-	case r < 950:
+	case r < 970:
 		bits = 19
-	case r < 975:
-		bits = 18
 	case r < 985:
+		bits = 18
+	case r < 993:
 		bits = 17
-	case r < 998:
+	case r < 999:
 		bits = 16
 	default:
 		bits = 12 + pg.rng.IntN(4)
@@ -171,11 +178,28 @@ func (pg *prefixGen) nextPrefix() (netip.Prefix, error) {
 	}
 	// Leave a gap now and then, as the real table does.
 	pg.next = start + size
-	if pg.rng.IntN(4) == 0 {
+	if pg.rng.IntN(8) == 0 {
 		pg.next += 256 * uint32(pg.rng.IntN(4))
 	}
-	a := netip.AddrFrom4([4]byte{byte(start >> 24), byte(start >> 16), byte(start >> 8), byte(start)})
-	return netip.PrefixFrom(a, bits), nil
+	// A covering prefix is often announced with some of its /24s.
+	if bits <= 22 && pg.rng.IntN(3) == 0 {
+		n := size / 256
+		at := uint32(0)
+		for k := 1 + pg.rng.IntN(4); k > 0 && at < n; k-- {
+			at += uint32(pg.rng.IntN(int(min(n-at, 8))))
+			if at >= n {
+				break
+			}
+			sub := start + at*256
+			pg.pending = append(pg.pending, netip.PrefixFrom(addr4(sub), 24))
+			at++
+		}
+	}
+	return netip.PrefixFrom(addr4(start), bits), nil
+}
+
+func addr4(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // WriteRIB writes a TABLE_DUMP_V2 RIB dump: the PEER_INDEX_TABLE, then one

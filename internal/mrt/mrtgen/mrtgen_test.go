@@ -3,6 +3,8 @@ package mrtgen
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
+	"net/netip"
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/mrt"
@@ -85,5 +87,25 @@ func TestWriteUpdates(t *testing.T) {
 	}
 	if got != n {
 		t.Errorf("read %d routes, wrote %d", got, n)
+	}
+}
+
+func TestPrefixes(t *testing.T) {
+	pg := &prefixGen{rng: rand.New(rand.NewPCG(1, 1)), next: 1 << 24}
+	seen := map[netip.Prefix]bool{}
+	var prev netip.Prefix
+	for i := range 200000 {
+		p, err := pg.nextPrefix()
+		if err != nil {
+			t.Fatal(i, err)
+		}
+		if seen[p] || p != p.Masked() {
+			t.Fatalf("prefix %d: %s repeated or not masked", i, p)
+		}
+		seen[p] = true
+		if prev.IsValid() && p.Addr().Less(prev.Addr()) {
+			t.Fatalf("prefix %d: %s after %s", i, p, prev)
+		}
+		prev = p
 	}
 }
