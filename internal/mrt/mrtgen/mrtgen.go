@@ -86,13 +86,13 @@ func NewGraph(rng *rand.Rand, nTransit, nStubs int) *Graph {
 // peer is a collector peer and the upstream chain it reaches a tier-1 by.
 type peer struct {
 	bgp.Peer
-	chain   []bgp.ASN // from the peer itself towards its tier-1 (inclusive)
-	tier1   int
-	comms   int // how many communities this peer tags
-	large   bool
-	med     bool
-	attrs   bgp.Attrs // reusable
-	path    []bgp.ASN // reusable: the AS path of attrs
+	chain []bgp.ASN // from the peer itself towards its tier-1 (inclusive)
+	tier1 int
+	comms int // how many communities this peer tags
+	large bool
+	med   bool
+	attrs bgp.Attrs // reusable
+	path  []bgp.ASN // reusable: the AS path of attrs
 }
 
 // newPeers returns n collector peers: some tier-1s, some transits, some
