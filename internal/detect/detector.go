@@ -22,6 +22,18 @@ type Config struct {
 	// ... once it has lasted PartialConfirm (its start stays the moment
 	// the loss crossed the threshold). Shorter losses are instability.
 	PartialConfirm time.Duration
+	// OutageConfirm: a near-total loss of an entity that was unstable just
+	// before (visibility losses within InstabilityWindow) must last this
+	// long to be an outage; shorter falls are part of the instability. A
+	// stable entity's outage is reported at once.
+	OutageConfirm time.Duration
+	// TransientOutage: an outage that ends within this time is retracted
+	// (a "retract" notice) and counts as instability instead.
+	TransientOutage time.Duration
+	// BreadthShare: the prefixes lost must have been withdrawn by at least
+	// this share of the full-feed peers, so that a prefix that one peer's
+	// withdrawal tips below the visibility threshold is not an outage.
+	BreadthShare float64
 	// CriticalShare: a loss of at least this share is critical (IODA:
 	// below 50% of the baseline); a smaller one a warning.
 	CriticalShare float64
@@ -50,9 +62,10 @@ type Config struct {
 // DefaultConfig returns the default thresholds.
 func DefaultConfig() Config {
 	return Config{
-		OutageShare: 0.9, PartialShare: 0.2, PartialConfirm: 5 * time.Minute, CriticalShare: 0.5,
+		OutageShare: 0.95, PartialShare: 0.2, PartialConfirm: 5 * time.Minute, CriticalShare: 0.5,
+		OutageConfirm: 3 * time.Minute, BreadthShare: 0.3, TransientOutage: 2 * time.Minute,
 		RecoverShare: 0.1, MinBaseline: 0, WarmUp: time.Hour,
-		InstabilityLosses: 4, InstabilityWindow: time.Hour, InstabilityFactor: 5, InstabilityQuiet: 30 * time.Minute,
+		InstabilityLosses: 4, InstabilityWindow: 2 * time.Hour, InstabilityFactor: 5, InstabilityQuiet: time.Hour,
 		UpstreamShare: 0.2, UpstreamConfirm: 10 * time.Minute,
 	}
 }
@@ -72,10 +85,12 @@ type track struct {
 	churnH   []float64
 	churnBin int
 	initial  float64
-	warm     bool
+	lastBin  time.Time // start of the last bin fed to the baseline
+	lastVal  float64   // visible space at the end of that bin
 
 	ev            *Event // open outage or partial outage
-	pending       *Event // partial outage waiting for confirmation
+	pending       *Event // outage or partial outage waiting for confirmation
+	confirm       time.Time
 	evOpenedInBin bool
 	inst          *Event // open instability
 	lastInst      *Event
@@ -85,6 +100,7 @@ type track struct {
 	lost       map[view.PrefixID]time.Time // prefixes lost and not back
 
 	upSnap    map[bgp.ASN]float64 // upstream shares at the last normal bin
+	upRoutes  int32               // full-feed routes at that bin
 	upPending *Event
 	upConfirm time.Time
 }
@@ -102,9 +118,7 @@ type Detector struct {
 	pending []*track // tracks with a pending partial outage or upstream change
 	peers   map[int]*Event
 	nextID  int
-	warm    bool
-	warmAt  time.Time
-	first   time.Time
+	warm    [2]bool // detection has started, by family
 	now     time.Time
 	events  []*Event
 }
@@ -130,26 +144,35 @@ func (d *Detector) track(e signal.Entity, f signal.Family) *track {
 	return t
 }
 
-// Tick advances the detector's clock to now: it confirms pending partial
-// outages and upstream changes and ends quiet instability.
+// Tick advances the detector's clock to now: it confirms pending outages
+// and upstream changes and ends quiet instability.
 func (d *Detector) Tick(now time.Time) {
 	if now.After(d.now) {
 		d.now = now
 	}
-	if d.first.IsZero() {
-		d.first = now
-	}
-	if !d.warm && (d.v.SawRIB() && !d.v.Now().IsZero() && d.fullFeed() || now.Sub(d.first) >= d.cfg.WarmUp) && d.fullFeed() {
-		d.warm, d.warmAt = true, now
+	for f := 0; f < 2; f++ {
+		if d.warm[f] {
+			continue
+		}
+		sawRIB, first, full := d.v.FamilyState(4 + 2*f)
+		// A family is warm once its full-feed peers are known: from a RIB
+		// dump, or after WarmUp of updates.
+		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
+			d.warm[f] = true
+			for k, t := range d.tracks {
+				if int(k.f) == f {
+					t.initial = t.lastVal
+				}
+			}
+		}
 	}
 	if len(d.pending) == 0 {
 		return
 	}
 	keep := d.pending[:0]
 	for _, t := range d.pending {
-		if t.pending != nil && !now.Before(t.pending.Start.Add(d.cfg.PartialConfirm)) {
-			d.open(t, t.pending, now)
-			t.pending = nil
+		if t.pending != nil {
+			d.tryOpen(t, now)
 		}
 		if t.upPending != nil && !now.Before(t.upConfirm) {
 			d.confirmUpstream(t, now)
@@ -171,9 +194,44 @@ func (d *Detector) Tick(now time.Time) {
 	d.pending = keep
 }
 
-func (d *Detector) fullFeed() bool {
-	v4, v6 := d.v.FullFeed()
-	return v4+v6 > 0
+// tryOpen opens a pending outage once it is confirmed and broad enough.
+func (d *Detector) tryOpen(t *track, now time.Time) {
+	if now.Before(t.confirm) || !d.broad(t) {
+		return
+	}
+	ev := t.pending
+	t.pending = nil
+	d.open(t, ev, now)
+}
+
+// broad reports whether the entity's lost prefixes were withdrawn by
+// enough of the full-feed peers.
+func (d *Detector) broad(t *track) bool {
+	_, _, full := d.v.FamilyState(4 + 2*int(t.key.f))
+	need := max(1, int(d.cfg.BreadthShare*float64(full)+0.5))
+	for id := range t.lost {
+		if _, _, n := d.tr.Withdrawals(id); n >= need {
+			return true
+		}
+	}
+	return false
+}
+
+// unstable reports whether the entity lost visibility of some prefix in the
+// instability window before the current fall.
+func (d *Detector) unstable(t *track, now time.Time) bool {
+	a := d.track(t.key.e, familyAll)
+	if a.inst != nil {
+		return true
+	}
+	before := now.Add(-2 * time.Minute)
+	n := 0
+	for _, l := range a.losses {
+		if l.Before(before) {
+			n++
+		}
+	}
+	return n >= 2
 }
 
 func (t *track) lastLoss() time.Time {
@@ -216,15 +274,10 @@ func median(v []float64) float64 {
 // with its baseline at once.
 func (d *Detector) Changed(now time.Time, e signal.Entity, f signal.Family, s *signal.State) {
 	t := d.track(e, f)
-	if !d.warm {
+	d.catchUp(t, d.tr.BinStart())
+	if !d.warm[f] {
 		t.initial = s.Space
 		return
-	}
-	if !t.warm {
-		t.warm = true
-		if t.initial == 0 && len(t.hourBins) == 0 && len(t.hours) == 0 {
-			t.initial = s.Space
-		}
 	}
 	base := t.baseline()
 	if base <= 0 || base < d.cfg.MinBaseline {
@@ -237,25 +290,49 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f signal.Family, s *s
 		if lost < d.cfg.RecoverShare {
 			d.end(t, now)
 		}
-	case t.pending != nil:
-		if lost < d.cfg.RecoverShare {
-			t.pending = nil // a short dip: instability's business
-			return
+	case lost < d.cfg.RecoverShare:
+		t.pending = nil // a short dip: instability's business
+	case lost >= d.cfg.PartialShare || t.pending != nil:
+		if t.pending == nil {
+			t.pending = d.newEvent(t, KindPartialOutage, now)
+			t.confirm = now.Add(d.cfg.PartialConfirm)
+			d.addPending(t)
 		}
 		d.fill(t, t.pending, lost, s, base)
-		if lost >= d.cfg.OutageShare {
-			d.open(t, t.pending, now)
-			t.pending = nil
+		if t.pending.Kind == KindOutage {
+			wait := time.Duration(0)
+			if d.unstable(t, t.pending.Start) {
+				wait = d.cfg.OutageConfirm
+			}
+			if c := t.pending.Start.Add(wait); c.Before(t.confirm) {
+				t.confirm = c
+			}
 		}
-	case lost >= d.cfg.OutageShare:
-		ev := d.newEvent(t, KindOutage, now)
-		d.fill(t, ev, lost, s, base)
-		d.open(t, ev, now)
-	case lost >= d.cfg.PartialShare:
-		ev := d.newEvent(t, KindPartialOutage, now)
-		d.fill(t, ev, lost, s, base)
-		t.pending = ev
-		d.addPending(t)
+		d.tryOpen(t, now)
+	}
+}
+
+// catchUp feeds the baseline with the bins in which the entity did not
+// change, up to (not including) the bin starting at upTo.
+func (d *Detector) catchUp(t *track, upTo time.Time) {
+	w := d.tr.BinWidth()
+	if t.lastBin.IsZero() || upTo.IsZero() {
+		return
+	}
+	missed := int(upTo.Sub(t.lastBin)/w) - 1
+	if missed <= 0 {
+		return
+	}
+	perHour := max(1, int(time.Hour/w))
+	if missed > 25*perHour {
+		// Over a day without change: the baseline is that value.
+		skip := missed - 25*perHour
+		t.lastBin = t.lastBin.Add(time.Duration(skip) * w)
+		missed -= skip
+	}
+	for i := 0; i < missed; i++ {
+		t.lastBin = t.lastBin.Add(w)
+		d.pushBin(t, t.lastVal, 0, 0)
 	}
 }
 
@@ -300,12 +377,26 @@ func round(x float64, digits int) float64 {
 }
 
 func (d *Detector) open(t *track, ev *Event, now time.Time) {
+	if ev.Kind == KindOutage {
+		// An entity that has address space in one family only is wholly down.
+		other := d.tracks[efKey{t.key.e, 1 - t.key.f}]
+		if other == nil || other.baseline() <= 0 {
+			ev.Family = "all"
+		}
+	}
 	d.nextID++
 	ev.ID = d.nextID
 	t.ev = ev
 	t.evOpenedInBin = true
-	if t.inst != nil {
-		d.endInstability(t, ev.Start)
+	if a := d.track(t.key.e, familyAll); a.inst != nil && ev.Kind == KindOutage {
+		end := ev.Start
+		for i := len(a.recoveries) - 1; i >= 0; i-- {
+			if a.recoveries[i].Before(ev.Start) {
+				end = a.recoveries[i]
+				break
+			}
+		}
+		d.endInstability(a, end)
 	}
 	d.explain(t, ev)
 	d.events = append(d.events, ev)
@@ -330,55 +421,97 @@ func (d *Detector) end(t *track, now time.Time) {
 	end := now
 	ev.End = &end
 	t.ev = nil
+	if ev.Kind == KindOutage && end.Sub(ev.Start) < d.cfg.TransientOutage {
+		// Reported at once, gone within moments: a transient drop, which
+		// counts as instability, not as an outage.
+		if i := slices.Index(d.events, ev); i >= 0 {
+			d.events = slices.Delete(d.events, i, i+1)
+		}
+		d.sink.Notify(Notice{Type: "retract", Event: ev, Time: now})
+		return
+	}
 	d.explain(t, ev)
 	d.sink.Notify(Notice{Type: "end", Event: ev, Time: now})
 }
+
+// familyAll keys the per-entity track (both families together) that
+// instability is judged on.
+const familyAll signal.Family = 2
 
 // PrefixVisibility implements signal.Sink: it tracks the lost prefixes
 // and the flapping that makes instability.
 func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f signal.Family, id view.PrefixID, visible bool) {
 	t := d.track(e, f)
+	a := d.track(e, familyAll)
 	if visible {
 		delete(t.lost, id)
-		t.recoveries = append(t.recoveries, now)
+		delete(a.lost, id)
+		a.recoveries = append(a.recoveries, now)
 	} else {
 		t.lost[id] = now
-		t.losses = append(t.losses, now)
-		t.lossBins++
+		a.lost[id] = now
+		a.losses = append(a.losses, now)
 	}
-	if !d.warm {
-		t.losses, t.recoveries = t.losses[:0], t.recoveries[:0]
+	if !d.warm[f] {
+		a.losses, a.recoveries = a.losses[:0], a.recoveries[:0]
 		return
 	}
 	cut := now.Add(-d.cfg.InstabilityWindow)
-	t.losses = dropBefore(t.losses, cut)
-	t.recoveries = dropBefore(t.recoveries, cut)
-	if t.inst != nil {
+	a.losses = dropBefore(a.losses, cut)
+	a.recoveries = dropBefore(a.recoveries, cut)
+	if a.inst != nil {
 		if !visible {
-			t.inst.Flaps++
+			a.inst.Flaps++
 		}
 		return
 	}
-	if t.ev != nil || visible {
+	if visible || d.inOutage(e) {
 		return
 	}
 	normal := 0.0
-	if len(t.lossH) > 0 {
-		normal = median(t.lossH)
+	for _, ff := range []signal.Family{signal.IPv4, signal.IPv6} {
+		if ft := d.tracks[efKey{e, ff}]; ft != nil && len(ft.lossH) > 0 {
+			normal += median(ft.lossH)
+		}
 	}
 	need := max(float64(d.cfg.InstabilityLosses), d.cfg.InstabilityFactor*normal)
-	if float64(len(t.losses)) >= need && len(t.recoveries) >= d.cfg.InstabilityLosses/2 {
-		ev := d.newEvent(t, KindInstability, t.losses[0])
+	if float64(len(a.losses)) >= need && len(a.recoveries) >= d.cfg.InstabilityLosses/2 {
+		if li := a.lastInst; li != nil && li.End != nil && a.losses[0].Sub(*li.End) < d.cfg.InstabilityQuiet {
+			// The spotty period resumes: extend the last episode.
+			li.End = nil
+			li.Flaps += len(a.losses)
+			a.inst, a.lastInst = li, nil
+			d.addPending(a)
+			d.explainInstability(a, li)
+			d.sink.Notify(Notice{Type: "escalate", Event: li, Time: now})
+			return
+		}
+		start := a.losses[0]
+		if li := a.lastInst; li != nil && li.End != nil && start.Before(*li.End) {
+			start = *li.End
+		}
+		ev := d.newEvent(a, KindInstability, start)
+		ev.Family = "all"
 		ev.Severity = SeverityWarning
-		ev.Flaps = len(t.losses)
+		ev.Flaps = len(a.losses)
 		d.nextID++
 		ev.ID = d.nextID
-		t.inst = ev
-		d.explainInstability(t, ev)
+		a.inst = ev
+		d.explainInstability(a, ev)
 		d.events = append(d.events, ev)
-		d.addPending(t)
+		d.addPending(a)
 		d.sink.Notify(Notice{Type: "start", Event: ev, Time: now})
 	}
+}
+
+// inOutage reports whether e has an open outage in either family.
+func (d *Detector) inOutage(e signal.Entity) bool {
+	for _, f := range []signal.Family{signal.IPv4, signal.IPv6} {
+		if t := d.tracks[efKey{e, f}]; t != nil && t.ev != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func dropBefore(ts []time.Time, cut time.Time) []time.Time {
@@ -405,7 +538,7 @@ func (d *Detector) endInstability(t *track, end time.Time) {
 
 // Upstream implements signal.Sink.
 func (d *Detector) Upstream(now time.Time, e signal.Entity, f signal.Family, asn bgp.ASN, present bool) {
-	if !d.warm {
+	if !d.warm[f] {
 		return
 	}
 	t := d.track(e, f)
@@ -430,8 +563,6 @@ func (d *Detector) Upstream(now time.Time, e signal.Entity, f signal.Family, asn
 	} else {
 		ev.Lost = appendUnique(ev.Lost, uint32(asn))
 	}
-	end := now
-	ev.End = &end
 	t.upConfirm = now.Add(d.cfg.UpstreamConfirm)
 }
 
@@ -450,14 +581,18 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 		return
 	}
 	cur := shares(s)
+	// An upstream change moves routes from one upstream to another; routes
+	// that vanish (or come back) with their upstream are a loss (or a
+	// recovery) of reachability, not a change of upstream.
+	before, now_ := float64(t.upRoutes), float64(s.Routes())
 	var lost, gained []uint32
 	for _, a := range ev.Lost {
-		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 {
+		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upSnap[bgp.ASN(a)]/2) {
 			lost = append(lost, a)
 		}
 	}
 	for _, a := range ev.Gained {
-		if cur[bgp.ASN(a)] >= d.cfg.UpstreamShare {
+		if x := cur[bgp.ASN(a)]; x >= d.cfg.UpstreamShare && before >= now_*(1-x/2) {
 			gained = append(gained, a)
 		}
 	}
@@ -465,13 +600,14 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 		return
 	}
 	ev.Lost, ev.Gained = lost, gained
+	// An upstream change is the entity's: its family is in the explanation.
+	ev.Family = "all"
 	d.nextID++
 	ev.ID = d.nextID
 	d.explainUpstream(t, ev, cur)
-	t.upSnap = cur
+	t.upSnap, t.upRoutes = cur, s.Routes()
 	d.events = append(d.events, ev)
 	d.sink.Notify(Notice{Type: "start", Event: ev, Time: now})
-	d.sink.Notify(Notice{Type: "end", Event: ev, Time: now})
 }
 
 func shares(s *signal.State) map[bgp.ASN]float64 {
@@ -488,36 +624,23 @@ func shares(s *signal.State) map[bgp.ASN]float64 {
 // bins that fall inside an event.
 func (d *Detector) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *signal.State) {
 	t := d.track(e, f)
-	if !d.warm {
+	d.catchUp(t, b.Start)
+	t.lastBin, t.lastVal = b.Start, b.Space
+	if !d.warm[f] {
 		t.initial = s.Space
 		return
 	}
-	val := b.Space
 	inEvent := t.ev != nil || t.evOpenedInBin || t.pending != nil
-	if inEvent {
-		val = t.baseline()
-	}
 	t.evOpenedInBin = false
 	if t.ev != nil {
 		d.explain(t, t.ev)
 	}
-	t.hourBins = append(t.hourBins, val)
-	t.churnBin += int(b.Announcements + b.Withdrawals)
-	if !inEvent && s.Routes() > 0 {
-		t.upSnap = shares(s)
+	if !inEvent && t.upPending == nil && s.Routes() > 0 {
+		t.upSnap, t.upRoutes = shares(s), s.Routes()
 	}
-	binsPerHour := int(time.Hour / d.tr.BinWidth())
-	if binsPerHour < 1 {
-		binsPerHour = 1
-	}
-	if len(t.hourBins) >= binsPerHour {
-		t.hours = pushRing(t.hours, median(t.hourBins), 24)
-		t.lossH = pushRing(t.lossH, float64(t.lossBins), 24)
-		t.churnH = pushRing(t.churnH, float64(t.churnBin), 24)
-		t.hourBins, t.lossBins, t.churnBin = t.hourBins[:0], 0, 0
-	}
+	d.pushBin(t, b.Space, int(b.Announcements+b.Withdrawals), int(b.Losses))
 	// Forget lost prefixes that never came back within a day.
-	if t.ev == nil && len(t.lost) > 0 {
+	if t.ev == nil && t.pending == nil && len(t.lost) > 0 {
 		cut := b.Start.Add(-24 * time.Hour)
 		for id, at := range t.lost {
 			if at.Before(cut) {
@@ -525,6 +648,37 @@ func (d *Detector) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *
 			}
 		}
 	}
+}
+
+// pushBin adds one bin's value to the baseline (the baseline itself while
+// an event is open: in-painting).
+func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
+	if t.ev != nil || t.pending != nil {
+		val = t.baseline()
+	}
+	t.hourBins = append(t.hourBins, val)
+	t.churnBin += churn
+	t.lossBins += losses
+	perHour := max(1, int(time.Hour/d.tr.BinWidth()))
+	if len(t.hourBins) >= perHour {
+		t.hours = pushRing(t.hours, median(t.hourBins), 24)
+		lossV, churnV := float64(t.lossBins), float64(t.churnBin)
+		if a := d.tracks[efKey{t.key.e, familyAll}]; a != nil && a.inst != nil {
+			// In-paint the normal losses and churn during instability too,
+			// so that a long spotty period does not become the normal.
+			lossV, churnV = medianOr(t.lossH, 0), medianOr(t.churnH, 0)
+		}
+		t.lossH = pushRing(t.lossH, lossV, 24)
+		t.churnH = pushRing(t.churnH, churnV, 24)
+		t.hourBins, t.lossBins, t.churnBin = t.hourBins[:0], 0, 0
+	}
+}
+
+func medianOr(v []float64, dflt float64) float64 {
+	if len(v) == 0 {
+		return dflt
+	}
+	return median(v)
 }
 
 func pushRing(r []float64, v float64, n int) []float64 {
@@ -560,7 +714,7 @@ func (d *Detector) Peer(pe view.PeerEvent) {
 		d.sink.Notify(Notice{Type: "start", Event: ev, Time: pe.Time})
 	case view.PeerFullFeed, view.PeerUp:
 		ev := d.peers[pe.Index]
-		if ev == nil || (pe.Kind == view.PeerUp && ev.PeerRoutes > 0) {
+		if ev == nil {
 			return
 		}
 		end := pe.Time
@@ -581,9 +735,8 @@ func (d *Detector) Flush() {
 		if t.inst != nil {
 			d.explainInstability(t, t.inst)
 		}
-		if t.pending != nil && !d.now.Before(t.pending.Start.Add(d.cfg.PartialConfirm)) {
-			d.open(t, t.pending, d.now)
-			t.pending = nil
+		if t.pending != nil {
+			d.tryOpen(t, d.now)
 		}
 	}
 }
@@ -612,5 +765,5 @@ func (d *Detector) Baseline(e signal.Entity, f signal.Family) float64 {
 	return t.baseline()
 }
 
-// Warm reports whether detection has started.
-func (d *Detector) Warm() bool { return d.warm }
+// Warm reports whether detection has started for family f.
+func (d *Detector) Warm(f signal.Family) bool { return d.warm[f] }

@@ -98,9 +98,10 @@ func (e *Event) Duration(now time.Time) time.Duration {
 }
 
 // Notice is what a Sink receives: an event that started, changed
-// (escalated) or ended.
+// (escalated), ended, or was retracted (an outage that ended within
+// Config.TransientOutage: a transient drop, not an outage).
 type Notice struct {
-	Type  string // "start", "escalate", "end"
+	Type  string // "start", "escalate", "end", "retract"
 	Event *Event // the event as it is now; the detector keeps updating it
 	Time  time.Time
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -141,8 +142,8 @@ func (d *Detector) explain(t *track, ev *Event) {
 		}
 		ev.Withdrawal = &w
 	}
-	if t.lastInst != nil && t.lastInst.End != nil && ev.Start.Sub(*t.lastInst.End) < 24*time.Hour && t.lastInst.Start.Before(ev.Start) {
-		id := t.lastInst.ID
+	if li := d.track(t.key.e, familyAll).lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
+		id := li.ID
 		ev.PrecededBy = &id
 	}
 	if ev.Prefixes == nil {
@@ -197,8 +198,7 @@ func (d *Detector) outageText(ev *Event, t *track) string {
 	if len(ev.PathsBefore) > 0 {
 		fmt.Fprintf(&b, " Last AS paths seen: %s.", strings.Join(ev.PathsBefore[:min(3, len(ev.PathsBefore))], "; "))
 	}
-	if ev.PrecededBy != nil && t.lastInst != nil {
-		li := t.lastInst
+	if li := d.track(t.key.e, familyAll).lastInst; ev.PrecededBy != nil && li != nil {
 		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d visibility losses).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
 	}
 	if ev.End != nil {
@@ -259,19 +259,31 @@ func (d *Detector) explainInstability(t *track, ev *Event) {
 		ev.Prefixes = []string{}
 	}
 	ev.Origins = []uint32{}
-	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap)
-	normal := 0.0
-	if len(t.churnH) > 0 {
-		normal = median(t.churnH)
+	// The upstreams and churn of the entity's families.
+	snap := map[bgp.ASN]float64{}
+	normal, churn := 0.0, 0
+	for _, f := range []signal.Family{signal.IPv4, signal.IPv6} {
+		ft := d.tracks[efKey{t.key.e, f}]
+		if ft == nil {
+			continue
+		}
+		for a, s := range ft.upSnap {
+			snap[a] = max(snap[a], s)
+		}
+		if len(ft.churnH) > 0 {
+			normal += median(ft.churnH)
+		}
+		churn += ft.churnBin
 	}
+	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(snap)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s reachability went up and down from %s", d.entityLabel(ev), famLabel(ev.Family), fmtTime(ev.Start))
+	fmt.Fprintf(&b, "%s: reachability went up and down from %s", d.entityLabel(ev), fmtTime(ev.Start))
 	if ev.End != nil {
 		fmt.Fprintf(&b, " to %s (%s)", fmtTime(*ev.End), fmtDuration(ev.End.Sub(ev.Start)))
 	}
 	fmt.Fprintf(&b, ": %d times one of its prefixes lost visibility and came back", ev.Flaps)
 	if normal > 0 {
-		ev.ChurnRatio = round(float64(t.churnBin)/normal, 2)
+		ev.ChurnRatio = round(float64(churn)/normal, 2)
 		fmt.Fprintf(&b, " (normal churn: %.0f updates an hour)", normal)
 	}
 	b.WriteString(".")
@@ -286,7 +298,7 @@ func (d *Detector) explainUpstream(t *track, ev *Event, cur map[bgp.ASN]float64)
 	ev.Origins = []uint32{}
 	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s changed %s upstreams at %s:", d.entityLabel(ev), famLabel(ev.Family), fmtTime(ev.Start))
+	fmt.Fprintf(&b, "%s changed %s upstreams at %s:", d.entityLabel(ev), famLabel(t.key.f.String()), fmtTime(ev.Start))
 	for _, a := range ev.Lost {
 		fmt.Fprintf(&b, " lost %s (carried %.0f%% of its routes before);", d.asLabel(a), t.upSnap[bgp.ASN(a)]*100)
 	}

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/gaissmai/bart"
@@ -31,6 +32,10 @@ type State struct {
 	upstreams map[bgp.ASN]int32 // full-feed routes by upstream AS
 	routes    int32             // full-feed routes in all
 	cur       Bin               // the open bin's accumulators
+	idx       int               // creation order
+	k         key
+	dirty     bool // changed in the open bin
+	watched   bool // reported at every bin
 }
 
 // Origins returns the number of distinct visible origin ASes.
@@ -62,7 +67,9 @@ type Sink interface {
 	PrefixVisibility(t time.Time, e Entity, f Family, id view.PrefixID, visible bool)
 	// Upstream reports that an upstream AS of e appeared or disappeared.
 	Upstream(t time.Time, e Entity, f Family, asn bgp.ASN, present bool)
-	// BinClosed reports a closed bin.
+	// BinClosed reports a closed bin. It is called only for the entities
+	// that changed during the bin (and the watched ones): a bin without a
+	// call kept the values of the last one reported.
 	BinClosed(e Entity, f Family, b Bin, s *State)
 }
 
@@ -81,7 +88,8 @@ type Tracker struct {
 	bin      time.Duration
 	binStart time.Time
 	states   map[key]*State
-	order    []key // states in creation order, for deterministic bin closing
+	order    []key    // states in creation order
+	dirty    []*State // states changed in the open bin
 	vis      [2]*bart.Table[bgp.ASN]
 	pcountry []geo.Country // majority country by PrefixID
 	pknown   []bool
@@ -126,7 +134,7 @@ func (t *Tracker) state(e Entity, f Family) *State {
 	k := key{e, f}
 	s := t.states[k]
 	if s == nil {
-		s = &State{upstreams: map[bgp.ASN]int32{}}
+		s = &State{upstreams: map[bgp.ASN]int32{}, idx: len(t.order), k: k}
 		if e.Type == Country {
 			s.origins = map[bgp.ASN]int32{}
 		}
@@ -154,24 +162,46 @@ func (t *Tracker) Flush() {
 	}
 }
 
+// Watch makes e and f reported at every bin, changed or not (for series
+// that are drawn).
+func (t *Tracker) Watch(e Entity, f Family) {
+	s := t.state(e, f)
+	s.watched = true
+	t.touch(s)
+}
+
 func (t *Tracker) closeBin() {
-	for _, k := range t.order {
-		s := t.states[k]
+	slices.SortFunc(t.dirty, func(a, b *State) int { return a.idx - b.idx })
+	next := t.dirty[:0]
+	for _, s := range t.dirty {
 		b := s.cur
 		if !b.Start.Equal(t.binStart) {
 			b = Bin{MinSpace: s.Space} // no change during the bin
 		}
 		b.Start = t.binStart
 		b.Prefixes, b.Space, b.Origins = s.Prefixes, s.Space, int32(len(s.origins))
-		t.sink.BinClosed(k.e, k.f, b, s)
+		t.sink.BinClosed(s.k.e, s.k.f, b, s)
 		s.cur = Bin{Start: t.binStart.Add(t.bin), MinSpace: s.Space}
+		s.dirty = s.watched
+		if s.watched {
+			next = append(next, s)
+		}
 	}
+	clear(t.dirty[len(next):])
+	t.dirty = next
 	t.binStart = t.binStart.Add(t.bin)
 }
+
+// BinStart returns the start of the open bin.
+func (t *Tracker) BinStart() time.Time { return t.binStart }
 
 func (t *Tracker) touch(s *State) {
 	if !s.cur.Start.Equal(t.binStart) {
 		s.cur = Bin{Start: t.binStart, MinSpace: s.Space}
+	}
+	if !s.dirty {
+		s.dirty = true
+		t.dirty = append(t.dirty, s)
 	}
 }
 
@@ -296,6 +326,10 @@ func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer in
 		t.touch(as)
 	}
 	if new != 0 {
+		if old == 0 && int(id) < len(t.firstW) && t.v.Visible(id) {
+			// Back with this peer while visible: a fall, if one comes, starts anew.
+			t.firstW[id], t.lastW[id], t.wPeers[id] = 0, 0, 0
+		}
 		if cs != nil {
 			cs.cur.Announcements++
 		}

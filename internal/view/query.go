@@ -11,7 +11,18 @@ import (
 func (v *View) Now() time.Time { return v.now }
 
 // SawRIB reports whether any RIB dump entry has been applied.
-func (v *View) SawRIB() bool { return v.sawRIB }
+func (v *View) SawRIB() bool { return v.sawRIB[0] || v.sawRIB[1] }
+
+// FamilyState tells, for family 4 or 6, whether a RIB dump of it has been
+// applied, when its first route event came, and how many full-feed peers
+// it has now.
+func (v *View) FamilyState(family int) (sawRIB bool, first time.Time, fullFeed int) {
+	f := 0
+	if family == 6 {
+		f = 1
+	}
+	return v.sawRIB[f], v.first[f], v.nFull[f]
+}
 
 // Prefix returns the prefix of id.
 func (v *View) Prefix(id PrefixID) netip.Prefix { return v.prefixes[id] }

@@ -76,7 +76,7 @@ type PeerEventKind uint8
 // Peer event kinds.
 const (
 	PeerDown     PeerEventKind = iota + 1 // the BGP session left Established
-	PeerUp                                // the session is Established again
+	PeerUp                                // the session is Established again, or a flushed peer re-announces
 	PeerFlush                             // the peer withdrew most of its table within seconds
 	PeerFullFeed                          // the peer joined the full-feed set
 	PeerPartial                           // the peer left the full-feed set (its table shrank)
@@ -127,6 +127,7 @@ type peerState struct {
 	winTable int
 	winSolo  int
 	flushAt  time.Time
+	refill   bool // re-announcing after a flush
 }
 
 // View is the routing view. The zero value is not usable; use New.
@@ -146,7 +147,8 @@ type View struct {
 	now      time.Time
 	nextRef  time.Time
 	inRIB    bool
-	sawRIB   bool
+	sawRIB   [2]bool      // a RIB dump entry of the family was applied
+	first    [2]time.Time // the first route event of the family
 	lastPeer int
 	lastKey  bgp.Peer
 }
@@ -196,8 +198,14 @@ func (v *View) Apply(ev *bgp.Event) {
 	if v.nextRef.IsZero() {
 		v.nextRef = t.Add(v.cfg.RefreshEvery)
 	}
-	if ev.RIB {
-		v.inRIB, v.sawRIB = true, true
+	if ev.Prefix.IsValid() {
+		f := fam(ev.Prefix)
+		if v.first[f].IsZero() {
+			v.first[f] = t
+		}
+		if ev.RIB {
+			v.inRIB, v.sawRIB[f] = true, true
+		}
 	}
 	pi := v.peerIndex(ev.Peer)
 	ps := v.peers[pi]
@@ -292,6 +300,10 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 			ps.n6++
 		}
 	}
+	if ps.flushed && !ps.refill {
+		ps.refill = true
+		v.obs.Peer(PeerEvent{Time: t, Kind: PeerUp, Peer: ps.peer, Index: pi, Routes: ps.n4 + ps.n6})
+	}
 	if !ps.isFull(f) || ps.flushed {
 		return
 	}
@@ -353,7 +365,7 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		if ps.winSolo >= max(v.cfg.FlushMin, int(v.cfg.FlushShare*float64(ps.winTable))) {
 			ps.flushAt = ps.winStart
 			v.obs.Peer(PeerEvent{Time: t, Start: ps.winStart, Kind: PeerFlush, Peer: ps.peer, Index: pi, Routes: ps.winTable})
-			ps.flushed = true
+			ps.flushed, ps.refill = true, false
 			v.leave(t, pi, ps)
 			v.reevaluate(t)
 		}

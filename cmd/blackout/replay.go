@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/report"
+	"github.com/blackout-bgp/blackout/internal/signal"
+)
+
+func init() {
+	register(command{name: "replay", summary: "replay MRT files (RIBs and updates) and report outages with explanations", run: runReplay})
+}
+
+// analysisFlags are the flags shared by replay and demo.
+type analysisFlags struct {
+	geo       multiFlag
+	bin       time.Duration
+	countries multiFlag
+	asns      multiFlag
+	json      bool
+	chart     string
+	visible   float64
+	partial   float64
+}
+
+func (a *analysisFlags) register(fs *flag.FlagSet) {
+	fs.Var(&a.geo, "geo", "registry data file to stack over the default (delegated, .mmdb or CSV; repeatable)")
+	fs.DurationVar(&a.bin, "bin", 5*time.Minute, "signal time bin")
+	fs.Var(&a.countries, "country", "report only this country (ISO code; repeatable)")
+	fs.Var(&a.asns, "asn", "report only this origin AS (repeatable)")
+	fs.BoolVar(&a.json, "json", false, "print one JSON object per event instead of the report")
+	fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
+	fs.Float64Var(&a.visible, "visible-share", 0.5, "a prefix is visible when more than this share of full-feed peers see it")
+	fs.Float64Var(&a.partial, "partial-share", 0.2, "lost share of an entity's address space that makes a partial outage")
+}
+
+// entities returns the entities named by --country and --asn.
+func (a *analysisFlags) entities() ([]signal.Entity, error) {
+	var out []signal.Entity
+	for _, c := range a.countries {
+		cc, err := geo.ParseCountry(c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --country %q: %v", errUsage, c, err)
+		}
+		out = append(out, signal.CountryEntity(cc))
+	}
+	for _, s := range a.asns {
+		e, err := signal.ParseEntity("AS" + strings.TrimPrefix(strings.TrimPrefix(s, "AS"), "as"))
+		if err != nil || e.Type != signal.AS {
+			return nil, fmt.Errorf("%w: --asn %q: not an AS number", errUsage, s)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "replay", "[flags] FILE...")
+	var af analysisFlags
+	af.register(fs)
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no input files", errUsage)
+	}
+	srcs, err := pipeline.OpenFiles(ctx, files)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range srcs {
+			s.Close()
+		}
+	}()
+	es := make([]pipeline.EventSource, len(srcs))
+	for i, s := range srcs {
+		es[i] = s
+	}
+	return analyse(ctx, env, "blackout replay", &af, es)
+}
+
+// analyse runs the pipeline over the sources and prints the report.
+func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, srcs []pipeline.EventSource) error {
+	db, err := loadGeoTo(env.stderr, af.geo)
+	if err != nil {
+		return err
+	}
+	ents, err := af.entities()
+	if err != nil {
+		return err
+	}
+	if af.chart != "" && len(ents) == 0 {
+		return fmt.Errorf("%w: --chart needs the entity to draw: --country CC or --asn N", errUsage)
+	}
+	cfg := pipeline.DefaultConfig(db)
+	cfg.Bin = af.bin
+	cfg.View.VisibleShare = af.visible
+	cfg.Detect.PartialShare = af.partial
+	cfg.Detect.RecoverShare = af.partial / 2
+	cfg.Record = ents
+	var errs int
+	cfg.OnError = func(err error) {
+		errs++
+		if errs <= 20 {
+			fmt.Fprintf(env.stderr, "blackout: %v\n", err)
+		} else if errs == 21 {
+			fmt.Fprintln(env.stderr, "blackout: more input errors follow; counting only")
+		}
+	}
+	if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		start := time.Now()
+		cfg.Progress = func(n int64, now time.Time) {
+			rate := float64(n) / time.Since(start).Seconds()
+			fmt.Fprintf(env.stderr, "\r%s: %d route events (%.0f/s), data clock %s   ", title, n, rate, now.UTC().Format("2006-01-02 15:04:05"))
+		}
+		defer fmt.Fprint(env.stderr, "\r\033[K")
+	}
+	p := pipeline.New(cfg)
+	res, err := p.Run(ctx, srcs)
+	if err != nil {
+		return err
+	}
+	events := report.MergeFamilies(res.Events)
+	shown, hidden := filterEvents(events, ents)
+	out := bufio.NewWriterSize(env.stdout, 1<<16)
+	if af.json {
+		err = report.WriteJSON(out, shown)
+	} else {
+		sum := report.Summary{Title: title, Inputs: len(srcs), RouteEvents: res.RouteEvents, First: res.First, Last: res.Last,
+			Peers: res.Peers, FullFeed: res.FullFeed, Prefixes: res.Prefixes, Errors: res.Errors, Hidden: hidden}
+		if len(ents) > 0 {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.String())
+			}
+			sum.Filter = strings.Join(names, ", ")
+		}
+		err = report.WriteText(out, sum, shown)
+	}
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	if af.chart != "" {
+		if err := writeChart(af.chart, res, ents[0], shown); err != nil {
+			return err
+		}
+		if !af.json {
+			fmt.Fprintf(env.stdout, "\nchart: %s\n", af.chart)
+		}
+	}
+	if res.Errors > 0 {
+		fmt.Fprintf(env.stderr, "blackout: %d input error(s); the report covers everything that could be read\n", res.Errors)
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+// filterEvents keeps the events of the chosen entities (all when none are
+// chosen); peer events are kept in both cases, as context.
+func filterEvents(events []*detect.Event, ents []signal.Entity) (shown []*detect.Event, hidden int) {
+	if len(ents) == 0 {
+		return events, 0
+	}
+	for _, ev := range events {
+		keep := ev.EntityType == "peer"
+		for _, e := range ents {
+			if ev.EntityType == e.Type.String() && ev.EntityCode == e.CodeString() {
+				keep = true
+			}
+		}
+		if keep {
+			shown = append(shown, ev)
+		} else {
+			hidden++
+		}
+	}
+	return shown, hidden
+}
+
+func writeChart(path string, res *pipeline.Result, e signal.Entity, events []*detect.Event) error {
+	// Draw the family with the larger baseline (IPv4 when both are empty).
+	var best *pipeline.Series
+	for _, s := range res.Series {
+		if s.Entity != e {
+			continue
+		}
+		if best == nil || peak(s) > peak(best) {
+			best = s
+		}
+	}
+	if best == nil {
+		return errors.New("chart: no series recorded")
+	}
+	var evs []*detect.Event
+	for _, ev := range events {
+		if ev.EntityType == e.Type.String() && ev.EntityCode == e.CodeString() && (ev.Family == best.Family.String() || ev.Family == "all") {
+			evs = append(evs, ev)
+		}
+	}
+	title := e.String()
+	if e.Type == signal.Country {
+		title = e.Country().Name() + " (" + e.CodeString() + ")"
+	}
+	title += " — visible " + best.Family.String() + " address space"
+	f, err := os.CreateTemp(dirOf(path), ".chart-*")
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	defer os.Remove(f.Name())
+	w := bufio.NewWriter(f)
+	if err := report.WriteSVG(w, title, best.Family.Unit(), best.Points, evs); err != nil {
+		f.Close()
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func peak(s *pipeline.Series) float64 {
+	m := 0.0
+	for _, p := range s.Points {
+		m = max(m, p.Space, p.Baseline)
+	}
+	return m
+}

@@ -1,0 +1,94 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/compress"
+	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/report"
+	"github.com/blackout-bgp/blackout/internal/scenario"
+)
+
+// replayGenerated runs the pipeline over a generated scenario, in memory.
+func replayGenerated(t *testing.T, g *scenario.Generated, db *geo.DB) []*detect.Event {
+	t.Helper()
+	var srcs []pipeline.EventSource
+	for _, f := range g.Files {
+		rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, mrt.NewRouteReader(rc, f.Name, pipeline.CollectorOf(f.Name)))
+	}
+	p := pipeline.New(pipeline.DefaultConfig(db))
+	res, err := p.Run(context.Background(), srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 {
+		t.Fatalf("%d input errors", res.Errors)
+	}
+	return report.MergeFamilies(res.Events)
+}
+
+// asTruth converts detected events to the scenario's truth form.
+func asTruth(events []*detect.Event) []scenario.TruthEvent {
+	var out []scenario.TruthEvent
+	for _, ev := range events {
+		out = append(out, scenario.TruthEvent{EntityType: ev.EntityType, EntityCode: ev.EntityCode, Kind: ev.Kind,
+			Family: ev.Family, Start: ev.Start, End: ev.End, Fraction: ev.FractionLost})
+	}
+	return out
+}
+
+// TestScenarioSuite runs the detector over the generated suite (every kind
+// of case: full, partial, IPv6-only, instability then outage, peer reset,
+// peer flush, upstream change, quiet) and asserts precision and recall of
+// at least 0.95, with starts and ends within 60 seconds.
+func TestScenarioSuite(t *testing.T) {
+	db, err := geo.Open(nil, geo.WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth, got []scenario.TruthEvent
+	for _, c := range scenario.Suite(1) {
+		g, err := scenario.GenerateInMemory(context.Background(), c.Config, db)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		// Distinct cases can name the same entity: key them by case.
+		tag := func(evs []scenario.TruthEvent) []scenario.TruthEvent {
+			for i := range evs {
+				evs[i].EntityCode = c.Name + "/" + evs[i].EntityCode
+			}
+			return evs
+		}
+		det := asTruth(replayGenerated(t, g, db))
+		r := scenario.Score(g.Truth, det, time.Minute)
+		if r.Precision < 1 || r.Recall < 1 {
+			t.Logf("%s: %s", c.Name, r)
+			if testing.Verbose() {
+				for _, m := range r.Missed {
+					t.Logf("   missed %s", m)
+				}
+				for _, f := range r.False {
+					t.Logf("   false  %s", f)
+				}
+			}
+		}
+		truth = append(truth, tag(append([]scenario.TruthEvent(nil), g.Truth...))...)
+		got = append(got, tag(det)...)
+	}
+	r := scenario.Score(truth, got, time.Minute)
+	fmt.Printf("scenario suite: precision %.3f, recall %.3f (%d truth events, %d detected)\n", r.Precision, r.Recall, len(truth), len(got))
+	if r.Precision < 0.95 || r.Recall < 0.95 {
+		t.Errorf("precision %.3f, recall %.3f: want both >= 0.95\n%s", r.Precision, r.Recall, r)
+	}
+}

@@ -1,0 +1,144 @@
+package report
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+)
+
+// ChartPoint is one bin of a chart.
+type ChartPoint = pipeline.Point
+
+// WriteSVG draws an entity's visible address space over time (the lowest
+// value of each bin as an area, so that dips inside a bin show), its
+// baseline (dashed), and its events shaded: outages red, partial outages
+// orange, instability yellow, upstream changes blue.
+func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*detect.Event) error {
+	const W, H, left, right, top, bottom = 960.0, 360.0, 70.0, 20.0, 40.0, 50.0
+	pw, ph := W-left-right, H-top-bottom
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%.0f" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", left, html.EscapeString(title))
+	if len(pts) == 0 {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">no data</text></svg>`+"\n", left, top+ph/2)
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	t0, t1 := pts[0].Time, pts[len(pts)-1].Time
+	if !t1.After(t0) {
+		t1 = t0.Add(time.Hour)
+	}
+	ymax := 0.0
+	for _, p := range pts {
+		ymax = math.Max(ymax, math.Max(p.Space, p.Baseline))
+	}
+	if ymax <= 0 {
+		ymax = 1
+	}
+	ymax = niceCeil(ymax * 1.1)
+	x := func(t time.Time) float64 {
+		return left + pw*float64(t.Sub(t0))/float64(t1.Sub(t0))
+	}
+	y := func(v float64) float64 { return top + ph - ph*v/ymax }
+	colors := map[string]string{detect.KindOutage: "#d62728", detect.KindPartialOutage: "#ff7f0e",
+		detect.KindInstability: "#e5c100", detect.KindUpstreamChange: "#1f77b4"}
+	for _, ev := range events {
+		c, ok := colors[ev.Kind]
+		if !ok {
+			continue
+		}
+		end := t1
+		if ev.End != nil {
+			end = *ev.End
+		}
+		xs, xe := math.Max(left, x(ev.Start)), math.Min(left+pw, x(end))
+		if xe < xs+1 {
+			xe = xs + 1
+		}
+		if xe <= left || xs >= left+pw {
+			continue
+		}
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="%s" fill-opacity="0.18"><title>%s %s</title></rect>`+"\n",
+			xs, top, xe-xs, ph, c, ev.Kind, html.EscapeString(fmtTime(ev.Start)))
+	}
+	// Axes and grid.
+	for i := 0; i <= 4; i++ {
+		v := ymax * float64(i) / 4
+		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.0f" y="%.1f" text-anchor="end">%s</text>`+"\n",
+			left, left+pw, y(v), y(v), left-6, y(v)+4, fmtUnits(v))
+	}
+	step := tickStep(t1.Sub(t0))
+	for t := t0.Truncate(step).Add(step); t.Before(t1); t = t.Add(step) {
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#eee"/><text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n",
+			x(t), x(t), top, top+ph, x(t), top+ph+16, tickLabel(t, step))
+	}
+	fmt.Fprintf(&b, `<text x="14" y="%.0f" transform="rotate(-90 14 %.0f)" text-anchor="middle">visible %s blocks</text>`+"\n", top+ph/2, top+ph/2, unit)
+	// The lowest value per bin as an area, the baseline dashed.
+	var area, base strings.Builder
+	fmt.Fprintf(&area, "M%.1f,%.1f", x(pts[0].Time), y(0))
+	for _, p := range pts {
+		fmt.Fprintf(&area, " L%.1f,%.1f", x(p.Time), y(p.MinSpace))
+	}
+	fmt.Fprintf(&area, " L%.1f,%.1f Z", x(pts[len(pts)-1].Time), y(0))
+	for i, p := range pts {
+		c := "L"
+		if i == 0 {
+			c = "M"
+		}
+		fmt.Fprintf(&base, "%s%.1f,%.1f ", c, x(p.Time), y(p.Baseline))
+	}
+	fmt.Fprintf(&b, `<path d="%s" fill="#4a7ebb" fill-opacity="0.55" stroke="#2b5797" stroke-width="1"/>`+"\n", area.String())
+	fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#333" stroke-width="1.5" stroke-dasharray="6,4"/>`+"\n", base.String())
+	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#999"/>`+"\n", left, top, pw, ph)
+	// Legend.
+	lx := left + pw - 420
+	fmt.Fprintf(&b, `<g transform="translate(%.0f,%.0f)"><rect width="12" height="10" fill="#4a7ebb"/><text x="16" y="10">visible</text>`+
+		`<line x1="70" x2="90" y1="5" y2="5" stroke="#333" stroke-dasharray="6,4"/><text x="94" y="10">baseline</text>`+
+		`<rect x="160" width="12" height="10" fill="#d62728" fill-opacity="0.3"/><text x="176" y="10">outage</text>`+
+		`<rect x="230" width="12" height="10" fill="#ff7f0e" fill-opacity="0.3"/><text x="246" y="10">partial</text>`+
+		`<rect x="295" width="12" height="10" fill="#e5c100" fill-opacity="0.3"/><text x="311" y="10">instability</text></g>`+"\n", lx, 14.0)
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fmtUnits(v float64) string {
+	if v == math.Trunc(v) {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func niceCeil(v float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*p >= v {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func tickStep(span time.Duration) time.Duration {
+	for _, s := range []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
+		if span/s <= 10 {
+			return s
+		}
+	}
+	return 30 * 24 * time.Hour
+}
+
+func tickLabel(t time.Time, step time.Duration) string {
+	t = t.UTC()
+	if step >= 24*time.Hour || (t.Hour() == 0 && t.Minute() == 0) {
+		return t.Format("Jan 02")
+	}
+	return t.Format("15:04")
+}

@@ -1,0 +1,20 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/blackout-bgp/blackout/internal/detect"
+)
+
+// WriteJSON writes one JSON object per event, one per line.
+func WriteJSON(w io.Writer, events []*detect.Event) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, ev := range events {
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}

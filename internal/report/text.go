@@ -1,0 +1,201 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/detect"
+)
+
+// Summary describes the run that found the events.
+type Summary struct {
+	Title       string // e.g. "blackout replay"
+	Inputs      int
+	RouteEvents int64
+	First, Last time.Time
+	Peers       int
+	FullFeed    [2]int
+	Prefixes    int
+	Errors      int
+	Filter      string // e.g. "country KP", empty for none
+	Hidden      int    // events left out by the filter
+}
+
+// WriteText writes the readable report: the run, the events in time order
+// with their explanations, and a summary per entity.
+func WriteText(w io.Writer, s Summary, events []*detect.Event) error {
+	bw := &errWriter{w: w}
+	fmt.Fprintf(bw, "%s: %s -> %s (%s of data), %s route events from %d input(s)\n", s.Title,
+		fmtTime(s.First), fmtTime(s.Last), fmtDur(s.Last.Sub(s.First)), thousands(s.RouteEvents), s.Inputs)
+	fmt.Fprintf(bw, "view: %d vantage points (%d full-feed IPv4, %d full-feed IPv6), %s prefixes; %d input errors\n",
+		s.Peers, s.FullFeed[0], s.FullFeed[1], thousands(int64(s.Prefixes)), s.Errors)
+	if s.Filter != "" {
+		fmt.Fprintf(bw, "showing %s (%d other events hidden)\n", s.Filter, s.Hidden)
+	}
+	fmt.Fprintln(bw)
+	if len(events) == 0 {
+		fmt.Fprintln(bw, "No events: nothing went dark.")
+		return bw.err
+	}
+	fmt.Fprintf(bw, "EVENTS (%d, in time order)\n", len(events))
+	for _, ev := range events {
+		until := "ongoing"
+		if ev.End != nil {
+			until = "until " + fmtTime(*ev.End) + " (" + fmtDur(ev.End.Sub(ev.Start)) + ")"
+		}
+		lost := ""
+		if ev.Kind == detect.KindOutage || ev.Kind == detect.KindPartialOutage {
+			lost = fmt.Sprintf("  lost %.0f%%", ev.FractionLost*100)
+		}
+		fmt.Fprintf(bw, "%s  %-15s %-8s %-7s %-30s %-4s %s%s\n", fmtTime(ev.Start), ev.Kind, ev.Severity,
+			entityTag(ev), clip(ev.EntityName, 30), ev.Family, until, lost)
+		fmt.Fprintf(bw, "    %s\n", wrap(ev.Explanation, 100, "    "))
+	}
+	fmt.Fprintln(bw)
+	writeSummary(bw, events)
+	return bw.err
+}
+
+var plurals = map[string]string{detect.KindOutage: "outages", detect.KindPartialOutage: "partial outages",
+	detect.KindInstability: "instabilities", detect.KindUpstreamChange: "upstream changes"}
+
+func entityTag(ev *detect.Event) string {
+	switch ev.EntityType {
+	case "asn":
+		return "AS" + ev.EntityCode
+	case "peer":
+		return "peer"
+	}
+	return ev.EntityCode
+}
+
+func writeSummary(w io.Writer, events []*detect.Event) {
+	type agg struct {
+		label  string
+		counts map[string][]string
+		order  int
+	}
+	byEntity := map[string]*agg{}
+	peerEvents := 0
+	for i, ev := range events {
+		if ev.EntityType == "peer" {
+			peerEvents++
+			continue
+		}
+		k := ev.EntityType + ":" + ev.EntityCode
+		a := byEntity[k]
+		if a == nil {
+			label := entityTag(ev)
+			if ev.EntityType == "peer" {
+				label = ev.EntityCode
+			}
+			a = &agg{label: label + " " + ev.EntityName, counts: map[string][]string{}, order: i}
+			byEntity[k] = a
+		}
+		d := "ongoing"
+		if ev.End != nil {
+			d = fmtDur(ev.End.Sub(ev.Start))
+		}
+		a.counts[ev.Kind] = append(a.counts[ev.Kind], d)
+	}
+	list := make([]*agg, 0, len(byEntity))
+	for _, a := range byEntity {
+		list = append(list, a)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].order < list[j].order })
+	fmt.Fprintln(w, "SUMMARY PER ENTITY")
+	for _, a := range list {
+		var parts []string
+		for _, kind := range []string{detect.KindOutage, detect.KindPartialOutage, detect.KindInstability, detect.KindUpstreamChange} {
+			if ds := a.counts[kind]; len(ds) > 0 {
+				name := strings.ReplaceAll(kind, "_", " ")
+				if len(ds) > 1 {
+					name = plurals[kind]
+				}
+				parts = append(parts, fmt.Sprintf("%d %s (%s)", len(ds), name, strings.Join(ds, ", ")))
+			}
+		}
+		fmt.Fprintf(w, "  %-40s %s\n", clip(a.label, 40), strings.Join(parts, "; "))
+	}
+	fmt.Fprintf(w, "  peer events: %d (vantage-point session resets and table flushes: shown, never counted as outages)\n", peerEvents)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return d.Round(time.Second).String()
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && c != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// wrap breaks s into lines of at most width runes, indenting the following
+// lines with indent.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	n := 0
+	for i, word := range strings.Fields(s) {
+		if i > 0 {
+			if n+1+len(word) > width {
+				b.WriteString("\n" + indent)
+				n = 0
+			} else {
+				b.WriteByte(' ')
+				n++
+			}
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
