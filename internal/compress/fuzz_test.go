@@ -23,7 +23,8 @@ func seedBytes(tb testing.TB, s string) []byte {
 }
 
 // FuzzBzip2 checks NewBzip2Reader never panics and, whenever compress/bzip2
-// decodes the input, gives the same output.
+// decodes the input, gives the same output, also when blocks are cut at
+// false magics. Run with go test -fuzz FuzzBzip2 ./internal/compress/.
 func FuzzBzip2(f *testing.F) {
 	for _, s := range bzip2Seeds {
 		b := seedBytes(f, s)
@@ -41,6 +42,13 @@ func FuzzBzip2(f *testing.F) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("output differs: got %d bytes, want %d", len(got), len(want))
+		}
+		// Same with extra cuts inside every block, as chance magics make.
+		falseCuts = true
+		got, err = ourBzip2(in, 2)
+		falseCuts = false
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("with false cuts: got %d bytes, want %d: %v", len(got), len(want), err)
 		}
 	})
 }
