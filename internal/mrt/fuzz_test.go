@@ -317,3 +317,73 @@ func FuzzPeerIndex(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAttrsRoundTrip checks that AppendAttrs writes back what the decoder
+// read: decode, encode, decode again, and compare.
+func FuzzAttrsRoundTrip(f *testing.F) {
+	for _, a := range writerTestAttrs(f) {
+		b, err := AppendAttrs(nil, a, true, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, true)
+		if b, err = AppendAttrs(nil, a, false, nil); err == nil {
+			f.Add(b, false)
+		}
+	}
+	var d1, d2 attrDecoder
+	var a1, a2 bgp.Attrs
+	var n1, n2 []NLRI
+	f.Fuzz(func(t *testing.T, data []byte, as4 bool) {
+		n1, n2 = n1[:0], n2[:0]
+		if err := d1.decode(data, attrOptions{as4: as4}, &a1, &n1, &n1); err != nil {
+			return
+		}
+		// Multiprotocol attributes are the writer's to build from the NLRI,
+		// and repeated attributes cannot be written back as they came.
+		mp := uint64(1<<bgp.AttrMPReach | 1<<bgp.AttrMPUnreach)
+		if a1.Present&mp != 0 || hasRepeats(data) {
+			return
+		}
+		b, err := AppendAttrs(nil, &a1, as4, nil)
+		if err != nil {
+			return // too long to write back (an AS_PATH split in segments of 255, ...)
+		}
+		if err := d2.decode(b, attrOptions{as4: as4}, &a2, &n2, &n2); err != nil {
+			t.Fatalf("decoding the re-encoded attributes: %v\n% x", err, b)
+		}
+		// Without as4, 4-byte ASNs travel in AS4_PATH and AS4_AGGREGATOR.
+		a2.Present &^= 1<<bgp.AttrAS4Path | 1<<bgp.AttrAS4Aggregator
+		e1 := bgp.Event{Kind: bgp.Announce, Attrs: &a1}
+		e2 := bgp.Event{Kind: bgp.Announce, Attrs: &a2}
+		s1, s2 := writerEventString(&e1), writerEventString(&e2)
+		if s1 != s2 {
+			t.Fatalf("round trip:\n got %s\nwant %s", s2, s1)
+		}
+	})
+}
+
+// hasRepeats reports whether an attribute block holds a type twice, or a
+// type the decoder folds into another (AS4_PATH, AS4_AGGREGATOR).
+func hasRepeats(b []byte) bool {
+	var seen [256]bool
+	for len(b) >= 3 {
+		hl, vl := 3, int(b[2])
+		if b[0]&0x10 != 0 {
+			if len(b) < 4 {
+				return false
+			}
+			hl, vl = 4, int(binary.BigEndian.Uint16(b[2:]))
+		}
+		t := b[1]
+		if seen[t] || t == byte(bgp.AttrAS4Path) || t == byte(bgp.AttrAS4Aggregator) {
+			return true
+		}
+		seen[t] = true
+		if len(b) < hl+vl {
+			return false
+		}
+		b = b[hl+vl:]
+	}
+	return false
+}
