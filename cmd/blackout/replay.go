@@ -219,7 +219,7 @@ func writeChart(path string, res *pipeline.Result, e signal.Entity, events []*de
 	if e.Type == signal.Country {
 		title = e.Country().Name() + " (" + e.CodeString() + ")"
 	}
-	title += " — visible " + best.Family.String() + " address space"
+	title += " — visible " + map[signal.Family]string{signal.IPv4: "IPv4", signal.IPv6: "IPv6"}[best.Family] + " address space"
 	f, err := os.CreateTemp(dirOf(path), ".chart-*")
 	if err != nil {
 		return fmt.Errorf("chart: %w", err)

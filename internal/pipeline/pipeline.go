@@ -101,6 +101,7 @@ func New(cfg Config) *Pipeline {
 	for _, e := range cfg.Record {
 		for _, f := range []signal.Family{signal.IPv4, signal.IPv6} {
 			s := &Series{Entity: e, Family: f}
+			p.track.Watch(e, f)
 			p.series[seriesKey(e, f)] = s
 			p.res.Series = append(p.res.Series, s)
 		}

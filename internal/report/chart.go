@@ -42,7 +42,8 @@ func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*detec
 	if ymax <= 0 {
 		ymax = 1
 	}
-	ymax = niceCeil(ymax * 1.1)
+	ystep := niceStep(ymax * 1.05 / 5)
+	ymax = math.Ceil(ymax*1.05/ystep) * ystep
 	x := func(t time.Time) float64 {
 		return left + pw*float64(t.Sub(t0))/float64(t1.Sub(t0))
 	}
@@ -69,8 +70,7 @@ func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*detec
 			xs, top, xe-xs, ph, c, ev.Kind, html.EscapeString(fmtTime(ev.Start)))
 	}
 	// Axes and grid.
-	for i := 0; i <= 4; i++ {
-		v := ymax * float64(i) / 4
+	for v := 0.0; v <= ymax+ystep/2; v += ystep {
 		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.0f" y="%.1f" text-anchor="end">%s</text>`+"\n",
 			left, left+pw, y(v), y(v), left-6, y(v)+4, fmtUnits(v))
 	}
@@ -81,19 +81,27 @@ func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*detec
 	}
 	fmt.Fprintf(&b, `<text x="14" y="%.0f" transform="rotate(-90 14 %.0f)" text-anchor="middle">visible %s blocks</text>`+"\n", top+ph/2, top+ph/2, unit)
 	// The lowest value per bin as an area, the baseline dashed.
+	// Steps: a bin's value holds until the next bin.
 	var area, base strings.Builder
-	fmt.Fprintf(&area, "M%.1f,%.1f", x(pts[0].Time), y(0))
-	for _, p := range pts {
-		fmt.Fprintf(&area, " L%.1f,%.1f", x(p.Time), y(p.MinSpace))
+	end := t1
+	if n := len(pts); n > 1 {
+		end = pts[n-1].Time.Add(pts[n-1].Time.Sub(pts[n-2].Time))
 	}
-	fmt.Fprintf(&area, " L%.1f,%.1f Z", x(pts[len(pts)-1].Time), y(0))
+	xEnd := math.Min(x(end), left+pw)
+	fmt.Fprintf(&area, "M%.1f,%.1f", x(pts[0].Time), y(0))
 	for i, p := range pts {
+		next := xEnd
+		if i+1 < len(pts) {
+			next = x(pts[i+1].Time)
+		}
+		fmt.Fprintf(&area, " V%.1f H%.1f", y(p.MinSpace), next)
 		c := "L"
 		if i == 0 {
 			c = "M"
 		}
-		fmt.Fprintf(&base, "%s%.1f,%.1f ", c, x(p.Time), y(p.Baseline))
+		fmt.Fprintf(&base, "%s%.1f,%.1f H%.1f ", c, x(p.Time), y(p.Baseline), next)
 	}
+	fmt.Fprintf(&area, " V%.1f Z", y(0))
 	fmt.Fprintf(&b, `<path d="%s" fill="#4a7ebb" fill-opacity="0.55" stroke="#2b5797" stroke-width="1"/>`+"\n", area.String())
 	fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#333" stroke-width="1.5" stroke-dasharray="6,4"/>`+"\n", base.String())
 	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#999"/>`+"\n", left, top, pw, ph)
@@ -116,7 +124,12 @@ func fmtUnits(v float64) string {
 	return fmt.Sprintf("%.1f", v)
 }
 
-func niceCeil(v float64) float64 {
+// niceStep returns the smallest of 1, 2, 2.5 and 5 times a power of ten
+// that is at least v.
+func niceStep(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if m*p >= v {
