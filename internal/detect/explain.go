@@ -284,7 +284,7 @@ func (d *Detector) explainInstability(t *track, ev *Event) {
 	fmt.Fprintf(&b, ": %d times one of its prefixes lost visibility and came back", ev.Flaps)
 	if normal > 0 {
 		ev.ChurnRatio = round(float64(churn)/normal, 2)
-		fmt.Fprintf(&b, " (normal churn: %.0f updates an hour)", normal)
+		fmt.Fprintf(&b, " (its normal churn: %s an hour)", plural(int(normal+0.5), "update", "updates"))
 	}
 	b.WriteString(".")
 	if len(ev.UpstreamASes) > 0 {
