@@ -37,6 +37,10 @@ type Config struct {
 	OnError func(error)
 	// Progress, if set, is called about every 2^16 events with the data time.
 	Progress func(events int64, now time.Time)
+	// OnBin, if set, receives every closed bin of every entity and family
+	// that changed during it, with the detector's baseline after it (for a
+	// store). Bins without a call kept the previous bin's values.
+	OnBin func(e signal.Entity, f signal.Family, b signal.Bin, baseline float64)
 }
 
 // DefaultConfig returns a configuration with the defaults of every stage.
@@ -176,6 +180,22 @@ func (p *Pipeline) Run(ctx context.Context, srcs []EventSource) (*Result, error)
 	return p.Finish(), nil
 }
 
+// RunEvents feeds the events of a channel (a live source's, cloned) until
+// it is closed or ctx is done, and returns the result so far.
+func (p *Pipeline) RunEvents(ctx context.Context, events <-chan bgp.Event) (*Result, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return p.Finish(), ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return p.Finish(), nil
+			}
+			p.Feed(&ev)
+		}
+	}
+}
+
 // fanout dispatches the view's and tracker's callbacks to the stages.
 type fanout struct{ p *Pipeline }
 
@@ -203,6 +223,9 @@ func (o *fanout) Upstream(t time.Time, e signal.Entity, f signal.Family, asn bgp
 
 func (o *fanout) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *signal.State) {
 	o.p.det.BinClosed(e, f, b, s)
+	if o.p.cfg.OnBin != nil {
+		o.p.cfg.OnBin(e, f, b, o.p.det.Baseline(e, f))
+	}
 	if sr := o.p.series[seriesKey(e, f)]; sr != nil {
 		sr.Points = append(sr.Points, Point{Time: b.Start, Space: b.Space, MinSpace: b.MinSpace,
 			Baseline: o.p.det.Baseline(e, f), Prefixes: b.Prefixes, Origins: b.Origins, Churn: b.Announcements + b.Withdrawals})
