@@ -15,6 +15,7 @@ package view
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -111,6 +112,11 @@ type PeerEvent struct {
 	NewState bgp.State
 }
 
+type apRoute struct {
+	pathID uint32
+	path   PathID
+}
+
 type peerState struct {
 	peer    bgp.Peer
 	table   []PathID // by PrefixID
@@ -119,13 +125,14 @@ type peerState struct {
 	flushed bool     // withdrew its table in a burst; out until refilled
 	full4   bool
 	full6   bool
-	// ADD-PATH routes beyond the first, keyed by PrefixID<<32|pathID.
-	addPath map[uint64]PathID
-	apCount map[PrefixID]uint16
+	// ADD-PATH routes by prefix: every path id the peer announced, so that
+	// withdrawing one keeps the route of another.
+	addPath map[PrefixID][]apRoute
 	// Flush detection window.
 	winStart time.Time
 	winTable int
 	winSolo  int
+	winIDs   []PrefixID // the window's withdrawals of prefixes then visible
 	flushAt  time.Time
 	refill   bool // re-announcing after a flush
 }
@@ -281,13 +288,16 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	old := ps.get(id)
 	if ev.PathID != 0 {
 		if ps.addPath == nil {
-			ps.addPath, ps.apCount = map[uint64]PathID{}, map[PrefixID]uint16{}
+			ps.addPath = map[PrefixID][]apRoute{}
 		}
-		k := uint64(id)<<32 | uint64(ev.PathID)
-		if _, ok := ps.addPath[k]; !ok {
-			ps.apCount[id]++
+		rs := ps.addPath[id]
+		i := slices.IndexFunc(rs, func(r apRoute) bool { return r.pathID == ev.PathID })
+		if i < 0 {
+			rs = append(rs, apRoute{ev.PathID, path})
+		} else {
+			rs[i].path = path
 		}
-		ps.addPath[k] = path
+		ps.addPath[id] = rs
 	}
 	if old == path {
 		return
@@ -333,13 +343,21 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		return
 	}
 	if ev.PathID != 0 && ps.addPath != nil {
-		k := uint64(id)<<32 | uint64(ev.PathID)
-		if _, ok := ps.addPath[k]; ok {
-			delete(ps.addPath, k)
-			if ps.apCount[id]--; ps.apCount[id] > 0 {
-				return // other paths remain
+		rs := ps.addPath[id]
+		if i := slices.IndexFunc(rs, func(r apRoute) bool { return r.pathID == ev.PathID }); i >= 0 {
+			rs = slices.Delete(rs, i, i+1)
+			if len(rs) > 0 {
+				// Other paths remain: the route is the latest of them.
+				ps.addPath[id] = rs
+				if nw := rs[len(rs)-1].path; nw != old {
+					ps.table[id] = nw
+					if ps.isFull(fam(ev.Prefix)) && !ps.flushed {
+						v.obs.Route(t, id, ev.Prefix, pi, old, nw)
+					}
+				}
+				return
 			}
-			delete(ps.apCount, id)
+			delete(ps.addPath, id)
 		}
 	}
 	ps.table[id] = 0
@@ -359,10 +377,27 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	// Flush detection: count withdrawals the rest of the world does not share.
 	if t.Sub(ps.winStart) > v.cfg.FlushWindow {
 		ps.winStart, ps.winSolo, ps.winTable = t, 0, ps.n4+ps.n6+1
+		ps.winIDs = ps.winIDs[:0]
 	}
 	if v.visible[id] {
 		ps.winSolo++
-		if ps.winSolo >= max(v.cfg.FlushMin, int(v.cfg.FlushShare*float64(ps.winTable))) {
+		ps.winIDs = append(ps.winIDs, id)
+		need := max(v.cfg.FlushMin, int(v.cfg.FlushShare*float64(ps.winTable)))
+		if ps.winSolo >= need {
+			// The others must still have them: a peer that was merely the
+			// first to withdraw what the whole world withdrew is not
+			// flushing. Keep only the withdrawals still visible.
+			keep := ps.winIDs[:0]
+			for _, w := range ps.winIDs {
+				if v.visible[w] {
+					keep = append(keep, w)
+				}
+			}
+			ps.winIDs = keep
+			ps.winSolo = len(keep)
+		}
+		if ps.winSolo >= need {
+			ps.winIDs = ps.winIDs[:0]
 			ps.flushAt = ps.winStart
 			v.obs.Peer(PeerEvent{Time: t, Start: ps.winStart, Kind: PeerFlush, Peer: ps.peer, Index: pi, Routes: ps.winTable})
 			ps.flushed, ps.refill = true, false
@@ -408,7 +443,7 @@ func (v *View) peerState(t time.Time, pi int, ps *peerState, old, nw bgp.State) 
 	// The routes are unknown now, not withdrawn: forget them.
 	clear(ps.table)
 	ps.n4, ps.n6 = 0, 0
-	ps.addPath, ps.apCount = nil, nil
+	ps.addPath = nil
 	v.reevaluate(t)
 }
 
