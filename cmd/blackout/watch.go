@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/report"
+	"github.com/blackout-bgp/blackout/internal/signal"
+	"github.com/blackout-bgp/blackout/internal/source"
+)
+
+func init() {
+	register(command{name: "watch", summary: "watch live BGP (RIS Live, BGP sessions, BMP) and print events as they are detected", run: runWatch})
+}
+
+// liveEnv is what a live source's builder may use of the command that runs
+// it: where to log. Logf writes one line (no trailing newline needed) and
+// is safe for concurrent use.
+type liveEnv struct {
+	Logf func(format string, args ...any)
+}
+
+// liveSourceFlag registers the flags of one kind of live source on fs and
+// returns the function that, once fs is parsed, builds the sources those
+// flags ask for (none, and no error, when its flags were not given).
+//
+// `blackout watch` and `blackout serve` accept the same source flags: each
+// kind of source appends its liveSourceFlag to liveSourceFlags from an init
+// function in its own file, and both commands call registerLiveSources.
+type liveSourceFlag func(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error)
+
+// liveSourceFlags is the hook through which live sources add their flags to
+// `watch` and `serve` (see liveSourceFlag).
+var liveSourceFlags []liveSourceFlag
+
+// registerLiveSources registers every live source's flags on fs and returns
+// the function that builds all the sources asked for after fs.Parse.
+func registerLiveSources(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
+	builds := make([]func(liveEnv) ([]source.Source, error), 0, len(liveSourceFlags))
+	for _, f := range liveSourceFlags {
+		builds = append(builds, f(fs))
+	}
+	return func(env liveEnv) ([]source.Source, error) {
+		var all []source.Source
+		for _, b := range builds {
+			srcs, err := b(env)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, srcs...)
+		}
+		return all, nil
+	}
+}
+
+// lineLogger returns a Logf that prints "prefix: message" lines to w, one
+// at a time.
+func lineLogger(w io.Writer, prefix string) func(format string, args ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s: %s\n", prefix, msg)
+	}
+}
+
+func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(env, "watch", "[--ris-live[=URL]] [--ris-filter KEY=VALUE]... [--record DIR] [--json] [flags]")
+	var af analysisFlags
+	af.register(fs)
+	build := registerLiveSources(fs)
+	rec := registerRecordFlags(fs)
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: watch takes no file arguments (got %q); use `blackout replay` for files", errUsage, rest[0])
+	}
+	if af.chart != "" {
+		return fmt.Errorf("%w: --chart is for replay; watch prints events as they happen", errUsage)
+	}
+	logf := lineLogger(env.stderr, "blackout watch")
+	srcs, err := build(liveEnv{Logf: logf})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(srcs) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: no live source: give --ris-live (or another source's flags)", errUsage)
+	}
+	ents, err := af.entities()
+	if err != nil {
+		return err
+	}
+	db, err := loadGeoTo(env.stderr, af.geo)
+	if err != nil {
+		return err
+	}
+	cfg := pipeline.DefaultConfig(db)
+	cfg.Bin = af.bin
+	cfg.View.VisibleShare = af.visible
+	cfg.Detect.PartialShare = af.partial
+	cfg.Detect.RecoverShare = af.partial / 2
+	cfg.OnError = func(err error) { logf("%v", err) }
+	ns := &noticeSink{w: env.stdout, json: af.json, ents: ents}
+	cfg.Sink = ns
+	p := pipeline.New(cfg)
+
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		names[i] = s.Name()
+	}
+	logf("watching %s", strings.Join(names, ", "))
+
+	// The sources stop when runCtx ends: on SIGINT, or when the pipeline
+	// stops for another reason.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := source.Merge(runCtx, srcs, 4096, func(s source.Source, err error) {
+		logf("source %s stopped: %v", s.Name(), err)
+	})
+	var recorder *recording
+	if rec.dir != "" {
+		recorder, err = rec.start(runCtx, events, logf)
+		if err != nil {
+			return err
+		}
+		events = recorder.events
+	}
+	res, err := p.RunEvents(runCtx, events)
+	cancel()
+	if recorder != nil {
+		if cerr := recorder.close(); cerr != nil {
+			logf("record: %v", cerr)
+		}
+	}
+	if ns.err != nil {
+		return fmt.Errorf("writing events: %w", ns.err)
+	}
+	logf("stopped: %d route events, %d events", res.RouteEvents, ns.n)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// noticeSink prints the detector's notices as they happen: one readable
+// line each, or the event's JSON object as `replay --json` prints it.
+type noticeSink struct {
+	w    io.Writer
+	json bool
+	ents []signal.Entity
+	n    int
+	err  error
+}
+
+// Notify prints one notice (the event as it is at that moment).
+func (s *noticeSink) Notify(n detect.Notice) {
+	if s.err != nil {
+		return
+	}
+	if shown, _ := filterEvents([]*detect.Event{n.Event}, s.ents); len(shown) == 0 {
+		return
+	}
+	s.n++
+	if s.json {
+		s.err = report.WriteJSON(s.w, []*detect.Event{n.Event})
+		return
+	}
+	_, s.err = io.WriteString(s.w, noticeLine(n)+"\n")
+}
+
+// noticeLine formats a notice as one readable line: time, notice type,
+// kind, severity, entity, family and the first sentence of the explanation.
+func noticeLine(n detect.Notice) string {
+	ev := n.Event
+	t := n.Time
+	if t.IsZero() {
+		t = ev.Start
+	}
+	entity := ev.EntityCode
+	switch ev.EntityType {
+	case "asn":
+		entity = "AS" + ev.EntityCode
+	case "peer":
+		entity = "peer " + ev.EntityCode
+	}
+	if ev.EntityName != "" {
+		entity += " (" + ev.EntityName + ")"
+	}
+	var extra string
+	switch n.Type {
+	case "end", "retract":
+		extra = fmt.Sprintf(" after %s", ev.Duration(t).Round(time.Second))
+	default:
+		if ev.FractionLost > 0 {
+			extra = fmt.Sprintf(" lost %.0f%%", ev.FractionLost*100)
+		}
+	}
+	return fmt.Sprintf("%s  %-8s %-15s %-8s %s %s%s: %s",
+		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(n.Type), ev.Kind, ev.Severity,
+		entity, ev.Family, extra, firstSentence(ev.Explanation))
+}
+
+// firstSentence returns s up to the end of its first sentence, on one line.
+func firstSentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+// recordFlags are the --record flags of watch and serve.
+type recordFlags struct {
+	dir   string
+	every time.Duration
+}
+
+func registerRecordFlags(fs *flag.FlagSet) *recordFlags {
+	r := &recordFlags{}
+	fs.StringVar(&r.dir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
+	fs.DurationVar(&r.every, "record-every", 15*time.Minute, "rotate the recorded files every `D` of data time")
+	return r
+}
+
+// recording tees the live events into the recorder.
+type recording struct {
+	events <-chan bgp.Event
+	close  func() error
+}
+
+// start tees events into a recorder writing into r.dir.
+func (r *recordFlags) start(ctx context.Context, events <-chan bgp.Event, logf func(string, ...any)) (*recording, error) {
+	return nil, errors.New("--record: not implemented yet")
+}
