@@ -1,0 +1,155 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/compress"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+)
+
+// ParseStats counts what the sources of a replay have parsed, safe for
+// concurrent reads (for a progress line).
+type ParseStats struct {
+	Events      atomic.Int64
+	FilesParsed atomic.Int64
+	SourcesDone atomic.Int64
+	clock       atomic.Int64 // unix microseconds of the latest event
+}
+
+// Clock returns the time of the latest event parsed (the data's clock).
+func (p *ParseStats) Clock() time.Time {
+	us := p.clock.Load()
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// Source is the route events of one collector's files, read in time order
+// as each file arrives: it waits for a file's download, parses it, then
+// goes on with the next. It is a pipeline.EventSource.
+//
+// A file missing from the archive (a gap) and a file that cannot be read
+// to its end (corrupt or truncated) are returned as a *mrt.RecordError
+// naming the file, which the pipeline reports and counts as an input error
+// before going on with the next file.
+type Source struct {
+	ctx       context.Context
+	collector string
+	downloads []*Download
+	next      int
+	cur       *mrt.RouteReader
+	curRC     io.ReadCloser
+	curName   string
+	stats     *ParseStats
+	done      bool
+}
+
+// NewSources groups downloads by collector (each group in time order, RIB
+// first) and returns one Source per collector, in the order the collectors
+// first appear. stats may be nil.
+func NewSources(ctx context.Context, downloads []*Download, stats *ParseStats) []*Source {
+	if stats == nil {
+		stats = &ParseStats{}
+	}
+	files := make([]File, len(downloads))
+	byFile := map[File]*Download{}
+	for i, d := range downloads {
+		files[i] = d.File
+		byFile[d.File] = d
+	}
+	names, per := ByCollector(files)
+	out := make([]*Source, 0, len(names))
+	for _, n := range names {
+		s := &Source{ctx: ctx, collector: n, stats: stats}
+		for _, f := range per[n] {
+			s.downloads = append(s.downloads, byFile[f])
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Collector returns the collector's name.
+func (s *Source) Collector() string { return s.collector }
+
+// Next returns the next route event; io.EOF after the last file.
+func (s *Source) Next() (*bgp.Event, error) {
+	for {
+		if s.cur != nil {
+			ev, err := s.cur.Next()
+			if err == nil {
+				s.stats.Events.Add(1)
+				if us := ev.Time.UnixMicro(); us > s.stats.clock.Load() {
+					s.stats.clock.Store(us)
+				}
+				return ev, nil
+			}
+			var re *mrt.RecordError
+			if errors.As(err, &re) {
+				return nil, err // one bad record: the file goes on
+			}
+			off := s.cur.Offset()
+			name := s.curName
+			s.closeFile()
+			if errors.Is(err, io.EOF) {
+				continue
+			}
+			if s.ctx.Err() != nil {
+				return nil, s.ctx.Err()
+			}
+			// The file cannot be read further: report it, go on with the next.
+			return nil, &mrt.RecordError{Name: name, Offset: off, Err: fmt.Errorf("unreadable from here, the rest of this file is skipped: %w", err)}
+		}
+		if s.next >= len(s.downloads) {
+			if !s.done {
+				s.done = true
+				s.stats.SourcesDone.Add(1)
+			}
+			return nil, io.EOF
+		}
+		d := s.downloads[s.next]
+		s.next++
+		path, err := d.Wait(s.ctx)
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil, s.ctx.Err()
+			}
+			if errors.Is(err, ErrNotFound) {
+				err = fmt.Errorf("gap in the data, %s missing from the archive; the replay goes on without it: %w", d.File, err)
+			}
+			return nil, &mrt.RecordError{Name: d.File.URL, Err: err}
+		}
+		rc, err := compress.Open(s.ctx, path)
+		if err != nil {
+			return nil, &mrt.RecordError{Name: d.File.URL, Err: fmt.Errorf("corrupt file, skipped (cached as %s): %w", path, err)}
+		}
+		s.cur = mrt.NewRouteReader(rc, d.File.URL, s.collector)
+		s.curRC = rc
+		s.curName = d.File.URL
+	}
+}
+
+func (s *Source) closeFile() {
+	if s.curRC != nil {
+		s.curRC.Close()
+	}
+	s.cur, s.curRC, s.curName = nil, nil, ""
+	s.stats.FilesParsed.Add(1)
+}
+
+// Close releases the file being read, if any.
+func (s *Source) Close() error {
+	if s.curRC != nil {
+		err := s.curRC.Close()
+		s.cur, s.curRC = nil, nil
+		return err
+	}
+	return nil
+}
