@@ -1,0 +1,176 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/report"
+)
+
+var t0 = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
+
+func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
+
+func event(kind, family string, start time.Duration, end *time.Time) *detect.Event {
+	return &detect.Event{EntityType: "asn", EntityCode: "131279", EntityName: "Star Joint Venture", Kind: kind, Family: family,
+		Start: t0.Add(start), End: end, Severity: detect.SeverityCritical, FractionLost: 1, AffectedPrefixes: 1,
+		Prefixes: []string{family + "-prefix"}, Origins: []uint32{131279}, UpstreamsBefore: []uint32{4837},
+		Explanation: "All " + family + " prefixes were reached only through AS4837 (China Unicom)."}
+}
+
+func TestMergeFamilies(t *testing.T) {
+	v4 := event(detect.KindOutage, "ipv4", 0, at(9*time.Hour))
+	v6 := event(detect.KindOutage, "ipv6", 20*time.Second, at(9*time.Hour+30*time.Second))
+	v6.UpstreamsBefore = []uint32{4837, 9808}
+	// Partial outages of the two families stay apart.
+	p4 := event(detect.KindPartialOutage, "ipv4", 10*time.Hour, at(11*time.Hour))
+	p6 := event(detect.KindPartialOutage, "ipv6", 10*time.Hour, at(11*time.Hour))
+	// Outages of the two families far apart in time stay apart.
+	late4 := event(detect.KindOutage, "ipv4", 20*time.Hour, at(21*time.Hour))
+	late6 := event(detect.KindOutage, "ipv6", 20*time.Hour+5*time.Minute, at(21*time.Hour))
+	out := report.MergeFamilies([]*detect.Event{p4, v4, late4, p6, v6, late6})
+	if len(out) != 5 {
+		for _, ev := range out {
+			t.Logf("%s %s %v", ev.Kind, ev.Family, ev.Start)
+		}
+		t.Fatalf("%d events, want 5 (one joined outage, 2 partial, 2 late)", len(out))
+	}
+	j := out[0]
+	if j.Kind != detect.KindOutage || j.Family != "all" || !j.Start.Equal(t0) || j.End == nil || !j.End.Equal(*at(9*time.Hour + 30*time.Second)) {
+		t.Errorf("joined %s %s %v..%v: want an outage of family all from the earlier start to the later end", j.Kind, j.Family, j.Start, j.End)
+	}
+	if j.AffectedPrefixes != 2 || len(j.Prefixes) != 2 || len(j.Origins) != 1 || len(j.UpstreamsBefore) != 2 {
+		t.Errorf("joined: affected %d, prefixes %v, origins %v, upstreams %v", j.AffectedPrefixes, j.Prefixes, j.Origins, j.UpstreamsBefore)
+	}
+	if !strings.Contains(j.Explanation, "ipv4") || !strings.Contains(j.Explanation, "ipv6") {
+		t.Errorf("joined explanation %q lacks one family's", j.Explanation)
+	}
+	// The inputs are not modified.
+	if v4.Family != "ipv4" || v6.Family != "ipv6" {
+		t.Error("MergeFamilies modified its input")
+	}
+	fams := map[string]int{}
+	for i, ev := range out {
+		fams[ev.Kind+"/"+ev.Family]++
+		if i > 0 && ev.Start.Before(out[i-1].Start) {
+			t.Error("events not sorted by start")
+		}
+	}
+	if fams["partial_outage/ipv4"] != 1 || fams["partial_outage/ipv6"] != 1 || fams["outage/ipv4"] != 1 || fams["outage/ipv6"] != 1 {
+		t.Errorf("kinds/families %v", fams)
+	}
+	// An ongoing event joins only with an ongoing one.
+	o4 := event(detect.KindOutage, "ipv4", 0, nil)
+	o6 := event(detect.KindOutage, "ipv6", 0, at(time.Hour))
+	if out := report.MergeFamilies([]*detect.Event{o4, o6}); len(out) != 2 {
+		t.Errorf("an ongoing and an ended outage were joined")
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	ev := event(detect.KindOutage, "all", 0, at(9*time.Hour+31*time.Minute))
+	var b bytes.Buffer
+	s := report.Summary{Title: "blackout replay", Inputs: 2, RouteEvents: 12345, First: t0.Add(-time.Hour), Last: t0.Add(10 * time.Hour), Peers: 10, FullFeed: [2]int{10, 0}, Prefixes: 8}
+	if err := report.WriteText(&b, s, []*detect.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"blackout replay", "AS131279", "Star Joint Venture", "outage", "critical", "China Unicom", "2014-12-22"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	if err := report.WriteText(&b, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "No events") {
+		t.Errorf("empty report:\n%s", b.String())
+	}
+	// JSON: one object per line with the fields the issue names.
+	b.Reset()
+	if err := report.WriteJSON(&b, []*detect.Event{ev, event(detect.KindPartialOutage, "ipv4", time.Hour, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d JSON lines, want 2", len(lines))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"entity_type", "entity_code", "entity_name", "kind", "family", "start", "end", "severity", "fraction_lost", "affected_prefixes", "prefixes", "origins", "upstreams_before", "explanation"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if m["end"] != nil {
+		t.Errorf("ongoing event: end %v, want null", m["end"])
+	}
+}
+
+func TestWriteSVG(t *testing.T) {
+	var pts []report.ChartPoint
+	for i := range 48 {
+		v := 4.0
+		if i >= 20 && i < 30 {
+			v = 0
+		}
+		pts = append(pts, report.ChartPoint{Time: t0.Add(time.Duration(i-10) * 30 * time.Minute), Space: v, MinSpace: v, Baseline: 4})
+	}
+	events := []*detect.Event{
+		event(detect.KindInstability, "all", -4*time.Hour, at(-time.Hour)),
+		event(detect.KindOutage, "all", 0, at(5*time.Hour)),
+		event(detect.KindPartialOutage, "ipv4", 6*time.Hour, nil), // ongoing: shaded to the end
+		{Kind: detect.KindPeerEvent, EntityType: "peer", Start: t0},  // not drawn
+	}
+	var b bytes.Buffer
+	if err := report.WriteSVG(&b, `AS131279 "Star" <Joint> & Venture`, "/24", pts, events); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&b)
+	shaded, root := 0, ""
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "rect" {
+				for _, a := range se.Attr {
+					if a.Name.Local == "fill-opacity" && a.Value == "0.18" {
+						shaded++
+					}
+				}
+			}
+		}
+	}
+	if root != "svg" {
+		t.Errorf("root element %q, want svg", root)
+	}
+	if shaded != 3 {
+		t.Errorf("%d shaded rects, want 3 (one per outage, partial outage and instability)", shaded)
+	}
+	// No data: still well-formed.
+	b.Reset()
+	if err := report.WriteSVG(&b, "empty", "/24", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b.Bytes(), new(struct{})); err != nil {
+		t.Errorf("empty chart: %v", err)
+	}
+}
