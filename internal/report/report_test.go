@@ -129,8 +129,8 @@ func TestWriteSVG(t *testing.T) {
 	events := []*detect.Event{
 		event(detect.KindInstability, "all", -4*time.Hour, at(-time.Hour)),
 		event(detect.KindOutage, "all", 0, at(5*time.Hour)),
-		event(detect.KindPartialOutage, "ipv4", 6*time.Hour, nil), // ongoing: shaded to the end
-		{Kind: detect.KindPeerEvent, EntityType: "peer", Start: t0},  // not drawn
+		event(detect.KindPartialOutage, "ipv4", 6*time.Hour, nil),   // ongoing: shaded to the end
+		{Kind: detect.KindPeerEvent, EntityType: "peer", Start: t0}, // not drawn
 	}
 	var b bytes.Buffer
 	if err := report.WriteSVG(&b, `AS131279 "Star" <Joint> & Venture`, "/24", pts, events); err != nil {
