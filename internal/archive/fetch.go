@@ -19,6 +19,19 @@ import (
 // (HTTP 404 or 410): a gap in the data, not a failure of the run.
 var ErrNotFound = errors.New("not in the archive")
 
+// GapError is the error of a file the archive does not have.
+type GapError struct {
+	URL    string
+	Status string // "404 Not Found"
+}
+
+func (g *GapError) Error() string {
+	return fmt.Sprintf("fetch %s: %v (HTTP %s)", g.URL, ErrNotFound, g.Status)
+}
+
+// Unwrap returns ErrNotFound.
+func (g *GapError) Unwrap() error { return ErrNotFound }
+
 // Fetcher downloads archive files into a cache directory.
 //
 // Downloads run concurrently, at most Workers at a time, in the order of the
@@ -253,7 +266,7 @@ func (f *Fetcher) try(ctx context.Context, url, part string) (int64, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return 0, permanentError{fmt.Errorf("fetch %s: %w (HTTP %s)", url, ErrNotFound, resp.Status)}
+		return 0, permanentError{&GapError{URL: url, Status: resp.Status}}
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
 		start, end, size, err := parseContentRange(resp.Header.Get("Content-Range"))
 		if err != nil || start != have {

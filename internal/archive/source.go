@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,7 @@ type Source struct {
 	cur       *mrt.RouteReader
 	curRC     io.ReadCloser
 	curName   string
+	curPath   string
 	stats     *ParseStats
 	done      bool
 }
@@ -96,7 +98,7 @@ func (s *Source) Next() (*bgp.Event, error) {
 				return nil, err // one bad record: the file goes on
 			}
 			off := s.cur.Offset()
-			name := s.curName
+			name, path := s.curName, s.curPath
 			s.closeFile()
 			if errors.Is(err, io.EOF) {
 				continue
@@ -105,7 +107,7 @@ func (s *Source) Next() (*bgp.Event, error) {
 				return nil, s.ctx.Err()
 			}
 			// The file cannot be read further: report it, go on with the next.
-			return nil, &mrt.RecordError{Name: name, Offset: off, Err: fmt.Errorf("unreadable from here, the rest of this file is skipped: %w", err)}
+			return nil, &mrt.RecordError{Name: name, Offset: off, Err: &skipped{"unreadable from here, the rest of this file is skipped: " + rootMessage(err, name, path), err}}
 		}
 		if s.next >= len(s.downloads) {
 			if !s.done {
@@ -121,18 +123,19 @@ func (s *Source) Next() (*bgp.Event, error) {
 			if s.ctx.Err() != nil {
 				return nil, s.ctx.Err()
 			}
-			if errors.Is(err, ErrNotFound) {
-				err = fmt.Errorf("gap in the data, %s missing from the archive; the replay goes on without it: %w", d.File, err)
+			var ge *GapError
+			if errors.As(err, &ge) {
+				err = &skipped{fmt.Sprintf("gap in the data: %s is not in the archive (HTTP %s); the replay goes on without it", d.File, ge.Status), err}
 			}
 			return nil, &mrt.RecordError{Name: d.File.URL, Err: err}
 		}
 		rc, err := compress.Open(s.ctx, path)
 		if err != nil {
-			return nil, &mrt.RecordError{Name: d.File.URL, Err: fmt.Errorf("corrupt file, skipped (cached as %s): %w", path, err)}
+			return nil, &mrt.RecordError{Name: d.File.URL, Err: &skipped{"corrupt file, skipped: " + rootMessage(err, d.File.URL, path), err}}
 		}
 		s.cur = mrt.NewRouteReader(rc, d.File.URL, s.collector)
 		s.curRC = rc
-		s.curName = d.File.URL
+		s.curName, s.curPath = d.File.URL, path
 	}
 }
 
@@ -152,4 +155,34 @@ func (s *Source) Close() error {
 		return err
 	}
 	return nil
+}
+
+// skipped is an error with a message of its own that keeps the cause.
+type skipped struct {
+	msg   string
+	cause error
+}
+
+func (s *skipped) Error() string { return s.msg }
+func (s *skipped) Unwrap() error { return s.cause }
+
+// rootMessage is err's text without the prefixes naming the file again
+// (its URL and offset, its cache path), which the report already shows.
+func rootMessage(err error, url, path string) string {
+	msg := err.Error()
+	for {
+		trimmed := msg
+		for _, p := range []string{url + ": ", path + ": ", "open " + path + ": "} {
+			trimmed = strings.TrimPrefix(trimmed, p)
+		}
+		if rest, ok := strings.CutPrefix(trimmed, "offset "); ok {
+			if i := strings.Index(rest, ": "); i > 0 && strings.Trim(rest[:i], "0123456789") == "" {
+				trimmed = rest[i+2:]
+			}
+		}
+		if trimmed == msg {
+			return msg
+		}
+		msg = trimmed
+	}
 }

@@ -1,0 +1,148 @@
+package archive_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/archive"
+	"github.com/blackout-bgp/blackout/internal/archive/archivetest"
+	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+)
+
+// mirror builds the test mirror or skips.
+func mirror(t *testing.T) *archivetest.Server {
+	t.Helper()
+	d, err := archivetest.Build(context.Background())
+	if errors.Is(err, archivetest.ErrNoBzip2) {
+		t.Skip("bzip2 is needed to build the RouteViews mirror: install Debian package bzip2")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := archivetest.Serve(d)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func testCtx(t *testing.T) context.Context {
+	// A safety net only: nothing here should take more than seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var (
+	testFrom  = time.Date(2014, 12, 31, 19, 0, 0, 0, time.UTC)
+	testUntil = time.Date(2015, 1, 1, 3, 0, 0, 0, time.UTC)
+	bothCols  = []archive.Collector{archivetest.RIS, archivetest.RouteViews}
+)
+
+type replayResult struct {
+	res    *pipeline.Result
+	errs   []error
+	stats  *archive.ParseStats
+	fetch  *archive.Fetcher
+	events []*detect.Event
+}
+
+// replay plans, fetches and replays the range from the server into dir.
+func replay(t *testing.T, s *archivetest.Server, dir string, from, until time.Time) replayResult {
+	t.Helper()
+	ctx := testCtx(t)
+	files, err := archive.Plan(from, until, bothCols, s.Bases())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &archive.Fetcher{Dir: dir, Backoff: time.Millisecond}
+	ds := f.Start(ctx, files)
+	stats := &archive.ParseStats{}
+	srcs := archive.NewSources(ctx, ds, stats)
+	es := make([]pipeline.EventSource, len(srcs))
+	for i, s := range srcs {
+		es[i] = s
+		defer s.Close()
+	}
+	db, err := geo.Open(nil, geo.WithoutCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pipeline.DefaultConfig(db)
+	var rr replayResult
+	cfg.OnError = func(err error) { rr.errs = append(rr.errs, err) }
+	res, err := pipeline.New(cfg).Run(ctx, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr.res, rr.stats, rr.fetch, rr.events = res, stats, f, res.Events
+	return rr
+}
+
+// kpOutage returns the country outage of KP, or nil.
+func kpOutage(evs []*detect.Event) *detect.Event {
+	for _, ev := range evs {
+		if ev.EntityType == "country" && ev.EntityCode == "KP" && ev.Kind == "outage" {
+			return ev
+		}
+	}
+	return nil
+}
+
+func near(a, b time.Time) bool { return a.Sub(b).Abs() <= time.Minute }
+
+// TestReplayTwoCollectors replays a range that spans several RIB and
+// update files of both layouts, across a month boundary, and finds the
+// outage with its times; the RIBs fetched are the latest at or before the
+// start.
+func TestReplayTwoCollectors(t *testing.T) {
+	s := mirror(t)
+	rr := replay(t, s, t.TempDir(), testFrom, testUntil)
+	for _, err := range rr.errs {
+		t.Errorf("input error: %v", err)
+	}
+	ev := kpOutage(rr.events)
+	if ev == nil {
+		for _, e := range rr.events {
+			t.Logf("event: %s %s %s %s %v", e.EntityType, e.EntityCode, e.Kind, e.Start, e.End)
+		}
+		t.Fatal("no outage of KP found")
+	}
+	if !near(ev.Start, archivetest.OutageStart) || ev.End == nil || !near(*ev.End, archivetest.OutageEnd) {
+		t.Errorf("KP outage %s - %v, want %s - %s", ev.Start, ev.End, archivetest.OutageStart, archivetest.OutageEnd)
+	}
+	if ev.Withdrawal == nil || ev.Withdrawal.Full != 20 {
+		t.Errorf("withdrawal %+v: want 20 full-feed peers (10 per collector, two collectors)", ev.Withdrawal)
+	}
+	var ribs []string
+	months := map[string]bool{}
+	for _, r := range s.Requests() {
+		if strings.Contains(r.Path, "bview.") || strings.Contains(r.Path, "/rib.") {
+			ribs = append(ribs, r.Path)
+		}
+		if strings.Contains(r.Path, "/2014.12/") {
+			months["2014.12"] = true
+		}
+		if strings.Contains(r.Path, "/2015.01/") {
+			months["2015.01"] = true
+		}
+	}
+	want := []string{"/ris/rrc00/2014.12/bview.20141231.1600.gz", "/routeviews/bgpdata/2014.12/RIBS/rib.20141231.1800.bz2"}
+	if strings.Join(ribs, " ") != strings.Join(want, " ") {
+		t.Errorf("RIBs fetched %v, want %v", ribs, want)
+	}
+	if len(months) != 2 {
+		t.Errorf("months fetched %v, want both sides of the new year", months)
+	}
+	// 16:00-03:00 of RIS updates (132 files) and 18:00-03:00 of RouteViews (36), 2 RIBs.
+	if got := rr.fetch.Stats.FilesDone.Load(); got != 132+36+2 {
+		t.Errorf("%d files fetched, want %d", got, 132+36+2)
+	}
+	if rr.res.First.Before(time.Date(2014, 12, 31, 16, 0, 0, 0, time.UTC)) || rr.res.Last.After(testUntil) {
+		t.Errorf("data from %s to %s, outside the planned files", rr.res.First, rr.res.Last)
+	}
+	t.Logf("%d route events, %d peers, %d requests, %d bytes", rr.res.RouteEvents, rr.res.Peers, len(s.Requests()), rr.fetch.Stats.Bytes.Load())
+}
