@@ -44,9 +44,7 @@ func NewBzip2Reader(r io.Reader, workers int) io.ReadCloser {
 	for i := 0; i < workers; i++ {
 		go func() {
 			defer d.wg.Done()
-			for j := range d.work {
-				j.decode(d.quit)
-			}
+			runWorker(d.work, d.quit)
 		}()
 	}
 	return d
@@ -171,7 +169,7 @@ func (d *bzip2Reader) advance() error {
 		d.wg.Add(1)
 		go func(m *job) {
 			defer d.wg.Done()
-			m.decode(d.quit)
+			runOne(m, d.quit)
 		}(j)
 	}
 }

@@ -1,10 +1,7 @@
 package compress
 
 import (
-	"bytes"
-	"compress/bzip2"
 	"errors"
-	"io"
 	"sync"
 )
 
@@ -22,10 +19,10 @@ const (
 )
 
 const (
-	chunkSize    = 256 << 10 // decoded output travels in chunks of this size
-	chunkQueue   = 12        // chunks a worker may queue ahead of the reader
-	maxPending   = 4 << 20   // output held back until a block's CRC is checked
-	minPieceBits = 80        // block magic + block CRC
+	chunkSize    = 256 << 10              // decoded output travels in chunks of this size
+	chunkQueue   = 16                     // chunks a worker may queue ahead of the reader
+	maxPending   = chunkQueue * chunkSize // output held back until a block's CRC is checked
+	minPieceBits = 80                     // block magic + block CRC
 )
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
@@ -77,61 +74,6 @@ func (j *job) wrap() []byte {
 	w.writeBits(eosMagic, 48)
 	w.writeBits(uint64(j.blockCRC()), 32)
 	return w.buf
-}
-
-// decode decodes the piece with compress/bzip2, sending output chunks until
-// done, cancelled or quit is closed.
-func (j *job) decode(quit <-chan struct{}) {
-	defer close(j.chunks)
-	if j.nbits < minPieceBits || bitsAt(j.piece, 0, 48) != blockMagic {
-		j.derr = errNotBlock
-		return
-	}
-	zr := bzip2.NewReader(bytes.NewReader(j.wrap()))
-	var crc uint32
-	var total int
-	for {
-		bp := chunkPool.Get().(*[]byte)
-		buf := *bp
-		n, err := readFull(zr, buf)
-		if n > 0 {
-			total += n
-			if j.end == endTruncated {
-				crc = updateCRC(crc, buf[:n])
-			}
-			*bp = buf[:n]
-			select {
-			case j.chunks <- bp:
-			case <-j.cancel:
-				return
-			case <-quit:
-				return
-			}
-		} else {
-			chunkPool.Put(bp)
-		}
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			j.derr = err
-			j.verified = total > 0 && crc == j.blockCRC()
-			return
-		}
-	}
-}
-
-// readFull reads until buf is full or r fails, returning r's error as is.
-func readFull(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		k, err := r.Read(buf[n:])
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // merge returns a job for the bits of a followed by those of b: used when a
