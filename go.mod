@@ -3,6 +3,7 @@ module github.com/blackout-bgp/blackout
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15 // indirect
 	github.com/gaissmai/bart v0.30.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/maxmind/mmdbwriter v1.2.0 // indirect
