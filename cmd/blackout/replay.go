@@ -33,6 +33,9 @@ type analysisFlags struct {
 	chart     string
 	visible   float64
 	partial   float64
+	// ownProgress is set by callers that print a progress line of their
+	// own (replay from the archives): analyse then prints none.
+	ownProgress bool
 }
 
 func (a *analysisFlags) register(fs *flag.FlagSet) {
@@ -67,12 +70,20 @@ func (a *analysisFlags) entities() ([]signal.Entity, error) {
 }
 
 func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlags(env, "replay", "[flags] FILE...")
+	fs := newFlags(env, "replay", "[flags] FILE... | --from TIME --until TIME [flags]")
 	var af analysisFlags
 	af.register(fs)
+	var arch archiveFlags
+	arch.register(fs, true)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if arch.requested() {
+		if len(files) > 0 {
+			return fmt.Errorf("%w: give either files or --from/--until (the archives), not both", errUsage)
+		}
+		return replayArchive(ctx, env, &af, &arch)
 	}
 	if len(files) == 0 {
 		fs.Usage()
@@ -122,7 +133,7 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 			fmt.Fprintln(env.stderr, "blackout: more input errors follow; counting only")
 		}
 	}
-	if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := env.stderr.(*os.File); ok && !af.ownProgress && term.IsTerminal(int(f.Fd())) {
 		start := time.Now()
 		cfg.Progress = func(n int64, now time.Time) {
 			rate := float64(n) / time.Since(start).Seconds()
