@@ -1,0 +1,479 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "blackout.db"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS bins (
+	entity_type TEXT NOT NULL,
+	entity_code TEXT NOT NULL,
+	family      TEXT NOT NULL,
+	time        INTEGER NOT NULL, -- unix nanoseconds, data time
+	space       REAL NOT NULL,
+	min_space   REAL NOT NULL,
+	baseline    REAL NOT NULL,
+	prefixes    INTEGER NOT NULL,
+	origins     INTEGER NOT NULL,
+	churn       INTEGER NOT NULL,
+	PRIMARY KEY (entity_type, entity_code, family, time)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bins_time ON bins(time);
+CREATE TABLE IF NOT EXISTS events (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	entity_type TEXT NOT NULL,
+	entity_code TEXT NOT NULL,
+	start_kind  TEXT NOT NULL, -- the kind when the event started (natural key)
+	kind        TEXT NOT NULL, -- the kind now
+	family      TEXT NOT NULL,
+	start       INTEGER NOT NULL,
+	"end"       INTEGER,       -- NULL while ongoing
+	severity    TEXT NOT NULL,
+	json        TEXT NOT NULL, -- the event as replay --json prints it
+	updated     INTEGER NOT NULL, -- unix nanoseconds, wall time
+	UNIQUE (entity_type, entity_code, start_kind, family, start)
+);
+CREATE INDEX IF NOT EXISTS events_start ON events(start DESC, id DESC);
+CREATE INDEX IF NOT EXISTS events_entity ON events(entity_type, entity_code, start DESC);
+CREATE INDEX IF NOT EXISTS events_open ON events("end") WHERE "end" IS NULL;
+CREATE TABLE IF NOT EXISTS entities (
+	entity_type TEXT NOT NULL,
+	entity_code TEXT NOT NULL,
+	families    TEXT NOT NULL,
+	upstreams   TEXT NOT NULL,
+	updated     INTEGER NOT NULL,
+	PRIMARY KEY (entity_type, entity_code)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	time     INTEGER NOT NULL,
+	sink     TEXT NOT NULL,
+	payload  TEXT NOT NULL,
+	error    TEXT NOT NULL,
+	attempts INTEGER NOT NULL
+);
+`
+
+// SQLite is the default Store.
+type SQLite struct {
+	db   *sql.DB
+	path string
+
+	mu    sync.Mutex    // serialises Write (and guards detID)
+	detID map[int]int64 // detector id -> stored id, for preceded_by_instability
+}
+
+// OpenSQLite opens (creating if needed) the database in dir.
+func OpenSQLite(dir string) (*SQLite, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, FileName)
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	db.SetConnMaxIdleTime(time.Minute)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		db.Close()
+		return nil, fmt.Errorf("store %s: journal mode %q, want wal (%v)", path, mode, err)
+	}
+	return &SQLite{db: db, path: path, detID: map[int]int64{}}, nil
+}
+
+// Path returns the database file.
+func (s *SQLite) Path() string { return s.path }
+
+// DB returns the database handle (for tests and tools).
+func (s *SQLite) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+func fromNanos(n int64) time.Time {
+	return time.Unix(0, n).UTC()
+}
+
+// Write implements Store.
+func (s *SQLite) Write(ctx context.Context, b *Batch) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ids, err := s.write(ctx, tx, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	for i, op := range b.Events {
+		if !op.Delete && op.DetID != 0 {
+			s.detID[op.DetID] = ids[i]
+		}
+	}
+	return ids, nil
+}
+
+func (s *SQLite) write(ctx context.Context, tx *sql.Tx, b *Batch) ([]int64, error) {
+	if len(b.Bins) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO bins (entity_type, entity_code, family, time, space, min_space, baseline, prefixes, origins, churn)
+			VALUES (?,?,?,?,?,?,?,?,?,?)
+			ON CONFLICT (entity_type, entity_code, family, time) DO UPDATE SET space=excluded.space, min_space=excluded.min_space,
+			baseline=excluded.baseline, prefixes=excluded.prefixes, origins=excluded.origins, churn=excluded.churn`)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		for _, x := range b.Bins {
+			if _, err := st.ExecContext(ctx, x.EntityType, x.EntityCode, x.Family, nanos(x.Time), x.Space, x.MinSpace, x.Baseline, x.Prefixes, x.Origins, x.Churn); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ids := make([]int64, len(b.Events))
+	local := map[int]int64{}
+	now := time.Now().UnixNano()
+	for i, op := range b.Events {
+		k := op.Key
+		if op.Delete {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE entity_type=? AND entity_code=? AND start_kind=? AND family=? AND start=?`,
+				k.EntityType, k.EntityCode, k.Kind, k.Family, nanos(k.Start)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE entity_type=? AND entity_code=? AND start_kind=? AND family=? AND start=?`,
+			k.EntityType, k.EntityCode, k.Kind, k.Family, nanos(k.Start)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRowContext(ctx, `INSERT INTO events (entity_type, entity_code, start_kind, kind, family, start, severity, json, updated)
+				VALUES (?,?,?,?,?,?,?,'{}',?) RETURNING id`, k.EntityType, k.EntityCode, k.Kind, op.Event.Kind, k.Family, nanos(k.Start), op.Event.Severity, now).Scan(&id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+		if op.DetID != 0 {
+			local[op.DetID] = id
+		}
+		ev := op.Event
+		ev.ID = int(id)
+		if ev.PrecededBy != nil {
+			p, ok := local[*ev.PrecededBy]
+			if !ok {
+				p, ok = s.detID[*ev.PrecededBy]
+			}
+			if ok {
+				pi := int(p)
+				ev.PrecededBy = &pi
+			} else {
+				ev.PrecededBy = nil
+			}
+		}
+		js, err := json.Marshal(&ev)
+		if err != nil {
+			return nil, err
+		}
+		var end any
+		if ev.End != nil {
+			end = nanos(*ev.End)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET kind=?, severity=?, "end"=?, json=?, updated=? WHERE id=?`,
+			ev.Kind, ev.Severity, end, string(js), now, id); err != nil {
+			return nil, err
+		}
+	}
+	if len(b.Entities) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO entities (entity_type, entity_code, families, upstreams, updated) VALUES (?,?,?,?,?)
+			ON CONFLICT (entity_type, entity_code) DO UPDATE SET families=excluded.families, upstreams=excluded.upstreams, updated=excluded.updated`)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		for _, e := range b.Entities {
+			ups, _ := json.Marshal(e.Upstreams)
+			if e.Upstreams == nil {
+				ups = []byte("[]")
+			}
+			if _, err := st.ExecContext(ctx, e.Type, e.Code, strings.Join(e.Families, ","), string(ups), nanos(e.Updated)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for k, v := range b.Meta {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value`, k, v); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// Bins implements Store.
+func (s *SQLite) Bins(ctx context.Context, typ, code, family string, from, until time.Time) ([]Bin, error) {
+	var out []Bin
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			b := Bin{EntityType: typ, EntityCode: code, Family: family}
+			var t int64
+			if err := rows.Scan(&t, &b.Space, &b.MinSpace, &b.Baseline, &b.Prefixes, &b.Origins, &b.Churn); err != nil {
+				return err
+			}
+			b.Time = fromNanos(t)
+			out = append(out, b)
+		}
+		return rows.Err()
+	}
+	const cols = `time, space, min_space, baseline, prefixes, origins, churn`
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM bins WHERE entity_type=? AND entity_code=? AND family=? AND time < ? ORDER BY time DESC LIMIT 1`,
+		typ, code, family, nanos(from))
+	if err != nil {
+		return nil, err
+	}
+	if err := scan(rows); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT `+cols+` FROM bins WHERE entity_type=? AND entity_code=? AND family=? AND time >= ? AND time <= ? ORDER BY time`,
+		typ, code, family, nanos(from), nanos(until))
+	if err != nil {
+		return nil, err
+	}
+	return out, scan(rows)
+}
+
+// LastBinTime implements Store.
+func (s *SQLite) LastBinTime(ctx context.Context) (time.Time, error) {
+	var t sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(time) FROM bins`).Scan(&t); err != nil {
+		return time.Time{}, err
+	}
+	if !t.Valid {
+		return time.Time{}, nil
+	}
+	return fromNanos(t.Int64), nil
+}
+
+const eventCols = `id, entity_type, entity_code, start_kind, kind, family, start, "end", severity, json, updated`
+
+func scanEvent(sc interface{ Scan(...any) error }) (*StoredEvent, error) {
+	var e StoredEvent
+	var start, updated int64
+	var end sql.NullInt64
+	var js string
+	if err := sc.Scan(&e.ID, &e.Key.EntityType, &e.Key.EntityCode, &e.Key.Kind, &e.Kind, &e.Key.Family, &start, &end, &e.Severity, &js, &updated); err != nil {
+		return nil, err
+	}
+	e.Key.Start = fromNanos(start)
+	e.Updated = fromNanos(updated)
+	if end.Valid {
+		t := fromNanos(end.Int64)
+		e.End = &t
+	}
+	if err := json.Unmarshal([]byte(js), &e.Event); err != nil {
+		return nil, fmt.Errorf("event %d: %w", e.ID, err)
+	}
+	e.Event.ID = int(e.ID)
+	return &e, nil
+}
+
+// Events implements Store.
+func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if f.EntityType != "" {
+		add("entity_type = ?", f.EntityType)
+	}
+	if f.EntityCode != "" {
+		add("entity_code = ? COLLATE NOCASE", f.EntityCode)
+	}
+	if f.Kind != "" {
+		add("kind = ?", f.Kind)
+	}
+	switch f.Severity {
+	case "":
+	case "warning": // minimum severity: warning includes critical
+	default:
+		add("severity = ?", f.Severity)
+	}
+	if !f.From.IsZero() {
+		add(`("end" IS NULL OR "end" >= ?)`, nanos(f.From))
+	}
+	if !f.Until.IsZero() {
+		add("start <= ?", nanos(f.Until))
+	}
+	if f.Ongoing {
+		add(`"end" IS NULL`)
+	}
+	if f.After != nil {
+		add("(start < ? OR (start = ? AND id < ?))", nanos(f.After.Start), nanos(f.After.Start), f.After.ID)
+	}
+	q := `SELECT ` + eventCols + ` FROM events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += fmt.Sprintf(" ORDER BY start DESC, id DESC LIMIT %d", limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StoredEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+// Event implements Store.
+func (s *SQLite) Event(ctx context.Context, id int64) (*StoredEvent, error) {
+	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+func scanEntity(sc interface{ Scan(...any) error }) (*Entity, error) {
+	var e Entity
+	var fams, ups string
+	var updated int64
+	if err := sc.Scan(&e.Type, &e.Code, &fams, &ups, &updated); err != nil {
+		return nil, err
+	}
+	if fams != "" {
+		e.Families = strings.Split(fams, ",")
+	}
+	_ = json.Unmarshal([]byte(ups), &e.Upstreams)
+	e.Updated = fromNanos(updated)
+	return &e, nil
+}
+
+// Entities implements Store.
+func (s *SQLite) Entities(ctx context.Context, typ string) ([]Entity, error) {
+	q := `SELECT entity_type, entity_code, families, upstreams, updated FROM entities`
+	var args []any
+	if typ != "" {
+		q += ` WHERE entity_type = ?`
+		args = append(args, typ)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY entity_type, entity_code`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Entity
+	for rows.Next() {
+		e, err := scanEntity(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+// Entity implements Store.
+func (s *SQLite) Entity(ctx context.Context, typ, code string) (*Entity, error) {
+	e, err := scanEntity(s.db.QueryRowContext(ctx, `SELECT entity_type, entity_code, families, upstreams, updated FROM entities WHERE entity_type = ? AND entity_code = ?`, typ, code))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+// Meta implements Store.
+func (s *SQLite) Meta(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+// AddDeadLetter implements Store.
+func (s *SQLite) AddDeadLetter(ctx context.Context, d DeadLetter) error {
+	if d.Time.IsZero() {
+		d.Time = time.Now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO dead_letters (time, sink, payload, error, attempts) VALUES (?,?,?,?,?)`,
+		nanos(d.Time), d.Sink, string(d.Payload), d.Error, d.Attempts)
+	return err
+}
+
+// DeadLetters implements Store: the latest first.
+func (s *SQLite) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, sink, payload, error, attempts FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var d DeadLetter
+		var t int64
+		var p string
+		if err := rows.Scan(&d.ID, &t, &d.Sink, &p, &d.Error, &d.Attempts); err != nil {
+			return nil, err
+		}
+		d.Time, d.Payload = fromNanos(t), []byte(p)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// PruneBins implements Store.
+func (s *SQLite) PruneBins(ctx context.Context, before time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.db.ExecContext(ctx, `DELETE FROM bins WHERE time < ?`, nanos(before))
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+var _ Store = (*SQLite)(nil)
