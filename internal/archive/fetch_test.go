@@ -280,3 +280,29 @@ func TestSecondRunFromCache(t *testing.T) {
 		t.Errorf("wider range made %d requests, want 8 (6 RIS and 2 RouteViews update files)", got)
 	}
 }
+
+// TestRetries: a server error is retried with backoff until it passes;
+// one that lasts beyond the retries fails that file only.
+func TestRetries(t *testing.T) {
+	s := mirror(t)
+	ctx := testCtx(t)
+	files, _ := archive.Plan(testFrom, testFrom.Add(5*time.Minute), []archive.Collector{archivetest.RIS}, s.Bases())
+	flaky := strings.TrimPrefix(files[1].URL, s.URL)
+	down := strings.TrimPrefix(files[2].URL, s.URL)
+	s.FailNext(flaky, 2)
+	s.FailNext(down, 100)
+	f := &archive.Fetcher{Dir: t.TempDir(), Backoff: time.Millisecond, Retries: 3}
+	ds := f.Fetch(ctx, files)
+	if err := ds[1].Err(); err != nil {
+		t.Errorf("flaky file: %v", err)
+	}
+	if err := ds[2].Err(); err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "4 attempts") || errors.Is(err, archive.ErrNotFound) {
+		t.Errorf("file down: %v, want a 503 after 4 attempts", err)
+	}
+	if n := countPath(s.Requests(), flaky); n != 3 {
+		t.Errorf("flaky file requested %d times, want 3", n)
+	}
+	if f.Stats.Failed.Load() != 1 || f.Stats.FilesDone.Load() != int64(len(files)) {
+		t.Errorf("failed %d, done %d of %d", f.Stats.Failed.Load(), f.Stats.FilesDone.Load(), len(files))
+	}
+}

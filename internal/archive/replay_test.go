@@ -3,7 +3,10 @@ package archive_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +56,12 @@ type replayResult struct {
 // replay plans, fetches and replays the range from the server into dir.
 func replay(t *testing.T, s *archivetest.Server, dir string, from, until time.Time) replayResult {
 	t.Helper()
+	return replayWith(t, s, dir, from, until, nil)
+}
+
+// replayWith is replay with the pipeline's configuration adjusted by edit.
+func replayWith(t *testing.T, s *archivetest.Server, dir string, from, until time.Time, edit func(*pipeline.Config)) replayResult {
+	t.Helper()
 	ctx := testCtx(t)
 	files, err := archive.Plan(from, until, bothCols, s.Bases())
 	if err != nil {
@@ -74,6 +83,9 @@ func replay(t *testing.T, s *archivetest.Server, dir string, from, until time.Ti
 	cfg := pipeline.DefaultConfig(db)
 	var rr replayResult
 	cfg.OnError = func(err error) { rr.errs = append(rr.errs, err) }
+	if edit != nil {
+		edit(&cfg)
+	}
 	res, err := pipeline.New(cfg).Run(ctx, es)
 	if err != nil {
 		t.Fatal(err)
@@ -145,4 +157,50 @@ func TestReplayTwoCollectors(t *testing.T) {
 		t.Errorf("data from %s to %s, outside the planned files", rr.res.First, rr.res.Last)
 	}
 	t.Logf("%d route events, %d peers, %d requests, %d bytes", rr.res.RouteEvents, rr.res.Peers, len(s.Requests()), rr.fetch.Stats.Bytes.Load())
+}
+
+// TestStreaming: parsing goes on while files download, and the collectors
+// are merged as their files arrive. The server holds the last update file
+// of each collector until the detector has reported the outage's start
+// from the earlier files; were the replay to wait for every file, it
+// would never get there (the safety timeout would fail the test).
+func TestStreaming(t *testing.T) {
+	s := mirror(t)
+	last := map[string]bool{
+		archivetest.RISPrefix + "/rrc00/2015.01/updates.20150101.0255.gz":                   true,
+		archivetest.RouteViewsPrefix + "/bgpdata/2015.01/UPDATES/updates.20150101.0245.bz2": true,
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	var held atomic.Int32
+	s.Hook = func(r *http.Request) {
+		if last[r.URL.Path] {
+			held.Add(1)
+			select {
+			case <-release:
+			case <-time.After(time.Minute): // safety net only
+				t.Error("the last files were held until the safety timeout: no streaming")
+			}
+		}
+	}
+	var seenWhileHeld bool
+	rr := replayWith(t, s, t.TempDir(), testFrom, testUntil, func(cfg *pipeline.Config) {
+		cfg.Sink = detect.SinkFunc(func(n detect.Notice) {
+			if n.Type == "start" && n.Event.EntityCode == "KP" && n.Event.Kind == "outage" {
+				once.Do(func() {
+					seenWhileHeld = true
+					close(release)
+				})
+			}
+		})
+	})
+	if !seenWhileHeld {
+		t.Fatal("the outage was not reported before the last files were served")
+	}
+	if held.Load() != 2 {
+		t.Errorf("%d held requests, want 2", held.Load())
+	}
+	if ev := kpOutage(rr.events); ev == nil || ev.End == nil || !near(*ev.End, archivetest.OutageEnd) {
+		t.Errorf("outage %+v", ev)
+	}
 }

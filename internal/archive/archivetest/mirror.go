@@ -281,6 +281,7 @@ type Server struct {
 	inflight    int
 	maxInflight int
 	cut         map[string]int64 // path -> bytes sent before the first response is cut
+	fail        map[string]int   // path -> responses still to answer 503
 	// Hook, if set, runs at the start of every request, outside the lock
 	// (to hold requests in a test of concurrency).
 	Hook func(r *http.Request)
@@ -288,7 +289,7 @@ type Server struct {
 
 // Serve starts a server for d. Close it with Close.
 func Serve(d *Data) *Server {
-	s := &Server{data: d, files: map[string][]byte{}, cut: map[string]int64{}}
+	s := &Server{data: d, files: map[string][]byte{}, cut: map[string]int64{}, fail: map[string]int{}}
 	for p, b := range d.Files {
 		s.files[p] = b
 	}
@@ -323,6 +324,13 @@ func (s *Server) CutAfter(path string, n int64) {
 	s.cut[path] = n
 }
 
+// FailNext makes the next n requests for path answer 503 Service Unavailable.
+func (s *Server) FailNext(path string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[path] = n
+}
+
 // Requests returns the requests received so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -349,6 +357,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(s.cut, r.URL.Path)
 	}
 	hook := s.Hook
+	failing := s.fail[r.URL.Path] > 0
+	if failing {
+		s.fail[r.URL.Path]--
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -357,6 +369,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if hook != nil {
 		hook(r)
+	}
+	if failing {
+		http.Error(w, "try later", http.StatusServiceUnavailable)
+		return
 	}
 	if !ok {
 		http.NotFound(w, r)
