@@ -16,6 +16,8 @@ import (
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/record"
+	"github.com/blackout-bgp/blackout/internal/source/rislive"
 )
 
 func init() {
@@ -243,5 +245,62 @@ type recording struct {
 
 // start tees events into a recorder writing into r.dir.
 func (r *recordFlags) start(ctx context.Context, events <-chan bgp.Event, logf func(string, ...any)) (*recording, error) {
-	return nil, errors.New("--record: not implemented yet")
+	rec, err := record.New(record.Config{Dir: r.dir, Every: r.every, OnError: func(err error) { logf("%v", err) }})
+	if err != nil {
+		return nil, err
+	}
+	out, wait := record.Tee(ctx, events, rec, 1<<16)
+	logf("recording into %s (rotating every %s of data time)", r.dir, r.every)
+	return &recording{events: out, close: wait}, nil
+}
+
+func init() {
+	liveSourceFlags = append(liveSourceFlags, risLiveFlags)
+}
+
+// risLiveURL is the --ris-live flag: a boolean that may carry a URL.
+type risLiveURL struct{ url string }
+
+func (u *risLiveURL) String() string   { return u.url }
+func (u *risLiveURL) IsBoolFlag() bool { return true }
+func (u *risLiveURL) Set(v string) error {
+	switch v {
+	case "true":
+		u.url = rislive.DefaultURL
+	case "false":
+		u.url = ""
+	default:
+		if !strings.HasPrefix(v, "ws://") && !strings.HasPrefix(v, "wss://") {
+			return fmt.Errorf("%q is not a ws:// or wss:// URL", v)
+		}
+		u.url = v
+	}
+	return nil
+}
+
+// risLiveFlags registers --ris-live, --ris-filter and --ris-max-backoff.
+func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
+	var u risLiveURL
+	var filter rislive.Filter
+	var filters int
+	var maxBackoff time.Duration
+	fs.Var(&u, "ris-live", "follow RIPE RIS Live (--ris-live alone: "+rislive.DefaultURL+"; --ris-live=URL: another endpoint)")
+	fs.Func("ris-filter", "RIS Live subscription filter `KEY=VALUE` (host, prefix, moreSpecific, lessSpecific, path, peer, type, require; repeatable; implies --ris-live)", func(kv string) error {
+		filters++
+		return filter.Set(kv)
+	})
+	fs.DurationVar(&maxBackoff, "ris-max-backoff", time.Minute, "longest wait between two RIS Live reconnection attempts")
+	return func(env liveEnv) ([]source.Source, error) {
+		if u.url == "" && filters > 0 {
+			u.url = rislive.DefaultURL
+		}
+		if u.url == "" {
+			return nil, nil
+		}
+		cfg := rislive.Config{URL: u.url, MaxBackoff: maxBackoff, Logf: env.Logf}
+		if filters > 0 {
+			cfg.Filters = []rislive.Filter{filter}
+		}
+		return []source.Source{rislive.New(cfg)}, nil
+	}
 }
