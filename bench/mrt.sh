@@ -96,9 +96,8 @@ row() { printf '%-44s %-26s %9s %10s %8s %10s\n' "$1" "$2" "$3" "$4" "$5" "$6"; 
 
 for f in "${inputs[@]}"; do
 	name=$(basename "$f")
-	routes=$("$bin/mrtroutes" routes "$f" | cut -d' ' -f1)
-
-	measure "$bin/mrtroutes" routes "$f"
+	keep=1 measure "$bin/mrtroutes" routes "$f"
+	routes=$(cut -d' ' -f1 <"$tfile.out")
 	ours=$secs
 	row "$name" "blackout route iterator" "$ours" "$(rate "$routes" "$ours")" "$rss_mb" ""
 	keep=1 measure "$bin/gobgpdecode" "$f"
