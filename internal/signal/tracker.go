@@ -94,7 +94,7 @@ type Tracker struct {
 	pcountry []geo.Country // majority country by PrefixID
 	pknown   []bool
 	asCC     map[bgp.ASN]geo.Country
-	upCache  map[upKey]bgp.ASN
+	upCache  []upEntry // country upstream by PathID, for the last country asked
 	shares   []geo.Share
 	subShare []geo.Share
 	// Withdrawal spread per prefix, since it was last visible to all.
@@ -102,16 +102,17 @@ type Tracker struct {
 	wPeers        []uint16
 }
 
-type upKey struct {
-	path view.PathID
-	cc   geo.Country
+type upEntry struct {
+	cc geo.Country
+	ok bool
+	up bgp.ASN
 }
 
 // New returns a Tracker with bins of the given width reporting to sink.
 func New(db *geo.DB, bin time.Duration, sink Sink) *Tracker {
 	return &Tracker{db: db, sink: sink, bin: bin, states: map[key]*State{},
 		vis:  [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])},
-		asCC: map[bgp.ASN]geo.Country{}, upCache: map[upKey]bgp.ASN{}}
+		asCC: map[bgp.ASN]geo.Country{}}
 }
 
 // Attach gives the tracker the view it observes (for AS paths).
@@ -263,9 +264,15 @@ func (t *Tracker) ASCountry(a bgp.ASN) geo.Country { return t.asCountry(a) }
 // countryUpstream returns the first AS on the path, from the origin
 // towards the vantage point, that is not registered in cc.
 func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
-	k := upKey{path, cc}
-	if a, ok := t.upCache[k]; ok {
-		return a
+	// A path is nearly always met with one country (its prefixes'): a
+	// dense slice by PathID, remembering the last country asked, is much
+	// cheaper than a map of (path, country) with millions of entries.
+	if int(path) < len(t.upCache) {
+		if c := t.upCache[path]; c.ok && c.cc == cc {
+			return c.up
+		}
+	} else {
+		t.upCache = append(t.upCache, make([]upEntry, int(path)+1-len(t.upCache)+len(t.upCache)/4)...)
 	}
 	asns := t.v.Path(path)
 	var up bgp.ASN
@@ -275,7 +282,7 @@ func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
 			break
 		}
 	}
-	t.upCache[k] = up
+	t.upCache[path] = upEntry{cc: cc, up: up, ok: true}
 	return up
 }
 
