@@ -138,7 +138,12 @@ func shotDir(t *testing.T) string {
 // waitJS polls a JavaScript expression until it is truthy.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	waitJSFor(t, ctx, what, expr, 30*time.Second)
+}
+
+func waitJSFor(t *testing.T, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 1500) : document.body.innerText.slice(0, 1500)`))
 		var console []string
 		if consoleProblems != nil {
@@ -263,6 +268,44 @@ func TestDashboardFakeAPI(t *testing.T) {
 // TestDashboardDemo starts `blackout serve --demo --speed max` and checks
 // the dashboard in a real browser once the replay has finished.
 func TestDashboardDemo(t *testing.T) {
+	base := startServe(t, "max")
+	waitReplay(t, base)
+	ctx, problems := browser(t)
+	checkDashboard(t, ctx, base, problems)
+}
+
+// TestDashboardLive watches the demo unfold at 10,000 times real time on
+// one page load: the KP outage must appear among the ongoing events and on
+// the map as critical, from the server-sent events alone, then go away.
+func TestDashboardLive(t *testing.T) {
+	base := startServe(t, "10000")
+	ctx, problems := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatalf("open home page: %v", err)
+	}
+	waitJS(t, ctx, "the home page", `document.body.dataset.page === 'home' && document.querySelector('svg.worldmap') !== null`)
+	evalJS[chromedp.Void](t, ctx, `window.__sameLoad = true`)
+	clock0 := evalJS[string](t, ctx, `document.getElementById('clock').textContent`)
+	waitJSFor(t, ctx, "the KP outage ongoing, critical on the map", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') !== null &&
+		document.querySelector('svg.worldmap path[data-cc="KP"]').classList.contains('state-critical')`, 2*time.Minute)
+	screenshot(t, ctx, "home-live-outage")
+	waitJSFor(t, ctx, "the KP outage's end", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') === null &&
+		document.querySelector('#recent li[data-entity="country:KP"][data-kind="outage"]') !== null`, time.Minute)
+	if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {
+		t.Error("the page was reloaded; want live updates")
+	}
+	if clock := evalJS[string](t, ctx, `document.getElementById('clock').textContent`); clock == clock0 {
+		t.Errorf("the data clock did not move: %q", clock)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("errors in the browser console:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// startServe builds blackout and starts `blackout serve --demo --speed
+// speed` on a free port; it returns the base URL.
+func startServe(t *testing.T, speed string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -281,7 +324,7 @@ func TestDashboardDemo(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "--demo", "--speed", "max", "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	cmd := exec.Command(bin, "serve", "--demo", "--speed", speed, "--listen", "127.0.0.1:0", "--data", t.TempDir())
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -321,19 +364,16 @@ func TestDashboardDemo(t *testing.T) {
 			}
 		}
 	}()
-	var base string
 	select {
-	case base = <-urls:
+	case base := <-urls:
+		t.Logf("blackout serve at %s", base)
+		return base
 	case <-time.After(60 * time.Second):
 		logMu.Lock()
 		defer logMu.Unlock()
 		t.Fatalf("no 'listening on http://...' line from blackout serve within 60s; output:\n%s", strings.Join(logTail, "\n"))
 	}
-	t.Logf("blackout serve at %s", base)
-	waitReplay(t, base)
-
-	ctx, problems := browser(t)
-	checkDashboard(t, ctx, base, problems)
+	return ""
 }
 
 // waitReplay polls /api/v1/health until the demo's data clock reaches its
