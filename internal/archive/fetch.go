@@ -56,6 +56,9 @@ type Fetcher struct {
 	// Backoff is the wait before the first retry, doubled at each retry up
 	// to 30 times itself (default 1s).
 	Backoff time.Duration
+	// StallTimeout abandons (and retries) a request that receives no byte
+	// for this long (default 2 minutes).
+	StallTimeout time.Duration
 	// Stats counts what was done; read it with its methods at any time.
 	Stats Stats
 }
@@ -242,7 +245,17 @@ func (f *Fetcher) try(ctx context.Context, url, part string) (int64, error) {
 	if st, err := os.Stat(part); err == nil {
 		have = st.Size()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	// A watchdog cancels the request when no byte comes for StallTimeout.
+	stall := f.StallTimeout
+	if stall <= 0 {
+		stall = 2 * time.Minute
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errStalled := fmt.Errorf("no data for %s", stall)
+	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, permanentError{fmt.Errorf("fetch %s: %w", url, err)}
 	}
@@ -259,6 +272,9 @@ func (f *Fetcher) try(ctx context.Context, url, part string) (int64, error) {
 	f.Stats.Requests.Add(1)
 	resp, err := client.Do(req)
 	if err != nil {
+		if context.Cause(rctx) == errStalled {
+			err = errStalled
+		}
 		return 0, fmt.Errorf("fetch %s: %w", url, err)
 	}
 	defer resp.Body.Close()
@@ -304,7 +320,10 @@ func (f *Fetcher) try(ctx context.Context, url, part string) (int64, error) {
 	if err != nil {
 		return 0, permanentError{fmt.Errorf("fetch %s: cache: %w", url, err)}
 	}
-	n, cerr := io.Copy(out, &countingReader{r: resp.Body, n: &f.Stats.Bytes})
+	n, cerr := io.Copy(out, &countingReader{r: resp.Body, n: &f.Stats.Bytes, watchdog: watchdog, stall: stall})
+	if cerr != nil && context.Cause(rctx) == errStalled {
+		cerr = errStalled
+	}
 	if err := out.Close(); err != nil && cerr == nil {
 		cerr = err
 	}
@@ -363,13 +382,19 @@ func parseContentRange(s string) (start, end, size int64, err error) {
 	return start, end, size, nil
 }
 
+// countingReader counts the bytes read and rearms the stall watchdog.
 type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
+	r        io.Reader
+	n        *atomic.Int64
+	watchdog *time.Timer
+	stall    time.Duration
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
+	if n > 0 {
+		c.n.Add(int64(n))
+		c.watchdog.Reset(c.stall)
+	}
 	return n, err
 }

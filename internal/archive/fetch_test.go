@@ -306,3 +306,34 @@ func TestRetries(t *testing.T) {
 		t.Errorf("failed %d, done %d of %d", f.Stats.Failed.Load(), f.Stats.FilesDone.Load(), len(files))
 	}
 }
+
+// TestStall: a server that sends nothing is abandoned after StallTimeout
+// and the request retried.
+func TestStall(t *testing.T) {
+	s := mirror(t)
+	files, _ := archive.Plan(testFrom, testFrom.Add(time.Minute), []archive.Collector{archivetest.RIS}, s.Bases())
+	var mu sync.Mutex
+	stalled := 0
+	done := make(chan struct{})
+	defer close(done)
+	s.Hook = func(r *http.Request) {
+		mu.Lock()
+		stalled++
+		first := stalled == 1
+		mu.Unlock()
+		if first {
+			select { // hangs until the client gives up (or the test ends)
+			case <-r.Context().Done():
+			case <-done:
+			}
+		}
+	}
+	f := &archive.Fetcher{Dir: t.TempDir(), Backoff: time.Millisecond, StallTimeout: 50 * time.Millisecond, Workers: 1}
+	ds := f.Fetch(testCtx(t), files[:1])
+	if err := ds[0].Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Requests()); n != 2 {
+		t.Errorf("%d requests, want 2 (the stalled one, then the retry)", n)
+	}
+}
