@@ -73,6 +73,18 @@ type message struct {
 	State         string            `json:"state"`
 }
 
+// head is the part of a ris_message needed when the raw message is read.
+type head struct {
+	Timestamp json.Number `json:"timestamp"`
+	Peer      string      `json:"peer"`
+	PeerASN   flexASN     `json:"peer_asn"`
+	ID        string      `json:"id"`
+	Host      string      `json:"host"`
+	Type      string      `json:"type"`
+	Raw       string      `json:"raw"`
+	State     string      `json:"state"`
+}
+
 type announcement struct {
 	NextHop  string   `json:"next_hop"`
 	Prefixes []string `json:"prefixes"`
@@ -122,10 +134,12 @@ func (d *Decoder) Decode(dst []bgp.Event, b []byte) ([]bgp.Event, Info, error) {
 	default:
 		return dst, info, nil
 	}
-	var m message
-	if err := json.Unmarshal(env.Data, &m); err != nil {
+	// The head first: with a raw message, the JSON fields are not needed.
+	var h head
+	if err := json.Unmarshal(env.Data, &h); err != nil {
 		return dst, info, fmt.Errorf("ris_message: invalid JSON: %w", err)
 	}
+	m := message{Timestamp: h.Timestamp, Peer: h.Peer, PeerASN: h.PeerASN, ID: h.ID, Host: h.Host, Type: h.Type, Raw: h.Raw, State: h.State}
 	info.MsgType = m.Type
 	if m.Type != "UPDATE" && m.Type != "RIS_PEER_STATE" {
 		return dst, info, nil
@@ -157,8 +171,11 @@ func (d *Decoder) Decode(dst []bgp.Event, b []byte) ([]bgp.Event, Info, error) {
 			info.FromRaw = true
 			return out, info, nil
 		}
-		// A raw message that does not decode (a 2-byte-AS session, a
-		// malformed attribute): the JSON fields are RIS's own reading.
+		// A raw message that does not decode (a malformed attribute):
+		// the JSON fields are RIS's own reading.
+	}
+	if err := json.Unmarshal(env.Data, &m); err != nil {
+		return dst, info, fmt.Errorf("ris_message %s: invalid JSON: %w", m.ID, err)
 	}
 	return d.decodeJSON(dst, &m, t, peer)
 }
