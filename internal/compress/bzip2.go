@@ -15,7 +15,8 @@ import (
 // a scanner goroutine finds the 48-bit block magics (at any bit offset) in
 // the compressed input, cuts each block out, and workers decode every block
 // as a standalone single-block stream with compress/bzip2, which also checks
-// the block CRC. The reader emits blocks in input order and checks each
+// the block CRC (each worker keeps one compress/bzip2 reader and feeds it
+// the blocks' streams one after another, see bzip2_worker.go). The reader emits blocks in input order and checks each
 // stream's combined CRC. A magic can occur by chance inside compressed data:
 // such a false cut makes the piece fail to decode, and the reader then
 // merges it with the following piece and decodes again. At most 2*workers
