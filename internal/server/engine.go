@@ -140,11 +140,11 @@ func (e *Engine) RouteEvents() int64 { return e.routeEvents.Load() }
 func (e *Engine) Running() bool { return e.running.Load() }
 
 func (e *Engine) openCount(ctx context.Context) int {
-	evs, err := e.cfg.Store.Events(ctx, store.EventFilter{Ongoing: true, Limit: 1 << 20})
+	n, err := e.cfg.Store.CountOpen(ctx)
 	if err != nil {
 		return 0
 	}
-	return len(evs)
+	return n
 }
 
 // snapshot copies an event (the detector keeps changing its own).
@@ -179,11 +179,7 @@ func (e *Engine) notify(n detect.Notice) {
 	}
 	if e.m != nil {
 		e.m.notices.WithLabelValues(n.Type).Inc()
-		if n.Type == "start" {
-			e.m.eventsOpen.Inc()
-		} else if n.Type == "end" || n.Type == "retract" {
-			e.m.eventsOpen.Dec()
-		}
+		e.m.eventsOpen.Set(float64(e.openCount(e.ctx)))
 	}
 	// What readers see: the stored form (its id, and preceded_by mapped).
 	out := snap

@@ -364,6 +364,13 @@ func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, erro
 	return out, rows.Err()
 }
 
+// CountOpen implements Store.
+func (s *SQLite) CountOpen(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE "end" IS NULL`).Scan(&n)
+	return n, err
+}
+
 // Event implements Store.
 func (s *SQLite) Event(ctx context.Context, id int64) (*StoredEvent, error) {
 	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))

@@ -131,6 +131,8 @@ type Store interface {
 	LastBinTime(ctx context.Context) (time.Time, error)
 	Events(ctx context.Context, f EventFilter) ([]StoredEvent, error)
 	Event(ctx context.Context, id int64) (*StoredEvent, error)
+	// CountOpen returns the number of events without an end.
+	CountOpen(ctx context.Context) (int, error)
 	Entities(ctx context.Context, typ string) ([]Entity, error)
 	Entity(ctx context.Context, typ, code string) (*Entity, error)
 	Meta(ctx context.Context, key string) (string, bool, error)
