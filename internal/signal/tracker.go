@@ -33,6 +33,7 @@ type State struct {
 	routes    int32             // full-feed routes in all
 	cur       Bin               // the open bin's accumulators
 	idx       int               // creation order
+	seq       int64             // the bin cur belongs to (Tracker.seq)
 	k         key
 	dirty     bool // changed in the open bin
 	watched   bool // reported at every bin
@@ -95,11 +96,22 @@ type Tracker struct {
 	pknown   []bool
 	asCC     map[bgp.ASN]geo.Country
 	upCache  []upEntry // country upstream by PathID, for the last country asked
-	shares   []geo.Share
-	subShare []geo.Share
+	seq      int64     // number of the open bin
+	// Per-route caches: the country state of a prefix, and per path the
+	// states of its origin AS (by family) and the origin's neighbour.
+	prefixState []*State
+	pathInfo    []pathEntry
+	shares      []geo.Share
+	subShare    []geo.Share
 	// Withdrawal spread per prefix, since it was last visible to all.
 	firstW, lastW []int64
 	wPeers        []uint16
+}
+
+type pathEntry struct {
+	as   [2]*State
+	nb   bgp.ASN
+	done bool
 }
 
 type upEntry struct {
@@ -135,7 +147,7 @@ func (t *Tracker) state(e Entity, f Family) *State {
 	k := key{e, f}
 	s := t.states[k]
 	if s == nil {
-		s = &State{upstreams: map[bgp.ASN]int32{}, idx: len(t.order), k: k}
+		s = &State{upstreams: map[bgp.ASN]int32{}, idx: len(t.order), k: k, seq: -1}
 		if e.Type == Country {
 			s.origins = map[bgp.ASN]int32{}
 		}
@@ -176,13 +188,14 @@ func (t *Tracker) closeBin() {
 	next := t.dirty[:0]
 	for _, s := range t.dirty {
 		b := s.cur
-		if !b.Start.Equal(t.binStart) {
+		if s.seq != t.seq {
 			b = Bin{MinSpace: s.Space} // no change during the bin
 		}
 		b.Start = t.binStart
 		b.Prefixes, b.Space, b.Origins = s.Prefixes, s.Space, int32(len(s.origins))
 		t.sink.BinClosed(s.k.e, s.k.f, b, s)
 		s.cur = Bin{Start: t.binStart.Add(t.bin), MinSpace: s.Space}
+		s.seq = t.seq + 1
 		s.dirty = s.watched
 		if s.watched {
 			next = append(next, s)
@@ -191,13 +204,15 @@ func (t *Tracker) closeBin() {
 	clear(t.dirty[len(next):])
 	t.dirty = next
 	t.binStart = t.binStart.Add(t.bin)
+	t.seq++
 }
 
 // BinStart returns the start of the open bin.
 func (t *Tracker) BinStart() time.Time { return t.binStart }
 
 func (t *Tracker) touch(s *State) {
-	if !s.cur.Start.Equal(t.binStart) {
+	if s.seq != t.seq {
+		s.seq = t.seq
 		s.cur = Bin{Start: t.binStart, MinSpace: s.Space}
 	}
 	if !s.dirty {
@@ -313,23 +328,57 @@ func (t *Tracker) upstream(now time.Time, e Entity, f Family, s *State, a bgp.AS
 	}
 }
 
+// countryState returns the state of prefix id's country (nil if the
+// prefix is in no country), cached per prefix.
+func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Country) {
+	if int(id) < len(t.prefixState) {
+		if s := t.prefixState[id]; s != nil {
+			return s, s.k.e.Country()
+		}
+	} else {
+		t.prefixState = append(t.prefixState, make([]*State, int(id)+1-len(t.prefixState)+len(t.prefixState)/4)...)
+	}
+	cc := t.country(id, p)
+	if cc.IsZero() {
+		return nil, cc
+	}
+	s := t.state(CountryEntity(cc), family(p))
+	t.prefixState[id] = s
+	return s, cc
+}
+
+// path returns the cached facts of a path: its origin AS's state in family
+// f (nil without an origin) and the origin's neighbour.
+func (t *Tracker) path(id view.PathID, f Family) (*State, bgp.ASN) {
+	if int(id) >= len(t.pathInfo) {
+		t.pathInfo = append(t.pathInfo, make([]pathEntry, int(id)+1-len(t.pathInfo)+len(t.pathInfo)/4)...)
+	}
+	e := &t.pathInfo[id]
+	if !e.done {
+		e.done = true
+		e.nb = t.neighbour(id)
+	}
+	if e.as[f] == nil {
+		if o := t.v.PathOrigin(id); o != 0 {
+			e.as[f] = t.state(ASEntity(o), f)
+		}
+	}
+	return e.as[f], e.nb
+}
+
 // Route implements view.Observer.
 func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer int, old, new view.PathID) {
 	f := family(p)
-	cc := t.country(id, p)
-	var cs *State
-	if !cc.IsZero() {
-		cs = t.state(CountryEntity(cc), f)
+	cs, cc := t.countryState(id, p)
+	if cs != nil {
 		t.touch(cs)
 	}
 	path := new
 	if path == 0 {
 		path = old
 	}
-	origin := t.v.PathOrigin(path)
-	var as *State
-	if origin != 0 {
-		as = t.state(ASEntity(origin), f)
+	as, _ := t.path(path, f)
+	if as != nil {
 		t.touch(as)
 	}
 	if new != 0 {
@@ -354,19 +403,19 @@ func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer in
 	}
 	if old != 0 {
 		if cs != nil {
-			t.upstream(now, CountryEntity(cc), f, cs, t.countryUpstream(old, cc), -1)
+			t.upstream(now, cs.k.e, f, cs, t.countryUpstream(old, cc), -1)
 		}
-		if o := t.v.PathOrigin(old); o != 0 {
-			os := t.state(ASEntity(o), f)
-			t.upstream(now, ASEntity(o), f, os, t.neighbour(old), -1)
+		if os, nb := t.path(old, f); os != nil {
+			t.touch(os)
+			t.upstream(now, os.k.e, f, os, nb, -1)
 		}
 	}
 	if new != 0 {
 		if cs != nil {
-			t.upstream(now, CountryEntity(cc), f, cs, t.countryUpstream(new, cc), +1)
+			t.upstream(now, cs.k.e, f, cs, t.countryUpstream(new, cc), +1)
 		}
-		if as != nil {
-			t.upstream(now, ASEntity(origin), f, as, t.neighbour(new), +1)
+		if ns, nb := t.path(new, f); ns != nil {
+			t.upstream(now, ns.k.e, f, ns, nb, +1)
 		}
 	}
 }

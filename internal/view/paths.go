@@ -36,10 +36,17 @@ func (t *pathTable) hash(asns []bgp.ASN, probe uint64) uint64 {
 	return maphash.Bytes(t.seed, b) + probe*0x9E3779B97F4A7C15
 }
 
-// intern returns the id of path p, adding it when new.
-func (t *pathTable) intern(p bgp.Path) PathID {
+// intern returns the id of path p, adding it when new. last is a one-entry
+// cache (the caller's previous path): a peer's consecutive routes often
+// share their path, and comparing is cheaper than hashing.
+func (t *pathTable) intern(p bgp.Path, last PathID) PathID {
 	t.scratch = p.AppendFlat(t.scratch[:0])
 	flat := t.scratch
+	if last != 0 && equalASNs(t.get(last), flat) {
+		if o, ok := p.Origin(); ok && o == t.origin[last] || !ok && t.origin[last] == 0 {
+			return last
+		}
+	}
 	for probe := uint64(0); ; probe++ {
 		h := t.hash(flat, probe)
 		id, ok := t.index[h]

@@ -134,7 +134,8 @@ type peerState struct {
 	winSolo  int
 	winIDs   []PrefixID // the window's withdrawals of prefixes then visible
 	flushAt  time.Time
-	refill   bool // re-announcing after a flush
+	refill   bool   // re-announcing after a flush
+	lastPath PathID // the path of the peer's last announcement
 }
 
 // View is the routing view. The zero value is not usable; use New.
@@ -283,7 +284,8 @@ func (ps *peerState) set(id PrefixID, path PathID, nPrefixes int) {
 
 func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	id, _ := v.prefixID(ev.Prefix, true)
-	path := v.paths.intern(ev.Attrs.Path)
+	path := v.paths.intern(ev.Attrs.Path, ps.lastPath)
+	ps.lastPath = path
 	f := fam(ev.Prefix)
 	old := ps.get(id)
 	if ev.PathID != 0 {
