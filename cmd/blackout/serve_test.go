@@ -250,7 +250,9 @@ func TestServeRestartAfterKill(t *testing.T) {
 		}
 		return args
 	}
-	finished := func(h health) bool { return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:") }
+	finished := func(h health) bool {
+		return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:")
+	}
 
 	clean := filepath.Join(tmp, "clean")
 	p := startServeProc(t, replay(clean, "max")...)
