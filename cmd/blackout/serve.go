@@ -168,6 +168,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 
+	if len(srcs) > 0 {
+		eng.MarkRunning()
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err)

@@ -136,6 +136,10 @@ func (e *Engine) DataTime() time.Time {
 // RouteEvents returns the route events fed.
 func (e *Engine) RouteEvents() int64 { return e.routeEvents.Load() }
 
+// MarkRunning says a source is about to be fed (Run says it too), so that
+// health reports running from the first request on.
+func (e *Engine) MarkRunning() { e.running.Store(true) }
+
 // Running reports whether a source is being fed.
 func (e *Engine) Running() bool { return e.running.Load() }
 
