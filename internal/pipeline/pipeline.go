@@ -232,7 +232,9 @@ func (o *fanout) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *si
 	}
 }
 
-var collectorRE = regexp.MustCompile(`(rrc\d\d|route-views[0-9a-z.\-]*?)(?:[./_]|$)`)
+// collectorRE matches RIS names (rrc00) and RouteViews names: route-views2,
+// route-views6, route-views.linx, route-views.sydney, ...
+var collectorRE = regexp.MustCompile(`(rrc\d\d|route-views(?:\d+|\.[a-z][a-z0-9]*)?)(?:[./_-]|$)`)
 
 // CollectorOf guesses the route collector from a file path ("rrc06",
 // "route-views2"), or "" when the path does not name one. Files of one

@@ -79,6 +79,9 @@ type key struct {
 	f Family
 }
 
+// pack returns the key as one number, a cheap map key.
+func (k key) pack() uint64 { return uint64(k.e.Type)<<40 | uint64(k.e.Code)<<8 | uint64(k.f) }
+
 // Tracker computes signals from the view's changes. It implements
 // view.Observer; call Attach with the view before use, and Advance with
 // the data time before each event so that bins close on time.
@@ -88,9 +91,9 @@ type Tracker struct {
 	sink     Sink
 	bin      time.Duration
 	binStart time.Time
-	states   map[key]*State
-	order    []key    // states in creation order
-	dirty    []*State // states changed in the open bin
+	states   map[uint64]*State // by key.pack()
+	order    []key             // states in creation order
+	dirty    []*State          // states changed in the open bin
 	vis      [2]*bart.Table[bgp.ASN]
 	pcountry []geo.Country // majority country by PrefixID
 	pknown   []bool
@@ -122,7 +125,7 @@ type upEntry struct {
 
 // New returns a Tracker with bins of the given width reporting to sink.
 func New(db *geo.DB, bin time.Duration, sink Sink) *Tracker {
-	return &Tracker{db: db, sink: sink, bin: bin, states: map[key]*State{},
+	return &Tracker{db: db, sink: sink, bin: bin, states: map[uint64]*State{},
 		vis:  [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])},
 		asCC: map[bgp.ASN]geo.Country{}}
 }
@@ -134,24 +137,24 @@ func (t *Tracker) Attach(v *view.View) { t.v = v }
 func (t *Tracker) BinWidth() time.Duration { return t.bin }
 
 // State returns the live state of e and f, or nil if never seen.
-func (t *Tracker) State(e Entity, f Family) *State { return t.states[key{e, f}] }
+func (t *Tracker) State(e Entity, f Family) *State { return t.states[key{e, f}.pack()] }
 
 // Each calls fn for every entity and family with state, in first-seen order.
 func (t *Tracker) Each(fn func(e Entity, f Family, s *State)) {
 	for _, k := range t.order {
-		fn(k.e, k.f, t.states[k])
+		fn(k.e, k.f, t.states[k.pack()])
 	}
 }
 
 func (t *Tracker) state(e Entity, f Family) *State {
 	k := key{e, f}
-	s := t.states[k]
+	s := t.states[k.pack()]
 	if s == nil {
 		s = &State{upstreams: map[bgp.ASN]int32{}, idx: len(t.order), k: k, seq: -1}
 		if e.Type == Country {
 			s.origins = map[bgp.ASN]int32{}
 		}
-		t.states[k] = s
+		t.states[k.pack()] = s
 		t.order = append(t.order, k)
 	}
 	return s

@@ -89,7 +89,7 @@ func (v *View) Memory() MemoryStats {
 		m.Routes += ps.n4 + ps.n6
 		m.Tables += cap(ps.table) * 4
 	}
-	m.Prefixes = cap(v.prefixes)*32 + cap(v.seen)*2 + cap(v.visible) + cap(v.origin)*4 + cap(v.lastPath)*4 + len(v.index)*56
+	m.Prefixes = cap(v.prefixes)*32 + cap(v.seen)*2 + cap(v.visible) + cap(v.origin)*4 + cap(v.lastPath)*4 + len(v.index4)*24 + len(v.index6)*40
 	m.Paths = v.paths.bytes()
 	m.DistinctPath = len(v.paths.offs) - 1
 	return m

@@ -14,6 +14,7 @@
 package view
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -143,7 +144,8 @@ type View struct {
 	cfg      Config
 	obs      Observer
 	prefixes []netip.Prefix
-	index    map[netip.Prefix]PrefixID
+	index4   map[uint64]PrefixID // IPv4 prefixes: address<<8 | length
+	index6   map[key6]PrefixID
 	seen     []uint16 // full-feed peers with a route, by PrefixID
 	visible  []bool
 	origin   []bgp.ASN
@@ -166,7 +168,7 @@ func New(cfg Config, obs Observer) *View {
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &View{cfg: cfg, obs: obs, index: map[netip.Prefix]PrefixID{}, paths: newPathTable(),
+	return &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: newPathTable(),
 		byPeer: map[bgp.Peer]int{}, lastPeer: -1}
 }
 
@@ -245,15 +247,40 @@ func (v *View) peerIndex(p bgp.Peer) int {
 	return i
 }
 
+// key6 is an IPv6 prefix as a map key. Keys hold no pointer (netip.Prefix
+// does, for zones), so hashing them is cheap: the index is on the path of
+// every route event.
+type key6 struct {
+	hi, lo uint64
+	bits   uint8
+}
+
 func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
-	if id, ok := v.index[p]; ok {
-		return id, true
+	var k4 uint64
+	var k6 key6
+	is4 := p.Addr().Is4()
+	if is4 {
+		a := p.Addr().As4()
+		k4 = uint64(a[0])<<32 | uint64(a[1])<<24 | uint64(a[2])<<16 | uint64(a[3])<<8 | uint64(p.Bits())
+		if id, ok := v.index4[k4]; ok {
+			return id, true
+		}
+	} else {
+		a := p.Addr().As16()
+		k6 = key6{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), uint8(p.Bits())}
+		if id, ok := v.index6[k6]; ok {
+			return id, true
+		}
 	}
 	if !add {
 		return 0, false
 	}
 	id := PrefixID(len(v.prefixes))
-	v.index[p] = id
+	if is4 {
+		v.index4[k4] = id
+	} else {
+		v.index6[k6] = id
+	}
 	v.prefixes = append(v.prefixes, p)
 	v.seen = append(v.seen, 0)
 	v.visible = append(v.visible, false)
