@@ -404,21 +404,37 @@ func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer in
 		}
 		t.noteWithdrawal(now, id)
 	}
+	// Move the route's count from the old path's upstreams to the new one's
+	// (nothing to do when they are the same: the usual path change).
+	var cOld, cNew, nOld, nNew bgp.ASN
+	var sOld, sNew *State
 	if old != 0 {
 		if cs != nil {
-			t.upstream(now, cs.k.e, f, cs, t.countryUpstream(old, cc), -1)
+			cOld = t.countryUpstream(old, cc)
 		}
-		if os, nb := t.path(old, f); os != nil {
-			t.touch(os)
-			t.upstream(now, os.k.e, f, os, nb, -1)
-		}
+		sOld, nOld = t.path(old, f)
 	}
 	if new != 0 {
 		if cs != nil {
-			t.upstream(now, cs.k.e, f, cs, t.countryUpstream(new, cc), +1)
+			cNew = t.countryUpstream(new, cc)
 		}
-		if ns, nb := t.path(new, f); ns != nil {
-			t.upstream(now, ns.k.e, f, ns, nb, +1)
+		sNew, nNew = t.path(new, f)
+	}
+	if cs != nil && (cOld != cNew || old == 0 || new == 0) {
+		if old != 0 {
+			t.upstream(now, cs.k.e, f, cs, cOld, -1)
+		}
+		if new != 0 {
+			t.upstream(now, cs.k.e, f, cs, cNew, +1)
+		}
+	}
+	if sOld != sNew || nOld != nNew || old == 0 || new == 0 {
+		if sOld != nil {
+			t.touch(sOld)
+			t.upstream(now, sOld.k.e, f, sOld, nOld, -1)
+		}
+		if sNew != nil {
+			t.upstream(now, sNew.k.e, f, sNew, nNew, +1)
 		}
 	}
 }
