@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
 )
 
 // benchSize is the amount of MRT-like data the benchmarks decode.
@@ -90,4 +91,31 @@ func BenchmarkZstd(b *testing.B) {
 		}
 		return rc
 	})
+}
+
+// BenchmarkBzip2Ratio alternates compress/bzip2 and NewBzip2Reader on the
+// same data, so both see the same load on a shared machine, and reports the
+// speed-up (stdlib time / parallel time) as "x-stdlib".
+func BenchmarkBzip2Ratio(b *testing.B) {
+	needBzip2(b)
+	var std, par time.Duration
+	decode := func(r io.Reader) time.Duration {
+		t0 := time.Now()
+		n, err := io.Copy(io.Discard, r)
+		if err != nil || n != int64(len(bench.raw)) {
+			b.Fatalf("decoded %d bytes: %v", n, err)
+		}
+		return time.Since(t0)
+	}
+	b.SetBytes(int64(len(bench.raw)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		std += decode(bzip2.NewReader(bytes.NewReader(bench.bz2)))
+		r := NewBzip2Reader(bytes.NewReader(bench.bz2), 0)
+		par += decode(r)
+		r.Close()
+	}
+	b.ReportMetric(float64(std)/float64(par), "x-stdlib")
+	b.ReportMetric(float64(len(bench.raw))*float64(b.N)/par.Seconds()/1e6, "parallel-MB/s")
+	b.ReportMetric(float64(len(bench.raw))*float64(b.N)/std.Seconds()/1e6, "stdlib-MB/s")
 }
