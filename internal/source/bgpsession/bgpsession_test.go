@@ -1,0 +1,174 @@
+package bgpsession_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/source/bgpsession"
+	"github.com/blackout-bgp/blackout/internal/source/peertest"
+)
+
+// collector starts a Source on 127.0.0.1:port and returns its events.
+func collector(t *testing.T, cfg bgpsession.Config) <-chan bgp.Event {
+	t.Helper()
+	src, err := bgpsession.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan bgp.Event, 1024)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("source did not stop")
+		}
+	})
+	return out
+}
+
+// waitFor reads events until match has returned true for n of them or the
+// timeout passes; it returns every event read.
+func waitFor(t *testing.T, ch <-chan bgp.Event, d time.Duration, what string, done func([]bgp.Event) bool) []bgp.Event {
+	t.Helper()
+	var got []bgp.Event
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for !done(got) {
+		select {
+		case ev := <-ch:
+			got = append(got, ev)
+		case <-timer.C:
+			t.Fatalf("timeout waiting for %s; got %d events: %v", what, len(got), summarize(got))
+		}
+	}
+	return got
+}
+
+func summarize(evs []bgp.Event) string {
+	var b strings.Builder
+	for i, e := range evs {
+		if i == 20 {
+			b.WriteString("...")
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s %s %s %s->%s", e.Kind, e.Peer, e.Prefix, e.OldState, e.NewState)
+	}
+	return b.String()
+}
+
+func count(evs []bgp.Event, k bgp.EventKind) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+var kp = []string{"175.45.176.0/24", "175.45.177.0/24", "175.45.178.0/24", "175.45.179.0/24"}
+
+func TestExabgp(t *testing.T) {
+	peertest.Need(t, "exabgp", "exabgp")
+	port := peertest.FreePort(t)
+	events := collector(t, bgpsession.Config{
+		Listen:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
+		LocalAS:   65000,
+		Neighbors: []bgpsession.Neighbor{{Addr: netip.MustParseAddr("127.0.0.2"), AS: 4200000001}},
+		Collector: "test",
+	})
+	ex := peertest.StartExabgp(t, peertest.ExabgpConfig{
+		Local: "127.0.0.2", Peer: "127.0.0.1", Port: port, LocalAS: 4200000001, PeerAS: 65000, AddPath: true,
+	})
+	peer := bgp.Peer{Collector: "test", Addr: netip.MustParseAddr("127.0.0.2"), AS: 4200000001}
+
+	evs := waitFor(t, events, 30*time.Second, "session up", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
+	if e := evs[len(evs)-1]; e.Peer != peer || e.NewState != bgp.StateEstablished {
+		t.Fatalf("first event %+v, want %v Established", e, peer)
+	}
+
+	var cmds []string
+	for _, p := range kp {
+		cmds = append(cmds, "announce route "+p+" next-hop 198.51.100.2 community [ 4837:100 65000:1 ] large-community [ 4200000001:1:2 ] as-path [ 4200000001 4837 131279 ]")
+	}
+	cmds = append(cmds,
+		"announce route 2001:db8:100::/48 next-hop 2001:db8::2 as-path [ 4200000001 6939 4200000002 ]",
+		"announce route 192.0.2.0/24 path-information 0.0.0.7 next-hop 198.51.100.2 as-path [ 4200000001 3356 ]",
+		"announce route 192.0.2.0/24 path-information 0.0.0.8 next-hop 198.51.100.3 as-path [ 4200000001 174 3356 ]",
+	)
+	ex.Send(t, cmds)
+	evs = waitFor(t, events, 20*time.Second, "7 announcements", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 7 })
+	byKey := map[string]bgp.Event{}
+	for _, e := range evs {
+		if e.Peer != peer {
+			t.Errorf("event from %v, want %v", e.Peer, peer)
+		}
+		byKey[fmt.Sprintf("%s/%d", e.Prefix, e.PathID)] = e
+	}
+	e, ok := byKey["175.45.178.0/24/0"]
+	if !ok {
+		t.Fatalf("no KP announcement: %v", summarize(evs))
+	}
+	if got := e.Attrs.Path.String(); got != "4200000001 4837 131279" {
+		t.Errorf("AS path %q", got)
+	}
+	if e.Attrs.NextHop != netip.MustParseAddr("198.51.100.2") {
+		t.Errorf("next hop %v", e.Attrs.NextHop)
+	}
+	if len(e.Attrs.Communities) != 2 || e.Attrs.Communities[0].String() != "4837:100" {
+		t.Errorf("communities %v", e.Attrs.Communities)
+	}
+	if len(e.Attrs.LargeCommunities) != 1 || e.Attrs.LargeCommunities[0].String() != "4200000001:1:2" {
+		t.Errorf("large communities %v", e.Attrs.LargeCommunities)
+	}
+	if e6, ok := byKey["2001:db8:100::/48/0"]; !ok || e6.Attrs.NextHop != netip.MustParseAddr("2001:db8::2") {
+		t.Errorf("IPv6 announcement: %+v (present %v)", e6, ok)
+	} else if o, _ := e6.Attrs.Path.Origin(); o != 4200000002 {
+		t.Errorf("IPv6 origin %v", o)
+	}
+	if _, ok := byKey["192.0.2.0/24/7"]; !ok {
+		t.Errorf("ADD-PATH path id 7 missing: %v", summarize(evs))
+	}
+	if _, ok := byKey["192.0.2.0/24/8"]; !ok {
+		t.Errorf("ADD-PATH path id 8 missing: %v", summarize(evs))
+	}
+
+	var wd []string
+	for _, p := range kp {
+		wd = append(wd, "withdraw route "+p+" next-hop 198.51.100.2")
+	}
+	ex.Send(t, wd)
+	evs = waitFor(t, events, 20*time.Second, "4 withdrawals", func(e []bgp.Event) bool { return count(e, bgp.Withdraw) == 4 })
+	for _, e := range evs {
+		if e.Kind == bgp.Withdraw && (!strings.HasPrefix(e.Prefix.String(), "175.45.17") || e.Attrs != nil) {
+			t.Errorf("unexpected withdrawal %+v", e)
+		}
+	}
+
+	// The session goes down: one state event, no withdrawals of the three
+	// routes still announced.
+	ex.Kill()
+	evs = waitFor(t, events, 60*time.Second, "session down", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
+	if n := count(evs, bgp.Withdraw); n != 0 {
+		t.Errorf("%d withdrawals on session down, want 0: %v", n, summarize(evs))
+	}
+	if e := evs[len(evs)-1]; e.Peer != peer || e.OldState != bgp.StateEstablished || e.NewState != bgp.StateIdle {
+		t.Errorf("down event %+v", e)
+	}
+	select {
+	case e := <-events:
+		if e.Kind == bgp.Withdraw {
+			t.Errorf("withdrawal after session down: %+v", e)
+		}
+	case <-time.After(500 * time.Millisecond):
+	}
+}
