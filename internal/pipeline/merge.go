@@ -97,3 +97,31 @@ func (m *merger) next(prev *mergeItem) (*bgp.Event, *mergeItem) {
 	}
 	return m.h[0].ev, m.h[0]
 }
+
+// Merged is one EventSource made of several, merged in time order (on equal
+// times RIB entries first, then the earlier source). Errors of the sources
+// go to the onError given to Merge; a source that fails with anything but
+// a *mrt.RecordError ends there, the others go on.
+type Merged struct {
+	m    *merger
+	prev *mergeItem
+}
+
+// Merge returns the sources merged in time order. onError may be nil.
+func Merge(srcs []EventSource, onError func(error)) *Merged {
+	if onError == nil {
+		onError = func(error) {}
+	}
+	return &Merged{m: newMerger(srcs, onError)}
+}
+
+// Next returns the earliest pending event (valid until the next call), or
+// io.EOF when every source has ended.
+func (m *Merged) Next() (*bgp.Event, error) {
+	var ev *bgp.Event
+	ev, m.prev = m.m.next(m.prev)
+	if ev == nil {
+		return nil, io.EOF
+	}
+	return ev, nil
+}

@@ -162,17 +162,15 @@ func (p *Pipeline) Run(ctx context.Context, srcs []EventSource) (*Result, error)
 		p.res.Errors++
 		p.cfg.OnError(err)
 	}
-	m := newMerger(srcs, onErr)
-	var it *mergeItem
+	m := Merge(srcs, onErr)
 	for n := 0; ; n++ {
 		if n&0xfff == 0 {
 			if err := ctx.Err(); err != nil {
 				return p.Finish(), err
 			}
 		}
-		var ev *bgp.Event
-		ev, it = m.next(it)
-		if ev == nil {
+		ev, err := m.Next()
+		if err != nil {
 			break
 		}
 		p.Feed(ev)

@@ -2,11 +2,8 @@ package server
 
 import (
 	"bytes"
-	"container/heap"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -17,7 +14,6 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/detect"
 	"github.com/blackout-bgp/blackout/internal/geo"
-	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/store"
@@ -316,7 +312,7 @@ func (e *Engine) Run(ctx context.Context, srcs []pipeline.EventSource, speed flo
 		<-flushDone
 	}()
 
-	m := newMerger(srcs, func(err error) {
+	m := pipeline.Merge(srcs, func(err error) {
 		if e.m != nil {
 			e.m.inputErrors.Inc()
 		}
@@ -332,8 +328,8 @@ func (e *Engine) Run(ctx context.Context, srcs []pipeline.EventSource, speed flo
 				break
 			}
 		}
-		ev := m.next()
-		if ev == nil {
+		ev, nerr := m.Next()
+		if nerr != nil {
 			break
 		}
 		if speed > 0 {
@@ -404,89 +400,6 @@ func (e *Engine) publishTick() {
 		e.m.dataTime.Set(float64(dt.UnixNano()) / 1e9)
 	}
 	e.hub.PublishTick(dt, e.RouteEvents())
-}
-
-// merger merges sources in time order like the pipeline's: on equal times
-// RIB entries first, then the earlier source. Events stay valid until the
-// next call.
-type merger struct {
-	h       mergeHeap
-	prev    *mergeItem
-	onError func(error)
-}
-
-type mergeItem struct {
-	src pipeline.EventSource
-	ev  *bgp.Event
-	idx int
-}
-
-type mergeHeap []*mergeItem
-
-func (h mergeHeap) Len() int { return len(h) }
-func (h mergeHeap) Less(i, j int) bool {
-	a, b := h[i].ev, h[j].ev
-	if !a.Time.Equal(b.Time) {
-		return a.Time.Before(b.Time)
-	}
-	if a.RIB != b.RIB {
-		return a.RIB
-	}
-	return h[i].idx < h[j].idx
-}
-func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*mergeItem)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-func newMerger(srcs []pipeline.EventSource, onError func(error)) *merger {
-	m := &merger{onError: onError}
-	for i, s := range srcs {
-		it := &mergeItem{src: s, idx: i}
-		if m.advance(it) {
-			m.h = append(m.h, it)
-		}
-	}
-	heap.Init(&m.h)
-	return m
-}
-
-func (m *merger) advance(it *mergeItem) bool {
-	for {
-		ev, err := it.src.Next()
-		if err == nil {
-			it.ev = ev
-			return true
-		}
-		if errors.Is(err, io.EOF) {
-			return false
-		}
-		m.onError(err)
-		var re *mrt.RecordError
-		if !errors.As(err, &re) {
-			return false
-		}
-	}
-}
-
-func (m *merger) next() *bgp.Event {
-	if m.prev != nil {
-		if m.advance(m.prev) {
-			heap.Fix(&m.h, 0)
-		} else {
-			heap.Pop(&m.h)
-		}
-		m.prev = nil
-	}
-	if len(m.h) == 0 {
-		return nil
-	}
-	m.prev = m.h[0]
-	return m.prev.ev
 }
 
 // Hub fans the live messages out to the stream's subscribers. A slow
