@@ -33,6 +33,7 @@ type analysisFlags struct {
 	chart     string
 	visible   float64
 	partial   float64
+	warmUp    time.Duration
 	// ownProgress is set by callers that print a progress line of their
 	// own (replay from the archives): analyse then prints none.
 	ownProgress bool
@@ -47,6 +48,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
 	fs.Float64Var(&a.visible, "visible-share", 0.5, "a prefix is visible when more than this share of full-feed peers see it")
 	fs.Float64Var(&a.partial, "partial-share", 0.2, "lost share of an entity's address space that makes a partial outage")
+	fs.DurationVar(&a.warmUp, "warm-up", time.Hour, "without a RIB dump, start detecting after this much data (the time to learn the peers' full tables)")
 }
 
 // entities returns the entities named by --country and --asn.
@@ -123,6 +125,7 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 	cfg.View.VisibleShare = af.visible
 	cfg.Detect.PartialShare = af.partial
 	cfg.Detect.RecoverShare = af.partial / 2
+	cfg.Detect.WarmUp = af.warmUp
 	cfg.Record = ents
 	var errs int
 	cfg.OnError = func(err error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
+	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
@@ -68,7 +69,7 @@ func parseRetention(v string) (time.Duration, error) {
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo]")
+	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
 		dataDir   = fs.String("data", "./blackout-data", "directory of the store (SQLite database)")
 		listen    = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
@@ -82,6 +83,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		logJSON   = fs.Bool("log-json", false, "write logs as JSON lines")
 	)
 	speed = 3600
+	build := registerLiveSources(fs)
+	rec := registerRecordFlags(fs)
+	warmUp := fs.Duration("warm-up", time.Hour, "without a RIB dump, start detecting after this much data (live sources)")
 	fs.Var(&replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
 	fs.Var(&speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
 	fs.Var(&geoPaths, "geo", "registry data file to stack over the default (repeatable)")
@@ -92,6 +96,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	replay = append(replay, rest...)
 	if *demoFlag && len(replay) > 0 {
 		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
+	}
+	logf := lineLogger(env.stderr, "blackout serve")
+	live, err := build(liveEnv{Logf: logf})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
+		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
 	ret, err := parseRetention(*retention)
 	if err != nil {
@@ -137,6 +149,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	pc := pipeline.DefaultConfig(db)
 	pc.Bin = *bin
 	pc.OnError = func(err error) { log.Warn("input error", "error", err) }
+	pc.Detect.WarmUp = *warmUp
 	eng, err := server.NewEngine(ctx, server.EngineConfig{Pipeline: pc, Store: st, Alerts: disp, Logger: log, Metrics: metrics,
 		Writer: store.WriterOptions{Retention: ret}})
 	if err != nil {
@@ -166,6 +179,27 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			defer f.Close()
 			srcs = append(srcs, f)
 		}
+	case len(live) > 0:
+		// Live: the events as they come (no pacing), optionally recorded.
+		liveCtx, stopLive := context.WithCancel(ctx)
+		defer stopLive()
+		events := source.Merge(liveCtx, live, 4096, func(s source.Source, err error) {
+			log.Error("source stopped", "source", s.Name(), "error", err)
+		})
+		if rec.dir != "" {
+			recorder, err := rec.start(liveCtx, events, logf)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := recorder.close(); err != nil {
+					log.Error("record", "error", err)
+				}
+			}()
+			events = recorder.events
+		}
+		srcs = append(srcs, pipeline.FromChannel(events))
+		speed = 0
 	}
 
 	if len(srcs) > 0 {

@@ -114,6 +114,7 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	cfg.View.VisibleShare = af.visible
 	cfg.Detect.PartialShare = af.partial
 	cfg.Detect.RecoverShare = af.partial / 2
+	cfg.Detect.WarmUp = af.warmUp
 	cfg.OnError = func(err error) { logf("%v", err) }
 	ns := &noticeSink{w: env.stdout, json: af.json, ents: ents}
 	cfg.Sink = ns

@@ -125,3 +125,24 @@ func (m *Merged) Next() (*bgp.Event, error) {
 	}
 	return ev, nil
 }
+
+// ChannelSource is an EventSource reading a live source's channel (see
+// package source): Next blocks until an event arrives, and returns io.EOF
+// once the channel is closed.
+type ChannelSource struct {
+	ch <-chan bgp.Event
+	ev bgp.Event
+}
+
+// FromChannel returns an EventSource of ch.
+func FromChannel(ch <-chan bgp.Event) *ChannelSource { return &ChannelSource{ch: ch} }
+
+// Next returns the next event of the channel, valid until the next call.
+func (c *ChannelSource) Next() (*bgp.Event, error) {
+	ev, ok := <-c.ch
+	if !ok {
+		return nil, io.EOF
+	}
+	c.ev = ev
+	return &c.ev, nil
+}
