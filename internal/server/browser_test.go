@@ -616,3 +616,39 @@ func fakeSignals(r *http.Request, events []map[string]any, dataTime string) map[
 	}
 	return map[string]any{"type": r.PathValue("type"), "code": r.PathValue("code"), "family": family, "unit": unit, "points": pts}
 }
+
+// TestDashboardScreens saves screenshots of the pages of a running server,
+// for people working on the dashboard:
+//
+//	BLACKOUT_DASH_URL=http://127.0.0.1:8080 BLACKOUT_SCREENSHOTS=/tmp/shots \
+//	  go test -run TestDashboardScreens ./internal/server/
+//
+// BLACKOUT_DASH_PAGES lists the paths (default: the demo's pages).
+func TestDashboardScreens(t *testing.T) {
+	base := strings.TrimRight(os.Getenv("BLACKOUT_DASH_URL"), "/")
+	if base == "" {
+		t.Skip("set BLACKOUT_DASH_URL to the address of a running blackout serve")
+	}
+	pages := strings.Fields(os.Getenv("BLACKOUT_DASH_PAGES"))
+	if len(pages) == 0 {
+		pages = []string{"/", "/country/KP", "/asn/131279", "/event/3", "/asn/4837", "/country/CN"}
+	}
+	ctx, problems := browser(t)
+	for _, w := range []int64{1280, 390} {
+		for _, p := range pages {
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900), chromedp.Navigate(base+p)); err != nil {
+				t.Fatal(err)
+			}
+			waitJS(t, ctx, p, `document.body.dataset.ready !== undefined || document.querySelector('main .error') !== null`)
+			_, _ = chromedp.Run(ctx, chromedp.Sleep(700*time.Millisecond))
+			name := strings.Trim(strings.ReplaceAll(p, "/", "-"), "-")
+			if name == "" {
+				name = "home"
+			}
+			screenshot(t, ctx, fmt.Sprintf("%s-%d", name, w))
+		}
+	}
+	if p := problems(); len(p) > 0 {
+		t.Logf("console errors:\n%s", strings.Join(p, "\n"))
+	}
+}

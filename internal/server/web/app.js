@@ -99,6 +99,9 @@ function showClock() {
 function connectStream() {
   if (!window.EventSource) return;
   const es = new EventSource('/api/v1/stream');
+  // Give the connection back at once when the page goes: browsers allow
+  // only six connections per server over HTTP/1.1.
+  window.addEventListener('pagehide', () => es.close());
   const dot = $('#live');
   es.onopen = () => { dot.className = 'live on'; dot.setAttribute('aria-label', 'live feed connected'); };
   es.onerror = () => { dot.className = 'live off'; dot.setAttribute('aria-label', 'live feed disconnected'); };
