@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/demo"
@@ -32,15 +33,11 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 		af.countries = multiFlag{"KP"}
 		af.asns = multiFlag{"131279"}
 	}
-	var srcs []pipeline.EventSource
-	for _, f := range demo.Files() {
-		rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
-		if err != nil {
-			return fmt.Errorf("embedded %s: %w", f.Name, err)
-		}
-		defer rc.Close()
-		srcs = append(srcs, mrt.NewRouteReader(rc, "demo/"+f.Name, "rrc00"))
+	srcs, closeAll, err := demoSources()
+	if err != nil {
+		return err
 	}
+	defer closeAll()
 	if !af.json {
 		fmt.Fprintln(env.stdout, "North Korea, December 2014: AS131279 (Star Joint Venture) and its four /24s, reached only through")
 		fmt.Fprintln(env.stdout, "AS4837 (China Unicom), seen by 30 route-collector peers beside 30 other countries. The data is")
@@ -48,4 +45,25 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.stdout)
 	}
 	return analyse(ctx, env, "blackout demo", &af, srcs)
+}
+
+// demoSources opens the embedded demo files as event sources (one
+// collector, rrc00); call closeAll when done.
+func demoSources() (srcs []pipeline.EventSource, closeAll func(), err error) {
+	var closers []io.Closer
+	closeAll = func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}
+	for _, f := range demo.Files() {
+		rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("embedded %s: %w", f.Name, err)
+		}
+		closers = append(closers, rc)
+		srcs = append(srcs, mrt.NewRouteReader(rc, "demo/"+f.Name, "rrc00"))
+	}
+	return srcs, closeAll, nil
 }

@@ -51,6 +51,17 @@ func (a *analysisFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&a.warmUp, "warm-up", time.Hour, "without a RIB dump, start detecting after this much data (the time to learn the peers' full tables)")
 }
 
+// pipelineConfig returns the pipeline configuration the flags describe.
+func (a *analysisFlags) pipelineConfig(db *geo.DB) pipeline.Config {
+	cfg := pipeline.DefaultConfig(db)
+	cfg.Bin = a.bin
+	cfg.View.VisibleShare = a.visible
+	cfg.Detect.PartialShare = a.partial
+	cfg.Detect.RecoverShare = a.partial / 2
+	cfg.Detect.WarmUp = a.warmUp
+	return cfg
+}
+
 // entities returns the entities named by --country and --asn.
 func (a *analysisFlags) entities() ([]signal.Entity, error) {
 	var out []signal.Entity
@@ -120,12 +131,7 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 	if af.chart != "" && len(ents) == 0 {
 		return fmt.Errorf("%w: --chart needs the entity to draw: --country CC or --asn N", errUsage)
 	}
-	cfg := pipeline.DefaultConfig(db)
-	cfg.Bin = af.bin
-	cfg.View.VisibleShare = af.visible
-	cfg.Detect.PartialShare = af.partial
-	cfg.Detect.RecoverShare = af.partial / 2
-	cfg.Detect.WarmUp = af.warmUp
+	cfg := af.pipelineConfig(db)
 	cfg.Record = ents
 	var errs int
 	cfg.OnError = func(err error) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +12,6 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
-	"github.com/blackout-bgp/blackout/internal/compress"
-	"github.com/blackout-bgp/blackout/internal/demo"
-	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
@@ -162,14 +158,12 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var srcs []pipeline.EventSource
 	switch {
 	case *demoFlag:
-		for _, f := range demo.Files() {
-			rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
-			if err != nil {
-				return fmt.Errorf("embedded %s: %w", f.Name, err)
-			}
-			defer rc.Close()
-			srcs = append(srcs, mrt.NewRouteReader(rc, "demo/"+f.Name, "rrc00"))
+		ds, closeAll, err := demoSources()
+		if err != nil {
+			return err
 		}
+		defer closeAll()
+		srcs = ds
 	case len(replay) > 0:
 		files, err := pipeline.OpenFiles(ctx, replay)
 		if err != nil {

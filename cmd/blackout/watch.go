@@ -109,12 +109,7 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := pipeline.DefaultConfig(db)
-	cfg.Bin = af.bin
-	cfg.View.VisibleShare = af.visible
-	cfg.Detect.PartialShare = af.partial
-	cfg.Detect.RecoverShare = af.partial / 2
-	cfg.Detect.WarmUp = af.warmUp
+	cfg := af.pipelineConfig(db)
 	cfg.OnError = func(err error) { logf("%v", err) }
 	ns := &noticeSink{w: env.stdout, json: af.json, ents: ents}
 	cfg.Sink = ns

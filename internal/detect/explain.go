@@ -72,9 +72,15 @@ func famLabel(f string) string {
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
-// fmtDuration returns "9h31m", "1h02m", "45s".
+// FormatDuration returns a duration as reports show it: "2d09h", "9h31m",
+// "4m05s", "45s".
+func FormatDuration(d time.Duration) string { return fmtDuration(d) }
+
 func fmtDuration(d time.Duration) string {
 	switch {
+	case d >= 48*time.Hour:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 	case d >= time.Hour:
 		d = d.Round(time.Minute)
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)

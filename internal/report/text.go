@@ -130,20 +130,7 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		d = d.Round(time.Hour)
-		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
-	case d >= time.Hour:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return d.Round(time.Second).String()
-}
+func fmtDur(d time.Duration) string { return detect.FormatDuration(d) }
 
 func thousands(n int64) string {
 	s := fmt.Sprint(n)
