@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -233,6 +234,12 @@ func checkDashboard(t *testing.T, ctx context.Context, base string, problems fun
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the AS page charts", `document.body.dataset.page === 'asn' && document.querySelectorAll('#charts .uplot').length === 3`)
+
+	// Search with the keyboard: type and press Enter.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("q"), "North Korea"+kb.Enter)); err != nil {
+		t.Fatalf("search with Enter: %v", err)
+	}
+	waitJS(t, ctx, "the country page from the search box", `location.pathname === '/country/KP' && document.body.dataset.page === 'country'`)
 
 	// A phone.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(base+"/")); err != nil {

@@ -176,7 +176,11 @@ function firstSentence(s) {
 let page = null; // {destroy(), onLive(msg)}
 const mount = (...kids) => { const m = $('#main'); m.replaceChildren(...kids); return m; };
 function errorBox(err) {
-  if (err instanceof HTTPError && err.status === 404) return el('div', { class: 'error', role: 'alert' }, el('h1', {}, 'Not found'), el('p', {}, err.message), el('p', {}, el('a', { href: '/' }, 'Back to the overview')));
+  if (err instanceof HTTPError && err.status === 404) {
+    return el('div', { class: 'error', role: 'alert' }, el('h1', {}, 'Not found'), el('p', {}, err.message),
+      /^\/asn?\//i.test(location.pathname) ? el('p', { class: 'hint' }, 'blackout follows a network by the prefixes it originates; a transit network that originates none in the data has no page, but it is named as an upstream on the pages of the networks and countries it carries.') : null,
+      el('p', {}, el('a', { href: '/' }, 'Back to the overview')));
+  }
   return el('div', { class: 'error', role: 'alert' }, el('h1', {}, 'Something went wrong'), el('p', {}, String(err.message || err)));
 }
 
@@ -519,6 +523,7 @@ const doSearch = throttle(async () => {
       e.state && e.state !== 'normal' ? stateBadge(e.state) : null,
       e.ongoing ? el('span', { class: 'meta' }, ` ${e.ongoing} ongoing`) : null)))
     : [el('li', { class: 'empty' }, 'No country or AS matches.')]));
+  results.dataset.for = text;
   results.hidden = false;
   q.setAttribute('aria-expanded', 'true');
   active = -1;
@@ -529,11 +534,22 @@ q.addEventListener('keydown', e => {
   else if (e.key === 'ArrowUp') { e.preventDefault(); setActive(active - 1); }
   else if (e.key === 'Escape') closeSearch();
 });
-$('#search').addEventListener('submit', e => {
+$('#search').addEventListener('submit', async e => {
   e.preventDefault();
+  const text = q.value.trim();
+  let href = null;
   const items = results.querySelectorAll('[role=option] a');
-  const a = items[active >= 0 ? active : 0];
-  if (a) { navigate(a.getAttribute('href')); closeSearch(); q.blur(); }
+  if (items.length && results.dataset.for === text) href = items[active >= 0 ? active : 0].getAttribute('href');
+  else if (text) {
+    // Enter before the suggestions came: search now and go to the first match.
+    const asn = text.match(/^(?:AS)?\s*(\d{1,10})$/i);
+    try {
+      const ents = (await api('/entities' + qs({ q: text, limit: 1 }))).entities || [];
+      if (ents.length) href = entityHref(ents[0].type, ents[0].code);
+    } catch { /* fall through */ }
+    if (!href && asn) href = '/asn/' + asn[1];
+  }
+  if (href) { searchSeq++; closeSearch(); q.blur(); navigate(href); }
 });
 document.addEventListener('click', e => { if (!e.target.closest('#search')) closeSearch(); });
 
