@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +172,121 @@ func TestExabgp(t *testing.T) {
 			t.Errorf("withdrawal after session down: %+v", e)
 		}
 	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// TestBird: BIRD exports a static route to the collector, which accepts any
+// router of 127.0.0.0/24 with any AS (dynamic neighbors).
+func TestBird(t *testing.T) {
+	peertest.Need(t, "bird", "bird2")
+	port := peertest.FreePort(t)
+	events := collector(t, bgpsession.Config{
+		Listen:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
+		LocalAS:   65000,
+		Accept:    []netip.Prefix{netip.MustParsePrefix("127.0.0.0/24")},
+		Collector: "test",
+	})
+	b := peertest.StartBird(t, fmt.Sprintf(`
+router id 127.0.0.5;
+protocol device {}
+protocol static s4 {
+  ipv4;
+  route 175.45.176.0/24 blackhole;
+  route 175.45.177.0/24 blackhole;
+}
+protocol bgp collector {
+  local 127.0.0.5 port %d as 4200000005;
+  neighbor 127.0.0.1 port %d as 65000;
+  connect retry time 1;
+  multihop 2;
+  ipv4 { import none; export all; next hop address 198.51.100.5; };
+}
+`, peertest.FreePort(t), port))
+	defer func() {
+		if t.Failed() {
+			out, _ := exec.Command("birdc", "-s", filepath.Join(b.Dir, "bird.ctl"), "show", "protocols", "all", "collector").CombinedOutput()
+			t.Logf("birdc:\n%s", out)
+		}
+	}()
+	peer := bgp.Peer{Collector: "test", Addr: netip.MustParseAddr("127.0.0.5"), AS: 4200000005}
+	evs := waitFor(t, events, 30*time.Second, "BIRD's static routes", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 2 })
+	if evs[0].Kind != bgp.PeerState || evs[0].Peer != peer || evs[0].NewState != bgp.StateEstablished {
+		t.Errorf("first event %+v", evs[0])
+	}
+	for _, e := range evs[1:] {
+		if e.Peer != peer || !strings.HasPrefix(e.Prefix.String(), "175.45.17") {
+			t.Errorf("event %+v", e)
+		}
+		if e.Kind == bgp.Announce && e.Attrs.Path.String() != "4200000005" {
+			t.Errorf("AS path %q", e.Attrs.Path.String())
+		}
+	}
+}
+
+// TestGobgpd: gobgpd peers with the collector; routes added to its global
+// RIB arrive (IPv4 and IPv6); a reset of the session is one down event and
+// no withdrawal, and the routes come back after it.
+func TestGobgpd(t *testing.T) {
+	peertest.Need(t, "gobgpd", "gobgpd")
+	port := peertest.FreePort(t)
+	events := collector(t, bgpsession.Config{
+		Listen:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
+		LocalAS:   65000,
+		Neighbors: []bgpsession.Neighbor{{Addr: netip.MustParseAddr("127.0.0.6"), AS: 65040}},
+		Collector: "test",
+	})
+	g := peertest.StartGobgpd(t, fmt.Sprintf(`
+[global.config]
+  as = 65040
+  router-id = "127.0.0.6"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "127.0.0.1"
+    peer-as = 65000
+  [neighbors.transport.config]
+    local-address = "127.0.0.6"
+    remote-port = %d
+  [neighbors.timers.config]
+    connect-retry = 1
+    idle-hold-time-after-reset = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+`, port))
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"global", "rib", "add", "-a", "ipv4", "175.45.178.0/24", "aspath", "4837,131279", "nexthop", "198.51.100.6"},
+		{"global", "rib", "add", "-a", "ipv4", "175.45.179.0/24", "aspath", "4837,131279", "nexthop", "198.51.100.6", "community", "4837:7"},
+		{"global", "rib", "add", "-a", "ipv6", "2001:db8:300::/48", "aspath", "6939", "nexthop", "2001:db8::6"},
+	} {
+		if _, err := g.CLI(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peer := bgp.Peer{Collector: "test", Addr: netip.MustParseAddr("127.0.0.6"), AS: 65040}
+	evs := waitFor(t, events, 30*time.Second, "gobgpd's routes", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 3 })
+	for _, e := range evs {
+		if e.Peer != peer {
+			t.Errorf("event from %v", e.Peer)
+		}
+		if e.Kind == bgp.Announce && e.Prefix.String() == "175.45.179.0/24" {
+			if e.Attrs.Path.String() != "65040 4837 131279" || len(e.Attrs.Communities) != 1 {
+				t.Errorf("attributes %+v", e.Attrs)
+			}
+		}
+	}
+	if _, err := g.CLI(ctx, "neighbor", "127.0.0.1", "reset"); err != nil {
+		t.Fatal(err)
+	}
+	evs = waitFor(t, events, 60*time.Second, "reset and re-announcement", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 3 })
+	if count(evs, bgp.Withdraw) != 0 {
+		t.Errorf("withdrawals on reset:%s", summarize(evs))
+	}
+	if count(evs, bgp.PeerState) != 2 || evs[0].NewState != bgp.StateIdle {
+		t.Errorf("state events on reset:%s", summarize(evs))
 	}
 }
