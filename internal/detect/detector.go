@@ -160,7 +160,10 @@ func (d *Detector) Tick(now time.Time) {
 		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
 			d.warm[f] = true
 			for k, t := range d.tracks {
-				if int(k.f) == f {
+				// The value at the end of the last closed bin; before
+				// any bin closed (a warm-up shorter than a bin, live),
+				// the current value that Changed recorded.
+				if int(k.f) == f && !t.lastBin.IsZero() {
 					t.initial = t.lastVal
 				}
 			}
