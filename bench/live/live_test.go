@@ -3,10 +3,13 @@
 // pipeline's detector is timed from the moment a withdrawal leaves exabgp
 // to the moment the outage event is emitted.
 //
-// Normal test runs use small numbers (TestLatencySmall: 3 peers, about
-// 1,500 prefixes, 3 trials); BLACKOUT_LIVE=big runs the full harness (5
-// peers, 30 countries, 10 trials); BLACKOUT_LIVE_PEERS, _COUNTRIES and
-// _TRIALS override each number. The figures are logged (go test -v); the
+// Normal test runs use small numbers (TestLatencySmall: 3 peers, 12
+// countries and 2,000 background prefixes, 3 trials; TestLoad: 2 peers at
+// 2,000 updates/s each and a 20,000-prefix table); BLACKOUT_LIVE=big runs
+// the full harness (5 peers, 30 countries and 20,000 background prefixes,
+// 10 trials; 4 peers at 12,500 updates/s and a 1,000,000-prefix table).
+// BLACKOUT_LIVE_PEERS, _COUNTRIES, _TRIALS, _EXTRA and BLACKOUT_LOAD_PEERS,
+// _RATE, _SECONDS, _TABLE override each number. The figures are logged (go test -v); the
 // harness fails only on gross breakage: no outage event at all, or an
 // outage reported for one peer's session reset.
 //
@@ -57,6 +60,7 @@ type harness struct {
 	peers   []*peertest.Exabgp
 	addrs   []string
 	world   scenario.World
+	extra   int // background /24s per peer
 	mu      sync.Mutex
 	notices []notice
 	events  int64
@@ -92,6 +96,13 @@ func (h *harness) startPeer(p int) *peertest.Exabgp {
 	var all []string
 	for ci := range h.world.Countries {
 		all = append(all, h.countryRoutes(ci, p, false)...)
+	}
+	// Background: /24s from 11.0.0.0 on (the United States in the geo
+	// data), so that the world has thousands of prefixes.
+	for i := range h.extra {
+		a := 0x0B000000 + uint32(i)<<8
+		all = append(all, fmt.Sprintf("announce route %d.%d.%d.0/24 next-hop 198.51.100.%d as-path [ %d 3356 %d ]",
+			byte(a>>24), byte(a>>16), byte(a>>8), p+2, 65100+p, 64512+i%1000))
 	}
 	ex.Send(h.t, all)
 	return ex
@@ -131,10 +142,11 @@ func (h *harness) eventCount() int64 {
 func TestLatencySmall(t *testing.T) {
 	peertest.Need(t, "exabgp", "exabgp")
 	big := os.Getenv("BLACKOUT_LIVE") == "big"
-	nPeers, nCountries, trials := 3, 12, 3
+	nPeers, nCountries, trials, extra := 3, 12, 3, 2000
 	if big {
-		nPeers, nCountries, trials = 5, 30, 10
+		nPeers, nCountries, trials, extra = 5, 30, 10, 20000
 	}
+	extra = envInt("BLACKOUT_LIVE_EXTRA", extra)
 	nPeers = envInt("BLACKOUT_LIVE_PEERS", nPeers)
 	nCountries = envInt("BLACKOUT_LIVE_COUNTRIES", nCountries)
 	trials = min(envInt("BLACKOUT_LIVE_TRIALS", trials), nCountries)
@@ -146,12 +158,15 @@ func TestLatencySmall(t *testing.T) {
 	wcfg := scenario.NorthKorea2014()
 	wcfg.Countries, wcfg.Duration, wcfg.ChurnRate, wcfg.Events, wcfg.Peers = nCountries, time.Hour, -1, nil, 2
 	wcfg.V4PerAS, wcfg.ASesPerCountry = [2]int{5, 40}, [2]int{2, 6}
+	if big {
+		wcfg.V4PerAS, wcfg.ASesPerCountry = [2]int{20, 80}, [2]int{4, 12}
+	}
 	gen, err := scenario.GenerateInMemory(context.Background(), wcfg, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, port: peertest.FreePort(t), world: gen.World}
-	prefixes := 0
+	h := &harness{t: t, port: peertest.FreePort(t), world: gen.World, extra: extra}
+	prefixes := extra
 	kpIndex := -1
 	for i, c := range h.world.Countries {
 		for _, a := range c.ASes {

@@ -105,6 +105,11 @@ func (s *Source) Name() string { return "bgp " + s.cfg.Listen.String() }
 
 const peerGroup = "blackout-accept"
 
+// allowOwnAS keeps routes whose AS path holds the collector's own AS:
+// GoBGP would drop them as loops before the pre-policy stream, and a
+// collector must see every route its peers have.
+const allowOwnAS = 255
+
 func afiSafis() []*api.AfiSafi {
 	fams := []*api.Family{
 		{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
@@ -192,7 +197,7 @@ func (s *Source) Run(ctx context.Context, out chan<- bgp.Event) error {
 
 	if len(s.cfg.Accept) > 0 {
 		err := srv.AddPeerGroup(ctx, &api.AddPeerGroupRequest{PeerGroup: &api.PeerGroup{
-			Conf:      &api.PeerGroupConf{PeerGroupName: peerGroup, LocalAsn: s.cfg.LocalAS},
+			Conf:      &api.PeerGroupConf{PeerGroupName: peerGroup, LocalAsn: s.cfg.LocalAS, AllowOwnAsn: allowOwnAS},
 			Transport: &api.Transport{PassiveMode: true},
 			AfiSafis:  afiSafis(),
 		}})
@@ -210,7 +215,7 @@ func (s *Source) Run(ctx context.Context, out chan<- bgp.Event) error {
 	}
 	for _, n := range s.cfg.Neighbors {
 		err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
-			Conf:      &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.AS, LocalAsn: s.cfg.LocalAS},
+			Conf:      &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.AS, LocalAsn: s.cfg.LocalAS, AllowOwnAsn: allowOwnAS},
 			Transport: &api.Transport{PassiveMode: true, LocalAddress: localFor(s.cfg.Listen.Addr(), n.Addr)},
 			AfiSafis:  afiSafis(),
 		}})
