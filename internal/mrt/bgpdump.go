@@ -23,41 +23,23 @@ import (
 //   - IPv6 addresses print with bgpdump's own formatter (AppendAddr).
 func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	rec := rr.Record()
-	addPath := false
-	switch rec.Type {
-	case TypeTableDump:
-		b = append(b, "TABLE_DUMP|"...)
-	case TypeTableDumpV2:
-		addPath = rr.rib.AddPath
-		if addPath {
-			b = append(b, "TABLE_DUMP2_AP|"...)
-		} else {
-			b = append(b, "TABLE_DUMP2|"...)
-		}
-	case TypeBGP4MP, TypeBGP4MPET:
-		b = append(b, "BGP4MP"...)
-		if rec.Type == TypeBGP4MPET {
-			b = append(b, "_ET"...)
-		}
-		if ev.Kind != bgp.PeerState {
-			switch rec.Subtype {
-			case BGP4MPMessageLocal, BGP4MPMessageAS4Local, BGP4MPMessageLocalAddPath, BGP4MPMessageAS4LocalAddPath:
-				b = append(b, "_LOCAL"...)
-			}
-			if isAddPath(rec.Subtype) {
-				addPath = true
-				b = append(b, "_AP"...)
-			}
-		}
-		b = append(b, '|')
-	default:
-		b = append(b, rec.Type.String()...)
-		b = append(b, '|')
+	c := &rr.dump
+	// The type and time are the same for every line of a record: format
+	// them once per record (a RIB record has one line per peer).
+	if c.off != rec.Offset || c.head == nil {
+		c.off = rec.Offset
+		c.head, c.addPath = appendLineHead(c.head[:0], rr, ev)
+		c.pfx = c.pfx[:0]
 	}
-	b = strconv.AppendUint(b, uint64(rec.Timestamp), 10)
-	if rec.Type == TypeBGP4MPET {
-		b = append(b, '.')
-		b = appendPadded(b, rec.Microsecond, 6)
+	addPath := c.addPath
+	if ev.Kind == bgp.PeerState {
+		// STATE lines have no _LOCAL or _AP marks.
+		var h []byte
+		h, _ = appendLineHead(rr.dump.scratch[:0], rr, ev)
+		rr.dump.scratch = h
+		b = append(b, h...)
+	} else {
+		b = append(b, c.head...)
 	}
 	switch ev.Kind {
 	case bgp.PeerState:
@@ -79,13 +61,18 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 			b = append(b, "|A|"...)
 		}
 	}
-	b = AppendAddr(b, ev.Peer.Addr)
-	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(ev.Peer.AS), 10)
-	b = append(b, '|')
-	b = AppendAddr(b, ev.Prefix.Addr())
-	b = append(b, '/')
-	b = strconv.AppendUint(b, uint64(ev.Prefix.Bits()), 10)
+	if rec.Type == TypeTableDumpV2 {
+		// Peers repeat across records and the prefix across a record's
+		// entries: both are formatted once.
+		b = append(b, rr.peerField(int(rr.entry.PeerIndex))...)
+		if len(c.pfx) == 0 {
+			c.pfx = appendPrefixText(c.pfx, ev.Prefix)
+		}
+		b = append(b, c.pfx...)
+	} else {
+		b = appendPeerField(b, ev.Peer)
+		b = appendPrefixText(b, ev.Prefix)
+	}
 	if ev.Kind == bgp.Withdraw {
 		if addPath {
 			b = append(b, '|')
@@ -179,6 +166,90 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	return append(b, '\n')
 }
 
+// dumpCache holds what AppendBgpdumpLine formats once per record or per
+// peer; it lives in the RouteReader whose events it formats.
+type dumpCache struct {
+	off     int64  // the record head belongs to
+	head    []byte // "TYPE|time|"
+	addPath bool
+	pfx     []byte   // the RIB record's prefix
+	peers   [][]byte // "addr|AS|" by PEER_INDEX_TABLE index
+	peerGen int      // the PEER_INDEX_TABLE the peers belong to
+	scratch []byte
+}
+
+// appendLineHead appends the type and time fields of a line ("TYPE|time")
+// and says whether the lines carry ADD-PATH identifiers.
+func appendLineHead(b []byte, rr *RouteReader, ev *bgp.Event) ([]byte, bool) {
+	rec := rr.Record()
+	addPath := false
+	switch rec.Type {
+	case TypeTableDump:
+		b = append(b, "TABLE_DUMP|"...)
+	case TypeTableDumpV2:
+		addPath = rr.rib.AddPath
+		if addPath {
+			b = append(b, "TABLE_DUMP2_AP|"...)
+		} else {
+			b = append(b, "TABLE_DUMP2|"...)
+		}
+	case TypeBGP4MP, TypeBGP4MPET:
+		b = append(b, "BGP4MP"...)
+		if rec.Type == TypeBGP4MPET {
+			b = append(b, "_ET"...)
+		}
+		if ev.Kind != bgp.PeerState {
+			switch rec.Subtype {
+			case BGP4MPMessageLocal, BGP4MPMessageAS4Local, BGP4MPMessageLocalAddPath, BGP4MPMessageAS4LocalAddPath:
+				b = append(b, "_LOCAL"...)
+			}
+			if isAddPath(rec.Subtype) {
+				addPath = true
+				b = append(b, "_AP"...)
+			}
+		}
+		b = append(b, '|')
+	default:
+		b = append(b, rec.Type.String()...)
+		b = append(b, '|')
+	}
+	b = strconv.AppendUint(b, uint64(rec.Timestamp), 10)
+	if rec.Type == TypeBGP4MPET {
+		b = append(b, '.')
+		b = appendPadded(b, rec.Microsecond, 6)
+	}
+	return b, addPath
+}
+
+// peerField returns "addr|AS|" of PEER_INDEX_TABLE entry i, formatted once.
+func (rr *RouteReader) peerField(i int) []byte {
+	c := &rr.dump
+	if c.peerGen != rr.piGen {
+		c.peerGen = rr.piGen
+		c.peers = c.peers[:0]
+	}
+	for len(c.peers) <= i {
+		c.peers = append(c.peers, nil)
+	}
+	if c.peers[i] == nil && i < len(rr.peers) {
+		c.peers[i] = appendPeerField(nil, rr.peers[i])
+	}
+	return c.peers[i]
+}
+
+func appendPeerField(b []byte, p bgp.Peer) []byte {
+	b = AppendAddr(b, p.Addr)
+	b = append(b, '|')
+	b = strconv.AppendUint(b, uint64(p.AS), 10)
+	return append(b, '|')
+}
+
+func appendPrefixText(b []byte, p netip.Prefix) []byte {
+	b = AppendAddr(b, p.Addr())
+	b = append(b, '/')
+	return strconv.AppendUint(b, uint64(p.Bits()), 10)
+}
+
 // broadcast4 is INADDR_NONE, which bgpdump uses to mean "no address".
 var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
@@ -267,12 +338,20 @@ func AppendAddr(b []byte, a netip.Addr) []byte {
 	return b
 }
 
-func appendIPv4(b []byte, v [4]byte) []byte {
-	for i, o := range v {
-		if i > 0 {
-			b = append(b, '.')
-		}
-		b = strconv.AppendUint(b, uint64(o), 10)
+// octets holds the decimal forms of 0 to 255.
+var octets = func() (t [256]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
 	}
-	return b
+	return t
+}()
+
+func appendIPv4(b []byte, v [4]byte) []byte {
+	b = append(b, octets[v[0]]...)
+	b = append(b, '.')
+	b = append(b, octets[v[1]]...)
+	b = append(b, '.')
+	b = append(b, octets[v[2]]...)
+	b = append(b, '.')
+	return append(b, octets[v[3]]...)
 }

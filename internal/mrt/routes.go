@@ -44,6 +44,8 @@ type RouteReader struct {
 	stats     Stats
 
 	pi    PeerIndex
+	piGen int // counts the PEER_INDEX_TABLEs read
+	dump  dumpCache
 	peers []bgp.Peer
 
 	dec      UpdateDecoder
@@ -170,6 +172,7 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 		switch rec.Subtype {
 		case PeerIndexTable:
 			rr.count(false)
+			rr.piGen++
 			if err := DecodePeerIndex(rec.Body, &rr.pi); err != nil {
 				return nil, err
 			}
