@@ -6,11 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -21,16 +21,7 @@ import (
 // default ../shared/corpus seen from the repository root), or skips t.
 func mrtCorpus(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("BLACKOUT_CORPUS")
-	if dir == "" {
-		_, file, _, _ := runtime.Caller(0)
-		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
-	}
-	path := filepath.Join(dir, "mrt", name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("corpus file not found (set BLACKOUT_CORPUS to the folder holding mrt/): %v", err)
-	}
-	return path
+	return corpus.Require(t, "mrt/"+name)
 }
 
 // decompressed returns the MRT bytes of a corpus file.

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"net/http"
 	"os"
@@ -21,12 +22,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 )
 
-func corpusDir() string {
-	if d := os.Getenv("BLACKOUT_CORPUS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "corpus")
-}
+func corpusDir() string { return corpus.Dir() }
 
 // TestResumeAfterCut cuts the connection half way through a large file:
 // the fetcher resumes with a Range request and the cached bytes are those

@@ -3,6 +3,7 @@ package compress
 import (
 	"bytes"
 	"context"
+	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,12 +12,7 @@ import (
 
 // corpusDir is the shared test corpus: $BLACKOUT_CORPUS, else ../shared/corpus
 // from the repository root.
-func corpusDir() string {
-	if d := os.Getenv("BLACKOUT_CORPUS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "corpus")
-}
+func corpusDir() string { return corpus.Dir() }
 
 // TestCorpusBzip2 decodes the real RouteViews archives of the corpus and
 // checks the output is identical to compress/bzip2's.

@@ -6,12 +6,12 @@ import (
 	"compress/bzip2"
 	"errors"
 	"fmt"
+	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -23,15 +23,8 @@ import (
 // default ../shared/corpus seen from the repository root), or skips t.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("BLACKOUT_CORPUS")
-	if dir == "" {
-		_, file, _, _ := runtime.Caller(0)
-		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "mrt")); err != nil {
-		t.Skipf("corpus not found at %s (set BLACKOUT_CORPUS to the folder holding mrt/): %v", dir, err)
-	}
-	return dir
+	corpus.Require(t, "mrt")
+	return corpus.Dir()
 }
 
 // corpusFiles returns the MRT files of the corpus.

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"net/netip"
 	"os"
@@ -20,29 +21,7 @@ import (
 
 // fuzzCorpusDir returns the real-data corpus folder ($BLACKOUT_CORPUS, or
 // ../shared/corpus seen from the repository root), or "" when absent.
-func fuzzCorpusDir() string {
-	if d := os.Getenv("BLACKOUT_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(d); err == nil {
-				return d
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+func fuzzCorpusDir() string { return corpus.Dir() }
 
 // fuzzRecord is one raw MRT record taken from the corpus.
 type fuzzRecord struct {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/blackout-bgp/blackout/internal/corpus"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -155,23 +156,4 @@ func Lines(path string) ([][]byte, error) {
 // Corpus returns the path of a RIS Live capture of the shared corpus
 // ($BLACKOUT_CORPUS, default ../shared/corpus from the repository root),
 // found from the test's directory, or "" when it is absent.
-func Corpus(name string) string {
-	dirs := []string{}
-	if d := os.Getenv("BLACKOUT_CORPUS"); d != "" {
-		dirs = append(dirs, d)
-	}
-	// Tests run in their package directory; walk up to the repository root.
-	for up := "."; len(up) < 40; up += "/.." {
-		if _, err := os.Stat(up + "/go.mod"); err == nil {
-			dirs = append(dirs, up+"/../shared/corpus")
-			break
-		}
-	}
-	for _, d := range dirs {
-		p := d + "/rislive/" + name
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+func Corpus(name string) string { return corpus.Path("rislive/" + name) }
