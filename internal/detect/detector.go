@@ -211,7 +211,9 @@ func (d *Detector) tryOpen(t *track, now time.Time) {
 // enough of the full-feed peers.
 func (d *Detector) broad(t *track) bool {
 	_, _, full := d.v.FamilyState(4 + 2*int(t.key.f))
-	need := max(1, int(d.cfg.BreadthShare*float64(full)+0.5))
+	// At least two peers when there are two: one vantage point's own
+	// withdrawal is never enough to call a fall.
+	need := max(min(2, full), int(d.cfg.BreadthShare*float64(full)+0.5))
 	for id := range t.lost {
 		if _, _, n := d.tr.Withdrawals(id); n >= need {
 			return true

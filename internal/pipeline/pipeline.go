@@ -205,6 +205,10 @@ func (o *fanout) Route(t time.Time, id view.PrefixID, pfx netip.Prefix, peer int
 	o.p.track.Route(t, id, pfx, peer, old, new)
 }
 
+func (o *fanout) Membership(t time.Time, id view.PrefixID, pfx netip.Prefix, peer int, path view.PathID, joined bool) {
+	o.p.track.Membership(t, id, pfx, peer, path, joined)
+}
+
 func (o *fanout) Peer(ev view.PeerEvent) { o.p.det.Peer(ev) }
 
 func (o *fanout) Changed(t time.Time, e signal.Entity, f signal.Family, s *signal.State) {

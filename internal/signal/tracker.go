@@ -371,6 +371,23 @@ func (t *Tracker) path(id view.PathID, f Family) (*State, bgp.ASN) {
 
 // Route implements view.Observer.
 func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer int, old, new view.PathID) {
+	t.route(now, id, p, old, new, true)
+}
+
+// Membership implements view.Observer: the route joins or leaves the
+// upstream counts, without counting as an announcement or a withdrawal.
+func (t *Tracker) Membership(now time.Time, id view.PrefixID, p netip.Prefix, peer int, path view.PathID, joined bool) {
+	if joined {
+		t.route(now, id, p, 0, path, false)
+	} else {
+		t.route(now, id, p, path, 0, false)
+	}
+}
+
+// route moves one full-feed route from path old to path new; update says
+// whether it was a route event (counted as churn) or a change of the
+// full-feed set.
+func (t *Tracker) route(now time.Time, id view.PrefixID, p netip.Prefix, old, new view.PathID, update bool) {
 	f := family(p)
 	cs, cc := t.countryState(id, p)
 	if cs != nil {
@@ -384,7 +401,9 @@ func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer in
 	if as != nil {
 		t.touch(as)
 	}
-	if new != 0 {
+	switch {
+	case !update:
+	case new != 0:
 		if old == 0 && int(id) < len(t.firstW) && t.v.Visible(id) {
 			// Back with this peer while visible: a fall, if one comes, starts anew.
 			t.firstW[id], t.lastW[id], t.wPeers[id] = 0, 0, 0
@@ -395,7 +414,7 @@ func (t *Tracker) Route(now time.Time, id view.PrefixID, p netip.Prefix, peer in
 		if as != nil {
 			as.cur.Announcements++
 		}
-	} else {
+	default:
 		if cs != nil {
 			cs.cur.Withdrawals++
 		}

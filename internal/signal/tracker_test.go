@@ -334,9 +334,11 @@ func TestBins(t *testing.T) {
 	if kpBin == nil {
 		t.Fatal("KP changed in the first bin but was not reported")
 	}
-	// The bin started before the RIB made anything visible: its minimum is 0.
-	if kpBin.Prefixes != 1 || !near(kpBin.Space, 1) || kpBin.MinSpace != 0 || kpBin.Losses != 1 || kpBin.Withdrawals != 3 || kpBin.Announcements != 6 {
-		t.Errorf("KP bin %+v: want 1 prefix, space 1, min 0, 1 loss, 3 withdrawals, 6 announcements", *kpBin)
+	// The bin started before the RIB made anything visible: its minimum is
+	// 0. The RIB's routes came in as the peers joined the full-feed set:
+	// counted for the upstreams, but not announcements (not churn).
+	if kpBin.Prefixes != 1 || !near(kpBin.Space, 1) || kpBin.MinSpace != 0 || kpBin.Losses != 1 || kpBin.Withdrawals != 3 || kpBin.Announcements != 0 {
+		t.Errorf("KP bin %+v: want 1 prefix, space 1, min 0, 1 loss, 3 withdrawals, 0 announcements", *kpBin)
 	}
 	// Nothing changed in 00:05: only the watched entity is reported.
 	if got := byStart[t0.Add(5*time.Minute)]; len(got) != 1 || got[0].e != watched {

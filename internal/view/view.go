@@ -65,9 +65,12 @@ type Observer interface {
 	// origin is the prefix's origin AS (0 if unknown).
 	Visibility(t time.Time, id PrefixID, p netip.Prefix, origin bgp.ASN, visible bool)
 	// Route reports that full-feed peer peer's route to id changed from
-	// path old to path new (0: none). It is also called for every route of
-	// a peer that joins (old 0) or leaves (new 0) the full-feed set.
+	// path old to path new (0: none): an announcement or a withdrawal.
 	Route(t time.Time, id PrefixID, p netip.Prefix, peer int, old, new PathID)
+	// Membership reports, for every route of a peer that joins (joined)
+	// or leaves the full-feed set, that the route now counts or no longer
+	// counts. It is not a route change: nothing was announced or withdrawn.
+	Membership(t time.Time, id PrefixID, p netip.Prefix, peer int, path PathID, joined bool)
 	// Peer reports an event of one vantage point.
 	Peer(ev PeerEvent)
 }
@@ -174,9 +177,10 @@ func New(cfg Config, obs Observer) *View {
 
 type nopObserver struct{}
 
-func (nopObserver) Visibility(time.Time, PrefixID, netip.Prefix, bgp.ASN, bool)  {}
-func (nopObserver) Route(time.Time, PrefixID, netip.Prefix, int, PathID, PathID) {}
-func (nopObserver) Peer(PeerEvent)                                               {}
+func (nopObserver) Visibility(time.Time, PrefixID, netip.Prefix, bgp.ASN, bool)     {}
+func (nopObserver) Route(time.Time, PrefixID, netip.Prefix, int, PathID, PathID)    {}
+func (nopObserver) Peer(PeerEvent)                                                  {}
+func (nopObserver) Membership(time.Time, PrefixID, netip.Prefix, int, PathID, bool) {}
 
 func fam(p netip.Prefix) int {
 	if p.Addr().Is4() {
@@ -408,17 +412,17 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		ps.winStart, ps.winSolo, ps.winTable = t, 0, ps.n4+ps.n6+1
 		ps.winIDs = ps.winIDs[:0]
 	}
-	if v.visible[id] {
+	if v.keptByOthers(id, f) {
 		ps.winSolo++
 		ps.winIDs = append(ps.winIDs, id)
 		need := max(v.cfg.FlushMin, int(v.cfg.FlushShare*float64(ps.winTable)))
 		if ps.winSolo >= need {
 			// The others must still have them: a peer that was merely the
 			// first to withdraw what the whole world withdrew is not
-			// flushing. Keep only the withdrawals still visible.
+			// flushing. Keep only the withdrawals the others still have.
 			keep := ps.winIDs[:0]
 			for _, w := range ps.winIDs {
-				if v.visible[w] {
+				if v.keptByOthers(w, f) {
 					keep = append(keep, w)
 				}
 			}
@@ -434,6 +438,15 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 			v.reevaluate(t)
 		}
 	}
+}
+
+// keptByOthers reports whether the other full-feed peers of family f (all
+// but the one that just withdrew id) still see id as visible: more than
+// VisibleShare of them have it. With few vantage points this differs from
+// the prefix's own visibility, which counts the withdrawing peer too.
+func (v *View) keptByOthers(id PrefixID, f int) bool {
+	others := v.nFull[f] - 1
+	return others > 0 && float64(v.seen[id]) > v.cfg.VisibleShare*float64(others)
 }
 
 // check re-evaluates the visibility of one prefix.
@@ -505,13 +518,13 @@ func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
 		}
 		if full {
 			v.seen[id]++
-			v.obs.Route(t, PrefixID(id), v.prefixes[id], pi, 0, path)
+			v.obs.Membership(t, PrefixID(id), v.prefixes[id], pi, path, true)
 			if o := v.paths.origin[path]; o != 0 && v.origin[id] == 0 {
 				v.origin[id] = o
 			}
 		} else {
 			v.seen[id]--
-			v.obs.Route(t, PrefixID(id), v.prefixes[id], pi, path, 0)
+			v.obs.Membership(t, PrefixID(id), v.prefixes[id], pi, path, false)
 		}
 	}
 }

@@ -39,6 +39,16 @@ func (r *recorder) Route(_ time.Time, _ view.PrefixID, p netip.Prefix, peer int,
 
 func (r *recorder) Peer(ev view.PeerEvent) { r.peers = append(r.peers, ev) }
 
+// Membership records a peer's route that joins or leaves the counts as a
+// route from or to nothing.
+func (r *recorder) Membership(_ time.Time, _ view.PrefixID, p netip.Prefix, peer int, path view.PathID, joined bool) {
+	if joined {
+		r.routes = append(r.routes, routeCall{p, peer, 0, path})
+	} else {
+		r.routes = append(r.routes, routeCall{p, peer, path, 0})
+	}
+}
+
 func (r *recorder) reset() { r.vis, r.routes, r.peers = nil, nil, nil }
 
 func (r *recorder) peerKinds() []view.PeerEventKind {
