@@ -53,7 +53,9 @@ func openMRT(ctx context.Context, env *cmdEnv, name, collector string) (*mrtInpu
 	if err != nil {
 		return nil, err
 	}
-	return &mrtInput{name: display, rc: rc, rr: mrt.NewRouteReader(rc, display, collector)}, nil
+	rr := mrt.NewRouteReader(rc, display, collector)
+	rr.IncludeMulticast = true // printed, as bgpdump does
+	return &mrtInput{name: display, rc: rc, rr: rr}, nil
 }
 
 // fileSummary is what one input yielded.
@@ -127,6 +129,7 @@ func eachEvent(ctx context.Context, env *cmdEnv, out *bufio.Writer, in *mrtInput
 //	time            string  RFC 3339, UTC, with microseconds where the record has them
 //	kind            string  "announce", "withdraw" or "state"
 //	rib             bool    true for a table dump entry (a snapshot, not a change); omitted when false
+//	multicast       bool    true for a multicast (SAFI 2) route; omitted when false
 //	collector       string  the --collector name; omitted when empty
 //	peer            string  the peer's address
 //	peer_as         number  the peer's AS
@@ -265,6 +268,9 @@ func appendEventText(b []byte, rr *mrt.RouteReader, ev *bgp.Event) []byte {
 	}
 	b = append(b, ' ')
 	b = ev.Prefix.AppendTo(b)
+	if ev.Multicast {
+		b = append(b, " multicast"...)
+	}
 	if ev.PathID != 0 {
 		b = append(b, " id="...)
 		b = strconv.AppendUint(b, uint64(ev.PathID), 10)
@@ -342,6 +348,9 @@ func appendEventJSON(b []byte, rr *mrt.RouteReader, ev *bgp.Event, collector []b
 	b = append(b, '"')
 	if ev.RIB {
 		b = append(b, `,"rib":true`...)
+	}
+	if ev.Multicast {
+		b = append(b, `,"multicast":true`...)
 	}
 	if collector != nil {
 		b = append(b, `,"collector":`...)

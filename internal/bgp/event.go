@@ -87,6 +87,10 @@ type Event struct {
 	// RIB is true for routes read from a table dump rather than from an
 	// update: a snapshot of what the peer had, not a change.
 	RIB bool
+	// Multicast marks a multicast (SAFI 2) route. Decoders hand these out
+	// only when asked (mrt.RouteReader.IncludeMulticast): the routing view
+	// is about unicast reachability.
+	Multicast bool
 }
 
 // Clone returns a copy of e that shares no memory with its source.

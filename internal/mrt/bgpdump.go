@@ -9,7 +9,8 @@ import (
 
 // AppendBgpdumpLine appends the line that `bgpdump -m` (bgpdump 1.6)
 // prints for event ev read by rr, with its newline, to b. It allocates
-// nothing.
+// nothing. For the entries of multicast RIB records, which bgpdump does
+// not print, it appends nothing.
 //
 // It follows bgpdump's rules, including its quirks:
 //   - an absent ORIGIN prints INCOMPLETE; an absent next hop on an IPv4
@@ -22,6 +23,11 @@ import (
 //     large communities are not printed;
 //   - IPv6 addresses print with bgpdump's own formatter (AppendAddr).
 func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
+	if ev.RIB && ev.Multicast {
+		// bgpdump prints the multicast routes of BGP4MP updates but not
+		// the entries of RIB_IPV4/IPV6_MULTICAST records.
+		return b
+	}
 	rec := rr.Record()
 	c := &rr.dump
 	// The type and time are the same for every line of a record: format

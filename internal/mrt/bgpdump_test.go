@@ -65,6 +65,7 @@ func dumpM(t testing.TB, r io.Reader, name string) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	rr := NewRouteReader(r, name, "")
+	rr.IncludeMulticast = true // bgpdump prints them
 	var line []byte
 	for {
 		ev, err := rr.Next()

@@ -38,6 +38,11 @@ type Stats struct {
 // next call of Next: no heap allocation happens per route once the buffers
 // have grown to the input's largest record.
 type RouteReader struct {
+	// IncludeMulticast makes multicast (SAFI 2) routes come out as events
+	// marked Multicast, as `bgpdump -m` prints them; by default they are
+	// left out (and counted in Stats.Multicast): outages are about unicast.
+	IncludeMulticast bool
+
 	rd        *Reader
 	collector string
 	rec       Record
@@ -276,11 +281,11 @@ func (rr *RouteReader) nextUpdateRoute() *bgp.Event {
 			n = u.Announced[i-len(u.Withdrawn)]
 			kind = bgp.Announce
 		}
-		if n.Multicast {
+		if n.Multicast && !rr.IncludeMulticast {
 			rr.stats.Multicast++
 			continue
 		}
-		rr.ev = bgp.Event{Time: rr.time, Kind: kind, Peer: rr.peer, Prefix: n.Prefix, PathID: n.PathID}
+		rr.ev = bgp.Event{Time: rr.time, Kind: kind, Peer: rr.peer, Prefix: n.Prefix, PathID: n.PathID, Multicast: n.Multicast}
 		if kind == bgp.Announce {
 			rr.ev.Attrs = &u.Attrs
 			rr.stats.Announcements++
@@ -303,7 +308,7 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 			return nil, nil
 		}
 		rr.stats.RIBEntries++
-		if rr.rib.Multicast {
+		if rr.rib.Multicast && !rr.IncludeMulticast {
 			rr.stats.Multicast++
 			continue
 		}
@@ -317,7 +322,7 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 		rr.originated = rr.entry.Originated
 		rr.stats.Announcements++
 		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,
-			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true}
+			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
 		if err != nil {
 			rr.stats.Errors++
 			rr.deferred = rr.recordError(fmt.Errorf("RIB entry for %s from %s: %w", rr.rib.Prefix, rr.ev.Peer.Addr, err))
