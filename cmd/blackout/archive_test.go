@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -21,19 +20,7 @@ func runArchiveCmd(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func archiveMirror(t *testing.T) *archivetest.Server {
-	t.Helper()
-	d, err := archivetest.Build(context.Background())
-	if errors.Is(err, archivetest.ErrNoBzip2) {
-		t.Skip("bzip2 is needed to build the RouteViews mirror: install Debian package bzip2")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := archivetest.Serve(d)
-	t.Cleanup(s.Close)
-	return s
-}
+func archiveMirror(t *testing.T) *archivetest.Server { return archivetest.Run(t) }
 
 func mirrorFlags(s *archivetest.Server, cache string) []string {
 	b := s.Bases()

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"golang.org/x/term"
-
 	"github.com/blackout-bgp/blackout/internal/geo"
 )
 
@@ -328,7 +326,7 @@ func runGeoUpdate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	opts := geo.UpdateOptions{Dir: *dir, RIRs: rirs}
 	tty := false
-	if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if isTerminal(env.stderr) {
 		tty = true
 		opts.Progress = func(file string, done, total int64) {
 			size := "?"

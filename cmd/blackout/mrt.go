@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"text/tabwriter"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/compress"
@@ -710,7 +707,7 @@ type progress struct {
 
 func newProgress(env *cmdEnv) *progress {
 	p := &progress{w: env.stderr}
-	if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if isTerminal(env.stderr) {
 		p.on = true
 	}
 	return p

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/blackout-bgp/blackout/internal/detect"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -142,7 +140,7 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 			fmt.Fprintln(env.stderr, "blackout: more input errors follow; counting only")
 		}
 	}
-	if f, ok := env.stderr.(*os.File); ok && !af.ownProgress && term.IsTerminal(int(f.Fd())) {
+	if !af.ownProgress && isTerminal(env.stderr) {
 		start := time.Now()
 		cfg.Progress = func(n int64, now time.Time) {
 			rate := float64(n) / time.Since(start).Seconds()

@@ -2,7 +2,6 @@ package archive_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,19 +18,7 @@ import (
 )
 
 // mirror builds the test mirror or skips.
-func mirror(t *testing.T) *archivetest.Server {
-	t.Helper()
-	d, err := archivetest.Build(context.Background())
-	if errors.Is(err, archivetest.ErrNoBzip2) {
-		t.Skip("bzip2 is needed to build the RouteViews mirror: install Debian package bzip2")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := archivetest.Serve(d)
-	t.Cleanup(s.Close)
-	return s
-}
+func mirror(t *testing.T) *archivetest.Server { return archivetest.Run(t) }
 
 func testCtx(t *testing.T) context.Context {
 	// A safety net only: nothing here should take more than seconds.

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/archive"
@@ -285,6 +286,22 @@ type Server struct {
 	// Hook, if set, runs at the start of every request, outside the lock
 	// (to hold requests in a test of concurrency).
 	Hook func(r *http.Request)
+}
+
+// Run builds the mirror and serves it until tb ends; it skips tb when
+// the bzip2 program (needed for the RouteViews layout) is missing.
+func Run(tb testing.TB) *Server {
+	tb.Helper()
+	d, err := Build(context.Background())
+	if errors.Is(err, ErrNoBzip2) {
+		tb.Skip("bzip2 is needed to build the RouteViews mirror: install Debian package bzip2")
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := Serve(d)
+	tb.Cleanup(s.Close)
+	return s
 }
 
 // Serve starts a server for d. Close it with Close.

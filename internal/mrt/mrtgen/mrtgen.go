@@ -202,6 +202,78 @@ func addr4(v uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
+// appendPath appends the AS path of peer p to a prefix of stub si through
+// transit prov: the peer's chain to its tier-1, the transit's tier-1 when
+// it is another, the transit, the stub, and prepend more copies of the
+// stub (at most 7 ASNs in all).
+func (g *Graph) appendPath(dst []bgp.ASN, p *peer, si, prov, prepend int) []bgp.ASN {
+	t, s := &g.Transit[prov], &g.Stubs[si]
+	dst = append(dst, p.chain...)
+	if t.upstream != p.tier1 {
+		dst = append(dst, g.Tier1[t.upstream])
+	}
+	dst = append(dst, t.as, s.as)
+	for range min(prepend, 7-len(dst)) {
+		dst = append(dst, s.as)
+	}
+	return dst
+}
+
+// World is the AS graph of a generated RIB with its collector peers, for
+// building routes in memory rather than as MRT (the view's benchmarks).
+type World struct {
+	g     *Graph
+	peers []*peer
+}
+
+// NewWorld returns the graph (1,500 transits, 70,000 stubs) and nPeers
+// collector peers drawn from seed.
+func NewWorld(seed uint64, nPeers int) *World {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	g := NewGraph(rng, 1500, 70000)
+	return &World{g: g, peers: newPeers(rng, g, nPeers)}
+}
+
+// Peers returns the collector peers.
+func (w *World) Peers() []bgp.Peer {
+	out := make([]bgp.Peer, len(w.peers))
+	for i, p := range w.peers {
+		out[i] = p.Peer
+	}
+	return out
+}
+
+// Stubs returns the number of stub (origin) ASes.
+func (w *World) Stubs() int { return len(w.g.Stubs) }
+
+// AppendPath appends the AS path of peer pi to a prefix of stub si,
+// through the stub's first provider, or its second (choice 1) when it is
+// multi-homed, with prepend extra copies of the origin.
+func (w *World) AppendPath(dst []bgp.ASN, pi, si, choice, prepend int) []bgp.ASN {
+	s := &w.g.Stubs[si]
+	prov := s.providers[0]
+	if choice == 1 && s.providers[1] >= 0 {
+		prov = s.providers[1]
+	}
+	return w.g.appendPath(dst, w.peers[pi], si, prov, prepend)
+}
+
+// Prefixes returns the first n prefixes of the generator's mix drawn from
+// seed: unique IPv4 prefixes in dump order, about 65% /24, with
+// more-specific /24s after some covering prefixes.
+func Prefixes(seed uint64, n int) ([]netip.Prefix, error) {
+	pg := &prefixGen{rng: rand.New(rand.NewPCG(seed, 3)), next: 1 << 24}
+	out := make([]netip.Prefix, 0, n)
+	for len(out) < n {
+		p, err := pg.nextPrefix()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // WriteRIB writes a TABLE_DUMP_V2 RIB dump: the PEER_INDEX_TABLE, then one
 // RIB_IPV4_UNICAST record per prefix. It returns the number of RIB entries
 // written. The caller flushes w.
@@ -244,14 +316,7 @@ func WriteRIB(w *mrt.Writer, opt Options) (int64, error) {
 				prov = s.providers[1]
 			}
 			t := &g.Transit[prov]
-			path := append(p.path[:0], p.chain...)
-			if t.upstream != p.tier1 {
-				path = append(path, g.Tier1[t.upstream])
-			}
-			path = append(path, t.as, s.as)
-			for range min(prepend, 7-len(path)) {
-				path = append(path, s.as)
-			}
+			path := g.appendPath(p.path[:0], p, si, prov, prepend)
 			p.path = path
 			a := &p.attrs
 			a.Reset()

@@ -37,36 +37,6 @@ func collector(t *testing.T, cfg bgpsession.Config) <-chan bgp.Event {
 	return out
 }
 
-// waitFor reads events until match has returned true for n of them or the
-// timeout passes; it returns every event read.
-func waitFor(t *testing.T, ch <-chan bgp.Event, d time.Duration, what string, done func([]bgp.Event) bool) []bgp.Event {
-	t.Helper()
-	var got []bgp.Event
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for !done(got) {
-		select {
-		case ev := <-ch:
-			got = append(got, ev)
-		case <-timer.C:
-			t.Fatalf("timeout waiting for %s; got %d events: %v", what, len(got), summarize(got))
-		}
-	}
-	return got
-}
-
-func summarize(evs []bgp.Event) string {
-	var b strings.Builder
-	for i, e := range evs {
-		if i == 20 {
-			b.WriteString("...")
-			break
-		}
-		fmt.Fprintf(&b, "\n  %s %s %s %s->%s", e.Kind, e.Peer, e.Prefix, e.OldState, e.NewState)
-	}
-	return b.String()
-}
-
 func count(evs []bgp.Event, k bgp.EventKind) int {
 	n := 0
 	for _, e := range evs {
@@ -93,7 +63,7 @@ func TestExabgp(t *testing.T) {
 	})
 	peer := bgp.Peer{Collector: "test", Addr: netip.MustParseAddr("127.0.0.2"), AS: 4200000001}
 
-	evs := waitFor(t, events, 30*time.Second, "session up", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
+	evs := peertest.Collect(t, events, 30*time.Second, "session up", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
 	if e := evs[len(evs)-1]; e.Peer != peer || e.NewState != bgp.StateEstablished {
 		t.Fatalf("first event %+v, want %v Established", e, peer)
 	}
@@ -108,7 +78,7 @@ func TestExabgp(t *testing.T) {
 		"announce route 192.0.2.0/24 path-information 0.0.0.8 next-hop 198.51.100.3 as-path [ 4200000001 174 3356 ]",
 	)
 	ex.Send(t, cmds)
-	evs = waitFor(t, events, 20*time.Second, "7 announcements", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 7 })
+	evs = peertest.Collect(t, events, 20*time.Second, "7 announcements", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 7 })
 	byKey := map[string]bgp.Event{}
 	for _, e := range evs {
 		if e.Peer != peer {
@@ -118,7 +88,7 @@ func TestExabgp(t *testing.T) {
 	}
 	e, ok := byKey["175.45.178.0/24/0"]
 	if !ok {
-		t.Fatalf("no KP announcement: %v", summarize(evs))
+		t.Fatalf("no KP announcement: %v", peertest.Summarize(evs))
 	}
 	if got := e.Attrs.Path.String(); got != "4200000001 4837 131279" {
 		t.Errorf("AS path %q", got)
@@ -138,10 +108,10 @@ func TestExabgp(t *testing.T) {
 		t.Errorf("IPv6 origin %v", o)
 	}
 	if _, ok := byKey["192.0.2.0/24/7"]; !ok {
-		t.Errorf("ADD-PATH path id 7 missing: %v", summarize(evs))
+		t.Errorf("ADD-PATH path id 7 missing: %v", peertest.Summarize(evs))
 	}
 	if _, ok := byKey["192.0.2.0/24/8"]; !ok {
-		t.Errorf("ADD-PATH path id 8 missing: %v", summarize(evs))
+		t.Errorf("ADD-PATH path id 8 missing: %v", peertest.Summarize(evs))
 	}
 
 	var wd []string
@@ -149,7 +119,7 @@ func TestExabgp(t *testing.T) {
 		wd = append(wd, "withdraw route "+p+" next-hop 198.51.100.2")
 	}
 	ex.Send(t, wd)
-	evs = waitFor(t, events, 20*time.Second, "4 withdrawals", func(e []bgp.Event) bool { return count(e, bgp.Withdraw) == 4 })
+	evs = peertest.Collect(t, events, 20*time.Second, "4 withdrawals", func(e []bgp.Event) bool { return count(e, bgp.Withdraw) == 4 })
 	for _, e := range evs {
 		if e.Kind == bgp.Withdraw && (!strings.HasPrefix(e.Prefix.String(), "175.45.17") || e.Attrs != nil) {
 			t.Errorf("unexpected withdrawal %+v", e)
@@ -159,9 +129,9 @@ func TestExabgp(t *testing.T) {
 	// The session goes down: one state event, no withdrawals of the three
 	// routes still announced.
 	ex.Kill()
-	evs = waitFor(t, events, 60*time.Second, "session down", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
+	evs = peertest.Collect(t, events, 60*time.Second, "session down", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
 	if n := count(evs, bgp.Withdraw); n != 0 {
-		t.Errorf("%d withdrawals on session down, want 0: %v", n, summarize(evs))
+		t.Errorf("%d withdrawals on session down, want 0: %v", n, peertest.Summarize(evs))
 	}
 	if e := evs[len(evs)-1]; e.Peer != peer || e.OldState != bgp.StateEstablished || e.NewState != bgp.StateIdle {
 		t.Errorf("down event %+v", e)
@@ -209,7 +179,7 @@ protocol bgp collector {
 		}
 	}()
 	peer := bgp.Peer{Collector: "test", Addr: netip.MustParseAddr("127.0.0.5"), AS: 4200000005}
-	evs := waitFor(t, events, 30*time.Second, "BIRD's static routes", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 2 })
+	evs := peertest.Collect(t, events, 30*time.Second, "BIRD's static routes", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 2 })
 	if evs[0].Kind != bgp.PeerState || evs[0].Peer != peer || evs[0].NewState != bgp.StateEstablished {
 		t.Errorf("first event %+v", evs[0])
 	}
@@ -268,7 +238,7 @@ func TestGobgpd(t *testing.T) {
 		}
 	}
 	peer := bgp.Peer{Collector: "test", Addr: netip.MustParseAddr("127.0.0.6"), AS: 65040}
-	evs := waitFor(t, events, 30*time.Second, "gobgpd's routes", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 3 })
+	evs := peertest.Collect(t, events, 30*time.Second, "gobgpd's routes", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 3 })
 	for _, e := range evs {
 		if e.Peer != peer {
 			t.Errorf("event from %v", e.Peer)
@@ -282,11 +252,11 @@ func TestGobgpd(t *testing.T) {
 	if _, err := g.CLI(ctx, "neighbor", "127.0.0.1", "reset"); err != nil {
 		t.Fatal(err)
 	}
-	evs = waitFor(t, events, 60*time.Second, "reset and re-announcement", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 3 })
+	evs = peertest.Collect(t, events, 60*time.Second, "reset and re-announcement", func(e []bgp.Event) bool { return count(e, bgp.Announce) == 3 })
 	if count(evs, bgp.Withdraw) != 0 {
-		t.Errorf("withdrawals on reset:%s", summarize(evs))
+		t.Errorf("withdrawals on reset:%s", peertest.Summarize(evs))
 	}
 	if count(evs, bgp.PeerState) != 2 || evs[0].NewState != bgp.StateIdle {
-		t.Errorf("state events on reset:%s", summarize(evs))
+		t.Errorf("state events on reset:%s", peertest.Summarize(evs))
 	}
 }

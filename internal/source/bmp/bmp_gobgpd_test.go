@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,34 +32,6 @@ func station(t *testing.T, port int, views bmp.View) (*bmp.Station, <-chan bgp.E
 		}
 	})
 	return st, out
-}
-
-func waitFor(t *testing.T, ch <-chan bgp.Event, d time.Duration, what string, done func([]bgp.Event) bool) []bgp.Event {
-	t.Helper()
-	var got []bgp.Event
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for !done(got) {
-		select {
-		case ev := <-ch:
-			got = append(got, ev)
-		case <-timer.C:
-			t.Fatalf("timeout waiting for %s; got %d events:%s", what, len(got), summarize(got))
-		}
-	}
-	return got
-}
-
-func summarize(evs []bgp.Event) string {
-	var b strings.Builder
-	for i, e := range evs {
-		if i == 30 {
-			b.WriteString("\n  ...")
-			break
-		}
-		fmt.Fprintf(&b, "\n  %s %s %s %s->%s", e.Kind, e.Peer, e.Prefix, e.OldState, e.NewState)
-	}
-	return b.String()
 }
 
 func has(evs []bgp.Event, f func(bgp.Event) bool) bool {
@@ -115,7 +86,7 @@ func TestGobgpdBMP(t *testing.T) {
 	pre := func(e bgp.Event) bool {
 		return e.Peer.Collector == "gobgpd-test" && e.Peer.Addr == netip.MustParseAddr("127.0.0.4") && e.Peer.AS == 65020
 	}
-	waitFor(t, events, 30*time.Second, "peer up of exabgp", func(evs []bgp.Event) bool {
+	peertest.Collect(t, events, 30*time.Second, "peer up of exabgp", func(evs []bgp.Event) bool {
 		return has(evs, func(e bgp.Event) bool { return pre(e) && e.Kind == bgp.PeerState && e.NewState == bgp.StateEstablished })
 	})
 
@@ -127,7 +98,7 @@ func TestGobgpdBMP(t *testing.T) {
 	if _, err := g.CLI(context.Background(), "global", "rib", "add", "-a", "ipv4", "192.0.2.0/24", "aspath", "3356", "nexthop", "198.51.100.3"); err != nil {
 		t.Fatal(err)
 	}
-	evs := waitFor(t, events, 30*time.Second, "pre-policy and Loc-RIB routes", func(evs []bgp.Event) bool {
+	evs := peertest.Collect(t, events, 30*time.Second, "pre-policy and Loc-RIB routes", func(evs []bgp.Event) bool {
 		n := 0
 		for _, e := range evs {
 			if e.Kind == bgp.Announce && pre(e) {
@@ -155,14 +126,14 @@ func TestGobgpdBMP(t *testing.T) {
 	}
 
 	ex.Send(t, []string{"withdraw route 175.45.177.0/24 next-hop 198.51.100.4"})
-	waitFor(t, events, 20*time.Second, "withdrawal", func(evs []bgp.Event) bool {
+	peertest.Collect(t, events, 20*time.Second, "withdrawal", func(evs []bgp.Event) bool {
 		return has(evs, func(e bgp.Event) bool {
 			return pre(e) && e.Kind == bgp.Withdraw && e.Prefix.String() == "175.45.177.0/24"
 		})
 	})
 
 	ex.Kill()
-	waitFor(t, events, 60*time.Second, "peer down of exabgp", func(evs []bgp.Event) bool {
+	peertest.Collect(t, events, 60*time.Second, "peer down of exabgp", func(evs []bgp.Event) bool {
 		return has(evs, func(e bgp.Event) bool { return pre(e) && e.Kind == bgp.PeerState && e.NewState == bgp.StateIdle })
 	})
 	if st.Stats().Messages[bmp.TypeInitiation].Load() != 1 {
@@ -178,7 +149,7 @@ func TestGobgpdBMP(t *testing.T) {
 	// The router goes away: its peers that were up (the Loc-RIB view) are
 	// reported down.
 	g.Kill()
-	waitFor(t, events, 20*time.Second, "Loc-RIB view down with the router", func(evs []bgp.Event) bool {
+	peertest.Collect(t, events, 20*time.Second, "Loc-RIB view down with the router", func(evs []bgp.Event) bool {
 		return has(evs, func(e bgp.Event) bool {
 			return e.Peer.Collector == "gobgpd-test/loc-rib" && e.Kind == bgp.PeerState && e.NewState == bgp.StateIdle
 		})
