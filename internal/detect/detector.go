@@ -87,6 +87,8 @@ type track struct {
 	initial  float64
 	lastBin  time.Time // start of the last bin fed to the baseline
 	lastVal  float64   // visible space at the end of that bin
+	base     float64   // baseline() while baseOK
+	baseOK   bool
 
 	ev            *Event // open outage or partial outage
 	pending       *Event // outage or partial outage waiting for confirmation
@@ -164,7 +166,7 @@ func (d *Detector) Tick(now time.Time) {
 				// any bin closed (a warm-up shorter than a bin, live),
 				// the current value that Changed recorded.
 				if int(k.f) == f && !t.lastBin.IsZero() {
-					t.initial = t.lastVal
+					t.setInitial(t.lastVal)
 				}
 			}
 		}
@@ -252,8 +254,22 @@ func (d *Detector) addPending(t *track) {
 	}
 }
 
-// baseline returns the entity's normal visible space.
+// baseline returns the entity's normal visible space. It is asked at
+// every visibility change and changes only when a bin is fed or the
+// initial value is set, so it is kept until then.
 func (t *track) baseline() float64 {
+	if !t.baseOK {
+		t.base, t.baseOK = t.computeBaseline(), true
+	}
+	return t.base
+}
+
+// setInitial sets the value the baseline starts from.
+func (t *track) setInitial(v float64) {
+	t.initial, t.baseOK = v, false
+}
+
+func (t *track) computeBaseline() float64 {
 	vals := make([]float64, 0, 48)
 	vals = append(vals, t.hours...)
 	if len(t.hours) < 3 {
@@ -281,7 +297,7 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f signal.Family, s *s
 	t := d.track(e, f)
 	d.catchUp(t, d.tr.BinStart())
 	if !d.warm[f] {
-		t.initial = s.Space
+		t.setInitial(s.Space)
 		return
 	}
 	base := t.baseline()
@@ -632,7 +648,7 @@ func (d *Detector) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *
 	d.catchUp(t, b.Start)
 	t.lastBin, t.lastVal = b.Start, b.Space
 	if !d.warm[f] {
-		t.initial = s.Space
+		t.setInitial(s.Space)
 		return
 	}
 	inEvent := t.ev != nil || t.evOpenedInBin || t.pending != nil
@@ -662,6 +678,7 @@ func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
 		val = t.baseline()
 	}
 	t.hourBins = append(t.hourBins, val)
+	t.baseOK = false
 	t.churnBin += churn
 	t.lossBins += losses
 	perHour := max(1, int(time.Hour/d.tr.BinWidth()))

@@ -95,8 +95,6 @@ type Tracker struct {
 	order    []key             // states in creation order
 	dirty    []*State          // states changed in the open bin
 	vis      [2]*bart.Table[bgp.ASN]
-	pcountry []geo.Country // majority country by PrefixID
-	pknown   []bool
 	asCC     map[bgp.ASN]geo.Country
 	upCache  []upEntry // country upstream by PathID, for the last country asked
 	seq      int64     // number of the open bin
@@ -246,15 +244,8 @@ func pow2(n int) float64 {
 	return 1 / float64(uint64(1)<<uint(-n))
 }
 
-// country returns the majority country of prefix id (cached).
-func (t *Tracker) country(id view.PrefixID, p netip.Prefix) geo.Country {
-	if int(id) < len(t.pknown) && t.pknown[id] {
-		return t.pcountry[id]
-	}
-	for int(id) >= len(t.pknown) {
-		t.pknown = append(t.pknown, false)
-		t.pcountry = append(t.pcountry, geo.Country{})
-	}
+// majorityCountry returns the country holding most of p (zero if none).
+func (t *Tracker) majorityCountry(p netip.Prefix) geo.Country {
 	t.shares = t.db.PrefixCountries(p, t.shares[:0])
 	var best geo.Country
 	var bestN uint64
@@ -263,7 +254,6 @@ func (t *Tracker) country(id view.PrefixID, p netip.Prefix) geo.Country {
 			best, bestN = s.Country, s.Count
 		}
 	}
-	t.pknown[id], t.pcountry[id] = true, best
 	return best
 }
 
@@ -331,23 +321,27 @@ func (t *Tracker) upstream(now time.Time, e Entity, f Family, s *State, a bgp.AS
 	}
 }
 
-// countryState returns the state of prefix id's country (nil if the
-// prefix is in no country), cached per prefix.
+// noCountry marks, in Tracker.prefixState, a prefix that no country holds.
+var noCountry = &State{}
+
+// countryState returns the state of the country holding most of prefix id
+// (nil if none), cached per prefix.
 func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Country) {
-	if int(id) < len(t.prefixState) {
-		if s := t.prefixState[id]; s != nil {
-			return s, s.k.e.Country()
-		}
-	} else {
+	if int(id) >= len(t.prefixState) {
 		t.prefixState = append(t.prefixState, make([]*State, int(id)+1-len(t.prefixState)+len(t.prefixState)/4)...)
 	}
-	cc := t.country(id, p)
-	if cc.IsZero() {
-		return nil, cc
+	s := t.prefixState[id]
+	if s == nil {
+		s = noCountry
+		if cc := t.majorityCountry(p); !cc.IsZero() {
+			s = t.state(CountryEntity(cc), family(p))
+		}
+		t.prefixState[id] = s
 	}
-	s := t.state(CountryEntity(cc), family(p))
-	t.prefixState[id] = s
-	return s, cc
+	if s == noCountry {
+		return nil, geo.Country{}
+	}
+	return s, s.k.e.Country()
 }
 
 // path returns the cached facts of a path: its origin AS's state in family

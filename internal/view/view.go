@@ -137,9 +137,8 @@ type peerState struct {
 	winTable int
 	winSolo  int
 	winIDs   []PrefixID // the window's withdrawals of prefixes then visible
-	flushAt  time.Time
-	refill   bool   // re-announcing after a flush
-	lastPath PathID // the path of the peer's last announcement
+	refill   bool       // re-announcing after a flush
+	lastPath PathID     // the path of the peer's last announcement
 }
 
 // View is the routing view. The zero value is not usable; use New.
@@ -431,7 +430,6 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		}
 		if ps.winSolo >= need {
 			ps.winIDs = ps.winIDs[:0]
-			ps.flushAt = ps.winStart
 			v.obs.Peer(PeerEvent{Time: t, Start: ps.winStart, Kind: PeerFlush, Peer: ps.peer, Index: pi, Routes: ps.winTable})
 			ps.flushed, ps.refill = true, false
 			v.leave(t, pi, ps)
