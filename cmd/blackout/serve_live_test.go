@@ -13,14 +13,7 @@ import (
 // server replaying a real capture): the route events flow into the store
 // and the API, and the capture's peer going down is stored as a peer event.
 func TestServeRISLive(t *testing.T) {
-	p := ristest.Corpus("ris-live-stream.json")
-	if p == "" {
-		t.Skip("corpus file rislive/ris-live-stream.json absent (set BLACKOUT_CORPUS)")
-	}
-	lines, err := ristest.Lines(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := ristest.CorpusLines(t, "ris-live-stream.json")
 	srv := ristest.New(lines)
 	defer srv.Close()
 	proc := startServeProc(t, "--data", t.TempDir(), "--ris-live="+srv.URL, "--record", t.TempDir())

@@ -84,14 +84,7 @@ func jsonEvents(t *testing.T, s string) []detect.Event {
 // peer that RIS reports down is printed as a peer event, in replay's JSON
 // form, and --record leaves MRT files of the collectors.
 func TestWatchRISLivePeerEvents(t *testing.T) {
-	p := ristest.Corpus("ris-live-stream.json")
-	if p == "" {
-		t.Skip("corpus file rislive/ris-live-stream.json absent (set BLACKOUT_CORPUS)")
-	}
-	lines, err := ristest.Lines(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lines := ristest.CorpusLines(t, "ris-live-stream.json")
 	srv := ristest.New(lines)
 	defer srv.Close()
 	rec := t.TempDir()

@@ -16,18 +16,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/source/rislive/ristest"
 )
 
-func corpusLines(t *testing.T, name string) [][]byte {
-	t.Helper()
-	p := ristest.Corpus(name)
-	if p == "" {
-		t.Skipf("corpus file rislive/%s absent (set BLACKOUT_CORPUS to the corpus folder)", name)
-	}
-	lines, err := ristest.Lines(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lines
-}
+func corpusLines(t *testing.T, name string) [][]byte { return ristest.CorpusLines(t, name) }
 
 // expectCounts counts what a message's JSON says: withdrawals, and the
 // distinct announced prefixes.

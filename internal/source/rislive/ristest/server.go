@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/coder/websocket"
 )
@@ -157,3 +158,14 @@ func Lines(path string) ([][]byte, error) {
 // ($BLACKOUT_CORPUS, default ../shared/corpus from the repository root),
 // found from the test's directory, or "" when it is absent.
 func Corpus(name string) string { return corpus.Path("rislive/" + name) }
+
+// CorpusLines returns the messages of a RIS Live capture of the shared
+// corpus, one per line; it skips tb when the capture is absent.
+func CorpusLines(tb testing.TB, name string) [][]byte {
+	tb.Helper()
+	lines, err := Lines(corpus.Require(tb, "rislive/"+name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lines
+}
