@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -409,16 +410,8 @@ func timeParam(w http.ResponseWriter, q map[string][]string, name string) (time.
 	return t.UTC(), true
 }
 
-// Point is one point of a signal.
-type Point struct {
-	Time     time.Time `json:"time"`
-	Space    float64   `json:"space"`
-	MinSpace float64   `json:"min_space"`
-	Baseline float64   `json:"baseline"`
-	Prefixes int32     `json:"prefixes"`
-	Origins  int32     `json:"origins"`
-	Churn    int32     `json:"churn"`
-}
+// Point is one point of a signal, as the pipeline records it.
+type Point = pipeline.Point
 
 const maxSignalPoints = 20000
 
