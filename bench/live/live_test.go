@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/scenario"
@@ -50,7 +50,7 @@ func envInt(name string, def int) int {
 // notice is a detector notice with the wall clock when the sink got it.
 type notice struct {
 	at time.Time
-	n  detect.Notice
+	n  event.Notice
 }
 
 // harness is a running collector + pipeline with exabgp peers.
@@ -110,7 +110,7 @@ func (h *harness) startPeer(p int) *peertest.Exabgp {
 
 // waitNotice waits until a notice after index from matches, up to d; it
 // returns it and its index, or ok false.
-func (h *harness) waitNotice(from int, d time.Duration, match func(detect.Notice) bool) (notice, int, bool) {
+func (h *harness) waitNotice(from int, d time.Duration, match func(event.Notice) bool) (notice, int, bool) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		h.mu.Lock()
@@ -200,7 +200,7 @@ func TestLatencySmall(t *testing.T) {
 	pcfg := pipeline.DefaultConfig(db)
 	pcfg.Detect.WarmUp = 2 * time.Second
 	pcfg.View.RefreshEvery = time.Second
-	pcfg.Sink = detect.SinkFunc(func(n detect.Notice) {
+	pcfg.Sink = event.SinkFunc(func(n event.Notice) {
 		at := time.Now()
 		h.mu.Lock()
 		h.notices = append(h.notices, notice{at: at, n: n})
@@ -254,8 +254,8 @@ func TestLatencySmall(t *testing.T) {
 			nsent[p] = len(ex.SentTimes())
 			ex.Send(t, h.countryRoutes(ci, p, true))
 		}
-		n, _, ok := h.waitNotice(from, 20*time.Second, func(n detect.Notice) bool {
-			return n.Type == "start" && n.Event.Kind == "outage" && n.Event.EntityType == "country" && n.Event.EntityCode == cc
+		n, _, ok := h.waitNotice(from, 20*time.Second, func(n event.Notice) bool {
+			return n.Type == "start" && n.Event.Kind == "outage" && n.Event.EntityType == event.Country && n.Event.EntityCode == cc
 		})
 		if !ok {
 			t.Errorf("trial %d: no outage event for %s within 20 s", tr, cc)
@@ -302,7 +302,7 @@ func TestLatencySmall(t *testing.T) {
 	h.mu.Lock()
 	var kinds []string
 	for _, n := range h.notices[from:] {
-		kinds = append(kinds, n.n.Type+" "+n.n.Event.Kind+" "+n.n.Event.EntityCode)
+		kinds = append(kinds, string(n.n.Type)+" "+string(n.n.Event.Kind)+" "+n.n.Event.EntityCode)
 		if n.n.Type == "start" && (n.n.Event.Kind == "outage" || n.n.Event.Kind == "partial_outage") {
 			t.Errorf("peer reset reported as %s of %s %s", n.n.Event.Kind, n.n.Event.EntityType, n.n.Event.EntityCode)
 		}

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // TestDemo runs the README's main command and checks that it finds what
@@ -24,10 +25,10 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	var events []detect.Event
+	var events []event.Event
 	dec := json.NewDecoder(&out)
 	for dec.More() {
-		var ev detect.Event
+		var ev event.Event
 		if err := dec.Decode(&ev); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestDemo(t *testing.T) {
 	for _, w := range want {
 		found := false
 		for _, ev := range events {
-			if ev.EntityType != w.entity || ev.EntityCode != w.code || ev.Kind != w.kind || !near(ev.Start, w.start) {
+			if ev.EntityType.String() != w.entity || ev.EntityCode != w.code || string(ev.Kind) != w.kind || !near(ev.Start, w.start) {
 				continue
 			}
 			found = true
@@ -60,7 +61,7 @@ func TestDemo(t *testing.T) {
 				if len(ev.UpstreamsBefore) != 1 || ev.UpstreamsBefore[0] != 4837 {
 					t.Errorf("%s %s outage: upstreams before %v, want only 4837", w.entity, w.code, ev.UpstreamsBefore)
 				}
-				if ev.AffectedPrefixes != 4 || ev.Severity != "critical" || ev.Family != "all" {
+				if ev.AffectedPrefixes != 4 || ev.Severity != "critical" || ev.Family != bgp.AllFamilies {
 					t.Errorf("%s %s outage: %d prefixes, %s, family %s", w.entity, w.code, ev.AffectedPrefixes, ev.Severity, ev.Family)
 				}
 				if !strings.Contains(ev.Explanation, "AS4837") || ev.PrecededBy == nil && w.start.Day() == 22 {

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
@@ -72,7 +73,7 @@ func (a *analysisFlags) entities() ([]signal.Entity, error) {
 	}
 	for _, s := range a.asns {
 		e, err := signal.ParseEntity("AS" + strings.TrimPrefix(strings.TrimPrefix(s, "AS"), "as"))
-		if err != nil || e.Type != signal.AS {
+		if err != nil || e.Type != event.OriginAS {
 			return nil, fmt.Errorf("%w: --asn %q: not an AS number", errUsage, s)
 		}
 		out = append(out, e)
@@ -193,14 +194,14 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 
 // filterEvents keeps the events of the chosen entities (all when none are
 // chosen); peer events are kept in both cases, as context.
-func filterEvents(events []*detect.Event, ents []signal.Entity) (shown []*detect.Event, hidden int) {
+func filterEvents(events []*event.Event, ents []signal.Entity) (shown []*event.Event, hidden int) {
 	if len(ents) == 0 {
 		return events, 0
 	}
 	for _, ev := range events {
-		keep := ev.EntityType == "peer"
+		keep := ev.EntityType == event.Peer
 		for _, e := range ents {
-			if ev.EntityType == e.Type.String() && ev.EntityCode == e.CodeString() {
+			if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() {
 				keep = true
 			}
 		}
@@ -213,7 +214,7 @@ func filterEvents(events []*detect.Event, ents []signal.Entity) (shown []*detect
 	return shown, hidden
 }
 
-func writeChart(path string, res *pipeline.Result, e signal.Entity, events []*detect.Event) error {
+func writeChart(path string, res *pipeline.Result, e signal.Entity, events []*event.Event) error {
 	// Draw the family with the larger baseline (IPv4 when both are empty).
 	var best *pipeline.Series
 	for _, s := range res.Series {
@@ -227,17 +228,17 @@ func writeChart(path string, res *pipeline.Result, e signal.Entity, events []*de
 	if best == nil {
 		return errors.New("chart: no series recorded")
 	}
-	var evs []*detect.Event
+	var evs []*event.Event
 	for _, ev := range events {
-		if ev.EntityType == e.Type.String() && ev.EntityCode == e.CodeString() && (ev.Family == best.Family.String() || ev.Family == "all") {
+		if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() && (ev.Family == best.Family || ev.Family == bgp.AllFamilies) {
 			evs = append(evs, ev)
 		}
 	}
 	title := e.String()
-	if e.Type == signal.Country {
+	if e.Type == event.Country {
 		title = e.Country().Name() + " (" + e.CodeString() + ")"
 	}
-	title += " — visible " + map[signal.Family]string{signal.IPv4: "IPv4", signal.IPv6: "IPv6"}[best.Family] + " address space"
+	title += " — visible " + map[bgp.Family]string{bgp.IPv4: "IPv4", bgp.IPv6: "IPv6"}[best.Family] + " address space"
 	f, err := os.CreateTemp(dirOf(path), ".chart-*")
 	if err != nil {
 		return fmt.Errorf("chart: %w", err)

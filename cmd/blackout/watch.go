@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
@@ -164,16 +164,16 @@ type noticeSink struct {
 }
 
 // Notify prints one notice (the event as it is at that moment).
-func (s *noticeSink) Notify(n detect.Notice) {
+func (s *noticeSink) Notify(n event.Notice) {
 	if s.err != nil {
 		return
 	}
-	if shown, _ := filterEvents([]*detect.Event{n.Event}, s.ents); len(shown) == 0 {
+	if shown, _ := filterEvents([]*event.Event{n.Event}, s.ents); len(shown) == 0 {
 		return
 	}
 	s.n++
 	if s.json {
-		s.err = report.WriteJSON(s.w, []*detect.Event{n.Event})
+		s.err = report.WriteJSON(s.w, []*event.Event{n.Event})
 		return
 	}
 	_, s.err = io.WriteString(s.w, noticeLine(n)+"\n")
@@ -181,7 +181,7 @@ func (s *noticeSink) Notify(n detect.Notice) {
 
 // noticeLine formats a notice as one readable line: time, notice type,
 // kind, severity, entity, family and the first sentence of the explanation.
-func noticeLine(n detect.Notice) string {
+func noticeLine(n event.Notice) string {
 	ev := n.Event
 	t := n.Time
 	if t.IsZero() {
@@ -189,9 +189,9 @@ func noticeLine(n detect.Notice) string {
 	}
 	entity := ev.EntityCode
 	switch ev.EntityType {
-	case "asn":
+	case event.OriginAS:
 		entity = "AS" + ev.EntityCode
-	case "peer":
+	case event.Peer:
 		entity = "peer " + ev.EntityCode
 	}
 	if ev.EntityName != "" {
@@ -207,7 +207,7 @@ func noticeLine(n detect.Notice) string {
 		}
 	}
 	return fmt.Sprintf("%s  %-8s %-15s %-8s %s %s%s: %s",
-		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(n.Type), ev.Kind, ev.Severity,
+		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(string(n.Type)), ev.Kind, ev.Severity,
 		entity, ev.Family, extra, firstSentence(ev.Explanation))
 }
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/scenario"
@@ -66,12 +66,12 @@ func runWatchUntil(t *testing.T, args []string, done func(out string) bool) (int
 	return <-code, out.String(), errb.String()
 }
 
-func jsonEvents(t *testing.T, s string) []detect.Event {
+func jsonEvents(t *testing.T, s string) []event.Event {
 	t.Helper()
-	var out []detect.Event
+	var out []event.Event
 	dec := json.NewDecoder(strings.NewReader(s))
 	for dec.More() {
-		var ev detect.Event
+		var ev event.Event
 		if err := dec.Decode(&ev); err != nil {
 			t.Fatalf("%v in %s", err, s)
 		}
@@ -94,7 +94,7 @@ func TestWatchRISLivePeerEvents(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	evs := jsonEvents(t, out)
-	if len(evs) != 1 || evs[0].Kind != detect.KindPeerEvent || evs[0].PeerCollector != "rrc01" || evs[0].PeerAS != 24931 || evs[0].Cause != "session_down" {
+	if len(evs) != 1 || evs[0].Kind != event.PeerEvent || evs[0].PeerCollector != "rrc01" || evs[0].PeerAS != 24931 || evs[0].Cause != "session_down" {
 		t.Errorf("events %+v", evs)
 	}
 	// The capture's state message (18:31:21.88) comes after an UPDATE
@@ -200,7 +200,7 @@ func TestWatchCountryOutage(t *testing.T) {
 	}
 	var truth *scenario.TruthEvent
 	for i, e := range g.Truth {
-		if e.Kind == detect.KindOutage && e.EntityType == "country" {
+		if e.Kind == string(event.Outage) && e.EntityType == event.Country.String() {
 			truth = &g.Truth[i]
 		}
 	}
@@ -240,9 +240,9 @@ func TestWatchCountryOutage(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var start, end *detect.Event
+	var start, end *event.Event
 	for _, ev := range jsonEvents(t, out) {
-		if ev.EntityType == "country" && ev.Kind == detect.KindOutage {
+		if ev.EntityType == event.Country && ev.Kind == event.Outage {
 			if ev.End == nil && start == nil {
 				start = &ev
 			} else if ev.End != nil {
@@ -269,16 +269,16 @@ func TestWatchCountryOutage(t *testing.T) {
 // TestWatchLines checks the readable form of a notice.
 func TestWatchLines(t *testing.T) {
 	end := time.Date(2014, 12, 23, 1, 46, 4, 0, time.UTC)
-	ev := &detect.Event{EntityType: "country", EntityCode: "KP", EntityName: "North Korea", Kind: detect.KindOutage, Family: "all",
-		Start: time.Date(2014, 12, 22, 16, 15, 4, 0, time.UTC), Severity: detect.SeverityCritical, FractionLost: 1,
+	ev := &event.Event{EntityType: event.Country, EntityCode: "KP", EntityName: "North Korea", Kind: event.Outage, Family: bgp.AllFamilies,
+		Start: time.Date(2014, 12, 22, 16, 15, 4, 0, time.UTC), Severity: event.Critical, FractionLost: 1,
 		Explanation: "North Korea (KP) went dark: 100% of its visible IPv4 address space. 4 prefixes became unreachable."}
-	got := noticeLine(detect.Notice{Type: "start", Event: ev, Time: ev.Start})
+	got := noticeLine(event.Notice{Type: event.Start, Event: ev, Time: ev.Start})
 	want := "2014-12-22 16:15:04.000 UTC  START    outage          critical KP (North Korea) all lost 100%: North Korea (KP) went dark: 100% of its visible IPv4 address space."
 	if got != want {
 		t.Errorf("start:\n got %q\nwant %q", got, want)
 	}
 	ev.End = &end
-	got = noticeLine(detect.Notice{Type: "end", Event: ev, Time: end})
+	got = noticeLine(event.Notice{Type: event.End, Event: ev, Time: end})
 	if !strings.Contains(got, "END      outage") || !strings.Contains(got, "after 9h31m0s") {
 		t.Errorf("end: %q", got)
 	}

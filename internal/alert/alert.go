@@ -17,14 +17,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // Notice is an event change to tell about. Event is a snapshot the
 // dispatcher may keep.
 type Notice struct {
-	Type  string // start, escalate, end, retract
-	Event detect.Event
+	Type  event.NoticeType
+	Event event.Event
 	Time  time.Time // data time of the change
 }
 
@@ -107,26 +107,19 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-func severityRank(s string) int {
-	if s == detect.SeverityCritical {
-		return 2
-	}
-	return 1
-}
-
 // Match reports whether rule r selects notice n.
 func (r *Rule) Match(n *Notice) bool {
 	ev := &n.Event
 	switch ev.EntityType {
-	case "country":
+	case event.Country:
 		if !slices.Contains(r.Countries, "*") && !slices.ContainsFunc(r.Countries, func(c string) bool { return strings.EqualFold(c, ev.EntityCode) }) {
 			return false
 		}
-	case "asn":
+	case event.OriginAS:
 		if !r.AllASNs && !slices.ContainsFunc(r.ASNs, func(a uint32) bool { return a == 0 || fmt.Sprint(a) == ev.EntityCode }) {
 			return false
 		}
-	case "peer":
+	case event.Peer:
 		if !r.Peers {
 			return false
 		}
@@ -138,9 +131,9 @@ func (r *Rule) Match(n *Notice) bool {
 	}
 	minSev := r.MinSeverity
 	if minSev == "" {
-		minSev = detect.SeverityWarning
+		minSev = event.Warning
 	}
-	if severityRank(ev.Severity) < severityRank(minSev) {
+	if max(1, ev.Severity.Rank()) < minSev.Rank() {
 		return false
 	}
 	if len(r.Notices) > 0 && !slices.Contains(r.Notices, n.Type) {
@@ -233,10 +226,10 @@ func (w *worker) payload(n *Notice, text string) []byte {
 		return []byte(text)
 	default:
 		v = struct {
-			Type  string        `json:"type"`
-			Text  string        `json:"text"`
-			Time  time.Time     `json:"time"`
-			Event *detect.Event `json:"event"`
+			Type  event.NoticeType `json:"type"`
+			Text  string           `json:"text"`
+			Time  time.Time        `json:"time"`
+			Event *event.Event     `json:"event"`
 		}{n.Type, text, n.Time, &n.Event}
 	}
 	b, _ := json.Marshal(v)
@@ -312,7 +305,7 @@ func (w *worker) deliver(m *message) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "blackout-alert")
 	if w.cfg.Type == "webhook" {
-		req.Header.Set("X-Blackout-Notice", m.notice.Type)
+		req.Header.Set("X-Blackout-Notice", string(m.notice.Type))
 		if w.cfg.Secret != "" {
 			req.Header.Set("X-Blackout-Signature", Sign(w.cfg.Secret, m.payload))
 		}

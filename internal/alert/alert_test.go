@@ -13,26 +13,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
-func kpOutage() detect.Event {
+func kpOutage() event.Event {
 	start := time.Date(2014, 12, 22, 16, 15, 4, 0, time.UTC)
 	end := start.Add(9*time.Hour + 31*time.Minute)
-	return detect.Event{ID: 7, EntityType: "asn", EntityCode: "131279", EntityName: "Star Joint Venture Co. Ltd.", Kind: "outage",
-		Family: "all", Start: start, End: &end, Severity: "critical", Explanation: "AS131279 went dark. More."}
+	return event.Event{ID: 7, EntityType: event.OriginAS, EntityCode: "131279", EntityName: "Star Joint Venture Co. Ltd.", Kind: event.Outage,
+		Family: bgp.AllFamilies, Start: start, End: &end, Severity: event.Critical, Explanation: "AS131279 went dark. More."}
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestText(t *testing.T) {
 	ev := kpOutage()
-	got := Text(&Notice{Type: "end", Event: ev, Time: *ev.End})
+	got := Text(&Notice{Type: event.End, Event: ev, Time: *ev.End})
 	if !strings.HasPrefix(got, "AS131279 is back after 9h31m") {
 		t.Errorf("end text: %s", got)
 	}
 	ev.End = nil
-	got = Text(&Notice{Type: "start", Event: ev, Time: ev.Start})
+	got = Text(&Notice{Type: event.Start, Event: ev, Time: ev.Start})
 	if !strings.Contains(got, "AS131279 (Star Joint Venture Co. Ltd.): outage, critical, since 2014-12-22 16:15:04 UTC. AS131279 went dark.") {
 		t.Errorf("start text: %s", got)
 	}
@@ -43,7 +44,7 @@ func TestText(t *testing.T) {
 
 func TestRules(t *testing.T) {
 	ev := kpOutage()
-	n := &Notice{Type: "start", Event: ev}
+	n := &Notice{Type: event.Start, Event: ev}
 	for _, c := range []struct {
 		r    Rule
 		want bool
@@ -52,18 +53,18 @@ func TestRules(t *testing.T) {
 		{Rule{ASNs: []uint32{131279}}, true},
 		{Rule{ASNs: []uint32{4837}}, false},
 		{Rule{Countries: []string{"*"}}, false}, // an AS event
-		{Rule{AllASNs: true, Kinds: []string{"instability"}}, false},
-		{Rule{AllASNs: true, MinSeverity: "critical"}, true},
-		{Rule{AllASNs: true, Notices: []string{"end"}}, false},
+		{Rule{AllASNs: true, Kinds: []event.Kind{event.Instability}}, false},
+		{Rule{AllASNs: true, MinSeverity: event.Critical}, true},
+		{Rule{AllASNs: true, Notices: []event.NoticeType{event.End}}, false},
 	} {
 		if got := c.r.Match(n); got != c.want {
 			t.Errorf("%+v: %v, want %v", c.r, got, c.want)
 		}
 	}
 	ev.Severity = "warning"
-	ev.EntityType, ev.EntityCode = "country", "KP"
-	n = &Notice{Type: "start", Event: ev}
-	if (&Rule{Countries: []string{"kp"}, MinSeverity: "critical"}).Match(n) || !(&Rule{Countries: []string{"KP"}}).Match(n) {
+	ev.EntityType, ev.EntityCode = event.Country, "KP"
+	n = &Notice{Type: event.Start, Event: ev}
+	if (&Rule{Countries: []string{"kp"}, MinSeverity: event.Critical}).Match(n) || !(&Rule{Countries: []string{"KP"}}).Match(n) {
 		t.Error("severity or country")
 	}
 }
@@ -146,7 +147,7 @@ func TestWebhookFailsStallsRecovers(t *testing.T) {
 
 	// 1. Failing, then recovering within the retries: delivered once, signed.
 	rcv.set("fail")
-	d.Notify(Notice{Type: "end", Event: ev, Time: *ev.End})
+	d.Notify(Notice{Type: event.End, Event: ev, Time: *ev.End})
 	waitUntil(t, "two failed attempts", func() bool { return failN.Load() >= 2 })
 	rcv.set("ok")
 	waitUntil(t, "delivery after recovery", func() bool { return rcv.received() == 1 })
@@ -157,9 +158,9 @@ func TestWebhookFailsStallsRecovers(t *testing.T) {
 		t.Errorf("signature %q does not match the body", sig)
 	}
 	var msg struct {
-		Type  string       `json:"type"`
-		Text  string       `json:"text"`
-		Event detect.Event `json:"event"`
+		Type  string      `json:"type"`
+		Text  string      `json:"text"`
+		Event event.Event `json:"event"`
 	}
 	if err := json.Unmarshal(body, &msg); err != nil || msg.Type != "end" || msg.Event.ID != 7 || !strings.HasPrefix(msg.Text, "AS131279 is back after 9h31m") {
 		t.Errorf("body %s (%v)", body, err)
@@ -171,7 +172,7 @@ func TestWebhookFailsStallsRecovers(t *testing.T) {
 	rcv.set("stall")
 	start := time.Now()
 	for i := 0; i < 20; i++ {
-		d.Notify(Notice{Type: "start", Event: ev, Time: ev.Start})
+		d.Notify(Notice{Type: event.Start, Event: ev, Time: ev.Start})
 	}
 	if took := time.Since(start); took > 50*time.Millisecond {
 		t.Errorf("Notify blocked for %v", took)
@@ -193,7 +194,7 @@ func TestWebhookFailsStallsRecovers(t *testing.T) {
 
 	// 3. Down for good: attempts exhausted, one dead letter with the error.
 	rcv.set("fail")
-	d.Notify(Notice{Type: "escalate", Event: ev, Time: ev.Start})
+	d.Notify(Notice{Type: event.Escalate, Event: ev, Time: ev.Start})
 	waitUntil(t, "the dead letter of exhausted attempts", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -229,8 +230,8 @@ func TestSlackAndLogAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := kpOutage()
-	ev.EntityType, ev.EntityCode, ev.EntityName = "country", "KP", "North Korea"
-	d.Notify(Notice{Type: "end", Event: ev, Time: *ev.End})
+	ev.EntityType, ev.EntityCode, ev.EntityName = event.Country, "KP", "North Korea"
+	d.Notify(Notice{Type: event.End, Event: ev, Time: *ev.End})
 	waitUntil(t, "slack delivery", func() bool { return rcv.received() == 1 })
 	var m map[string]string
 	if err := json.Unmarshal(rcv.got[0], &m); err != nil || !strings.HasPrefix(m["text"], "North Korea is back after 9h31m") || len(m) != 1 {
@@ -239,7 +240,7 @@ func TestSlackAndLogAndShutdown(t *testing.T) {
 	// A stalled Slack and a shutdown: the alert in flight is abandoned to
 	// the dead letters when Close's deadline passes; Close returns.
 	rcv.set("stall")
-	d.Notify(Notice{Type: "start", Event: ev, Time: ev.Start})
+	d.Notify(Notice{Type: event.Start, Event: ev, Time: ev.Start})
 	waitUntil(t, "the stalled call", func() bool { return rcv.calls.Load() >= 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -258,7 +259,7 @@ func TestSlackAndLogAndShutdown(t *testing.T) {
 		t.Errorf("log sink: %s", logBuf.String())
 	}
 	logMu.Unlock()
-	d.Notify(Notice{Type: "start", Event: ev}) // after Close: no panic
+	d.Notify(Notice{Type: event.Start, Event: ev}) // after Close: no panic
 }
 
 type lockedWriter struct {
@@ -277,7 +278,7 @@ func TestConfigValidate(t *testing.T) {
 		{Sinks: []SinkConfig{{Name: "a", Type: "pager"}}},
 		{Sinks: []SinkConfig{{Name: "a", Type: "webhook", URL: "ftp://x"}}},
 		{Rules: []Rule{{Countries: []string{"XX1"}}}},
-		{Rules: []Rule{{Kinds: []string{"meteor"}}}},
+		{Rules: []Rule{{Kinds: []event.Kind{"meteor"}}}},
 		{Rules: []Rule{{Sinks: []string{"nope"}}}},
 		{Rules: []Rule{{MinSeverity: "dire"}}},
 	} {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 )
 
@@ -39,12 +40,12 @@ type Rule struct {
 	Peers bool `json:"peers,omitempty"`
 	// Kinds lists event kinds (outage, partial_outage, instability,
 	// upstream_change, peer_event); empty is every kind.
-	Kinds []string `json:"kinds,omitempty"`
+	Kinds []event.Kind `json:"kinds,omitempty"`
 	// MinSeverity is "warning" (default) or "critical".
-	MinSeverity string `json:"min_severity,omitempty"`
+	MinSeverity event.Severity `json:"min_severity,omitempty"`
 	// Notices lists the notice types sent: start, escalate, end, retract;
 	// empty is all four.
-	Notices []string `json:"notices,omitempty"`
+	Notices []event.NoticeType `json:"notices,omitempty"`
 	// Sinks names the sinks; empty is every sink.
 	Sinks []string `json:"sinks,omitempty"`
 }
@@ -111,9 +112,6 @@ func LoadFile(path string) (*FileConfig, error) {
 	return &c, nil
 }
 
-var kinds = map[string]bool{"outage": true, "partial_outage": true, "instability": true, "upstream_change": true, "peer_event": true}
-var noticeTypes = map[string]bool{"start": true, "escalate": true, "end": true, "retract": true}
-
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	names := map[string]bool{}
@@ -145,17 +143,17 @@ func (c *Config) Validate() error {
 			}
 		}
 		for _, k := range r.Kinds {
-			if !kinds[k] {
+			if _, err := event.ParseKind(string(k)); err != nil {
 				return fmt.Errorf("alerts.rules[%d]: kind %q unknown", i, k)
 			}
 		}
 		for _, n := range r.Notices {
-			if !noticeTypes[n] {
+			if _, err := event.ParseNoticeType(string(n)); err != nil {
 				return fmt.Errorf("alerts.rules[%d]: notice %q: want start, escalate, end or retract", i, n)
 			}
 		}
 		switch r.MinSeverity {
-		case "", "warning", "critical":
+		case "", event.Warning, event.Critical:
 		default:
 			return fmt.Errorf("alerts.rules[%d]: min_severity %q: want warning or critical", i, r.MinSeverity)
 		}

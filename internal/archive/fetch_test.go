@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/corpus"
 
 	"github.com/blackout-bgp/blackout/internal/archive"
 	"github.com/blackout-bgp/blackout/internal/archive/archivetest"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/archive"
 	"github.com/blackout-bgp/blackout/internal/archive/archivetest"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 )
@@ -38,7 +38,7 @@ type replayResult struct {
 	errs   []error
 	stats  *archive.ParseStats
 	fetch  *archive.Fetcher
-	events []*detect.Event
+	events []*event.Event
 }
 
 // replay plans, fetches and replays the range from the server into dir.
@@ -83,9 +83,9 @@ func replayWith(t *testing.T, s *archivetest.Server, dir string, from, until tim
 }
 
 // kpOutage returns the country outage of KP, or nil.
-func kpOutage(evs []*detect.Event) *detect.Event {
+func kpOutage(evs []*event.Event) *event.Event {
 	for _, ev := range evs {
-		if ev.EntityType == "country" && ev.EntityCode == "KP" && ev.Kind == "outage" {
+		if ev.EntityType == event.Country && ev.EntityCode == "KP" && ev.Kind == "outage" {
 			return ev
 		}
 	}
@@ -174,7 +174,7 @@ func TestStreaming(t *testing.T) {
 	}
 	var seenWhileHeld bool
 	rr := replayWith(t, s, t.TempDir(), testFrom, testUntil, func(cfg *pipeline.Config) {
-		cfg.Sink = detect.SinkFunc(func(n detect.Notice) {
+		cfg.Sink = event.SinkFunc(func(n event.Notice) {
 			if n.Type == "start" && n.Event.EntityCode == "KP" && n.Event.Kind == "outage" {
 				once.Do(func() {
 					seenWhileHeld = true

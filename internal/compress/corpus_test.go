@@ -3,11 +3,12 @@ package compress
 import (
 	"bytes"
 	"context"
-	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/blackout-bgp/blackout/internal/corpus"
 )
 
 // corpusDir is the shared test corpus: $BLACKOUT_CORPUS, else ../shared/corpus

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/view"
@@ -72,7 +73,7 @@ func DefaultConfig() Config {
 
 type efKey struct {
 	e signal.Entity
-	f signal.Family
+	f bgp.Family
 }
 
 // track is the detector's state for one entity and family.
@@ -90,12 +91,12 @@ type track struct {
 	base     float64   // baseline() while baseOK
 	baseOK   bool
 
-	ev            *Event // open outage or partial outage
-	pending       *Event // outage or partial outage waiting for confirmation
+	ev            *event.Event // open outage or partial outage
+	pending       *event.Event // outage or partial outage waiting for confirmation
 	confirm       time.Time
 	evOpenedInBin bool
-	inst          *Event // open instability
-	lastInst      *Event
+	inst          *event.Event // open instability
+	lastInst      *event.Event
 
 	losses     []time.Time // recent visibility losses
 	recoveries []time.Time
@@ -103,7 +104,7 @@ type track struct {
 
 	upSnap    map[bgp.ASN]float64 // upstream shares at the last normal bin
 	upRoutes  int32               // full-feed routes at that bin
-	upPending *Event
+	upPending *event.Event
 	upConfirm time.Time
 }
 
@@ -111,32 +112,34 @@ type track struct {
 // pipeline also calls Peer with the view's peer events and Tick with the
 // data time.
 type Detector struct {
-	cfg     Config
-	db      *geo.DB
-	v       *view.View
-	tr      *signal.Tracker
-	sink    Sink
-	tracks  map[efKey]*track
-	pending []*track // tracks with a pending partial outage or upstream change
-	peers   map[int]*Event
-	nextID  int
-	warm    [2]bool // detection has started, by family
-	now     time.Time
-	events  []*Event
+	cfg    Config
+	db     *geo.DB
+	v      *view.View
+	tr     *signal.Tracker
+	sink   event.Sink
+	tracks map[efKey]*track
+	// affected holds the prefixes each open outage has lost so far.
+	affected map[*event.Event]map[view.PrefixID]struct{}
+	pending  []*track // tracks with a pending partial outage or upstream change
+	peers    map[int]*event.Event
+	nextID   int
+	warm     [2]bool // detection has started, by family
+	now      time.Time
+	events   []*event.Event
 }
 
 // New returns a Detector. v and tr are used for explanations.
-func New(cfg Config, db *geo.DB, v *view.View, tr *signal.Tracker, sink Sink) *Detector {
+func New(cfg Config, db *geo.DB, v *view.View, tr *signal.Tracker, sink event.Sink) *Detector {
 	if sink == nil {
-		sink = SinkFunc(func(Notice) {})
+		sink = event.SinkFunc(func(event.Notice) {})
 	}
-	return &Detector{cfg: cfg, db: db, v: v, tr: tr, sink: sink, tracks: map[efKey]*track{}, peers: map[int]*Event{}}
+	return &Detector{cfg: cfg, db: db, v: v, tr: tr, sink: sink, tracks: map[efKey]*track{}, affected: map[*event.Event]map[view.PrefixID]struct{}{}, peers: map[int]*event.Event{}}
 }
 
 // Events returns every event emitted so far, in the order they started.
-func (d *Detector) Events() []*Event { return d.events }
+func (d *Detector) Events() []*event.Event { return d.events }
 
-func (d *Detector) track(e signal.Entity, f signal.Family) *track {
+func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 	k := efKey{e, f}
 	t := d.tracks[k]
 	if t == nil {
@@ -227,7 +230,7 @@ func (d *Detector) broad(t *track) bool {
 // unstable reports whether the entity lost visibility of some prefix in the
 // instability window before the current fall.
 func (d *Detector) unstable(t *track, now time.Time) bool {
-	a := d.track(t.key.e, familyAll)
+	a := d.track(t.key.e, bgp.AllFamilies)
 	if a.inst != nil {
 		return true
 	}
@@ -293,7 +296,7 @@ func median(v []float64) float64 {
 
 // Changed implements signal.Sink: it compares the entity's visible space
 // with its baseline at once.
-func (d *Detector) Changed(now time.Time, e signal.Entity, f signal.Family, s *signal.State) {
+func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *signal.State) {
 	t := d.track(e, f)
 	d.catchUp(t, d.tr.BinStart())
 	if !d.warm[f] {
@@ -315,12 +318,12 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f signal.Family, s *s
 		t.pending = nil // a short dip: instability's business
 	case lost >= d.cfg.PartialShare || t.pending != nil:
 		if t.pending == nil {
-			t.pending = d.newEvent(t, KindPartialOutage, now)
+			t.pending = d.newEvent(t, event.PartialOutage, now)
 			t.confirm = now.Add(d.cfg.PartialConfirm)
 			d.addPending(t)
 		}
 		d.fill(t, t.pending, lost, s, base)
-		if t.pending.Kind == KindOutage {
+		if t.pending.Kind == event.Outage {
 			wait := time.Duration(0)
 			if d.unstable(t, t.pending.Start) {
 				wait = d.cfg.OutageConfirm
@@ -357,16 +360,16 @@ func (d *Detector) catchUp(t *track, upTo time.Time) {
 	}
 }
 
-func (d *Detector) newEvent(t *track, kind string, start time.Time) *Event {
-	ev := &Event{Kind: kind, Start: start, Family: t.key.f.String(), Unit: t.key.f.Unit()}
-	ev.EntityType = t.key.e.Type.String()
+func (d *Detector) newEvent(t *track, kind event.Kind, start time.Time) *event.Event {
+	ev := &event.Event{Kind: kind, Start: start, Family: t.key.f, Unit: t.key.f.Unit()}
+	ev.EntityType = t.key.e.Type
 	ev.EntityCode = t.key.e.CodeString()
 	ev.EntityName = d.entityName(t.key.e)
 	return ev
 }
 
 func (d *Detector) entityName(e signal.Entity) string {
-	if e.Type == signal.Country {
+	if e.Type == event.Country {
 		return e.Country().Name()
 	}
 	info, _ := d.db.ASN(e.Code)
@@ -374,18 +377,18 @@ func (d *Detector) entityName(e signal.Entity) string {
 }
 
 // fill sets the loss figures of an outage event.
-func (d *Detector) fill(t *track, ev *Event, lost float64, s *signal.State, base float64) {
+func (d *Detector) fill(t *track, ev *event.Event, lost float64, s *signal.State, base float64) {
 	if lost > ev.FractionLost || ev.Baseline == 0 {
 		ev.FractionLost = round(lost, 4)
 		ev.Lowest = round(s.Space, 3)
 	}
 	ev.Baseline = round(base, 3)
-	ev.Severity = SeverityWarning
+	ev.Severity = event.Warning
 	if ev.FractionLost >= d.cfg.CriticalShare {
-		ev.Severity = SeverityCritical
+		ev.Severity = event.Critical
 	}
-	if ev.Kind == KindPartialOutage && ev.FractionLost >= d.cfg.OutageShare {
-		ev.Kind = KindOutage
+	if ev.Kind == event.PartialOutage && ev.FractionLost >= d.cfg.OutageShare {
+		ev.Kind = event.Outage
 	}
 }
 
@@ -397,19 +400,19 @@ func round(x float64, digits int) float64 {
 	return float64(int64(x*p+0.5)) / p
 }
 
-func (d *Detector) open(t *track, ev *Event, now time.Time) {
-	if ev.Kind == KindOutage {
+func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
+	if ev.Kind == event.Outage {
 		// An entity that has address space in one family only is wholly down.
 		other := d.tracks[efKey{t.key.e, 1 - t.key.f}]
 		if other == nil || other.baseline() <= 0 {
-			ev.Family = "all"
+			ev.Family = bgp.AllFamilies
 		}
 	}
 	d.nextID++
 	ev.ID = d.nextID
 	t.ev = ev
 	t.evOpenedInBin = true
-	if a := d.track(t.key.e, familyAll); a.inst != nil && ev.Kind == KindOutage {
+	if a := d.track(t.key.e, bgp.AllFamilies); a.inst != nil && ev.Kind == event.Outage {
 		end := ev.Start
 		for i := len(a.recoveries) - 1; i >= 0; i-- {
 			if a.recoveries[i].Before(ev.Start) {
@@ -421,7 +424,7 @@ func (d *Detector) open(t *track, ev *Event, now time.Time) {
 	}
 	d.explain(t, ev)
 	d.events = append(d.events, ev)
-	d.sink.Notify(Notice{Type: "start", Event: ev, Time: now})
+	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
 func (d *Detector) update(t *track, lost float64, s *signal.State, now time.Time) {
@@ -433,7 +436,7 @@ func (d *Detector) update(t *track, lost float64, s *signal.State, now time.Time
 	}
 	if ev.Kind != kind || ev.Severity != sev {
 		d.explain(t, ev)
-		d.sink.Notify(Notice{Type: "escalate", Event: ev, Time: now})
+		d.sink.Notify(event.Notice{Type: event.Escalate, Event: ev, Time: now})
 	}
 }
 
@@ -442,28 +445,26 @@ func (d *Detector) end(t *track, now time.Time) {
 	end := now
 	ev.End = &end
 	t.ev = nil
-	if ev.Kind == KindOutage && end.Sub(ev.Start) < d.cfg.TransientOutage {
+	if ev.Kind == event.Outage && end.Sub(ev.Start) < d.cfg.TransientOutage {
 		// Reported at once, gone within moments: a transient drop, which
 		// counts as instability, not as an outage.
 		if i := slices.Index(d.events, ev); i >= 0 {
 			d.events = slices.Delete(d.events, i, i+1)
 		}
-		d.sink.Notify(Notice{Type: "retract", Event: ev, Time: now})
+		delete(d.affected, ev)
+		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
 		return
 	}
 	d.explain(t, ev)
-	d.sink.Notify(Notice{Type: "end", Event: ev, Time: now})
+	delete(d.affected, ev)
+	d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: now})
 }
-
-// familyAll keys the per-entity track (both families together) that
-// instability is judged on.
-const familyAll signal.Family = 2
 
 // PrefixVisibility implements signal.Sink: it tracks the lost prefixes
 // and the flapping that makes instability.
-func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f signal.Family, id view.PrefixID, visible bool) {
+func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family, id view.PrefixID, visible bool) {
 	t := d.track(e, f)
-	a := d.track(e, familyAll)
+	a := d.track(e, bgp.AllFamilies)
 	if visible {
 		delete(t.lost, id)
 		delete(a.lost, id)
@@ -490,7 +491,7 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f signal.Fam
 		return
 	}
 	normal := 0.0
-	for _, ff := range []signal.Family{signal.IPv4, signal.IPv6} {
+	for _, ff := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 		if ft := d.tracks[efKey{e, ff}]; ft != nil && len(ft.lossH) > 0 {
 			normal += median(ft.lossH)
 		}
@@ -504,16 +505,16 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f signal.Fam
 			a.inst, a.lastInst = li, nil
 			d.addPending(a)
 			d.explainInstability(a, li)
-			d.sink.Notify(Notice{Type: "escalate", Event: li, Time: now})
+			d.sink.Notify(event.Notice{Type: event.Escalate, Event: li, Time: now})
 			return
 		}
 		start := a.losses[0]
 		if li := a.lastInst; li != nil && li.End != nil && start.Before(*li.End) {
 			start = *li.End
 		}
-		ev := d.newEvent(a, KindInstability, start)
-		ev.Family = "all"
-		ev.Severity = SeverityWarning
+		ev := d.newEvent(a, event.Instability, start)
+		ev.Family = bgp.AllFamilies
+		ev.Severity = event.Warning
 		ev.Flaps = len(a.losses)
 		d.nextID++
 		ev.ID = d.nextID
@@ -521,13 +522,13 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f signal.Fam
 		d.explainInstability(a, ev)
 		d.events = append(d.events, ev)
 		d.addPending(a)
-		d.sink.Notify(Notice{Type: "start", Event: ev, Time: now})
+		d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 	}
 }
 
 // inOutage reports whether e has an open outage in either family.
 func (d *Detector) inOutage(e signal.Entity) bool {
-	for _, f := range []signal.Family{signal.IPv4, signal.IPv6} {
+	for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 		if t := d.tracks[efKey{e, f}]; t != nil && t.ev != nil {
 			return true
 		}
@@ -554,11 +555,11 @@ func (d *Detector) endInstability(t *track, end time.Time) {
 	ev.End = &end
 	t.inst, t.lastInst = nil, ev
 	d.explainInstability(t, ev)
-	d.sink.Notify(Notice{Type: "end", Event: ev, Time: d.now})
+	d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: d.now})
 }
 
 // Upstream implements signal.Sink.
-func (d *Detector) Upstream(now time.Time, e signal.Entity, f signal.Family, asn bgp.ASN, present bool) {
+func (d *Detector) Upstream(now time.Time, e signal.Entity, f bgp.Family, asn bgp.ASN, present bool) {
 	if !d.warm[f] {
 		return
 	}
@@ -574,8 +575,8 @@ func (d *Detector) Upstream(now time.Time, e signal.Entity, f signal.Family, asn
 		return
 	}
 	if t.upPending == nil {
-		t.upPending = d.newEvent(t, KindUpstreamChange, now)
-		t.upPending.Severity = SeverityWarning
+		t.upPending = d.newEvent(t, event.UpstreamChange, now)
+		t.upPending.Severity = event.Warning
 		d.addPending(t)
 	}
 	ev := t.upPending
@@ -622,13 +623,13 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	}
 	ev.Lost, ev.Gained = lost, gained
 	// An upstream change is the entity's: its family is in the explanation.
-	ev.Family = "all"
+	ev.Family = bgp.AllFamilies
 	d.nextID++
 	ev.ID = d.nextID
 	d.explainUpstream(t, ev, cur)
 	t.upSnap, t.upRoutes = cur, s.Routes()
 	d.events = append(d.events, ev)
-	d.sink.Notify(Notice{Type: "start", Event: ev, Time: now})
+	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
 func shares(s *signal.State) map[bgp.ASN]float64 {
@@ -643,7 +644,7 @@ func shares(s *signal.State) map[bgp.ASN]float64 {
 
 // BinClosed implements signal.Sink: it feeds the baseline, in-painting the
 // bins that fall inside an event.
-func (d *Detector) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *signal.State) {
+func (d *Detector) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
 	t := d.track(e, f)
 	d.catchUp(t, b.Start)
 	t.lastBin, t.lastVal = b.Start, b.Space
@@ -685,7 +686,7 @@ func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
 	if len(t.hourBins) >= perHour {
 		t.hours = pushRing(t.hours, median(t.hourBins), 24)
 		lossV, churnV := float64(t.lossBins), float64(t.churnBin)
-		if a := d.tracks[efKey{t.key.e, familyAll}]; a != nil && a.inst != nil {
+		if a := d.tracks[efKey{t.key.e, bgp.AllFamilies}]; a != nil && a.inst != nil {
 			// In-paint the normal losses and churn during instability too,
 			// so that a long spotty period does not become the normal.
 			lossV, churnV = medianOr(t.lossH, 0), medianOr(t.churnH, 0)
@@ -722,8 +723,8 @@ func (d *Detector) Peer(pe view.PeerEvent) {
 		if pe.Kind == view.PeerFlush && !pe.Start.IsZero() {
 			start = pe.Start
 		}
-		ev := &Event{ID: d.nextID + 1, EntityType: "peer", EntityCode: pe.Peer.Addr.String(), Kind: KindPeerEvent,
-			Family: "all", Start: start, Severity: SeverityWarning, PeerAS: uint32(pe.Peer.AS), PeerCollector: pe.Peer.Collector,
+		ev := &event.Event{ID: d.nextID + 1, EntityType: event.Peer, EntityCode: pe.Peer.Addr.String(), Kind: event.PeerEvent,
+			Family: bgp.AllFamilies, Start: start, Severity: event.Warning, PeerAS: uint32(pe.Peer.AS), PeerCollector: pe.Peer.Collector,
 			PeerRoutes: pe.Routes, Cause: pe.Kind.String(), Prefixes: []string{}, Origins: []uint32{}, UpstreamsBefore: []uint32{}}
 		ev.EntityName = "AS" + pe.Peer.AS.String()
 		if info, ok := d.db.ASN(uint32(pe.Peer.AS)); ok && info.Name != "" {
@@ -733,7 +734,7 @@ func (d *Detector) Peer(pe view.PeerEvent) {
 		d.peers[pe.Index] = ev
 		d.explainPeer(ev, pe)
 		d.events = append(d.events, ev)
-		d.sink.Notify(Notice{Type: "start", Event: ev, Time: pe.Time})
+		d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: pe.Time})
 	case view.PeerFullFeed, view.PeerUp:
 		ev := d.peers[pe.Index]
 		if ev == nil {
@@ -743,7 +744,7 @@ func (d *Detector) Peer(pe view.PeerEvent) {
 		ev.End = &end
 		delete(d.peers, pe.Index)
 		d.explainPeer(ev, pe)
-		d.sink.Notify(Notice{Type: "end", Event: ev, Time: pe.Time})
+		d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: pe.Time})
 	}
 }
 
@@ -779,7 +780,7 @@ func (d *Detector) prefixList(t *track) []netip.Prefix {
 }
 
 // Baseline returns the current baseline of e and f (0 if unknown).
-func (d *Detector) Baseline(e signal.Entity, f signal.Family) float64 {
+func (d *Detector) Baseline(e signal.Entity, f bgp.Family) float64 {
 	t := d.tracks[efKey{e, f}]
 	if t == nil {
 		return 0
@@ -788,4 +789,4 @@ func (d *Detector) Baseline(e signal.Entity, f signal.Family) float64 {
 }
 
 // Warm reports whether detection has started for family f.
-func (d *Detector) Warm(f signal.Family) bool { return d.warm[f] }
+func (d *Detector) Warm(f bgp.Family) bool { return d.warm[f] }

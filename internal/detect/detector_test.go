@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/signal"
@@ -28,7 +28,7 @@ type world struct {
 	peers   []bgp.Peer
 	paths   map[string]string // prefix -> path after the peer's AS
 	now     time.Time
-	notices []detect.Notice
+	notices []event.Notice
 }
 
 func newWorld(t *testing.T, nPeers int, cfgs ...func(*pipeline.Config)) *world {
@@ -38,7 +38,7 @@ func newWorld(t *testing.T, nPeers int, cfgs ...func(*pipeline.Config)) *world {
 	}
 	w := &world{t: t, now: t0, paths: map[string]string{}}
 	cfg := pipeline.DefaultConfig(db)
-	cfg.Sink = detect.SinkFunc(func(n detect.Notice) { w.notices = append(w.notices, n) })
+	cfg.Sink = event.SinkFunc(func(n event.Notice) { w.notices = append(w.notices, n) })
 	for _, f := range cfgs {
 		f(&cfg)
 	}
@@ -110,8 +110,8 @@ func (w *world) announceAll(ps ...string) {
 	}
 }
 
-func (w *world) events(code, kind string) []*detect.Event {
-	var out []*detect.Event
+func (w *world) events(code string, kind event.Kind) []*event.Event {
+	var out []*event.Event
 	for _, ev := range w.p.Detector().Events() {
 		if ev.EntityCode == code && ev.Kind == kind {
 			out = append(out, ev)
@@ -143,11 +143,11 @@ func TestLongOutageDoesNotBecomeTheBaseline(t *testing.T) {
 	w.now = down
 	w.withdrawAll(kpPs...)
 	w.wait(30 * time.Hour)
-	if b := w.p.Detector().Baseline(kp, signal.IPv4); b < 3.9 {
+	if b := w.p.Detector().Baseline(kp, bgp.IPv4); b < 3.9 {
 		t.Errorf("after 30 h dark, KP's baseline is %v, want 4 (in-painted)", b)
 	}
 	for _, code := range []string{"KP", "131279"} {
-		evs := w.events(code, detect.KindOutage)
+		evs := w.events(code, event.Outage)
 		if len(evs) != 1 || evs[0].End != nil || !evs[0].Start.Equal(down) {
 			w.logEvents()
 			t.Fatalf("%s: outages %v: want one, ongoing, from %v", code, evs, down)
@@ -159,18 +159,18 @@ func TestLongOutageDoesNotBecomeTheBaseline(t *testing.T) {
 	w.wait(time.Hour)
 	w.p.Finish()
 	for _, code := range []string{"KP", "131279"} {
-		evs := w.events(code, detect.KindOutage)
-		if len(evs) != 1 || evs[0].End == nil || !evs[0].End.Equal(up) || evs[0].Severity != detect.SeverityCritical || evs[0].FractionLost != 1 {
+		evs := w.events(code, event.Outage)
+		if len(evs) != 1 || evs[0].End == nil || !evs[0].End.Equal(up) || evs[0].Severity != event.Critical || evs[0].FractionLost != 1 {
 			w.logEvents()
 			t.Errorf("%s: outages %+v: want one from %v to %v, critical, all lost", code, evs, down, up)
 		}
 		// An outage is not an upstream change.
-		if u := w.events(code, detect.KindUpstreamChange); len(u) != 0 {
+		if u := w.events(code, event.UpstreamChange); len(u) != 0 {
 			t.Errorf("%s: the outage was also reported as an upstream change: %+v", code, u[0])
 		}
 	}
 	for _, ev := range w.p.Detector().Events() {
-		if ev.EntityCode != "KP" && ev.EntityCode != "131279" && ev.EntityType != "peer" {
+		if ev.EntityCode != "KP" && ev.EntityCode != "131279" && ev.EntityType != event.Peer {
 			t.Errorf("unexpected %s of %s %s", ev.Kind, ev.EntityType, ev.EntityCode)
 		}
 	}
@@ -185,7 +185,7 @@ func TestPartialOutageNeedsConfirmation(t *testing.T) {
 	w.announceAll(kpPs[:2]...)
 	w.wait(time.Hour)
 	w.p.Finish()
-	for _, kind := range []string{detect.KindPartialOutage, detect.KindOutage} {
+	for _, kind := range []event.Kind{event.PartialOutage, event.Outage} {
 		if evs := w.events("KP", kind); len(evs) != 0 {
 			w.logEvents()
 			t.Errorf("a 3-minute loss of half of KP was reported as %s", kind)
@@ -197,7 +197,7 @@ func TestPartialOutageNeedsConfirmation(t *testing.T) {
 	down := w.now
 	w.withdrawAll(kpPs[:2]...)
 	w.wait(4 * time.Minute)
-	if evs := w.events("KP", detect.KindPartialOutage); len(evs) != 0 {
+	if evs := w.events("KP", event.PartialOutage); len(evs) != 0 {
 		t.Errorf("partial outage reported before PartialConfirm: %+v", evs[0])
 	}
 	w.wait(16 * time.Minute)
@@ -206,7 +206,7 @@ func TestPartialOutageNeedsConfirmation(t *testing.T) {
 	w.wait(time.Hour)
 	w.p.Finish()
 	for _, code := range []string{"KP", "131279"} {
-		evs := w.events(code, detect.KindPartialOutage)
+		evs := w.events(code, event.PartialOutage)
 		if len(evs) != 1 {
 			w.logEvents()
 			t.Fatalf("%s: %d partial outages, want 1", code, len(evs))
@@ -226,7 +226,7 @@ func TestTransientOutageIsRetracted(t *testing.T) {
 	w.announceAll(kpPs...)
 	w.wait(time.Hour)
 	w.p.Finish()
-	if evs := w.events("KP", detect.KindOutage); len(evs) != 0 {
+	if evs := w.events("KP", event.Outage); len(evs) != 0 {
 		w.logEvents()
 		t.Errorf("a 60-second outage (< TransientOutage) was kept: %+v", evs[0])
 	}
@@ -257,7 +257,7 @@ func TestMarginalPrefixIsNotAnOutage(t *testing.T) {
 	w.wait(2 * time.Hour)
 	w.p.Finish()
 	for _, code := range []string{"GB", "5089"} {
-		for _, kind := range []string{detect.KindOutage, detect.KindPartialOutage} {
+		for _, kind := range []event.Kind{event.Outage, event.PartialOutage} {
 			if evs := w.events(code, kind); len(evs) != 0 {
 				w.logEvents()
 				t.Errorf("%s: one peer's withdrawal of a marginal prefix gave %s", code, kind)
@@ -272,7 +272,7 @@ func TestMarginalPrefixIsNotAnOutage(t *testing.T) {
 	}
 	w.wait(2 * time.Hour)
 	w.p.Finish()
-	if evs := w.events("5089", detect.KindOutage); len(evs) != 1 {
+	if evs := w.events("5089", event.Outage); len(evs) != 1 {
 		w.logEvents()
 		t.Errorf("AS5089: %d outages when every peer withdrew, want 1", len(evs))
 	}
@@ -292,7 +292,7 @@ func TestUpstreamChange(t *testing.T) {
 	w.wait(time.Hour)
 	w.p.Finish()
 	for _, code := range []string{"KP", "131279"} {
-		evs := w.events(code, detect.KindUpstreamChange)
+		evs := w.events(code, event.UpstreamChange)
 		if len(evs) != 1 {
 			w.logEvents()
 			t.Fatalf("%s: %d upstream changes, want 1", code, len(evs))
@@ -304,7 +304,7 @@ func TestUpstreamChange(t *testing.T) {
 		if ev.Start.Before(change) || ev.Start.After(change.Add(10*time.Second)) {
 			t.Errorf("%s: upstream change at %v, want within the change (%v + 10 s)", code, ev.Start, change)
 		}
-		for _, kind := range []string{detect.KindOutage, detect.KindPartialOutage} {
+		for _, kind := range []event.Kind{event.Outage, event.PartialOutage} {
 			if len(w.events(code, kind)) != 0 {
 				t.Errorf("%s: an upstream change was reported as %s", code, kind)
 			}

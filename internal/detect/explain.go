@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/signal"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -18,18 +18,20 @@ import (
 const maxListed = 50
 
 // collectAffected adds the entity's currently lost prefixes to the event.
-func (d *Detector) collectAffected(t *track, ev *Event) {
-	if ev.affected == nil {
-		ev.affected = map[view.PrefixID]struct{}{}
+func (d *Detector) collectAffected(t *track, ev *event.Event) {
+	a := d.affected[ev]
+	if a == nil {
+		a = map[view.PrefixID]struct{}{}
+		d.affected[ev] = a
 	}
 	for id := range t.lost {
-		ev.affected[id] = struct{}{}
+		a[id] = struct{}{}
 	}
 }
 
-func (d *Detector) asInfo(a uint32) AS {
+func (d *Detector) asInfo(a uint32) event.AS {
 	info, _ := d.db.ASN(a)
-	return AS{ASN: a, Name: info.Name, Country: info.Country.String()}
+	return event.AS{ASN: a, Name: info.Name, Country: info.Country.String()}
 }
 
 // asLabel returns "AS4837 (China Unicom, CN)".
@@ -48,9 +50,9 @@ func (d *Detector) asLabel(a uint32) string {
 	return "AS" + strconv.FormatUint(uint64(a), 10) + " (" + strings.Join(parts, ", ") + ")"
 }
 
-func (d *Detector) entityLabel(ev *Event) string {
+func (d *Detector) entityLabel(ev *event.Event) string {
 	switch ev.EntityType {
-	case "country":
+	case event.Country:
 		if ev.EntityName != "" {
 			return ev.EntityName + " (" + ev.EntityCode + ")"
 		}
@@ -63,8 +65,8 @@ func (d *Detector) entityLabel(ev *Event) string {
 	}
 }
 
-func famLabel(f string) string {
-	if f == "ipv6" {
+func famLabel(f bgp.Family) string {
+	if f == bgp.IPv6 {
 		return "IPv6"
 	}
 	return "IPv4"
@@ -72,24 +74,7 @@ func famLabel(f string) string {
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
-// FormatDuration returns a duration as reports show it: "2d09h", "9h31m",
-// "4m05s", "45s".
-func FormatDuration(d time.Duration) string { return fmtDuration(d) }
-
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		d = d.Round(time.Hour)
-		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
-	case d >= time.Hour:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return d.Round(time.Second).String()
-}
+func fmtDuration(d time.Duration) string { return event.FormatDuration(d) }
 
 func fmtUnits(x float64) string {
 	if x == float64(int64(x)) {
@@ -99,10 +84,10 @@ func fmtUnits(x float64) string {
 }
 
 // explain fills the lists and the paragraph of an outage or partial outage.
-func (d *Detector) explain(t *track, ev *Event) {
+func (d *Detector) explain(t *track, ev *event.Event) {
 	d.collectAffected(t, ev)
-	ids := make([]view.PrefixID, 0, len(ev.affected))
-	for id := range ev.affected {
+	ids := make([]view.PrefixID, 0, len(d.affected[ev]))
+	for id := range d.affected[ev] {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(a, b view.PrefixID) int { return comparePrefix(d.v.Prefix(a), d.v.Prefix(b)) })
@@ -110,7 +95,7 @@ func (d *Detector) explain(t *track, ev *Event) {
 	ev.Prefixes = ev.Prefixes[:0]
 	origins := map[uint32]int{}
 	paths := map[string]int{}
-	var w Withdrawal
+	var w event.Withdrawal
 	for _, id := range ids {
 		if len(ev.Prefixes) < maxListed {
 			ev.Prefixes = append(ev.Prefixes, d.v.Prefix(id).String())
@@ -143,12 +128,12 @@ func (d *Detector) explain(t *track, ev *Event) {
 	if w.Peers > 0 {
 		v4, v6 := d.v.FullFeed()
 		w.Full = v4
-		if ev.Family == "ipv6" {
+		if ev.Family == bgp.IPv6 {
 			w.Full = v6
 		}
 		ev.Withdrawal = &w
 	}
-	if li := d.track(t.key.e, familyAll).lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
+	if li := d.track(t.key.e, bgp.AllFamilies).lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
 		id := li.ID
 		ev.PrecededBy = &id
 	}
@@ -158,11 +143,11 @@ func (d *Detector) explain(t *track, ev *Event) {
 	ev.Explanation = d.outageText(ev, t)
 }
 
-func (d *Detector) outageText(ev *Event, t *track) string {
+func (d *Detector) outageText(ev *event.Event, t *track) string {
 	var b strings.Builder
 	fam := famLabel(ev.Family)
 	what := "lost"
-	if ev.Kind == KindOutage {
+	if ev.Kind == event.Outage {
 		what = "went dark:"
 	}
 	fmt.Fprintf(&b, "%s %s %.0f%% of its visible %s address space at %s (%s of %s %s blocks still visible).",
@@ -204,7 +189,7 @@ func (d *Detector) outageText(ev *Event, t *track) string {
 	if len(ev.PathsBefore) > 0 {
 		fmt.Fprintf(&b, " Last AS paths seen: %s.", strings.Join(ev.PathsBefore[:min(3, len(ev.PathsBefore))], "; "))
 	}
-	if li := d.track(t.key.e, familyAll).lastInst; ev.PrecededBy != nil && li != nil {
+	if li := d.track(t.key.e, bgp.AllFamilies).lastInst; ev.PrecededBy != nil && li != nil {
 		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d visibility losses).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
 	}
 	if ev.End != nil {
@@ -213,7 +198,7 @@ func (d *Detector) outageText(ev *Event, t *track) string {
 	return b.String()
 }
 
-func pronoun(ev *Event) string {
+func pronoun(ev *event.Event) string {
 	if ev.AffectedPrefixes == 1 {
 		return "it was"
 	}
@@ -227,7 +212,7 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []AS) {
+func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []event.AS) {
 	type kv struct {
 		a bgp.ASN
 		s float64
@@ -245,7 +230,7 @@ func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []AS) {
 		return all[i].a < all[j].a
 	})
 	ids := []uint32{}
-	var ases []AS
+	var ases []event.AS
 	for _, x := range all[:min(len(all), maxListed)] {
 		ids = append(ids, uint32(x.a))
 		as := d.asInfo(uint32(x.a))
@@ -255,7 +240,7 @@ func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []AS) {
 	return ids, ases
 }
 
-func (d *Detector) explainInstability(t *track, ev *Event) {
+func (d *Detector) explainInstability(t *track, ev *event.Event) {
 	ev.Prefixes = ev.Prefixes[:0]
 	ps := d.prefixList(t)
 	for _, p := range ps[:min(len(ps), maxListed)] {
@@ -268,7 +253,7 @@ func (d *Detector) explainInstability(t *track, ev *Event) {
 	// The upstreams and churn of the entity's families.
 	snap := map[bgp.ASN]float64{}
 	normal, churn := 0.0, 0
-	for _, f := range []signal.Family{signal.IPv4, signal.IPv6} {
+	for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 		ft := d.tracks[efKey{t.key.e, f}]
 		if ft == nil {
 			continue
@@ -299,12 +284,12 @@ func (d *Detector) explainInstability(t *track, ev *Event) {
 	ev.Explanation = b.String()
 }
 
-func (d *Detector) explainUpstream(t *track, ev *Event, cur map[bgp.ASN]float64) {
+func (d *Detector) explainUpstream(t *track, ev *event.Event, cur map[bgp.ASN]float64) {
 	ev.Prefixes = []string{}
 	ev.Origins = []uint32{}
 	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s changed %s upstreams at %s:", d.entityLabel(ev), famLabel(t.key.f.String()), fmtTime(ev.Start))
+	fmt.Fprintf(&b, "%s changed %s upstreams at %s:", d.entityLabel(ev), famLabel(t.key.f), fmtTime(ev.Start))
 	for _, a := range ev.Lost {
 		fmt.Fprintf(&b, " lost %s (carried %.0f%% of its routes before);", d.asLabel(a), t.upSnap[bgp.ASN(a)]*100)
 	}
@@ -315,7 +300,7 @@ func (d *Detector) explainUpstream(t *track, ev *Event, cur map[bgp.ASN]float64)
 	ev.Explanation = s
 }
 
-func (d *Detector) explainPeer(ev *Event, pe view.PeerEvent) {
+func (d *Detector) explainPeer(ev *event.Event, pe view.PeerEvent) {
 	var b strings.Builder
 	who := fmt.Sprintf("Vantage point %s (AS%d", ev.EntityCode, ev.PeerAS)
 	if ev.PeerCollector != "" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
@@ -298,7 +299,7 @@ func BenchmarkPipeline(b *testing.B) {
 		events += res.RouteEvents
 		peakInuse, peakSys = max(peakInuse, peakI-base), max(peakSys, peakS)
 		if i == 0 {
-			kinds := map[string]int{}
+			kinds := map[event.Kind]int{}
 			for _, ev := range res.Events {
 				kinds[ev.Kind]++
 			}

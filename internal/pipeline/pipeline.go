@@ -16,6 +16,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/signal"
@@ -32,7 +33,7 @@ type Config struct {
 	// charts); others only feed the detector.
 	Record []signal.Entity
 	// Sink receives the detector's notices as they happen (may be nil).
-	Sink detect.Sink
+	Sink event.Sink
 	// OnError receives non-fatal input errors (may be nil).
 	OnError func(error)
 	// Progress, if set, is called about every 2^16 events with the data time.
@@ -40,7 +41,7 @@ type Config struct {
 	// OnBin, if set, receives every closed bin of every entity and family
 	// that changed during it, with the detector's baseline after it (for a
 	// store). Bins without a call kept the previous bin's values.
-	OnBin func(e signal.Entity, f signal.Family, b signal.Bin, baseline float64)
+	OnBin func(e signal.Entity, f bgp.Family, b signal.Bin, baseline float64)
 }
 
 // DefaultConfig returns a configuration with the defaults of every stage.
@@ -62,13 +63,13 @@ type Point struct {
 // Series is the recorded signal of one entity and family.
 type Series struct {
 	Entity signal.Entity
-	Family signal.Family
+	Family bgp.Family
 	Points []Point
 }
 
 // Result is what a run found.
 type Result struct {
-	Events      []*detect.Event
+	Events      []*event.Event
 	Series      []*Series
 	RouteEvents int64
 	First, Last time.Time
@@ -103,7 +104,7 @@ func New(cfg Config) *Pipeline {
 	p.track.Attach(p.view)
 	p.det = detect.New(cfg.Detect, cfg.Geo, p.view, p.track, cfg.Sink)
 	for _, e := range cfg.Record {
-		for _, f := range []signal.Family{signal.IPv4, signal.IPv6} {
+		for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 			s := &Series{Entity: e, Family: f}
 			p.track.Watch(e, f)
 			p.series[seriesKey(e, f)] = s
@@ -113,7 +114,7 @@ func New(cfg Config) *Pipeline {
 	return p
 }
 
-func seriesKey(e signal.Entity, f signal.Family) [2]uint64 {
+func seriesKey(e signal.Entity, f bgp.Family) [2]uint64 {
 	return [2]uint64{uint64(e.Type)<<32 | uint64(e.Code), uint64(f)}
 }
 
@@ -211,19 +212,19 @@ func (o *fanout) Membership(t time.Time, id view.PrefixID, pfx netip.Prefix, pee
 
 func (o *fanout) Peer(ev view.PeerEvent) { o.p.det.Peer(ev) }
 
-func (o *fanout) Changed(t time.Time, e signal.Entity, f signal.Family, s *signal.State) {
+func (o *fanout) Changed(t time.Time, e signal.Entity, f bgp.Family, s *signal.State) {
 	o.p.det.Changed(t, e, f, s)
 }
 
-func (o *fanout) PrefixVisibility(t time.Time, e signal.Entity, f signal.Family, id view.PrefixID, visible bool) {
+func (o *fanout) PrefixVisibility(t time.Time, e signal.Entity, f bgp.Family, id view.PrefixID, visible bool) {
 	o.p.det.PrefixVisibility(t, e, f, id, visible)
 }
 
-func (o *fanout) Upstream(t time.Time, e signal.Entity, f signal.Family, asn bgp.ASN, present bool) {
+func (o *fanout) Upstream(t time.Time, e signal.Entity, f bgp.Family, asn bgp.ASN, present bool) {
 	o.p.det.Upstream(t, e, f, asn, present)
 }
 
-func (o *fanout) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, s *signal.State) {
+func (o *fanout) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
 	o.p.det.BinClosed(e, f, b, s)
 	if o.p.cfg.OnBin != nil {
 		o.p.cfg.OnBin(e, f, b, o.p.det.Baseline(e, f))

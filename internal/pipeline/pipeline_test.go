@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 )
@@ -114,9 +114,9 @@ func runBytes(t *testing.T, data []byte) *Result {
 	return res
 }
 
-func find(res *Result, entity, code, kind string) *detect.Event {
+func find(res *Result, entity, code, kind string) *event.Event {
 	for _, ev := range res.Events {
-		if ev.EntityType == entity && ev.EntityCode == code && ev.Kind == kind {
+		if ev.EntityType.String() == entity && ev.EntityCode == code && string(ev.Kind) == kind {
 			return ev
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/compress"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -17,7 +17,7 @@ import (
 )
 
 // replayGenerated runs the pipeline over a generated scenario, in memory.
-func replayGenerated(t *testing.T, g *scenario.Generated, db *geo.DB) []*detect.Event {
+func replayGenerated(t *testing.T, g *scenario.Generated, db *geo.DB) []*event.Event {
 	t.Helper()
 	var srcs []pipeline.EventSource
 	for _, f := range g.Files {
@@ -39,11 +39,11 @@ func replayGenerated(t *testing.T, g *scenario.Generated, db *geo.DB) []*detect.
 }
 
 // asTruth converts detected events to the scenario's truth form.
-func asTruth(events []*detect.Event) []scenario.TruthEvent {
+func asTruth(events []*event.Event) []scenario.TruthEvent {
 	var out []scenario.TruthEvent
 	for _, ev := range events {
-		out = append(out, scenario.TruthEvent{EntityType: ev.EntityType, EntityCode: ev.EntityCode, Kind: ev.Kind,
-			Family: ev.Family, Start: ev.Start, End: ev.End, Fraction: ev.FractionLost})
+		out = append(out, scenario.TruthEvent{EntityType: ev.EntityType.String(), EntityCode: ev.EntityCode, Kind: string(ev.Kind),
+			Family: ev.Family.String(), Start: ev.Start, End: ev.End, Fraction: ev.FractionLost})
 	}
 	return out
 }

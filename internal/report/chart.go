@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 )
 
@@ -19,7 +19,7 @@ type ChartPoint = pipeline.Point
 // value of each bin as an area, so that dips inside a bin show), its
 // baseline (dashed), and its events shaded: outages red, partial outages
 // orange, instability yellow, upstream changes blue.
-func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*detect.Event) error {
+func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*event.Event) error {
 	const W, H, left, right, top, bottom = 960.0, 360.0, 70.0, 20.0, 40.0, 50.0
 	pw, ph := W-left-right, H-top-bottom
 	var b strings.Builder
@@ -48,8 +48,8 @@ func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*detec
 		return left + pw*float64(t.Sub(t0))/float64(t1.Sub(t0))
 	}
 	y := func(v float64) float64 { return top + ph - ph*v/ymax }
-	colors := map[string]string{detect.KindOutage: "#d62728", detect.KindPartialOutage: "#ff7f0e",
-		detect.KindInstability: "#e5c100", detect.KindUpstreamChange: "#1f77b4"}
+	colors := map[event.Kind]string{event.Outage: "#d62728", event.PartialOutage: "#ff7f0e",
+		event.Instability: "#e5c100", event.UpstreamChange: "#1f77b4"}
 	for _, ev := range events {
 		c, ok := colors[ev.Kind]
 		if !ok {

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"io"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // WriteJSON writes one JSON object per event, one per line.
-func WriteJSON(w io.Writer, events []*detect.Event) error {
+func WriteJSON(w io.Writer, events []*event.Event) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, ev := range events {

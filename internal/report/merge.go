@@ -7,7 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // mergeWindow is how close the IPv4 and IPv6 events of one entity must
@@ -17,8 +18,8 @@ const mergeWindow = 60 * time.Second
 // MergeFamilies returns events where the IPv4 and IPv6 events of the same
 // entity and kind that start and end together (within a minute) are joined
 // into one event of family "all". Events are returned sorted by start.
-func MergeFamilies(events []*detect.Event) []*detect.Event {
-	out := make([]*detect.Event, 0, len(events))
+func MergeFamilies(events []*event.Event) []*event.Event {
+	out := make([]*event.Event, 0, len(events))
 	used := make([]bool, len(events))
 	for i, a := range events {
 		if used[i] {
@@ -26,10 +27,10 @@ func MergeFamilies(events []*detect.Event) []*detect.Event {
 		}
 		// Whole-entity outages join; partial outages stay per family (a
 		// share lost of IPv4 space and one of IPv6 space are two facts).
-		if (a.Family == "ipv4" || a.Family == "ipv6") && (a.Kind == detect.KindOutage || a.Kind == detect.KindUpstreamChange) {
+		if (a.Family == bgp.IPv4 || a.Family == bgp.IPv6) && (a.Kind == event.Outage || a.Kind == event.UpstreamChange) {
 			for j := i + 1; j < len(events); j++ {
 				b := events[j]
-				if used[j] || b.Family == a.Family || (b.Family != "ipv4" && b.Family != "ipv6") ||
+				if used[j] || b.Family == a.Family || (b.Family != bgp.IPv4 && b.Family != bgp.IPv6) ||
 					b.EntityType != a.EntityType || b.EntityCode != a.EntityCode || b.Kind != a.Kind ||
 					!near(a.Start, b.Start) || !nearEnd(a.End, b.End) {
 					continue
@@ -41,7 +42,7 @@ func MergeFamilies(events []*detect.Event) []*detect.Event {
 		}
 		out = append(out, a)
 	}
-	slices.SortStableFunc(out, func(x, y *detect.Event) int { return x.Start.Compare(y.Start) })
+	slices.SortStableFunc(out, func(x, y *event.Event) int { return x.Start.Compare(y.Start) })
 	return out
 }
 
@@ -58,12 +59,12 @@ func nearEnd(a, b *time.Time) bool {
 }
 
 // joined returns a new event of family "all" made of an IPv4 and an IPv6 event.
-func joined(a, b *detect.Event) *detect.Event {
-	if a.Family == "ipv6" {
+func joined(a, b *event.Event) *event.Event {
+	if a.Family == bgp.IPv6 {
 		a, b = b, a
 	}
 	j := *a
-	j.Family = "all"
+	j.Family = bgp.AllFamilies
 	if b.Start.Before(j.Start) {
 		j.Start = b.Start
 	}
@@ -72,11 +73,11 @@ func joined(a, b *detect.Event) *detect.Event {
 		j.End = &e
 	}
 	j.FractionLost = max(a.FractionLost, b.FractionLost)
-	if b.Severity == detect.SeverityCritical {
-		j.Severity = detect.SeverityCritical
+	if b.Severity == event.Critical {
+		j.Severity = event.Critical
 	}
-	if b.Kind == detect.KindOutage {
-		j.Kind = detect.KindOutage
+	if b.Kind == event.Outage {
+		j.Kind = event.Outage
 	}
 	j.AffectedPrefixes = a.AffectedPrefixes + b.AffectedPrefixes
 	j.Prefixes = append(slices.Clone(a.Prefixes), b.Prefixes...)

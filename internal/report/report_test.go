@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/report"
 )
 
@@ -18,24 +19,24 @@ var t0 = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
 
 func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
 
-func event(kind, family string, start time.Duration, end *time.Time) *detect.Event {
-	return &detect.Event{EntityType: "asn", EntityCode: "131279", EntityName: "Star Joint Venture", Kind: kind, Family: family,
-		Start: t0.Add(start), End: end, Severity: detect.SeverityCritical, FractionLost: 1, AffectedPrefixes: 1,
-		Prefixes: []string{family + "-prefix"}, Origins: []uint32{131279}, UpstreamsBefore: []uint32{4837},
-		Explanation: "All " + family + " prefixes were reached only through AS4837 (China Unicom)."}
+func mkEvent(kind event.Kind, family bgp.Family, start time.Duration, end *time.Time) *event.Event {
+	return &event.Event{EntityType: event.OriginAS, EntityCode: "131279", EntityName: "Star Joint Venture", Kind: kind, Family: family,
+		Start: t0.Add(start), End: end, Severity: event.Critical, FractionLost: 1, AffectedPrefixes: 1,
+		Prefixes: []string{family.String() + "-prefix"}, Origins: []uint32{131279}, UpstreamsBefore: []uint32{4837},
+		Explanation: "All " + family.String() + " prefixes were reached only through AS4837 (China Unicom)."}
 }
 
 func TestMergeFamilies(t *testing.T) {
-	v4 := event(detect.KindOutage, "ipv4", 0, at(9*time.Hour))
-	v6 := event(detect.KindOutage, "ipv6", 20*time.Second, at(9*time.Hour+30*time.Second))
+	v4 := mkEvent(event.Outage, bgp.IPv4, 0, at(9*time.Hour))
+	v6 := mkEvent(event.Outage, bgp.IPv6, 20*time.Second, at(9*time.Hour+30*time.Second))
 	v6.UpstreamsBefore = []uint32{4837, 9808}
 	// Partial outages of the two families stay apart.
-	p4 := event(detect.KindPartialOutage, "ipv4", 10*time.Hour, at(11*time.Hour))
-	p6 := event(detect.KindPartialOutage, "ipv6", 10*time.Hour, at(11*time.Hour))
+	p4 := mkEvent(event.PartialOutage, bgp.IPv4, 10*time.Hour, at(11*time.Hour))
+	p6 := mkEvent(event.PartialOutage, bgp.IPv6, 10*time.Hour, at(11*time.Hour))
 	// Outages of the two families far apart in time stay apart.
-	late4 := event(detect.KindOutage, "ipv4", 20*time.Hour, at(21*time.Hour))
-	late6 := event(detect.KindOutage, "ipv6", 20*time.Hour+5*time.Minute, at(21*time.Hour))
-	out := report.MergeFamilies([]*detect.Event{p4, v4, late4, p6, v6, late6})
+	late4 := mkEvent(event.Outage, bgp.IPv4, 20*time.Hour, at(21*time.Hour))
+	late6 := mkEvent(event.Outage, bgp.IPv6, 20*time.Hour+5*time.Minute, at(21*time.Hour))
+	out := report.MergeFamilies([]*event.Event{p4, v4, late4, p6, v6, late6})
 	if len(out) != 5 {
 		for _, ev := range out {
 			t.Logf("%s %s %v", ev.Kind, ev.Family, ev.Start)
@@ -43,7 +44,7 @@ func TestMergeFamilies(t *testing.T) {
 		t.Fatalf("%d events, want 5 (one joined outage, 2 partial, 2 late)", len(out))
 	}
 	j := out[0]
-	if j.Kind != detect.KindOutage || j.Family != "all" || !j.Start.Equal(t0) || j.End == nil || !j.End.Equal(*at(9*time.Hour + 30*time.Second)) {
+	if j.Kind != event.Outage || j.Family != bgp.AllFamilies || !j.Start.Equal(t0) || j.End == nil || !j.End.Equal(*at(9*time.Hour + 30*time.Second)) {
 		t.Errorf("joined %s %s %v..%v: want an outage of family all from the earlier start to the later end", j.Kind, j.Family, j.Start, j.End)
 	}
 	if j.AffectedPrefixes != 2 || len(j.Prefixes) != 2 || len(j.Origins) != 1 || len(j.UpstreamsBefore) != 2 {
@@ -53,12 +54,12 @@ func TestMergeFamilies(t *testing.T) {
 		t.Errorf("joined explanation %q lacks one family's", j.Explanation)
 	}
 	// The inputs are not modified.
-	if v4.Family != "ipv4" || v6.Family != "ipv6" {
+	if v4.Family != bgp.IPv4 || v6.Family != bgp.IPv6 {
 		t.Error("MergeFamilies modified its input")
 	}
 	fams := map[string]int{}
 	for i, ev := range out {
-		fams[ev.Kind+"/"+ev.Family]++
+		fams[string(ev.Kind)+"/"+ev.Family.String()]++
 		if i > 0 && ev.Start.Before(out[i-1].Start) {
 			t.Error("events not sorted by start")
 		}
@@ -67,18 +68,18 @@ func TestMergeFamilies(t *testing.T) {
 		t.Errorf("kinds/families %v", fams)
 	}
 	// An ongoing event joins only with an ongoing one.
-	o4 := event(detect.KindOutage, "ipv4", 0, nil)
-	o6 := event(detect.KindOutage, "ipv6", 0, at(time.Hour))
-	if out := report.MergeFamilies([]*detect.Event{o4, o6}); len(out) != 2 {
+	o4 := mkEvent(event.Outage, bgp.IPv4, 0, nil)
+	o6 := mkEvent(event.Outage, bgp.IPv6, 0, at(time.Hour))
+	if out := report.MergeFamilies([]*event.Event{o4, o6}); len(out) != 2 {
 		t.Errorf("an ongoing and an ended outage were joined")
 	}
 }
 
 func TestWriteText(t *testing.T) {
-	ev := event(detect.KindOutage, "all", 0, at(9*time.Hour+31*time.Minute))
+	ev := mkEvent(event.Outage, bgp.AllFamilies, 0, at(9*time.Hour+31*time.Minute))
 	var b bytes.Buffer
 	s := report.Summary{Title: "blackout replay", Inputs: 2, RouteEvents: 12345, First: t0.Add(-time.Hour), Last: t0.Add(10 * time.Hour), Peers: 10, FullFeed: [2]int{10, 0}, Prefixes: 8}
-	if err := report.WriteText(&b, s, []*detect.Event{ev}); err != nil {
+	if err := report.WriteText(&b, s, []*event.Event{ev}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -96,7 +97,7 @@ func TestWriteText(t *testing.T) {
 	}
 	// JSON: one object per line with the fields the issue names.
 	b.Reset()
-	if err := report.WriteJSON(&b, []*detect.Event{ev, event(detect.KindPartialOutage, "ipv4", time.Hour, nil)}); err != nil {
+	if err := report.WriteJSON(&b, []*event.Event{ev, mkEvent(event.PartialOutage, bgp.IPv4, time.Hour, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -126,11 +127,11 @@ func TestWriteSVG(t *testing.T) {
 		}
 		pts = append(pts, report.ChartPoint{Time: t0.Add(time.Duration(i-10) * 30 * time.Minute), Space: v, MinSpace: v, Baseline: 4})
 	}
-	events := []*detect.Event{
-		event(detect.KindInstability, "all", -4*time.Hour, at(-time.Hour)),
-		event(detect.KindOutage, "all", 0, at(5*time.Hour)),
-		event(detect.KindPartialOutage, "ipv4", 6*time.Hour, nil),   // ongoing: shaded to the end
-		{Kind: detect.KindPeerEvent, EntityType: "peer", Start: t0}, // not drawn
+	events := []*event.Event{
+		mkEvent(event.Instability, bgp.AllFamilies, -4*time.Hour, at(-time.Hour)),
+		mkEvent(event.Outage, bgp.AllFamilies, 0, at(5*time.Hour)),
+		mkEvent(event.PartialOutage, bgp.IPv4, 6*time.Hour, nil),   // ongoing: shaded to the end
+		{Kind: event.PeerEvent, EntityType: event.Peer, Start: t0}, // not drawn
 	}
 	var b bytes.Buffer
 	if err := report.WriteSVG(&b, `AS131279 "Star" <Joint> & Venture`, "/24", pts, events); err != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // Summary describes the run that found the events.
@@ -26,7 +26,7 @@ type Summary struct {
 
 // WriteText writes the readable report: the run, the events in time order
 // with their explanations, and a summary per entity.
-func WriteText(w io.Writer, s Summary, events []*detect.Event) error {
+func WriteText(w io.Writer, s Summary, events []*event.Event) error {
 	bw := &errWriter{w: w}
 	fmt.Fprintf(bw, "%s: %s -> %s (%s of data), %s route events from %d input(s)\n", s.Title,
 		fmtTime(s.First), fmtTime(s.Last), fmtDur(s.Last.Sub(s.First)), thousands(s.RouteEvents), s.Inputs)
@@ -47,7 +47,7 @@ func WriteText(w io.Writer, s Summary, events []*detect.Event) error {
 			until = "until " + fmtTime(*ev.End) + " (" + fmtDur(ev.End.Sub(ev.Start)) + ")"
 		}
 		lost := ""
-		if ev.Kind == detect.KindOutage || ev.Kind == detect.KindPartialOutage {
+		if ev.Kind == event.Outage || ev.Kind == event.PartialOutage {
 			lost = fmt.Sprintf("  lost %.0f%%", ev.FractionLost*100)
 		}
 		fmt.Fprintf(bw, "%s  %-15s %-8s %-7s %-30s %-4s %s%s\n", fmtTime(ev.Start), ev.Kind, ev.Severity,
@@ -59,40 +59,40 @@ func WriteText(w io.Writer, s Summary, events []*detect.Event) error {
 	return bw.err
 }
 
-var plurals = map[string]string{detect.KindOutage: "outages", detect.KindPartialOutage: "partial outages",
-	detect.KindInstability: "instabilities", detect.KindUpstreamChange: "upstream changes"}
+var plurals = map[event.Kind]string{event.Outage: "outages", event.PartialOutage: "partial outages",
+	event.Instability: "instabilities", event.UpstreamChange: "upstream changes"}
 
-func entityTag(ev *detect.Event) string {
+func entityTag(ev *event.Event) string {
 	switch ev.EntityType {
-	case "asn":
+	case event.OriginAS:
 		return "AS" + ev.EntityCode
-	case "peer":
+	case event.Peer:
 		return "peer"
 	}
 	return ev.EntityCode
 }
 
-func writeSummary(w io.Writer, events []*detect.Event) {
+func writeSummary(w io.Writer, events []*event.Event) {
 	type agg struct {
 		label  string
-		counts map[string][]string
+		counts map[event.Kind][]string
 		order  int
 	}
 	byEntity := map[string]*agg{}
 	peerEvents := 0
 	for i, ev := range events {
-		if ev.EntityType == "peer" {
+		if ev.EntityType == event.Peer {
 			peerEvents++
 			continue
 		}
-		k := ev.EntityType + ":" + ev.EntityCode
+		k := ev.EntityType.String() + ":" + ev.EntityCode
 		a := byEntity[k]
 		if a == nil {
 			label := entityTag(ev)
-			if ev.EntityType == "peer" {
+			if ev.EntityType == event.Peer {
 				label = ev.EntityCode
 			}
-			a = &agg{label: label + " " + ev.EntityName, counts: map[string][]string{}, order: i}
+			a = &agg{label: label + " " + ev.EntityName, counts: map[event.Kind][]string{}, order: i}
 			byEntity[k] = a
 		}
 		d := "ongoing"
@@ -109,9 +109,9 @@ func writeSummary(w io.Writer, events []*detect.Event) {
 	fmt.Fprintln(w, "SUMMARY PER ENTITY")
 	for _, a := range list {
 		var parts []string
-		for _, kind := range []string{detect.KindOutage, detect.KindPartialOutage, detect.KindInstability, detect.KindUpstreamChange} {
+		for _, kind := range []event.Kind{event.Outage, event.PartialOutage, event.Instability, event.UpstreamChange} {
 			if ds := a.counts[kind]; len(ds) > 0 {
-				name := strings.ReplaceAll(kind, "_", " ")
+				name := strings.ReplaceAll(string(kind), "_", " ")
 				if len(ds) > 1 {
 					name = plurals[kind]
 				}
@@ -130,7 +130,7 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-func fmtDur(d time.Duration) string { return detect.FormatDuration(d) }
+func fmtDur(d time.Duration) string { return event.FormatDuration(d) }
 
 func thousands(n int64) string {
 	s := fmt.Sprint(n)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/alert"
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/signal"
@@ -49,7 +49,7 @@ type Engine struct {
 	running     atomic.Bool
 
 	// Feeding goroutine only.
-	open     map[*detect.Event]*openEvent
+	open     map[*event.Event]*openEvent
 	lastBin  time.Time
 	entities map[signal.Entity]*entityInfo
 	ctx      context.Context
@@ -74,7 +74,7 @@ func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	e := &Engine{cfg: cfg, geo: cfg.Pipeline.Geo, log: cfg.Logger, m: cfg.Metrics, hub: NewHub(),
-		open: map[*detect.Event]*openEvent{}, entities: map[signal.Entity]*entityInfo{}, ctx: ctx}
+		open: map[*event.Event]*openEvent{}, entities: map[signal.Entity]*entityInfo{}, ctx: ctx}
 	wo := cfg.Writer
 	obs := wo.Observe
 	wo.Observe = func(d time.Duration, rows int, err error) {
@@ -101,7 +101,7 @@ func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 		e.dataTime.Store(e.resume.UnixNano())
 	}
 	pc := cfg.Pipeline
-	pc.Sink = detect.SinkFunc(e.notify)
+	pc.Sink = event.SinkFunc(e.notify)
 	pc.OnBin = e.onBin
 	e.p = pipeline.New(pc)
 	e.w.SetMeta(store.MetaBin, pc.Bin.String())
@@ -148,14 +148,14 @@ func (e *Engine) openCount(ctx context.Context) int {
 }
 
 // snapshot copies an event (the detector keeps changing its own).
-func snapshot(ev *detect.Event) (detect.Event, []byte) {
+func snapshot(ev *event.Event) (event.Event, []byte) {
 	b, _ := json.Marshal(ev)
-	var c detect.Event
+	var c event.Event
 	_ = json.Unmarshal(b, &c)
 	return c, b
 }
 
-func (e *Engine) notify(n detect.Notice) {
+func (e *Engine) notify(n event.Notice) {
 	ev := n.Event
 	snap, js := snapshot(ev)
 	oe := e.open[ev]
@@ -178,7 +178,7 @@ func (e *Engine) notify(n detect.Notice) {
 		delete(e.open, ev)
 	}
 	if e.m != nil {
-		e.m.notices.WithLabelValues(n.Type).Inc()
+		e.m.notices.WithLabelValues(string(n.Type)).Inc()
 		e.m.eventsOpen.Set(float64(e.openCount(e.ctx)))
 	}
 	// What readers see: the stored form (its id, and preceded_by mapped).
@@ -197,11 +197,11 @@ func (e *Engine) notify(n detect.Notice) {
 	if e.cfg.Alerts != nil && n.Time.After(e.resume) {
 		e.cfg.Alerts.Notify(alert.Notice{Type: n.Type, Event: out, Time: n.Time})
 	}
-	e.log.Info("event "+n.Type, "id", out.ID, "entity_type", ev.EntityType, "entity_code", ev.EntityCode,
+	e.log.Info("event "+string(n.Type), "id", out.ID, "entity_type", ev.EntityType, "entity_code", ev.EntityCode,
 		"kind", ev.Kind, "family", ev.Family, "severity", ev.Severity, "start", ev.Start, "data_time", n.Time)
 }
 
-func (e *Engine) onBin(ent signal.Entity, f signal.Family, b signal.Bin, baseline float64) {
+func (e *Engine) onBin(ent signal.Entity, f bgp.Family, b signal.Bin, baseline float64) {
 	if !b.Start.Equal(e.lastBin) {
 		e.lastBin = b.Start
 		e.refreshOpen()
@@ -226,7 +226,7 @@ func (e *Engine) refreshOpen() {
 }
 
 // noteEntity records the families and upstreams of an entity when they change.
-func (e *Engine) noteEntity(ent signal.Entity, f signal.Family, t time.Time) {
+func (e *Engine) noteEntity(ent signal.Entity, f bgp.Family, t time.Time) {
 	info := e.entities[ent]
 	if info == nil {
 		info = &entityInfo{}
@@ -254,13 +254,13 @@ func (e *Engine) noteEntity(ent signal.Entity, f signal.Family, t time.Time) {
 		}
 		all += info.tot[i]
 	}
-	var list []detect.AS
+	var list []event.AS
 	for a, n := range sum {
 		share := 0.0
 		if all > 0 {
 			share = float64(int(float64(n)/float64(all)*1000+0.5)) / 1000
 		}
-		list = append(list, detect.AS{ASN: uint32(a), Share: share})
+		list = append(list, event.AS{ASN: uint32(a), Share: share})
 	}
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].Share != list[j].Share {
@@ -271,12 +271,12 @@ func (e *Engine) noteEntity(ent signal.Entity, f signal.Family, t time.Time) {
 	var fams []string
 	for i, ok := range info.fams {
 		if ok {
-			fams = append(fams, signal.Family(i).String())
+			fams = append(fams, bgp.Family(i).String())
 		}
 	}
 	sigb, _ := json.Marshal(struct {
 		F []string
-		U []detect.AS
+		U []event.AS
 	}{fams, list})
 	if string(sigb) == info.sig {
 		return
@@ -443,10 +443,10 @@ func (h *Hub) publish(m Message) {
 }
 
 // PublishNotice sends an event notice.
-func (h *Hub) PublishNotice(typ string, ev *detect.Event) {
+func (h *Hub) PublishNotice(typ event.NoticeType, ev *event.Event) {
 	b, _ := json.Marshal(struct {
-		Type  string        `json:"type"`
-		Event *detect.Event `json:"event"`
+		Type  event.NoticeType `json:"type"`
+		Event *event.Event     `json:"event"`
 	}{typ, ev})
 	h.publish(Message{Event: "notice", Data: b})
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -23,9 +22,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/event"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
@@ -165,7 +166,7 @@ func (s *Server) openState(ctx context.Context) (map[string]*entState, []store.S
 			m[k] = st
 		}
 		st.ongoing++
-		if e.Severity == detect.SeverityCritical {
+		if e.Severity == string(event.Critical) {
 			st.state = "critical"
 		} else if st.state == "normal" {
 			st.state = "warning"
@@ -345,7 +346,7 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
 		}
 		out["country"] = cc
 	}
-	ups := []detect.AS{}
+	ups := []event.AS{}
 	fams := []string{}
 	if e, err := s.st.Entity(r.Context(), typ, code); err == nil {
 		if e.Upstreams != nil {
@@ -541,7 +542,7 @@ func Downsample(bins []store.Bin, from, until, dt time.Time, step time.Duration)
 	return pts
 }
 
-var eventKinds = []string{detect.KindOutage, detect.KindPartialOutage, detect.KindInstability, detect.KindUpstreamChange, detect.KindPeerEvent}
+var eventKinds = []event.Kind{event.Outage, event.PartialOutage, event.Instability, event.UpstreamChange, event.PeerEvent}
 
 func encodeCursor(c store.Cursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Start.UnixNano(), 10) + "." + strconv.FormatInt(c.ID, 10)))
@@ -576,8 +577,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if f.EntityType == "asn" {
 		f.EntityCode = strings.TrimPrefix(strings.ToUpper(f.EntityCode), "AS")
 	}
-	if f.Kind != "" && !slices.Contains(eventKinds, f.Kind) {
-		writeError(w, 400, "kind: want one of "+strings.Join(eventKinds, ", ")+", got "+strconv.Quote(f.Kind))
+	if f.Kind != "" && !slices.Contains(eventKinds, event.Kind(f.Kind)) {
+		writeError(w, 400, "kind: want one of "+kindList()+", got "+strconv.Quote(f.Kind))
 		return
 	}
 	switch f.Severity {
@@ -625,7 +626,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		last := evs[len(evs)-1]
 		next = encodeCursor(store.Cursor{Start: last.Key.Start, ID: last.ID})
 	}
-	out := make([]*detect.Event, len(evs))
+	out := make([]*event.Event, len(evs))
 	for i := range evs {
 		out[i] = &evs[i].Event
 	}
@@ -670,7 +671,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			countries[c] = st.state
 		}
 	}
-	ongoing := make([]*detect.Event, len(open))
+	ongoing := make([]*event.Event, len(open))
 	for i := range open {
 		ongoing[i] = &open[i].Event
 	}
@@ -708,4 +709,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
+}
+
+func kindList() string {
+	s := make([]string, len(eventKinds))
+	for i, k := range eventKinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }

@@ -14,49 +14,30 @@ import (
 	"strconv"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 )
 
-// EntityType is the kind of entity a signal is about.
-type EntityType uint8
-
-// Entity types.
-const (
-	Country EntityType = iota + 1
-	AS
-)
-
-// String returns "country" or "asn".
-func (t EntityType) String() string {
-	switch t {
-	case Country:
-		return "country"
-	case AS:
-		return "asn"
-	}
-	return "entity"
-}
-
 // Entity is a country or an origin AS.
 type Entity struct {
-	Type EntityType
-	Code uint32 // the AS number, or the two country letters packed big-endian
+	Type event.EntityType // event.Country or event.OriginAS
+	Code uint32           // the AS number, or the two country letters packed big-endian
 }
 
 // CountryEntity returns the entity of country c.
 func CountryEntity(c geo.Country) Entity {
-	return Entity{Type: Country, Code: uint32(c[0])<<8 | uint32(c[1])}
+	return Entity{Type: event.Country, Code: uint32(c[0])<<8 | uint32(c[1])}
 }
 
 // ASEntity returns the entity of AS a.
-func ASEntity(a bgp.ASN) Entity { return Entity{Type: AS, Code: uint32(a)} }
+func ASEntity(a bgp.ASN) Entity { return Entity{Type: event.OriginAS, Code: uint32(a)} }
 
 // Country returns the country of a Country entity.
 func (e Entity) Country() geo.Country { return geo.Country{byte(e.Code >> 8), byte(e.Code)} }
 
 // CodeString returns "KP" or "131279".
 func (e Entity) CodeString() string {
-	if e.Type == Country {
+	if e.Type == event.Country {
 		return e.Country().String()
 	}
 	return strconv.FormatUint(uint64(e.Code), 10)
@@ -64,7 +45,7 @@ func (e Entity) CodeString() string {
 
 // String returns "country KP" or "AS131279".
 func (e Entity) String() string {
-	if e.Type == Country {
+	if e.Type == event.Country {
 		return "country " + e.Country().String()
 	}
 	return "AS" + strconv.FormatUint(uint64(e.Code), 10)
@@ -89,29 +70,4 @@ func ParseEntity(s string) (Entity, error) {
 		return Entity{}, fmt.Errorf("entity %q: neither a country code nor an AS number", s)
 	}
 	return CountryEntity(c), nil
-}
-
-// Family is an address family: IPv4 or IPv6.
-type Family uint8
-
-// Families.
-const (
-	IPv4 Family = 0
-	IPv6 Family = 1
-)
-
-// String returns "ipv4" or "ipv6".
-func (f Family) String() string {
-	if f == IPv4 {
-		return "ipv4"
-	}
-	return "ipv6"
-}
-
-// Unit returns the name of the family's address-space unit.
-func (f Family) Unit() string {
-	if f == IPv4 {
-		return "/24"
-	}
-	return "/48"
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gaissmai/bart"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
@@ -63,20 +64,20 @@ func (s *State) Routes() int32 { return s.routes }
 // Sink receives what the Tracker measures.
 type Sink interface {
 	// Changed reports that the visible prefixes or space of e changed.
-	Changed(t time.Time, e Entity, f Family, s *State)
+	Changed(t time.Time, e Entity, f bgp.Family, s *State)
 	// PrefixVisibility reports that prefix id of e became visible or not.
-	PrefixVisibility(t time.Time, e Entity, f Family, id view.PrefixID, visible bool)
+	PrefixVisibility(t time.Time, e Entity, f bgp.Family, id view.PrefixID, visible bool)
 	// Upstream reports that an upstream AS of e appeared or disappeared.
-	Upstream(t time.Time, e Entity, f Family, asn bgp.ASN, present bool)
+	Upstream(t time.Time, e Entity, f bgp.Family, asn bgp.ASN, present bool)
 	// BinClosed reports a closed bin. It is called only for the entities
 	// that changed during the bin (and the watched ones): a bin without a
 	// call kept the values of the last one reported.
-	BinClosed(e Entity, f Family, b Bin, s *State)
+	BinClosed(e Entity, f bgp.Family, b Bin, s *State)
 }
 
 type key struct {
 	e Entity
-	f Family
+	f bgp.Family
 }
 
 // pack returns the key as one number, a cheap map key.
@@ -135,21 +136,21 @@ func (t *Tracker) Attach(v *view.View) { t.v = v }
 func (t *Tracker) BinWidth() time.Duration { return t.bin }
 
 // State returns the live state of e and f, or nil if never seen.
-func (t *Tracker) State(e Entity, f Family) *State { return t.states[key{e, f}.pack()] }
+func (t *Tracker) State(e Entity, f bgp.Family) *State { return t.states[key{e, f}.pack()] }
 
 // Each calls fn for every entity and family with state, in first-seen order.
-func (t *Tracker) Each(fn func(e Entity, f Family, s *State)) {
+func (t *Tracker) Each(fn func(e Entity, f bgp.Family, s *State)) {
 	for _, k := range t.order {
 		fn(k.e, k.f, t.states[k.pack()])
 	}
 }
 
-func (t *Tracker) state(e Entity, f Family) *State {
+func (t *Tracker) state(e Entity, f bgp.Family) *State {
 	k := key{e, f}
 	s := t.states[k.pack()]
 	if s == nil {
 		s = &State{upstreams: map[bgp.ASN]int32{}, idx: len(t.order), k: k, seq: -1}
-		if e.Type == Country {
+		if e.Type == event.Country {
 			s.origins = map[bgp.ASN]int32{}
 		}
 		t.states[k.pack()] = s
@@ -178,7 +179,7 @@ func (t *Tracker) Flush() {
 
 // Watch makes e and f reported at every bin, changed or not (for series
 // that are drawn).
-func (t *Tracker) Watch(e Entity, f Family) {
+func (t *Tracker) Watch(e Entity, f bgp.Family) {
 	s := t.state(e, f)
 	s.watched = true
 	t.touch(s)
@@ -222,11 +223,11 @@ func (t *Tracker) touch(s *State) {
 	}
 }
 
-func family(p netip.Prefix) Family {
+func family(p netip.Prefix) bgp.Family {
 	if p.Addr().Is4() {
-		return IPv4
+		return bgp.IPv4
 	}
-	return IPv6
+	return bgp.IPv6
 }
 
 // units returns the size of p in the family's unit (/24 or /48).
@@ -303,7 +304,7 @@ func (t *Tracker) neighbour(path view.PathID) bgp.ASN {
 	return asns[len(asns)-2]
 }
 
-func (t *Tracker) upstream(now time.Time, e Entity, f Family, s *State, a bgp.ASN, d int32) {
+func (t *Tracker) upstream(now time.Time, e Entity, f bgp.Family, s *State, a bgp.ASN, d int32) {
 	if a == 0 {
 		return
 	}
@@ -346,7 +347,7 @@ func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Co
 
 // path returns the cached facts of a path: its origin AS's state in family
 // f (nil without an origin) and the origin's neighbour.
-func (t *Tracker) path(id view.PathID, f Family) (*State, bgp.ASN) {
+func (t *Tracker) path(id view.PathID, f bgp.Family) (*State, bgp.ASN) {
 	if int(id) >= len(t.pathInfo) {
 		t.pathInfo = append(t.pathInfo, make([]pathEntry, int(id)+1-len(t.pathInfo)+len(t.pathInfo)/4)...)
 	}
@@ -489,7 +490,7 @@ func (t *Tracker) Visibility(now time.Time, id view.PrefixID, p netip.Prefix, or
 	if !visible {
 		sign = -1
 	}
-	// Country entities: the union of all visible prefixes, split by geography.
+	// event.Country entities: the union of all visible prefixes, split by geography.
 	t.shares = t.db.PrefixCountries(p, t.shares[:0])
 	if !t.covered(tbl, p, 0, false) {
 		delta := map[geo.Country]float64{}

@@ -16,7 +16,7 @@ import (
 
 type binCall struct {
 	e signal.Entity
-	f signal.Family
+	f bgp.Family
 	b signal.Bin
 }
 
@@ -32,14 +32,14 @@ type sink struct {
 	vis  int
 }
 
-func (s *sink) Changed(time.Time, signal.Entity, signal.Family, *signal.State) {}
-func (s *sink) PrefixVisibility(time.Time, signal.Entity, signal.Family, view.PrefixID, bool) {
+func (s *sink) Changed(time.Time, signal.Entity, bgp.Family, *signal.State) {}
+func (s *sink) PrefixVisibility(time.Time, signal.Entity, bgp.Family, view.PrefixID, bool) {
 	s.vis++
 }
-func (s *sink) Upstream(_ time.Time, e signal.Entity, _ signal.Family, asn bgp.ASN, present bool) {
+func (s *sink) Upstream(_ time.Time, e signal.Entity, _ bgp.Family, asn bgp.ASN, present bool) {
 	s.ups = append(s.ups, upCall{e, asn, present})
 }
-func (s *sink) BinClosed(e signal.Entity, f signal.Family, b signal.Bin, _ *signal.State) {
+func (s *sink) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, _ *signal.State) {
 	s.bins = append(s.bins, binCall{e, f, b})
 }
 
@@ -104,7 +104,7 @@ func (h *harness) settle() {
 }
 
 func (h *harness) space(e signal.Entity) float64 {
-	s := h.tr.State(e, signal.IPv4)
+	s := h.tr.State(e, bgp.IPv4)
 	if s == nil {
 		return 0
 	}
@@ -112,7 +112,7 @@ func (h *harness) space(e signal.Entity) float64 {
 }
 
 func (h *harness) prefixes(e signal.Entity) int32 {
-	if s := h.tr.State(e, signal.IPv4); s != nil {
+	if s := h.tr.State(e, bgp.IPv4); s != nil {
 		return s.Prefixes
 	}
 	return 0
@@ -185,7 +185,7 @@ func TestNestedAddressSpace(t *testing.T) {
 	if got := h.space(de); !near(got, 257) {
 		t.Errorf("the /16 back: country space %v, want 257", got)
 	}
-	if s := h.tr.State(de, signal.IPv4); s.Origins() != 2 {
+	if s := h.tr.State(de, bgp.IPv4); s.Origins() != 2 {
 		t.Errorf("country origins %d, want 2", s.Origins())
 	}
 }
@@ -255,11 +255,11 @@ func TestUpstreams(t *testing.T) {
 	// Origin AS4134, reached through AS4837 (same country), then AS1299.
 	h.announce("1.0.1.0/24", "2914 1299 4837 4134 4134", true)
 	h.settle()
-	cs := h.tr.State(cn, signal.IPv4)
+	cs := h.tr.State(cn, bgp.IPv4)
 	if got := fmt.Sprint(upstreams(cs)); got != "[1299]" {
 		t.Errorf("country upstreams %s, want [1299] (the first AS from the origin not registered in %s)", got, cn.Country())
 	}
-	as := h.tr.State(signal.ASEntity(4134), signal.IPv4)
+	as := h.tr.State(signal.ASEntity(4134), bgp.IPv4)
 	if got := fmt.Sprint(upstreams(as)); got != "[4837]" {
 		t.Errorf("AS upstreams %s, want [4837] (the origin's neighbour, prepending removed)", got)
 	}
@@ -306,7 +306,7 @@ func TestBins(t *testing.T) {
 	kp := country(t, h, "175.45.176.0/24")
 	us := country(t, h, "8.8.8.0/24")
 	watched := signal.ASEntity(3333)
-	h.tr.Watch(watched, signal.IPv4)
+	h.tr.Watch(watched, bgp.IPv4)
 	h.announce("175.45.176.0/24", "3356 4837 131279", true)
 	h.announce("175.45.177.0/24", "3356 4837 131279", true)
 	h.announce("8.8.8.0/24", "3356 15169", true)

@@ -15,7 +15,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // ErrNotFound is returned for an unknown event or entity.
@@ -47,16 +47,16 @@ type EventKey struct {
 }
 
 // KeyOf returns the natural key of an event as it is when it starts.
-func KeyOf(ev *detect.Event) EventKey {
-	return EventKey{EntityType: ev.EntityType, EntityCode: ev.EntityCode, Kind: ev.Kind, Family: ev.Family, Start: ev.Start}
+func KeyOf(ev *event.Event) EventKey {
+	return EventKey{EntityType: ev.EntityType.String(), EntityCode: ev.EntityCode, Kind: string(ev.Kind), Family: ev.Family.String(), Start: ev.Start}
 }
 
 // EventOp is one change of an event: an upsert of its current state, or its
 // deletion (a retracted transient outage).
 type EventOp struct {
 	Key    EventKey
-	DetID  int          // the detector's id of the event (to resolve preceded_by_instability)
-	Event  detect.Event // a copy of the event; its ID is replaced by the stored one
+	DetID  int         // the detector's id of the event (to resolve preceded_by_instability)
+	Event  event.Event // a copy of the event; its ID is replaced by the stored one
 	Delete bool
 }
 
@@ -65,8 +65,8 @@ type Entity struct {
 	Type      string
 	Code      string
 	Families  []string
-	Upstreams []detect.AS // current upstreams with their share of the entity's routes
-	Updated   time.Time   // data time of the last change
+	Upstreams []event.AS // current upstreams with their share of the entity's routes
+	Updated   time.Time  // data time of the last change
 }
 
 // Batch is written in one transaction.
@@ -90,7 +90,7 @@ type StoredEvent struct {
 	Severity string
 	End      *time.Time
 	Updated  time.Time
-	Event    detect.Event // with ID set to the stored id
+	Event    event.Event // with ID set to the stored id
 }
 
 // Cursor is a position in the newest-first list of events.

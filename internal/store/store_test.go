@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/detect"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 func TestWriterResumeAndEvents(t *testing.T) {
@@ -26,8 +27,8 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		w.AddBin(bin(i, 4))
 	}
-	inst := detect.Event{ID: 1, EntityType: "country", EntityCode: "KP", Kind: "instability", Family: "all", Start: t0, Severity: "warning"}
-	out := detect.Event{ID: 2, EntityType: "country", EntityCode: "KP", Kind: "partial_outage", Family: "ipv4", Start: t0.Add(15 * time.Minute), Severity: "warning"}
+	inst := event.Event{ID: 1, EntityType: event.Country, EntityCode: "KP", Kind: event.Instability, Family: bgp.AllFamilies, Start: t0, Severity: event.Warning}
+	out := event.Event{ID: 2, EntityType: event.Country, EntityCode: "KP", Kind: event.PartialOutage, Family: bgp.IPv4, Start: t0.Add(15 * time.Minute), Severity: event.Warning}
 	idInst, err := w.Event(ctx, EventOp{Key: KeyOf(&inst), DetID: 1, Event: inst}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	if _, err := st.Event(ctx, idOut); err != ErrNotFound {
 		t.Errorf("retracted event still there: %v", err)
 	}
-	third := detect.Event{EntityType: "asn", EntityCode: "131279", Kind: "outage", Family: "all", Start: t0.Add(time.Hour), Severity: "critical"}
+	third := event.Event{EntityType: event.OriginAS, EntityCode: "131279", Kind: event.Outage, Family: bgp.AllFamilies, Start: t0.Add(time.Hour), Severity: event.Critical}
 	id3, _ := w.Event(ctx, EventOp{Key: KeyOf(&third), DetID: 3, Event: third}, true)
 	if id3 <= idOut {
 		t.Errorf("id %d reused after %d", id3, idOut)
@@ -109,7 +110,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	if len(evs) != 1 || evs[0].ID != idInst {
 		t.Errorf("second page %+v", evs)
 	}
-	if evs, _ := st.Events(ctx, EventFilter{Severity: "critical", Ongoing: true}); len(evs) != 1 || evs[0].ID != id3 {
+	if evs, _ := st.Events(ctx, EventFilter{Severity: string(event.Critical), Ongoing: true}); len(evs) != 1 || evs[0].ID != id3 {
 		t.Errorf("critical ongoing: %+v", evs)
 	}
 	if n, _ := st.CountOpen(ctx); n != 2 {

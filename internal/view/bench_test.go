@@ -1,7 +1,6 @@
 package view_test
 
 import (
-	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/view"

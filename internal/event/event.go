@@ -1,0 +1,270 @@
+// Package event is blackout's one vocabulary for what it reports: events
+// (outages, partial outages, instability, upstream changes, vantage-point
+// events), their kinds, severities and entity types, and the notices a
+// detector sends about them (start, escalate, end, retract). The detector
+// produces these values; the store, the API, the alerts and the reports
+// consume them, and none of them needs the detector to do so.
+package event
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+// EntityType is what an event or a signal is about: a country, an origin
+// AS, or a vantage point (peer). It is small so that it can key maps; its
+// text form is "country", "asn" or "peer".
+type EntityType uint8
+
+// Entity types.
+const (
+	Country  EntityType = iota + 1
+	OriginAS            // text form "asn"
+	Peer
+)
+
+// String returns "country", "asn" or "peer".
+func (t EntityType) String() string {
+	switch t {
+	case Country:
+		return "country"
+	case OriginAS:
+		return "asn"
+	case Peer:
+		return "peer"
+	}
+	return "entity"
+}
+
+// ParseEntityType parses "country", "asn" (or "as") or "peer".
+func ParseEntityType(s string) (EntityType, error) {
+	switch s {
+	case "country":
+		return Country, nil
+	case "asn", "as":
+		return OriginAS, nil
+	case "peer":
+		return Peer, nil
+	}
+	return 0, fmt.Errorf("entity type %q: want country, asn or peer", s)
+}
+
+// MarshalText returns the type's name.
+func (t EntityType) MarshalText() ([]byte, error) {
+	if t < Country || t > Peer {
+		return nil, fmt.Errorf("invalid entity type %d", uint8(t))
+	}
+	return []byte(t.String()), nil
+}
+
+// UnmarshalText parses a type's name.
+func (t *EntityType) UnmarshalText(b []byte) error {
+	v, err := ParseEntityType(string(b))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// Kind is the kind of an event.
+type Kind string
+
+// Kinds of event.
+const (
+	Outage         Kind = "outage"          // near total: at least 95% of the address space lost
+	PartialOutage  Kind = "partial_outage"  // a share of the address space lost for a while
+	Instability    Kind = "instability"     // reachability going up and down
+	UpstreamChange Kind = "upstream_change" // the transit an entity is reached through changed
+	PeerEvent      Kind = "peer_event"      // a vantage point's session reset or table flush
+)
+
+// Kinds lists every kind, in the order reports use.
+var Kinds = []Kind{Outage, PartialOutage, Instability, UpstreamChange, PeerEvent}
+
+// ParseKind parses a kind's name.
+func ParseKind(s string) (Kind, error) {
+	if k := Kind(s); slices.Contains(Kinds, k) {
+		return k, nil
+	}
+	return "", fmt.Errorf("event kind %q: want one of outage, partial_outage, instability, upstream_change, peer_event", s)
+}
+
+// Severity is how bad an event is.
+type Severity string
+
+// Severities.
+const (
+	Warning  Severity = "warning"
+	Critical Severity = "critical" // at least half of the address space lost (IODA's critical level)
+)
+
+// Rank orders severities: 0 for an unknown one, 1 warning, 2 critical.
+func (s Severity) Rank() int {
+	switch s {
+	case Warning:
+		return 1
+	case Critical:
+		return 2
+	}
+	return 0
+}
+
+// ParseSeverity parses "warning" or "critical".
+func ParseSeverity(s string) (Severity, error) {
+	switch Severity(s) {
+	case Warning, Critical:
+		return Severity(s), nil
+	}
+	return "", fmt.Errorf("severity %q: want warning or critical", s)
+}
+
+// NoticeType says what happened to an event.
+type NoticeType string
+
+// Notice types.
+const (
+	Start    NoticeType = "start"    // the event began
+	Escalate NoticeType = "escalate" // its kind or severity changed
+	End      NoticeType = "end"      // it ended
+	Retract  NoticeType = "retract"  // it was a transient drop, not an event: forget it
+)
+
+// NoticeTypes lists every notice type.
+var NoticeTypes = []NoticeType{Start, Escalate, End, Retract}
+
+// ParseNoticeType parses a notice type's name.
+func ParseNoticeType(s string) (NoticeType, error) {
+	if n := NoticeType(s); slices.Contains(NoticeTypes, n) {
+		return n, nil
+	}
+	return "", fmt.Errorf("notice type %q: want start, escalate, end or retract", s)
+}
+
+// AS describes an AS in an explanation.
+type AS struct {
+	ASN     uint32  `json:"asn"`
+	Name    string  `json:"name,omitempty"`
+	Country string  `json:"country,omitempty"`
+	Share   float64 `json:"share,omitempty"` // share of the entity's routes (upstreams)
+}
+
+// Withdrawal says how a fall spread over the vantage points.
+type Withdrawal struct {
+	First time.Time `json:"first"` // the first withdrawal by a full-feed peer
+	Last  time.Time `json:"last"`  // the last one
+	Peers int       `json:"peers"` // full-feed withdrawals counted
+	Full  int       `json:"full_feed_peers"`
+}
+
+// Event is one detected event. Times are data times (UTC).
+type Event struct {
+	ID               int        `json:"id"`
+	EntityType       EntityType `json:"entity_type"` // country, asn or peer
+	EntityCode       string     `json:"entity_code"` // "KP", "131279", a peer address
+	EntityName       string     `json:"entity_name"`
+	Kind             Kind       `json:"kind"`
+	Family           bgp.Family `json:"family"` // ipv4, ipv6 or all
+	Start            time.Time  `json:"start"`
+	End              *time.Time `json:"end"` // nil while ongoing
+	Severity         Severity   `json:"severity"`
+	FractionLost     float64    `json:"fraction_lost"`
+	AffectedPrefixes int        `json:"affected_prefixes"`
+	Prefixes         []string   `json:"prefixes"`
+	Origins          []uint32   `json:"origins"`
+	UpstreamsBefore  []uint32   `json:"upstreams_before"`
+	Explanation      string     `json:"explanation"`
+
+	// Details for people and programs that want more than the summary.
+	Baseline      float64     `json:"baseline,omitempty"` // visible space before (/24 or /48 units)
+	Lowest        float64     `json:"lowest,omitempty"`   // the lowest visible space during the event
+	Unit          string      `json:"unit,omitempty"`
+	OriginASes    []AS        `json:"origin_ases,omitempty"`
+	UpstreamASes  []AS        `json:"upstream_ases,omitempty"`
+	PathsBefore   []string    `json:"paths_before,omitempty"` // AS paths last seen before the fall
+	Withdrawal    *Withdrawal `json:"withdrawal,omitempty"`
+	Lost          []uint32    `json:"upstreams_lost,omitempty"`   // upstream_change
+	Gained        []uint32    `json:"upstreams_gained,omitempty"` // upstream_change
+	Flaps         int         `json:"flaps,omitempty"`            // instability: visibility losses
+	ChurnRatio    float64     `json:"churn_ratio,omitempty"`      // instability: churn / normal churn
+	PeerAS        uint32      `json:"peer_as,omitempty"`
+	PeerCollector string      `json:"peer_collector,omitempty"`
+	PeerRoutes    int         `json:"peer_routes,omitempty"`
+	Cause         string      `json:"cause,omitempty"`                   // peer_event: session_down or table_flush
+	PrecededBy    *int        `json:"preceded_by_instability,omitempty"` // id of an instability event just before
+}
+
+// Duration returns the event's duration, or the time since its start at now
+// while it is ongoing.
+func (e *Event) Duration(now time.Time) time.Duration {
+	if e.End != nil {
+		return e.End.Sub(e.Start)
+	}
+	return now.Sub(e.Start)
+}
+
+// Clone returns a deep copy of e: the detector keeps changing its own
+// events, so a consumer that keeps one copies it.
+func (e *Event) Clone() *Event {
+	c := *e
+	if e.End != nil {
+		t := *e.End
+		c.End = &t
+	}
+	c.Prefixes = slices.Clone(e.Prefixes)
+	c.Origins = slices.Clone(e.Origins)
+	c.UpstreamsBefore = slices.Clone(e.UpstreamsBefore)
+	c.OriginASes = slices.Clone(e.OriginASes)
+	c.UpstreamASes = slices.Clone(e.UpstreamASes)
+	c.PathsBefore = slices.Clone(e.PathsBefore)
+	if e.Withdrawal != nil {
+		w := *e.Withdrawal
+		c.Withdrawal = &w
+	}
+	c.Lost = slices.Clone(e.Lost)
+	c.Gained = slices.Clone(e.Gained)
+	if e.PrecededBy != nil {
+		p := *e.PrecededBy
+		c.PrecededBy = &p
+	}
+	return &c
+}
+
+// Notice is what a Sink receives: an event that started, changed
+// (escalated), ended, or was retracted (a transient drop, not an event).
+type Notice struct {
+	Type  NoticeType
+	Event *Event // the event as it is now; the detector keeps updating it
+	Time  time.Time
+}
+
+// Sink receives notices as the detector emits them, in data-time order.
+type Sink interface {
+	Notify(n Notice)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Notice)
+
+// Notify calls f(n).
+func (f SinkFunc) Notify(n Notice) { f(n) }
+
+// FormatDuration returns a duration as every report writes it: "45s",
+// "4m05s", "9h31m", "2d09h" (rounded to the hour from two days on).
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return d.Round(time.Second).String()
+}
