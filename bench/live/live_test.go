@@ -200,15 +200,14 @@ func TestLatencySmall(t *testing.T) {
 	pcfg := pipeline.DefaultConfig(db)
 	pcfg.Detect.WarmUp = 2 * time.Second
 	pcfg.View.RefreshEvery = time.Second
-	pcfg.Sink = event.SinkFunc(func(n event.Notice) {
+	opts := pipeline.Options{Config: pcfg, Sinks: []pipeline.Sink{event.SinkFunc(func(n event.Notice) {
 		at := time.Now()
 		h.mu.Lock()
 		h.notices = append(h.notices, notice{at: at, n: n})
 		h.mu.Unlock()
-	})
-	pl := pipeline.New(pcfg)
+	})}}
 	ctx, cancel := context.WithCancel(context.Background())
-	events := source.Merge(ctx, []source.Source{src}, 1<<16, func(s source.Source, err error) { t.Errorf("%s: %v", s.Name(), err) })
+	events := source.Join(ctx, []source.Runner{src}, 1<<16, func(s source.Runner, err error) { t.Errorf("%s: %v", s.Name(), err) })
 	counted := make(chan bgp.Event, 1<<16)
 	go func() {
 		for ev := range events {
@@ -220,7 +219,8 @@ func TestLatencySmall(t *testing.T) {
 		close(counted)
 	}()
 	plDone := make(chan struct{})
-	go func() { defer close(plDone); _, _ = pl.RunEvents(ctx, counted) }()
+	pl := pipeline.New(opts.Config, opts.Sinks...)
+	go func() { defer close(plDone); _, _ = pl.Run(ctx, source.FromChannel(counted), opts) }()
 	t.Cleanup(func() { cancel(); <-plDone })
 
 	for p := range nPeers {

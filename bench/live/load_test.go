@@ -149,7 +149,7 @@ func TestLoad(t *testing.T) {
 	pl := pipeline.New(pcfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := source.Merge(ctx, []source.Source{src}, 1<<16, func(s source.Source, err error) { t.Errorf("%s: %v", s.Name(), err) })
+	events := source.Join(ctx, []source.Runner{src}, 1<<16, func(s source.Runner, err error) { t.Errorf("%s: %v", s.Name(), err) })
 
 	var routes atomic.Int64
 	var lagNs atomic.Int64 // the latest lag sampled

@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/blackout-bgp/blackout/internal/archive"
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/archive"
 )
 
 func init() {
@@ -240,9 +240,9 @@ func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archi
 	// The progress line goes when the last source ends, before the report
 	// (the sources are read by one goroutine: no lock needed).
 	left := len(srcs)
-	es := make([]pipeline.EventSource, len(srcs))
+	es := make([]source.Source, len(srcs))
 	for i, s := range srcs {
-		es[i] = &endHook{EventSource: s, end: func() {
+		es[i] = &endHook{Source: s, end: func() {
 			if left--; left == 0 {
 				stop()
 			}
@@ -259,13 +259,13 @@ func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archi
 
 // endHook calls end once, when its source first returns io.EOF.
 type endHook struct {
-	pipeline.EventSource
+	source.Source
 	end  func()
 	done bool
 }
 
 func (h *endHook) Next() (*bgp.Event, error) {
-	ev, err := h.EventSource.Next()
+	ev, err := h.Source.Next()
 	if errors.Is(err, io.EOF) && !h.done {
 		h.done = true
 		h.end()

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/archive/archivetest"
+	"github.com/blackout-bgp/blackout/internal/source/archive/archivetest"
 )
 
 func runArchiveCmd(t *testing.T, args ...string) (int, string, string) {

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 
-	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/demo"
-	"github.com/blackout-bgp/blackout/internal/mrt"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
 )
 
 func init() {
@@ -33,11 +28,7 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 		af.countries = multiFlag{"KP"}
 		af.asns = multiFlag{"131279"}
 	}
-	srcs, closeAll, err := demoSources()
-	if err != nil {
-		return err
-	}
-	defer closeAll()
+	srcs := demo.Sources()
 	if !af.json {
 		fmt.Fprintln(env.stdout, "North Korea, December 2014: AS131279 (Star Joint Venture) and its four /24s, reached only through")
 		fmt.Fprintln(env.stdout, "AS4837 (China Unicom), seen by 30 route-collector peers beside 30 other countries. The data is")
@@ -45,25 +36,4 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.stdout)
 	}
 	return analyse(ctx, env, "blackout demo", &af, srcs)
-}
-
-// demoSources opens the embedded demo files as event sources (one
-// collector, rrc00); call closeAll when done.
-func demoSources() (srcs []pipeline.EventSource, closeAll func(), err error) {
-	var closers []io.Closer
-	closeAll = func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}
-	for _, f := range demo.Files() {
-		rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("embedded %s: %w", f.Name, err)
-		}
-		closers = append(closers, rc)
-		srcs = append(srcs, mrt.NewRouteReader(rc, "demo/"+f.Name, "rrc00"))
-	}
-	return srcs, closeAll, nil
 }

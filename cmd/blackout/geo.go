@@ -86,21 +86,21 @@ type geoResult struct {
 	Error       string     `json:"error,omitempty"`
 }
 
-func srcName(s *geo.Source) string {
+func srcName(s *geo.Dataset) string {
 	if s == nil {
 		return ""
 	}
 	return s.Name
 }
 
-func srcDate(s *geo.Source) string {
+func srcDate(s *geo.Dataset) string {
 	if s == nil {
 		return ""
 	}
 	return s.DateString()
 }
 
-func (r *geoResult) setCountry(c geo.Country, s *geo.Source) {
+func (r *geoResult) setCountry(c geo.Country, s *geo.Dataset) {
 	r.Country = c.String()
 	r.CountryName, r.Continent = geo.CountryInfo(c)
 	r.Source, r.Date = srcName(s), srcDate(s)

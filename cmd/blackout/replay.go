@@ -3,19 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 func init() {
@@ -101,7 +99,7 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: no input files", errUsage)
 	}
-	srcs, err := pipeline.OpenFiles(ctx, files)
+	srcs, err := source.OpenFiles(ctx, files)
 	if err != nil {
 		return err
 	}
@@ -110,15 +108,36 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 			s.Close()
 		}
 	}()
-	es := make([]pipeline.EventSource, len(srcs))
+	es := make([]source.Source, len(srcs))
 	for i, s := range srcs {
 		es[i] = s
 	}
 	return analyse(ctx, env, "blackout replay", &af, es)
 }
 
-// analyse runs the pipeline over the sources and prints the report.
-func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, srcs []pipeline.EventSource) error {
+// terminalProgress prints the run's progress on one terminal line.
+type terminalProgress struct {
+	env   *cmdEnv
+	title string
+	start time.Time
+	last  int64
+}
+
+func (p *terminalProgress) Notify(event.Notice) {}
+
+// Progress implements pipeline.ProgressSink: a line about every 2^16 events.
+func (p *terminalProgress) Progress(now time.Time, n int64) {
+	if n-p.last < 1<<16 {
+		return
+	}
+	p.last = n
+	rate := float64(n) / time.Since(p.start).Seconds()
+	fmt.Fprintf(p.env.stderr, "\r%s: %d route events (%.0f/s), data clock %s   ", p.title, n, rate, now.UTC().Format("2006-01-02 15:04:05"))
+}
+
+// analyse runs the pipeline over the sources, merged in time order, and
+// prints the report.
+func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, srcs []source.Source) error {
 	db, err := loadGeoTo(env.stderr, af.geo)
 	if err != nil {
 		return err
@@ -130,10 +149,10 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 	if af.chart != "" && len(ents) == 0 {
 		return fmt.Errorf("%w: --chart needs the entity to draw: --country CC or --asn N", errUsage)
 	}
-	cfg := af.pipelineConfig(db)
-	cfg.Record = ents
+	opts := pipeline.Options{Config: af.pipelineConfig(db)}
+	opts.Record = ents
 	var errs int
-	cfg.OnError = func(err error) {
+	opts.OnError = func(err error) {
 		errs++
 		if errs <= 20 {
 			fmt.Fprintf(env.stderr, "blackout: %v\n", err)
@@ -142,20 +161,14 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 		}
 	}
 	if !af.ownProgress && isTerminal(env.stderr) {
-		start := time.Now()
-		cfg.Progress = func(n int64, now time.Time) {
-			rate := float64(n) / time.Since(start).Seconds()
-			fmt.Fprintf(env.stderr, "\r%s: %d route events (%.0f/s), data clock %s   ", title, n, rate, now.UTC().Format("2006-01-02 15:04:05"))
-		}
+		opts.Sinks = append(opts.Sinks, &terminalProgress{env: env, title: title, start: time.Now()})
 		defer fmt.Fprint(env.stderr, "\r\033[K")
 	}
-	p := pipeline.New(cfg)
-	res, err := p.Run(ctx, srcs)
+	res, err := pipeline.Run(ctx, source.Merge(srcs), opts)
 	if err != nil {
 		return err
 	}
-	events := report.MergeFamilies(res.Events)
-	shown, hidden := filterEvents(events, ents)
+	shown, hidden := filterEvents(res.Events, ents)
 	out := bufio.NewWriterSize(env.stdout, 1<<16)
 	if af.json {
 		err = report.WriteJSON(out, shown)
@@ -178,7 +191,7 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 		return err
 	}
 	if af.chart != "" {
-		if err := writeChart(af.chart, res, ents[0], shown); err != nil {
+		if err := report.WriteChartFile(af.chart, res.Series, ents[0], shown); err != nil {
 			return err
 		}
 		if !af.json {
@@ -212,64 +225,4 @@ func filterEvents(events []*event.Event, ents []signal.Entity) (shown []*event.E
 		}
 	}
 	return shown, hidden
-}
-
-func writeChart(path string, res *pipeline.Result, e signal.Entity, events []*event.Event) error {
-	// Draw the family with the larger baseline (IPv4 when both are empty).
-	var best *pipeline.Series
-	for _, s := range res.Series {
-		if s.Entity != e {
-			continue
-		}
-		if best == nil || peak(s) > peak(best) {
-			best = s
-		}
-	}
-	if best == nil {
-		return errors.New("chart: no series recorded")
-	}
-	var evs []*event.Event
-	for _, ev := range events {
-		if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() && (ev.Family == best.Family || ev.Family == bgp.AllFamilies) {
-			evs = append(evs, ev)
-		}
-	}
-	title := e.String()
-	if e.Type == event.Country {
-		title = e.Country().Name() + " (" + e.CodeString() + ")"
-	}
-	title += " — visible " + map[bgp.Family]string{bgp.IPv4: "IPv4", bgp.IPv6: "IPv6"}[best.Family] + " address space"
-	f, err := os.CreateTemp(dirOf(path), ".chart-*")
-	if err != nil {
-		return fmt.Errorf("chart: %w", err)
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	if err := report.WriteSVG(w, title, best.Family.Unit(), best.Points, evs); err != nil {
-		f.Close()
-		return fmt.Errorf("chart %s: %w", path, err)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("chart %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("chart %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
-}
-
-func peak(s *pipeline.Series) float64 {
-	m := 0.0
-	for _, p := range s.Points {
-		m = max(m, p.Space, p.Baseline)
-	}
-	return m
 }

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/metrics"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
@@ -128,12 +131,12 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer st.Close()
-	metrics := server.NewMetrics()
+	mets := metrics.New()
 
 	disp, err := alert.New(alerts, alert.Options{Logger: log,
-		Delivered: metrics.AlertDelivered,
+		Delivered: mets.AlertDelivered,
 		DeadLetter: func(d alert.DeadLetter) {
-			metrics.DeadLetter()
+			mets.DeadLetter()
 			if err := st.AddDeadLetter(context.Background(), store.DeadLetter{Sink: d.Sink, Payload: d.Payload, Error: d.Error, Attempts: d.Attempts}); err != nil {
 				log.Error("dead letter not stored", "error", err)
 			}
@@ -142,11 +145,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
 	}
 
-	pc := pipeline.DefaultConfig(db)
-	pc.Bin = *bin
-	pc.OnError = func(err error) { log.Warn("input error", "error", err) }
-	pc.Detect.WarmUp = *warmUp
-	eng, err := server.NewEngine(ctx, server.EngineConfig{Pipeline: pc, Store: st, Alerts: disp, Logger: log, Metrics: metrics,
+	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
+	opts.Bin = *bin
+	opts.Detect.WarmUp = *warmUp
+	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
 		Writer: store.WriterOptions{Retention: ret}})
 	if err != nil {
 		return err
@@ -155,29 +157,30 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
 	}
 
-	var srcs []pipeline.EventSource
+	var src source.Source
+	inputs := 0
 	switch {
 	case *demoFlag:
-		ds, closeAll, err := demoSources()
-		if err != nil {
-			return err
-		}
-		defer closeAll()
-		srcs = ds
+		ds := demo.Sources()
+		inputs = len(ds)
+		src = source.Merge(ds)
 	case len(replay) > 0:
-		files, err := pipeline.OpenFiles(ctx, replay)
+		files, err := source.OpenFiles(ctx, replay)
 		if err != nil {
 			return err
 		}
+		var fs []source.Source
 		for _, f := range files {
 			defer f.Close()
-			srcs = append(srcs, f)
+			fs = append(fs, f)
 		}
+		inputs = len(fs)
+		src = source.Merge(fs)
 	case len(live) > 0:
 		// Live: the events as they come (no pacing), optionally recorded.
 		liveCtx, stopLive := context.WithCancel(ctx)
 		defer stopLive()
-		events := source.Merge(liveCtx, live, 4096, func(s source.Source, err error) {
+		events := source.Join(liveCtx, live, 4096, func(s source.Runner, err error) {
 			log.Error("source stopped", "source", s.Name(), "error", err)
 		})
 		if rec.dir != "" {
@@ -192,29 +195,33 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			}()
 			events = recorder.events
 		}
-		srcs = append(srcs, pipeline.FromChannel(events))
-		speed = 0
+		src = source.FromChannel(events)
+		inputs = len(live)
+		opts.Speed = 0
 	}
 
-	if len(srcs) > 0 {
+	if src != nil {
 		eng.MarkRunning()
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err)
 	}
-	srv := &http.Server{Handler: server.New(server.Options{Engine: eng, Geo: db, Version: versionString(), Logger: log, Metrics: metrics}),
+	srv := &http.Server{Handler: server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(), Logger: log, Metrics: mets}),
 		ReadHeaderTimeout: 10 * time.Second}
 	log.Info("listening on http://"+ln.Addr().String(), "data", st.Path(), "version", versionString())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 
+	// The run stops with ctx (SIGINT) or when the HTTP server fails.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	runDone := make(chan error, 1)
-	if len(srcs) > 0 {
+	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", len(srcs), "speed", speed.String())
-			res, err := eng.Run(ctx, srcs, float64(speed))
+			log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			res, err := eng.Run(runCtx, src, opts)
 			if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
 					"events", len(res.Events), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
@@ -223,25 +230,28 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		}()
 	}
 
+	var failed error
 	select {
 	case <-ctx.Done():
 	case err := <-srvErr:
-		log.Error("server stopped", "error", err)
+		log.Error("HTTP server failed", "error", err)
+		failed = fmt.Errorf("HTTP server on %s failed: %w", ln.Addr(), err)
 	}
+	stopRun()
 	log.Info("shutting down")
 	shCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shCtx)
-	if len(srcs) > 0 {
+	if src != nil {
 		select {
 		case <-runDone:
 		case <-shCtx.Done():
 		}
 	}
-	if err := eng.Close(); err != nil {
+	if err := eng.Close(shCtx); err != nil {
 		log.Error("store flush failed", "error", err)
 	}
 	disp.Close(shCtx)
 	log.Info("stopped", "data_time", eng.DataTime())
-	return nil
+	return failed
 }

@@ -38,7 +38,7 @@ type liveEnv struct {
 // `blackout watch` and `blackout serve` accept the same source flags: each
 // kind of source appends its liveSourceFlag to liveSourceFlags from an init
 // function in its own file, and both commands call registerLiveSources.
-type liveSourceFlag func(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error)
+type liveSourceFlag func(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error)
 
 // liveSourceFlags is the hook through which live sources add their flags to
 // `watch` and `serve` (see liveSourceFlag).
@@ -46,13 +46,13 @@ var liveSourceFlags []liveSourceFlag
 
 // registerLiveSources registers every live source's flags on fs and returns
 // the function that builds all the sources asked for after fs.Parse.
-func registerLiveSources(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
-	builds := make([]func(liveEnv) ([]source.Source, error), 0, len(liveSourceFlags))
+func registerLiveSources(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
+	builds := make([]func(liveEnv) ([]source.Runner, error), 0, len(liveSourceFlags))
 	for _, f := range liveSourceFlags {
 		builds = append(builds, f(fs))
 	}
-	return func(env liveEnv) ([]source.Source, error) {
-		var all []source.Source
+	return func(env liveEnv) ([]source.Runner, error) {
+		var all []source.Runner
 		for _, b := range builds {
 			srcs, err := b(env)
 			if err != nil {
@@ -109,11 +109,9 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := af.pipelineConfig(db)
-	cfg.OnError = func(err error) { logf("%v", err) }
 	ns := &noticeSink{w: env.stdout, json: af.json, ents: ents}
-	cfg.Sink = ns
-	p := pipeline.New(cfg)
+	opts := pipeline.Options{Config: af.pipelineConfig(db), Sinks: []pipeline.Sink{ns},
+		OnError: func(err error) { logf("%v", err) }}
 
 	names := make([]string, len(srcs))
 	for i, s := range srcs {
@@ -125,7 +123,7 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	// stops for another reason.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := source.Merge(runCtx, srcs, 4096, func(s source.Source, err error) {
+	events := source.Join(runCtx, srcs, 4096, func(s source.Runner, err error) {
 		logf("source %s stopped: %v", s.Name(), err)
 	})
 	var recorder *recording
@@ -136,7 +134,7 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		events = recorder.events
 	}
-	res, err := p.RunEvents(runCtx, events)
+	res, err := pipeline.Run(runCtx, source.FromChannel(events), opts)
 	cancel()
 	if recorder != nil {
 		if cerr := recorder.close(); cerr != nil {
@@ -199,7 +197,7 @@ func noticeLine(n event.Notice) string {
 	}
 	var extra string
 	switch n.Type {
-	case "end", "retract":
+	case event.End, event.Retract:
 		extra = fmt.Sprintf(" after %s", ev.Duration(t).Round(time.Second))
 	default:
 		if ev.FractionLost > 0 {
@@ -275,7 +273,7 @@ func (u *risLiveURL) Set(v string) error {
 }
 
 // risLiveFlags registers --ris-live, --ris-filter and --ris-max-backoff.
-func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
+func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
 	var u risLiveURL
 	var filter rislive.Filter
 	var filters int
@@ -286,7 +284,7 @@ func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
 		return filter.Set(kv)
 	})
 	fs.DurationVar(&maxBackoff, "ris-max-backoff", time.Minute, "longest wait between two RIS Live reconnection attempts")
-	return func(env liveEnv) ([]source.Source, error) {
+	return func(env liveEnv) ([]source.Runner, error) {
 		if u.url == "" && filters > 0 {
 			u.url = rislive.DefaultURL
 		}
@@ -297,6 +295,6 @@ func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
 		if filters > 0 {
 			cfg.Filters = []rislive.Filter{filter}
 		}
-		return []source.Source{rislive.New(cfg)}, nil
+		return []source.Runner{rislive.New(cfg)}, nil
 	}
 }

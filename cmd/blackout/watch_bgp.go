@@ -20,7 +20,7 @@ func init() {
 
 // bgpSessionFlags registers --bgp-listen, --local-as, --router-id,
 // --bgp-peer and --bgp-accept: blackout as a passive route collector.
-func bgpSessionFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
+func bgpSessionFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
 	var listen, routerID string
 	var localAS uint
 	var peers []bgpsession.Neighbor
@@ -42,7 +42,7 @@ func bgpSessionFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error
 		}
 		return err
 	})
-	return func(env liveEnv) ([]source.Source, error) {
+	return func(env liveEnv) ([]source.Runner, error) {
 		if listen == "" {
 			if localAS != 0 || len(peers) > 0 || len(accept) > 0 {
 				return nil, errors.New("--local-as, --bgp-peer and --bgp-accept need --bgp-listen")
@@ -70,12 +70,12 @@ func bgpSessionFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error
 		if err != nil {
 			return nil, err
 		}
-		return []source.Source{src}, nil
+		return []source.Runner{src}, nil
 	}
 }
 
 // bmpFlags registers --bmp-listen and --bmp-views.
-func bmpFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
+func bmpFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
 	var listen string
 	views := bmp.DefaultViews
 	fs.StringVar(&listen, "bmp-listen", "", "a BMP station: accept routers' BMP streams on `ADDR:PORT`")
@@ -86,14 +86,14 @@ func bmpFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Source, error) {
 		}
 		return err
 	})
-	return func(env liveEnv) ([]source.Source, error) {
+	return func(env liveEnv) ([]source.Runner, error) {
 		if listen == "" {
 			return nil, nil
 		}
 		if _, err := netip.ParseAddrPort(listen); err != nil {
 			return nil, fmt.Errorf("--bmp-listen %q: want ADDR:PORT: %w", listen, err)
 		}
-		return []source.Source{bmp.New(bmp.Config{Listen: listen, Views: views, Logf: env.Logf})}, nil
+		return []source.Runner{bmp.New(bmp.Config{Listen: listen, Views: views, Logf: env.Logf})}, nil
 	}
 }
 

@@ -10,9 +10,13 @@ package demo
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"io"
 	"io/fs"
 	"sort"
+
+	"github.com/blackout-bgp/blackout/internal/compress"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 //go:generate go run ../../cmd/blackout scenario --case northkorea --gzip -q --out data
@@ -63,4 +67,18 @@ func Size() int {
 		n += len(f.Data)
 	}
 	return n
+}
+
+// Sources returns the embedded files as sources of collector rrc00's
+// peers, named demo/FILE, RIB first: merge them with source.Merge.
+func Sources() []source.Source {
+	var out []source.Source
+	for _, f := range Files() {
+		rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
+		if err != nil {
+			panic(fmt.Sprintf("embedded %s: %v", f.Name, err)) // embedded and tested
+		}
+		out = append(out, source.NewFile(rc, "demo/"+f.Name, "rrc00"))
+	}
+	return out
 }

@@ -108,16 +108,43 @@ type track struct {
 	upConfirm time.Time
 }
 
+// Evidence is what the detector reads of the routing view and the signals
+// while it judges and explains: the view's prefixes, origins, last paths
+// and full-feed peers, and the tracker's withdrawal spread, live states and
+// bins. The pipeline gives the real view and tracker; tests give their own.
+type Evidence interface {
+	// Prefix returns the prefix of id.
+	Prefix(id view.PrefixID) netip.Prefix
+	// Origin returns the origin AS the prefix was last announced with.
+	Origin(id view.PrefixID) bgp.ASN
+	// LastWithdrawnPath returns the AS path the prefix had at the last
+	// full-feed peer that withdrew it (nil if unknown).
+	LastWithdrawnPath(id view.PrefixID) []bgp.ASN
+	// FullFeed returns the numbers of full-feed peers, IPv4 and IPv6.
+	FullFeed() (v4, v6 int)
+	// FamilyState tells whether a RIB dump of family f was applied, when
+	// its first route event came, and how many full-feed peers it has.
+	FamilyState(f bgp.Family) (sawRIB bool, first time.Time, fullFeed int)
+	// Withdrawals returns the first and last withdrawal of the prefix by a
+	// full-feed peer since it was last visible, and how many there were.
+	Withdrawals(id view.PrefixID) (first, last time.Time, n int)
+	// State returns the live signal state of an entity and family (nil
+	// if none).
+	State(e signal.Entity, f bgp.Family) *signal.State
+	// BinStart returns the start of the open bin; BinWidth its width.
+	BinStart() time.Time
+	BinWidth() time.Duration
+}
+
 // Detector turns signals into events. It implements signal.Sink; the
 // pipeline also calls Peer with the view's peer events and Tick with the
 // data time.
 type Detector struct {
-	cfg    Config
-	db     *geo.DB
-	v      *view.View
-	tr     *signal.Tracker
-	sink   event.Sink
-	tracks map[efKey]*track
+	cfg      Config
+	db       *geo.DB
+	evidence Evidence
+	sink     event.Sink
+	tracks   map[efKey]*track
 	// affected holds the prefixes each open outage has lost so far.
 	affected map[*event.Event]map[view.PrefixID]struct{}
 	pending  []*track // tracks with a pending partial outage or upstream change
@@ -125,19 +152,26 @@ type Detector struct {
 	nextID   int
 	warm     [2]bool // detection has started, by family
 	now      time.Time
-	events   []*event.Event
+	join     *joiner
+	bins     BinSink // nil: nobody wants the bins
 }
 
-// New returns a Detector. v and tr are used for explanations.
-func New(cfg Config, db *geo.DB, v *view.View, tr *signal.Tracker, sink event.Sink) *Detector {
+// BinSink receives every closed bin the detector judged, with its
+// baseline after it (signal.Bin.Baseline). A detector's event.Sink that is
+// also a BinSink gets them.
+type BinSink interface {
+	Bin(e signal.Entity, f bgp.Family, b signal.Bin)
+}
+
+// New returns a Detector that reads ev and sends its notices to sink.
+func New(cfg Config, db *geo.DB, ev Evidence, sink event.Sink) *Detector {
 	if sink == nil {
 		sink = event.SinkFunc(func(event.Notice) {})
 	}
-	return &Detector{cfg: cfg, db: db, v: v, tr: tr, sink: sink, tracks: map[efKey]*track{}, affected: map[*event.Event]map[view.PrefixID]struct{}{}, peers: map[int]*event.Event{}}
+	bins, _ := sink.(BinSink)
+	j := newJoiner(sink)
+	return &Detector{cfg: cfg, db: db, evidence: ev, sink: j, join: j, bins: bins, tracks: map[efKey]*track{}, affected: map[*event.Event]map[view.PrefixID]struct{}{}, peers: map[int]*event.Event{}}
 }
-
-// Events returns every event emitted so far, in the order they started.
-func (d *Detector) Events() []*event.Event { return d.events }
 
 func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 	k := efKey{e, f}
@@ -159,7 +193,7 @@ func (d *Detector) Tick(now time.Time) {
 		if d.warm[f] {
 			continue
 		}
-		sawRIB, first, full := d.v.FamilyState(4 + 2*f)
+		sawRIB, first, full := d.evidence.FamilyState(bgp.Family(f))
 		// A family is warm once its full-feed peers are known: from a RIB
 		// dump, or after WarmUp of updates.
 		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
@@ -215,12 +249,12 @@ func (d *Detector) tryOpen(t *track, now time.Time) {
 // broad reports whether the entity's lost prefixes were withdrawn by
 // enough of the full-feed peers.
 func (d *Detector) broad(t *track) bool {
-	_, _, full := d.v.FamilyState(4 + 2*int(t.key.f))
+	_, _, full := d.evidence.FamilyState(t.key.f)
 	// At least two peers when there are two: one vantage point's own
 	// withdrawal is never enough to call a fall.
 	need := max(min(2, full), int(d.cfg.BreadthShare*float64(full)+0.5))
 	for id := range t.lost {
-		if _, _, n := d.tr.Withdrawals(id); n >= need {
+		if _, _, n := d.evidence.Withdrawals(id); n >= need {
 			return true
 		}
 	}
@@ -298,7 +332,7 @@ func median(v []float64) float64 {
 // with its baseline at once.
 func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *signal.State) {
 	t := d.track(e, f)
-	d.catchUp(t, d.tr.BinStart())
+	d.catchUp(t, d.evidence.BinStart())
 	if !d.warm[f] {
 		t.setInitial(s.Space)
 		return
@@ -339,7 +373,7 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 // catchUp feeds the baseline with the bins in which the entity did not
 // change, up to (not including) the bin starting at upTo.
 func (d *Detector) catchUp(t *track, upTo time.Time) {
-	w := d.tr.BinWidth()
+	w := d.evidence.BinWidth()
 	if t.lastBin.IsZero() || upTo.IsZero() {
 		return
 	}
@@ -423,7 +457,6 @@ func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
 		d.endInstability(a, end)
 	}
 	d.explain(t, ev)
-	d.events = append(d.events, ev)
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
@@ -448,9 +481,6 @@ func (d *Detector) end(t *track, now time.Time) {
 	if ev.Kind == event.Outage && end.Sub(ev.Start) < d.cfg.TransientOutage {
 		// Reported at once, gone within moments: a transient drop, which
 		// counts as instability, not as an outage.
-		if i := slices.Index(d.events, ev); i >= 0 {
-			d.events = slices.Delete(d.events, i, i+1)
-		}
 		delete(d.affected, ev)
 		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
 		return
@@ -520,7 +550,6 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		ev.ID = d.nextID
 		a.inst = ev
 		d.explainInstability(a, ev)
-		d.events = append(d.events, ev)
 		d.addPending(a)
 		d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 	}
@@ -598,7 +627,7 @@ func appendUnique(s []uint32, v uint32) []uint32 {
 func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	ev := t.upPending
 	t.upPending = nil
-	s := d.tr.State(t.key.e, t.key.f)
+	s := d.evidence.State(t.key.e, t.key.f)
 	if s == nil || t.ev != nil || t.pending != nil || s.Routes() == 0 {
 		return
 	}
@@ -628,7 +657,6 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	ev.ID = d.nextID
 	d.explainUpstream(t, ev, cur)
 	t.upSnap, t.upRoutes = cur, s.Routes()
-	d.events = append(d.events, ev)
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
@@ -645,6 +673,14 @@ func shares(s *signal.State) map[bgp.ASN]float64 {
 // BinClosed implements signal.Sink: it feeds the baseline, in-painting the
 // bins that fall inside an event.
 func (d *Detector) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
+	d.binClosed(e, f, b, s)
+	if d.bins != nil {
+		b.Baseline = d.Baseline(e, f)
+		d.bins.Bin(e, f, b)
+	}
+}
+
+func (d *Detector) binClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
 	t := d.track(e, f)
 	d.catchUp(t, b.Start)
 	t.lastBin, t.lastVal = b.Start, b.Space
@@ -656,6 +692,7 @@ func (d *Detector) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *sig
 	t.evOpenedInBin = false
 	if t.ev != nil {
 		d.explain(t, t.ev)
+		d.join.changed(t.ev)
 	}
 	if !inEvent && t.upPending == nil && s.Routes() > 0 {
 		t.upSnap, t.upRoutes = shares(s), s.Routes()
@@ -682,7 +719,7 @@ func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
 	t.baseOK = false
 	t.churnBin += churn
 	t.lossBins += losses
-	perHour := max(1, int(time.Hour/d.tr.BinWidth()))
+	perHour := max(1, int(time.Hour/d.evidence.BinWidth()))
 	if len(t.hourBins) >= perHour {
 		t.hours = pushRing(t.hours, median(t.hourBins), 24)
 		lossV, churnV := float64(t.lossBins), float64(t.churnBin)
@@ -733,7 +770,6 @@ func (d *Detector) Peer(pe view.PeerEvent) {
 		d.nextID++
 		d.peers[pe.Index] = ev
 		d.explainPeer(ev, pe)
-		d.events = append(d.events, ev)
 		d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: pe.Time})
 	case view.PeerFullFeed, view.PeerUp:
 		ev := d.peers[pe.Index]
@@ -754,6 +790,7 @@ func (d *Detector) Flush() {
 	for _, t := range d.tracks {
 		if t.ev != nil {
 			d.explain(t, t.ev)
+			d.join.changed(t.ev)
 		}
 		if t.inst != nil {
 			d.explainInstability(t, t.inst)
@@ -768,7 +805,7 @@ func (d *Detector) Flush() {
 func (d *Detector) prefixList(t *track) []netip.Prefix {
 	ps := make([]netip.Prefix, 0, len(t.lost))
 	for id := range t.lost {
-		ps = append(ps, d.v.Prefix(id))
+		ps = append(ps, d.evidence.Prefix(id))
 	}
 	slices.SortFunc(ps, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {

@@ -90,7 +90,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 	for id := range d.affected[ev] {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b view.PrefixID) int { return comparePrefix(d.v.Prefix(a), d.v.Prefix(b)) })
+	slices.SortFunc(ids, func(a, b view.PrefixID) int { return comparePrefix(d.evidence.Prefix(a), d.evidence.Prefix(b)) })
 	ev.AffectedPrefixes = len(ids)
 	ev.Prefixes = ev.Prefixes[:0]
 	origins := map[uint32]int{}
@@ -98,15 +98,15 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 	var w event.Withdrawal
 	for _, id := range ids {
 		if len(ev.Prefixes) < maxListed {
-			ev.Prefixes = append(ev.Prefixes, d.v.Prefix(id).String())
+			ev.Prefixes = append(ev.Prefixes, d.evidence.Prefix(id).String())
 		}
-		if o := d.v.Origin(id); o != 0 {
+		if o := d.evidence.Origin(id); o != 0 {
 			origins[uint32(o)]++
 		}
-		if p := d.v.LastWithdrawnPath(id); len(p) > 0 {
+		if p := d.evidence.LastWithdrawnPath(id); len(p) > 0 {
 			paths[pathString(p)]++
 		}
-		if first, last, n := d.tr.Withdrawals(id); n > 0 {
+		if first, last, n := d.evidence.Withdrawals(id); n > 0 {
 			if w.First.IsZero() || first.Before(w.First) {
 				w.First = first
 			}
@@ -126,7 +126,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 	ev.PathsBefore = topKeys(paths, 10)
 	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap)
 	if w.Peers > 0 {
-		v4, v6 := d.v.FullFeed()
+		v4, v6 := d.evidence.FullFeed()
 		w.Full = v4
 		if ev.Family == bgp.IPv6 {
 			w.Full = v6

@@ -6,12 +6,12 @@ import (
 
 // layer is what one source contributes, before it is stacked.
 type layer struct {
-	src                      *Source
+	src                      *Dataset
 	cc4, cc6, as4, as6, asCC []rng
 	names                    map[uint32]string
 }
 
-func newLayer(src *Source) *layer { return &layer{src: src, names: map[uint32]string{}} }
+func newLayer(src *Dataset) *layer { return &layer{src: src, names: map[uint32]string{}} }
 
 func (l *layer) records() int {
 	return len(l.cc4) + len(l.cc6) + len(l.as4) + len(l.as6) + len(l.asCC) + len(l.names)
@@ -19,20 +19,20 @@ func (l *layer) records() int {
 
 // builder stacks layers into flat maps.
 type builder struct {
-	srcs                     []*Source
+	srcs                     []*Dataset
 	cc4, cc6, as4, as6, asCC flat
 	names                    map[uint32]nameRec
 }
 
 func newBuilder() *builder {
 	return &builder{
-		srcs: []*Source{nil},
+		srcs: []*Dataset{nil},
 		cc4:  emptyFlat(), cc6: emptyFlat(), as4: emptyFlat(), as6: emptyFlat(), asCC: emptyFlat(),
 		names: map[uint32]nameRec{},
 	}
 }
 
-func (b *builder) addSource(s *Source) (uint8, error) {
+func (b *builder) addSource(s *Dataset) (uint8, error) {
 	for i, x := range b.srcs {
 		if x == s && i > 0 {
 			return uint8(i), nil
@@ -80,7 +80,7 @@ func (b *builder) build() *DB {
 // (IPv4 addresses first; IPv6 /64 blocks for IPv6-only ASes). It is a
 // best-effort stand-in for the registered country, used only to build the
 // embedded snapshot, whose sources carry no AS->country table.
-func deriveASCountry(db *DB, src *Source) *layer {
+func deriveASCountry(db *DB, src *Dataset) *layer {
 	l := newLayer(src)
 	type tally map[Country]uint64
 	v4 := map[uint32]tally{}

@@ -22,7 +22,7 @@ import (
 // means IPv6). Further columns of the country layout (city databases) are
 // ignored. A first line that is not data is taken as a header. A malformed
 // line is recorded in src (file:line) and skipped.
-func parseCSV(r io.Reader, src *Source) (*layer, error) {
+func parseCSV(r io.Reader, src *Dataset) (*layer, error) {
 	l := newLayer(src)
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1

@@ -23,8 +23,8 @@ import (
 	"time"
 )
 
-// Source describes one loaded input and the date of its data.
-type Source struct {
+// Dataset describes one loaded input and the date of its data.
+type Dataset struct {
 	Kind    string    // "snapshot", "delegated", "mmdb", "csv" or "derived"
 	Name    string    // e.g. "delegated-apnic-extended-20250101" or "ip-location-db/asn 2.3.2026061719"
 	Path    string    // the file it was read from; empty for the embedded snapshot
@@ -35,7 +35,7 @@ type Source struct {
 }
 
 // DateString returns the data date as YYYY-MM-DD, or "unknown".
-func (s *Source) DateString() string {
+func (s *Dataset) DateString() string {
 	if s == nil || s.Date.IsZero() {
 		return "unknown"
 	}
@@ -43,7 +43,7 @@ func (s *Source) DateString() string {
 }
 
 // String returns the name and date of the source.
-func (s *Source) String() string {
+func (s *Dataset) String() string {
 	if s == nil {
 		return "none"
 	}
@@ -53,7 +53,7 @@ func (s *Source) String() string {
 // maxErrors is how many line errors a Source keeps.
 const maxErrors = 10
 
-func (s *Source) skip(err error) {
+func (s *Dataset) skip(err error) {
 	s.Skipped++
 	if len(s.Errors) < maxErrors {
 		s.Errors = append(s.Errors, err)
@@ -77,14 +77,14 @@ func (e *LineError) Unwrap() error { return e.Err }
 type ASInfo struct {
 	Country       Country // registered country; zero if unknown
 	Name          string  // organisation name; empty if unknown
-	CountrySource *Source // where Country came from
-	NameSource    *Source // where Name came from
+	CountrySource *Dataset // where Country came from
+	NameSource    *Dataset // where Name came from
 }
 
 // Share is the part of a prefix that one country holds.
 type Share struct {
 	Country Country // zero for address space no source maps
-	Source  *Source // nil when Country is zero
+	Source  *Dataset // nil when Country is zero
 	// Count is the exact size of the part: for IPv4, addresses; for IPv6
 	// prefixes of length 64 or less, /64 blocks (a /64 counts for the
 	// country of its first address); for longer IPv6 prefixes, addresses.
@@ -97,9 +97,9 @@ type Share struct {
 type Answer struct {
 	Addr          netip.Addr
 	Country       Country
-	CountrySource *Source
+	CountrySource *Dataset
 	ASN           uint32 // originating AS from an address->AS source; 0 if unknown
-	ASNSource     *Source
+	ASNSource     *Dataset
 	AS            ASInfo // about ASN
 }
 
@@ -117,11 +117,11 @@ type DB struct {
 	as6  map6 // IPv6 address -> origin AS
 	asCC map4 // AS number -> registered country
 	name map[uint32]nameRec
-	srcs []*Source // index 0 is unused (no data)
+	srcs []*Dataset // index 0 is unused (no data)
 }
 
 // Sources returns the loaded sources, lowest precedence first.
-func (db *DB) Sources() []*Source { return db.srcs[1:] }
+func (db *DB) Sources() []*Dataset { return db.srcs[1:] }
 
 func packCC(c Country) uint32   { return uint32(c[0])<<8 | uint32(c[1]) }
 func unpackCC(v uint32) Country { return Country{byte(v >> 8), byte(v)} }
@@ -143,7 +143,7 @@ func (db *DB) Country(addr netip.Addr) (Country, bool) {
 }
 
 // CountrySource is Country with the source of the answer (nil if none).
-func (db *DB) CountrySource(addr netip.Addr) (Country, *Source, bool) {
+func (db *DB) CountrySource(addr netip.Addr) (Country, *Dataset, bool) {
 	v, s := db.lookup(addr, &db.cc4, &db.cc6)
 	return unpackCC(v), db.srcs[s], v != 0
 }
@@ -163,7 +163,7 @@ func (db *DB) lookup(addr netip.Addr, m4 *map4, m6 *map6) (uint32, uint8) {
 
 // OriginAS returns the AS that originates addr according to the loaded
 // address->AS sources, with its source.
-func (db *DB) OriginAS(addr netip.Addr) (uint32, *Source, bool) {
+func (db *DB) OriginAS(addr netip.Addr) (uint32, *Dataset, bool) {
 	v, s := db.lookup(addr, &db.as4, &db.as6)
 	return v, db.srcs[s], v != 0
 }

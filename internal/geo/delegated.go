@@ -23,7 +23,7 @@ import (
 // records a first AS number and a count. Records whose status is available
 // or reserved are not assignments and are left out. A malformed line is
 // recorded in src (file:line) and skipped; the rest of the file loads.
-func parseDelegated(r io.Reader, src *Source) (*layer, error) {
+func parseDelegated(r io.Reader, src *Dataset) (*layer, error) {
 	l := newLayer(src)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)

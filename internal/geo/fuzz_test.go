@@ -35,7 +35,7 @@ func checkLayer(t *testing.T, l *layer) {
 func FuzzDelegated(f *testing.F) {
 	fuzzSeeds(f, "testdata/delegated-apnic-extended-20250101", "testdata/delegated-ripencc-20240102")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l, _ := parseDelegated(bytes.NewReader(data), &Source{Path: "fuzz"})
+		l, _ := parseDelegated(bytes.NewReader(data), &Dataset{Path: "fuzz"})
 		checkLayer(t, l)
 	})
 }
@@ -43,7 +43,7 @@ func FuzzDelegated(f *testing.F) {
 func FuzzCSV(f *testing.F) {
 	fuzzSeeds(f, "testdata/country.csv", "testdata/asn.csv", "testdata/country-ipv6-num.csv")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l, _ := parseCSV(bytes.NewReader(data), &Source{Path: "fuzz"})
+		l, _ := parseCSV(bytes.NewReader(data), &Dataset{Path: "fuzz"})
 		checkLayer(t, l)
 	})
 }

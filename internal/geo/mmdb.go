@@ -34,7 +34,7 @@ type mmdbValue struct {
 
 // loadMMDB reads every network of an MMDB database. Records are decoded
 // once per distinct data offset, so large City databases load in seconds.
-func loadMMDB(path string, src *Source) (*layer, error) {
+func loadMMDB(path string, src *Dataset) (*layer, error) {
 	db, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

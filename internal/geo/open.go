@@ -142,12 +142,12 @@ type Loaded struct {
 }
 
 // Source returns the source description of the loaded file.
-func (l *Loaded) Source() *Source { return l.layer.src }
+func (l *Loaded) Source() *Dataset { return l.layer.src }
 
 // LoadFile reads one source file without stacking it (Open calls it for
 // every path). Use Source on the result for the skipped-line count.
 func LoadFile(path string) (*Loaded, error) {
-	src := &Source{Path: path, Name: filepath.Base(path)}
+	src := &Dataset{Path: path, Name: filepath.Base(path)}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("geo: %w", err)

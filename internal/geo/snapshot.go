@@ -178,7 +178,7 @@ func readSnapshot(data []byte, b *builder, path string) error {
 		return fmt.Errorf("geo: %s: too many sources", path)
 	}
 	for i := 0; i < ns; i++ {
-		s := &Source{Kind: string(r.bytes(r.uvarint())), Name: string(r.bytes(r.uvarint())), Path: path}
+		s := &Dataset{Kind: string(r.bytes(r.uvarint())), Name: string(r.bytes(r.uvarint())), Path: path}
 		if d := r.uvarint(); d != 0 {
 			s.Date = time.Unix(int64(d), 0).UTC()
 		}
@@ -290,7 +290,7 @@ type SnapshotInput struct {
 // files (`geo update`, --geo) give the registered country and override it.
 func BuildSnapshot(w io.Writer, inputs []SnapshotInput, deriveAS bool) (*DB, error) {
 	b := newBuilder()
-	byName := map[string]*Source{}
+	byName := map[string]*Dataset{}
 	for _, in := range inputs {
 		l, err := LoadFile(in.Path)
 		if err != nil {
@@ -299,7 +299,7 @@ func BuildSnapshot(w io.Writer, inputs []SnapshotInput, deriveAS bool) (*DB, err
 		if in.Name != "" {
 			s := byName[in.Name]
 			if s == nil {
-				s = &Source{Kind: "snapshot", Name: in.Name, Date: in.Date}
+				s = &Dataset{Kind: "snapshot", Name: in.Name, Date: in.Date}
 				byName[in.Name] = s
 			}
 			s.Records += l.layer.src.Records
@@ -318,7 +318,7 @@ func BuildSnapshot(w io.Writer, inputs []SnapshotInput, deriveAS bool) (*DB, err
 				date = in.Date
 			}
 		}
-		l := deriveASCountry(db, &Source{Kind: "derived", Name: "AS country derived from address space", Date: date})
+		l := deriveASCountry(db, &Dataset{Kind: "derived", Name: "AS country derived from address space", Date: date})
 		l.src.Records = len(l.asCC)
 		if err := b.add(l); err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 func benchEnvInt(name string, dflt int) int {
@@ -268,23 +269,23 @@ func BenchmarkPipeline(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		base := ms.HeapInuse
-		cfg := pipeline.DefaultConfig(db)
+		opts := pipeline.Options{Config: pipeline.DefaultConfig(db)}
 		var peakI, peakS uint64
-		cfg.Progress = func(n int64, _ time.Time) {
+		opts.Sinks = []pipeline.Sink{progressFunc(func(n int64) {
 			if n&(1<<20-1) != 0 {
 				return
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			peakI, peakS = max(peakI, ms.HeapInuse), max(peakS, ms.HeapSys)
-		}
+		})}
 		b.StartTimer()
 		start, cpu0 := time.Now(), cpuTime()
-		p := pipeline.New(cfg)
-		res, err := p.Run(context.Background(), []pipeline.EventSource{
-			mrt.NewRouteReader(bytes.NewReader(in.rib), "bview", "rrc00"),
-			mrt.NewRouteReader(bytes.NewReader(in.upd), "updates", "rrc00"),
-		})
+		p := pipeline.New(opts.Config, opts.Sinks...)
+		res, err := p.Run(context.Background(), source.Merge([]source.Source{
+			source.NewFile(bytes.NewReader(in.rib), "bview", "rrc00"),
+			source.NewFile(bytes.NewReader(in.upd), "updates", "rrc00"),
+		}), opts)
 		elapsed += time.Since(start)
 		cpu += cpuTime() - cpu0
 		b.StopTimer()
@@ -324,3 +325,9 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// progressFunc is a pipeline sink that only watches the progress.
+type progressFunc func(routeEvents int64)
+
+func (progressFunc) Notify(event.Notice)             {}
+func (f progressFunc) Progress(_ time.Time, n int64) { f(n) }

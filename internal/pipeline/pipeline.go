@@ -1,29 +1,32 @@
-// Package pipeline runs route events through blackout's stages: the routing
-// view, the signals per entity and time bin, and the detector, and hands the
-// detector's notices to sinks. `replay` and `demo` are this one pipeline
-// fed from MRT files; live sources feed the same Run.
+// Package pipeline is blackout's one run loop: it feeds a source's route
+// events through the stages (the routing view, the signals per entity and
+// time bin, the detector) and hands what they find to sinks. `replay`,
+// `demo`, `watch` and `serve` all run Run; they differ only in their
+// source (files merged in time order, or live feeds) and their sinks (a
+// report, printed lines, the store, the live stream, the alerts).
+//
+// The stages are built in one pass, downstream first: the detector reads
+// the view and the signals through an evidence interface, the tracker
+// observes the view, the view is fed the events. Nothing is attached
+// afterwards.
 package pipeline
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/netip"
-	"path/filepath"
-	"regexp"
+	"slices"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/detect"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
-	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/signal"
+	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
-// Config configures a pipeline.
+// Config configures the stages.
 type Config struct {
 	Geo    *geo.DB
 	Bin    time.Duration // signal bin width (default 5 minutes)
@@ -32,16 +35,6 @@ type Config struct {
 	// Record lists the entities whose series are kept in the Result (for
 	// charts); others only feed the detector.
 	Record []signal.Entity
-	// Sink receives the detector's notices as they happen (may be nil).
-	Sink event.Sink
-	// OnError receives non-fatal input errors (may be nil).
-	OnError func(error)
-	// Progress, if set, is called about every 2^16 events with the data time.
-	Progress func(events int64, now time.Time)
-	// OnBin, if set, receives every closed bin of every entity and family
-	// that changed during it, with the detector's baseline after it (for a
-	// store). Bins without a call kept the previous bin's values.
-	OnBin func(e signal.Entity, f bgp.Family, b signal.Bin, baseline float64)
 }
 
 // DefaultConfig returns a configuration with the defaults of every stage.
@@ -49,28 +42,67 @@ func DefaultConfig(db *geo.DB) Config {
 	return Config{Geo: db, Bin: 5 * time.Minute, View: view.DefaultConfig(), Detect: detect.DefaultConfig()}
 }
 
-// Point is one bin of a recorded series.
-type Point struct {
-	Time     time.Time `json:"time"`
-	Space    float64   `json:"space"`
-	MinSpace float64   `json:"min_space"`
-	Baseline float64   `json:"baseline"`
-	Prefixes int32     `json:"prefixes"`
-	Origins  int32     `json:"origins"`
-	Churn    int32     `json:"churn"`
+// Sink receives what the pipeline finds, on the pipeline's goroutine, in
+// data-time order. A sink must not block for long: it holds up the stages.
+// A sink may also implement BinSink, EntitySink, ProgressSink and
+// FinishSink.
+type Sink interface {
+	// Notify receives the detector's notices (start, escalate, end,
+	// retract). The event is the detector's own and keeps changing while
+	// it is open: a sink that keeps it copies it (event.Event.Clone).
+	Notify(n event.Notice)
 }
 
-// Series is the recorded signal of one entity and family.
-type Series struct {
-	Entity signal.Entity
-	Family bgp.Family
-	Points []Point
+// BinSink receives every closed bin of every entity and family that
+// changed during it, with the detector's baseline after it. A bin without
+// a call kept the previous bin's values.
+type BinSink interface {
+	Bin(e signal.Entity, f bgp.Family, b signal.Bin)
+}
+
+// EntityInfo is what is known of an entity at a bin's end: its families
+// and the upstream ASes it is reached through, with their share of its
+// routes (largest first).
+type EntityInfo struct {
+	Entity    signal.Entity
+	Families  []bgp.Family
+	Upstreams []event.AS // ASN and Share (names are the sink's business)
+	Time      time.Time  // the bin's start
+}
+
+// EntitySink receives an entity's families and upstreams when they change
+// (checked at each closed bin).
+type EntitySink interface {
+	Entity(info EntityInfo)
+}
+
+// ProgressSink receives the data time reached and the route events fed,
+// about every 1,024 events (every event when paced) and at the end.
+type ProgressSink interface {
+	Progress(dataTime time.Time, routeEvents int64)
+}
+
+// FinishSink is told when the source has ended and the last bin closed.
+type FinishSink interface {
+	Finish(res *Result)
+}
+
+// Options are a run's stages, pace and sinks.
+type Options struct {
+	Config
+	// Speed paces the events by their data time: Speed seconds of data per
+	// second of wall time; 0 is as fast as possible.
+	Speed float64
+	Sinks []Sink
+	// OnError receives the non-fatal input errors (may be nil); they are
+	// counted in Result.Errors.
+	OnError func(error)
 }
 
 // Result is what a run found.
 type Result struct {
-	Events      []*event.Event
-	Series      []*Series
+	Events      []*event.Event // every event that started and was not retracted, by start
+	Series      []*signal.Series
 	RouteEvents int64
 	First, Last time.Time
 	Peers       int
@@ -85,37 +117,39 @@ type Pipeline struct {
 	view   *view.View
 	track  *signal.Tracker
 	det    *detect.Detector
+	out    *fanout
 	res    Result
-	series map[[2]uint64]*Series
+	series map[seriesKey]*signal.Series
 }
 
-// New builds the stages.
-func New(cfg Config) *Pipeline {
+type seriesKey struct {
+	e signal.Entity
+	f bgp.Family
+}
+
+// New builds the stages, reporting to sinks.
+func New(cfg Config, sinks ...Sink) *Pipeline {
 	if cfg.Bin <= 0 {
 		cfg.Bin = 5 * time.Minute
 	}
-	if cfg.OnError == nil {
-		cfg.OnError = func(error) {}
-	}
-	p := &Pipeline{cfg: cfg, series: map[[2]uint64]*Series{}}
-	obs := &fanout{p: p}
-	p.track = signal.New(cfg.Geo, cfg.Bin, obs)
-	p.view = view.New(cfg.View, obs)
-	p.track.Attach(p.view)
-	p.det = detect.New(cfg.Detect, cfg.Geo, p.view, p.track, cfg.Sink)
+	p := &Pipeline{cfg: cfg, series: map[seriesKey]*signal.Series{}}
+	p.out = newFanout(p, sinks)
+	paths := view.NewPaths()
+	cfg.View.Paths = paths
+	// Downstream first: each stage is given the next one, and the detector
+	// reads the view and the tracker through p (evidence).
+	p.det = detect.New(cfg.Detect, cfg.Geo, evidence{p}, p.out)
+	p.track = signal.New(cfg.Geo, cfg.Bin, paths, p.det)
+	p.view = view.New(cfg.View, p.track)
 	for _, e := range cfg.Record {
 		for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
-			s := &Series{Entity: e, Family: f}
+			s := &signal.Series{Entity: e, Family: f}
 			p.track.Watch(e, f)
-			p.series[seriesKey(e, f)] = s
+			p.series[seriesKey{e, f}] = s
 			p.res.Series = append(p.res.Series, s)
 		}
 	}
 	return p
-}
-
-func seriesKey(e signal.Entity, f bgp.Family) [2]uint64 {
-	return [2]uint64{uint64(e.Type)<<32 | uint64(e.Code), uint64(f)}
 }
 
 // View returns the routing view (for queries between events).
@@ -139,16 +173,13 @@ func (p *Pipeline) Feed(ev *bgp.Event) {
 	p.track.Advance(ev.Time)
 	p.view.Apply(ev)
 	p.det.Tick(ev.Time)
-	if p.cfg.Progress != nil && p.res.RouteEvents&0xffff == 0 {
-		p.cfg.Progress(p.res.RouteEvents, p.view.Now())
-	}
 }
 
 // Finish closes the last bin and returns the result.
 func (p *Pipeline) Finish() *Result {
 	p.track.Flush()
 	p.det.Flush()
-	p.res.Events = p.det.Events()
+	p.res.Events = p.out.events()
 	p.res.Peers = p.view.Peers()
 	v4, v6 := p.view.FullFeed()
 	p.res.FullFeed = [2]int{v4, v6}
@@ -156,131 +187,173 @@ func (p *Pipeline) Finish() *Result {
 	return &p.res
 }
 
-// Run feeds every event of the sources, merged in time order, and returns
-// the result. Non-fatal errors go to Config.OnError.
-func (p *Pipeline) Run(ctx context.Context, srcs []EventSource) (*Result, error) {
-	onErr := func(err error) {
-		p.res.Errors++
-		p.cfg.OnError(err)
-	}
-	m := Merge(srcs, onErr)
-	for n := 0; ; n++ {
-		if n&0xfff == 0 {
+// Run feeds every event of src through new stages, paced by opts.Speed,
+// handing what they find to opts.Sinks, until src ends or ctx is done. It
+// returns the result; when ctx ends the run, the result so far and
+// ctx.Err() (the open bin is not closed then: a restart completes it).
+func Run(ctx context.Context, src source.Source, opts Options) (*Result, error) {
+	p := New(opts.Config, opts.Sinks...)
+	return p.Run(ctx, src, opts)
+}
+
+// Run feeds src through p; see the package function Run. opts.Config and
+// opts.Sinks are p's already and are not read again.
+func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*Result, error) {
+	var wallStart, dataStart time.Time
+	var n int64
+	for {
+		if n&0xff == 0 {
 			if err := ctx.Err(); err != nil {
-				return p.Finish(), err
+				p.out.progress(p.res.Last, p.res.RouteEvents)
+				return &p.res, err
 			}
 		}
-		ev, err := m.Next()
+		ev, err := src.Next()
 		if err != nil {
-			break
+			if cerr := ctx.Err(); cerr != nil {
+				p.out.progress(p.res.Last, p.res.RouteEvents)
+				return &p.res, cerr
+			}
+			if isEOF(err) {
+				break
+			}
+			p.res.Errors++
+			if opts.OnError != nil {
+				opts.OnError(err)
+			}
+			if !source.Skippable(err) {
+				break
+			}
+			continue
+		}
+		if opts.Speed > 0 {
+			if wallStart.IsZero() {
+				wallStart, dataStart = time.Now(), ev.Time
+			}
+			target := wallStart.Add(time.Duration(float64(ev.Time.Sub(dataStart)) / opts.Speed))
+			if d := time.Until(target); d > 2*time.Millisecond {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					p.out.progress(p.res.Last, p.res.RouteEvents)
+					return &p.res, ctx.Err()
+				case <-t.C:
+				}
+			}
 		}
 		p.Feed(ev)
-	}
-	return p.Finish(), nil
-}
-
-// RunEvents feeds the events of a channel (a live source's, cloned) until
-// it is closed or ctx is done, and returns the result so far.
-func (p *Pipeline) RunEvents(ctx context.Context, events <-chan bgp.Event) (*Result, error) {
-	for {
-		select {
-		case <-ctx.Done():
-			return p.Finish(), ctx.Err()
-		case ev, ok := <-events:
-			if !ok {
-				return p.Finish(), nil
-			}
-			p.Feed(&ev)
+		n++
+		if n&0x3ff == 0 || opts.Speed > 0 {
+			p.out.progress(ev.Time, p.res.RouteEvents)
 		}
 	}
+	res := p.Finish()
+	p.out.progress(res.Last, res.RouteEvents)
+	p.out.finish(res)
+	return res, nil
 }
 
-// fanout dispatches the view's and tracker's callbacks to the stages.
-type fanout struct{ p *Pipeline }
+// evidence is what the detector reads of the view and the tracker.
+type evidence struct{ p *Pipeline }
 
-func (o *fanout) Visibility(t time.Time, id view.PrefixID, pfx netip.Prefix, origin bgp.ASN, visible bool) {
-	o.p.track.Visibility(t, id, pfx, origin, visible)
+func (e evidence) Prefix(id view.PrefixID) netip.Prefix { return e.p.view.Prefix(id) }
+func (e evidence) Origin(id view.PrefixID) bgp.ASN      { return e.p.view.Origin(id) }
+func (e evidence) LastWithdrawnPath(id view.PrefixID) []bgp.ASN {
+	return e.p.view.LastWithdrawnPath(id)
+}
+func (e evidence) FullFeed() (v4, v6 int) { return e.p.view.FullFeed() }
+func (e evidence) FamilyState(f bgp.Family) (bool, time.Time, int) {
+	return e.p.view.FamilyState(f)
+}
+func (e evidence) Withdrawals(id view.PrefixID) (time.Time, time.Time, int) {
+	return e.p.track.Withdrawals(id)
+}
+func (e evidence) State(en signal.Entity, f bgp.Family) *signal.State { return e.p.track.State(en, f) }
+func (e evidence) BinStart() time.Time                                { return e.p.track.BinStart() }
+func (e evidence) BinWidth() time.Duration                            { return e.p.track.BinWidth() }
+
+// fanout hands the detector's output to the sinks and keeps the result's
+// events and series.
+type fanout struct {
+	p        *Pipeline
+	sinks    []Sink
+	bins     []BinSink
+	ents     []EntitySink
+	progs    []ProgressSink
+	fins     []FinishSink
+	started  []*event.Event
+	retract  map[*event.Event]bool
+	lastBin  time.Time
+	entities map[signal.Entity]*entityState
 }
 
-func (o *fanout) Route(t time.Time, id view.PrefixID, pfx netip.Prefix, peer int, old, new view.PathID) {
-	o.p.track.Route(t, id, pfx, peer, old, new)
-}
-
-func (o *fanout) Membership(t time.Time, id view.PrefixID, pfx netip.Prefix, peer int, path view.PathID, joined bool) {
-	o.p.track.Membership(t, id, pfx, peer, path, joined)
-}
-
-func (o *fanout) Peer(ev view.PeerEvent) { o.p.det.Peer(ev) }
-
-func (o *fanout) Changed(t time.Time, e signal.Entity, f bgp.Family, s *signal.State) {
-	o.p.det.Changed(t, e, f, s)
-}
-
-func (o *fanout) PrefixVisibility(t time.Time, e signal.Entity, f bgp.Family, id view.PrefixID, visible bool) {
-	o.p.det.PrefixVisibility(t, e, f, id, visible)
-}
-
-func (o *fanout) Upstream(t time.Time, e signal.Entity, f bgp.Family, asn bgp.ASN, present bool) {
-	o.p.det.Upstream(t, e, f, asn, present)
-}
-
-func (o *fanout) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
-	o.p.det.BinClosed(e, f, b, s)
-	if o.p.cfg.OnBin != nil {
-		o.p.cfg.OnBin(e, f, b, o.p.det.Baseline(e, f))
-	}
-	if sr := o.p.series[seriesKey(e, f)]; sr != nil {
-		sr.Points = append(sr.Points, Point{Time: b.Start, Space: b.Space, MinSpace: b.MinSpace,
-			Baseline: o.p.det.Baseline(e, f), Prefixes: b.Prefixes, Origins: b.Origins, Churn: b.Announcements + b.Withdrawals})
-	}
-}
-
-// collectorRE matches RIS names (rrc00) and RouteViews names: route-views2,
-// route-views6, route-views.linx, route-views.sydney, ...
-var collectorRE = regexp.MustCompile(`(rrc\d\d|route-views(?:\d+|\.[a-z][a-z0-9]*)?)(?:[./_-]|$)`)
-
-// CollectorOf guesses the route collector from a file path ("rrc06",
-// "route-views2"), or "" when the path does not name one. Files of one
-// collector must map to the same name so their peers are the same
-// vantage points.
-func CollectorOf(path string) string {
-	m := collectorRE.FindStringSubmatch(filepath.ToSlash(path))
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
-// FileSource is an MRT file (or URL, or "-") opened as an EventSource.
-type FileSource struct {
-	*mrt.RouteReader
-	rc io.ReadCloser
-}
-
-// OpenFile opens an MRT file of any compression as an EventSource.
-func OpenFile(ctx context.Context, name, collector string) (*FileSource, error) {
-	rc, err := compress.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return &FileSource{RouteReader: mrt.NewRouteReader(rc, name, collector), rc: rc}, nil
-}
-
-// Close closes the file.
-func (f *FileSource) Close() error { return f.rc.Close() }
-
-// OpenFiles opens every file; on an error it closes those opened.
-func OpenFiles(ctx context.Context, names []string) ([]*FileSource, error) {
-	var out []*FileSource
-	for _, n := range names {
-		fs, err := OpenFile(ctx, n, CollectorOf(n))
-		if err != nil {
-			for _, o := range out {
-				o.Close()
-			}
-			return nil, fmt.Errorf("open %s: %w", n, err)
+func newFanout(p *Pipeline, sinks []Sink) *fanout {
+	o := &fanout{p: p, sinks: sinks, retract: map[*event.Event]bool{}, entities: map[signal.Entity]*entityState{}}
+	for _, s := range sinks {
+		if b, ok := s.(BinSink); ok {
+			o.bins = append(o.bins, b)
 		}
-		out = append(out, fs)
+		if e, ok := s.(EntitySink); ok {
+			o.ents = append(o.ents, e)
+		}
+		if g, ok := s.(ProgressSink); ok {
+			o.progs = append(o.progs, g)
+		}
+		if f, ok := s.(FinishSink); ok {
+			o.fins = append(o.fins, f)
+		}
 	}
-	return out, nil
+	return o
+}
+
+// Notify implements event.Sink for the detector.
+func (o *fanout) Notify(n event.Notice) {
+	switch n.Type {
+	case event.Start:
+		o.started = append(o.started, n.Event)
+	case event.Retract:
+		o.retract[n.Event] = true
+	}
+	for _, s := range o.sinks {
+		s.Notify(n)
+	}
+}
+
+// events returns the events that started and were not retracted, sorted
+// by start (stable: in the order they started on equal starts).
+func (o *fanout) events() []*event.Event {
+	out := make([]*event.Event, 0, len(o.started))
+	for _, ev := range o.started {
+		if !o.retract[ev] {
+			out = append(out, ev)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *event.Event) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// Bin implements detect.BinSink.
+func (o *fanout) Bin(e signal.Entity, f bgp.Family, b signal.Bin) {
+	if sr := o.p.series[seriesKey{e, f}]; sr != nil {
+		sr.Bins = append(sr.Bins, b)
+	}
+	for _, s := range o.bins {
+		s.Bin(e, f, b)
+	}
+	if len(o.ents) > 0 {
+		o.noteEntity(e, f, b.Start)
+	}
+}
+
+func (o *fanout) progress(t time.Time, n int64) {
+	for _, s := range o.progs {
+		s.Progress(t, n)
+	}
+}
+
+func (o *fanout) finish(res *Result) {
+	for _, s := range o.fins {
+		s.Finish(res)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 // world is a small hand-made routing world for end-to-end tests.
@@ -106,8 +107,7 @@ func runBytes(t *testing.T, data []byte) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(DefaultConfig(db))
-	res, err := p.Run(context.Background(), []EventSource{mrt.NewRouteReader(bytes.NewReader(data), "test", "")})
+	res, err := Run(context.Background(), source.NewFile(bytes.NewReader(data), "test", ""), Options{Config: DefaultConfig(db)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,22 +185,6 @@ func TestOutageEndToEnd(t *testing.T) {
 	for _, ev := range res.Events {
 		if (ev.Kind == "outage" || ev.Kind == "partial_outage") && ev.EntityCode != "KP" && ev.EntityCode != "131279" {
 			t.Errorf("unexpected %s of %s %s", ev.Kind, ev.EntityType, ev.EntityCode)
-		}
-	}
-}
-
-func TestCollectorOf(t *testing.T) {
-	for path, want := range map[string]string{
-		"rrc00/2014.12/bview.20141222.0000.gz":               "rrc00",
-		"/data/ris.rrc06.updates.1427846400.gz":              "rrc06",
-		"route-views.linx/bgpdata/2014.12/RIBS/rib.bz2":      "route-views.linx",
-		"routeviews.route-views.jinx.updates.1427846400.bz2": "route-views.jinx",
-		"route-views2/bgpdata/2014.12/UPDATES/updates.bz2":   "route-views2",
-		"mirror/route-views6/bgpdata/2015.11/RIBS/rib.bz2":   "route-views6",
-		"bview.20141219.0000.gz":                             "",
-	} {
-		if got := CollectorOf(path); got != want {
-			t.Errorf("CollectorOf(%q) = %q, want %q", path, got, want)
 		}
 	}
 }

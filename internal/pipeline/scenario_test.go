@@ -10,32 +10,30 @@ import (
 	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
-	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
-	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/scenario"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 // replayGenerated runs the pipeline over a generated scenario, in memory.
 func replayGenerated(t *testing.T, g *scenario.Generated, db *geo.DB) []*event.Event {
 	t.Helper()
-	var srcs []pipeline.EventSource
+	var srcs []source.Source
 	for _, f := range g.Files {
 		rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcs = append(srcs, mrt.NewRouteReader(rc, f.Name, pipeline.CollectorOf(f.Name)))
+		srcs = append(srcs, source.NewFile(rc, f.Name, source.CollectorOf(f.Name)))
 	}
-	p := pipeline.New(pipeline.DefaultConfig(db))
-	res, err := p.Run(context.Background(), srcs)
+	res, err := pipeline.Run(context.Background(), source.Merge(srcs), pipeline.Options{Config: pipeline.DefaultConfig(db)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Errors != 0 {
 		t.Fatalf("%d input errors", res.Errors)
 	}
-	return report.MergeFamilies(res.Events)
+	return res.Events
 }
 
 // asTruth converts detected events to the scenario's truth form.

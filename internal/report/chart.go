@@ -1,25 +1,27 @@
 package report
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"html"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/signal"
 )
-
-// ChartPoint is one bin of a chart.
-type ChartPoint = pipeline.Point
 
 // WriteSVG draws an entity's visible address space over time (the lowest
 // value of each bin as an area, so that dips inside a bin show), its
 // baseline (dashed), and its events shaded: outages red, partial outages
 // orange, instability yellow, upstream changes blue.
-func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*event.Event) error {
+func WriteSVG(w io.Writer, title, unit string, pts []signal.Bin, events []*event.Event) error {
 	const W, H, left, right, top, bottom = 960.0, 360.0, 70.0, 20.0, 40.0, 50.0
 	pw, ph := W-left-right, H-top-bottom
 	var b strings.Builder
@@ -31,7 +33,7 @@ func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*event
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	t0, t1 := pts[0].Time, pts[len(pts)-1].Time
+	t0, t1 := pts[0].Start, pts[len(pts)-1].Start
 	if !t1.After(t0) {
 		t1 = t0.Add(time.Hour)
 	}
@@ -85,21 +87,21 @@ func WriteSVG(w io.Writer, title, unit string, pts []ChartPoint, events []*event
 	var area, base strings.Builder
 	end := t1
 	if n := len(pts); n > 1 {
-		end = pts[n-1].Time.Add(pts[n-1].Time.Sub(pts[n-2].Time))
+		end = pts[n-1].Start.Add(pts[n-1].Start.Sub(pts[n-2].Start))
 	}
 	xEnd := math.Min(x(end), left+pw)
-	fmt.Fprintf(&area, "M%.1f,%.1f", x(pts[0].Time), y(0))
+	fmt.Fprintf(&area, "M%.1f,%.1f", x(pts[0].Start), y(0))
 	for i, p := range pts {
 		next := xEnd
 		if i+1 < len(pts) {
-			next = x(pts[i+1].Time)
+			next = x(pts[i+1].Start)
 		}
 		fmt.Fprintf(&area, " V%.1f H%.1f", y(p.MinSpace), next)
 		c := "L"
 		if i == 0 {
 			c = "M"
 		}
-		fmt.Fprintf(&base, "%s%.1f,%.1f H%.1f ", c, x(p.Time), y(p.Baseline), next)
+		fmt.Fprintf(&base, "%s%.1f,%.1f H%.1f ", c, x(p.Start), y(p.Baseline), next)
 	}
 	fmt.Fprintf(&area, " V%.1f Z", y(0))
 	fmt.Fprintf(&b, `<path d="%s" fill="#4a7ebb" fill-opacity="0.55" stroke="#2b5797" stroke-width="1"/>`+"\n", area.String())
@@ -154,4 +156,59 @@ func tickLabel(t time.Time, step time.Duration) string {
 		return t.Format("Jan 02")
 	}
 	return t.Format("15:04")
+}
+
+// WriteChartFile writes an SVG chart of entity e to path (atomically):
+// the family with the larger visible space (IPv4 when both are empty),
+// with its baseline and the entity's events of that family or of both.
+func WriteChartFile(path string, series []*signal.Series, e signal.Entity, events []*event.Event) error {
+	var best *signal.Series
+	for _, s := range series {
+		if s.Entity != e {
+			continue
+		}
+		if best == nil || peak(s) > peak(best) {
+			best = s
+		}
+	}
+	if best == nil {
+		return errors.New("chart: no series recorded")
+	}
+	var evs []*event.Event
+	for _, ev := range events {
+		if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() && (ev.Family == best.Family || ev.Family == bgp.AllFamilies) {
+			evs = append(evs, ev)
+		}
+	}
+	title := e.String()
+	if e.Type == event.Country {
+		title = e.Country().Name() + " (" + e.CodeString() + ")"
+	}
+	title += " — visible " + best.Family.Label() + " address space"
+	f, err := os.CreateTemp(filepath.Dir(path), ".chart-*")
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	defer os.Remove(f.Name())
+	w := bufio.NewWriter(f)
+	if err := WriteSVG(w, title, best.Family.Unit(), best.Bins, evs); err != nil {
+		f.Close()
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func peak(s *signal.Series) float64 {
+	m := 0.0
+	for _, p := range s.Bins {
+		m = max(m, p.Space, p.Baseline)
+	}
+	return m
 }

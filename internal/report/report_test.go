@@ -13,6 +13,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/report"
+	"github.com/blackout-bgp/blackout/internal/signal"
 )
 
 var t0 = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
@@ -119,13 +120,13 @@ func TestWriteText(t *testing.T) {
 }
 
 func TestWriteSVG(t *testing.T) {
-	var pts []report.ChartPoint
+	var pts []signal.Bin
 	for i := range 48 {
 		v := 4.0
 		if i >= 20 && i < 30 {
 			v = 0
 		}
-		pts = append(pts, report.ChartPoint{Time: t0.Add(time.Duration(i-10) * 30 * time.Minute), Space: v, MinSpace: v, Baseline: 4})
+		pts = append(pts, signal.Bin{Start: t0.Add(time.Duration(i-10) * 30 * time.Minute), Space: v, MinSpace: v, Baseline: 4})
 	}
 	events := []*event.Event{
 		mkEvent(event.Instability, bgp.AllFamilies, -4*time.Hour, at(-time.Hour)),

@@ -124,7 +124,7 @@ func TestOpenAPI(t *testing.T) {
 	if err := json.Unmarshal(openAPI, &doc); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Engine: eng})
+	s := New(Options{Store: eng.Store(), Status: eng, Hub: eng.Hub()})
 	for _, r := range s.Routes() {
 		method, path, _ := strings.Cut(r, " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {

@@ -1,8 +1,8 @@
 // Package server is the HTTP side of `blackout serve`: the JSON API under
 // /api/v1 (described by the OpenAPI document it serves), the live stream
 // of notices (server-sent events), Prometheus metrics, and the dashboard's
-// static files, embedded. The Engine runs the pipeline and records what it
-// finds in the store the API reads.
+// static files, embedded. It runs no engine: it reads the store, asks a
+// Status for the data clock, and subscribes to the hub for the stream.
 package server
 
 import (
@@ -23,7 +23,8 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/event"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/hub"
+	"github.com/blackout-bgp/blackout/internal/metrics"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -37,13 +38,22 @@ var webFS embed.FS
 //go:embed openapi.json
 var openAPI []byte
 
+// Status is what the server reports of the engine feeding the store.
+type Status interface {
+	DataTime() time.Time // the data clock (zero before any data)
+	RouteEvents() int64  // route events fed
+	Running() bool       // a source is being fed
+}
+
 // Options configure a Server.
 type Options struct {
-	Engine  *Engine
+	Store   store.Store
+	Status  Status
+	Hub     *hub.Hub
 	Geo     *geo.DB
 	Version string
 	Logger  *slog.Logger
-	Metrics *Metrics
+	Metrics *metrics.Metrics // may be nil
 }
 
 // Server serves the API, the stream, the metrics and the dashboard.
@@ -59,7 +69,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, st: opts.Engine.Store(), mux: http.NewServeMux()}
+	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux()}
 	s.handle("GET /api/v1/health", s.health)
 	s.handle("GET /api/v1/entities", s.entities)
 	s.handle("GET /api/v1/entities/{type}/{code}", s.entity)
@@ -122,7 +132,7 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		h(sw, r)
 		if s.opts.Metrics != nil {
-			s.opts.Metrics.httpReqs.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+			s.opts.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 		}
 	})
 }
@@ -186,7 +196,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
-	e := s.opts.Engine
+	e := s.opts.Status
 	writeJSON(w, 200, map[string]any{"status": "ok", "version": s.opts.Version, "data_time": timeOrNil(e.DataTime()),
 		"route_events": e.RouteEvents(), "events_open": len(open), "running": e.Running()})
 }
@@ -411,8 +421,17 @@ func timeParam(w http.ResponseWriter, q map[string][]string, name string) (time.
 	return t.UTC(), true
 }
 
-// Point is one point of a signal, as the pipeline records it.
-type Point = pipeline.Point
+// Point is one point of a signal in the API: a stored bin, or several
+// downsampled into one.
+type Point struct {
+	Time     time.Time `json:"time"`
+	Space    float64   `json:"space"`
+	MinSpace float64   `json:"min_space"`
+	Baseline float64   `json:"baseline"`
+	Prefixes int32     `json:"prefixes"`
+	Origins  int32     `json:"origins"`
+	Churn    int32     `json:"churn"`
+}
 
 const maxSignalPoints = 20000
 
@@ -462,7 +481,7 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 		}
 		step = d
 	}
-	dt := s.opts.Engine.DataTime()
+	dt := s.opts.Status.DataTime()
 	if until.IsZero() {
 		until = dt
 		if until.IsZero() {
@@ -675,7 +694,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	for i := range open {
 		ongoing[i] = &open[i].Event
 	}
-	writeJSON(w, 200, map[string]any{"data_time": timeOrNil(s.opts.Engine.DataTime()), "ongoing": ongoing, "countries": countries})
+	writeJSON(w, 200, map[string]any{"data_time": timeOrNil(s.opts.Status.DataTime()), "ongoing": ongoing, "countries": countries})
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
@@ -684,14 +703,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, "streaming unsupported")
 		return
 	}
-	ch, cancel := s.opts.Engine.Hub().Subscribe()
+	ch, cancel := s.opts.Hub.Subscribe()
 	defer cancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(200)
-	e := s.opts.Engine
+	e := s.opts.Status
 	tick, _ := json.Marshal(map[string]any{"data_time": timeOrNil(e.DataTime()), "route_events": e.RouteEvents()})
 	fmt.Fprintf(w, "retry: 2000\nevent: tick\ndata: %s\n\n", tick)
 	fl.Flush()

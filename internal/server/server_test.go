@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,24 +16,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
-	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/metrics"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
 var (
 	demoOnce sync.Once
 	demoSrv  *httptest.Server
-	demoEng  *Engine
+	demoEng  *engine.Engine
 	demoErr  error
 )
 
 // demoServer runs the embedded North Korea demo into a fresh store once and
 // serves it on loopback.
-func demoServer(t *testing.T) (*httptest.Server, *Engine) {
+func demoServer(t *testing.T) (*httptest.Server, *engine.Engine) {
 	t.Helper()
 	demoOnce.Do(func() {
 		dir, err := makeTempDir()
@@ -52,28 +53,19 @@ func demoServer(t *testing.T) (*httptest.Server, *Engine) {
 			demoErr = err
 			return
 		}
-		m := NewMetrics()
+		m := metrics.New()
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng, err := NewEngine(context.Background(), EngineConfig{Pipeline: pipeline.DefaultConfig(db), Store: st, Logger: log, Metrics: m})
+		eng, err := engine.New(context.Background(), engine.Config{Store: st, Geo: db, Logger: log, Metrics: m})
 		if err != nil {
 			demoErr = err
 			return
 		}
-		var srcs []pipeline.EventSource
-		for _, f := range demo.Files() {
-			rc, _, err := compress.NewReader(bytes.NewReader(f.Data))
-			if err != nil {
-				demoErr = err
-				return
-			}
-			srcs = append(srcs, mrt.NewRouteReader(rc, "demo/"+f.Name, "rrc00"))
-		}
-		if _, err := eng.Run(context.Background(), srcs, 0); err != nil {
+		if _, err := eng.Run(context.Background(), source.Merge(demo.Sources()), pipeline.Options{Config: pipeline.DefaultConfig(db)}); err != nil {
 			demoErr = err
 			return
 		}
 		demoEng = eng
-		demoSrv = httptest.NewServer(New(Options{Engine: eng, Geo: db, Version: "test", Logger: log, Metrics: m}))
+		demoSrv = httptest.NewServer(New(Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: "test", Logger: log, Metrics: m}))
 	})
 	if demoErr != nil {
 		t.Fatal(demoErr)
@@ -305,7 +297,7 @@ func TestStream(t *testing.T) {
 	}
 	// A notice published by the engine reaches the subscriber.
 	evs, _ := eng.Store().Events(ctx, store.EventFilter{Limit: 1})
-	eng.Hub().PublishNotice("end", &evs[0].Event)
+	eng.Hub().PublishNotice(event.End, &evs[0].Event)
 	if ev, data := readEvent(); ev != "notice" || !strings.Contains(data, `"type":"end"`) || !strings.Contains(data, `"event":{"id":`) {
 		t.Errorf("notice message %s %s", ev, data)
 	}

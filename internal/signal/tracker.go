@@ -23,6 +23,19 @@ type Bin struct {
 	Announcements int32   // announcements by full-feed peers during the bin
 	Withdrawals   int32   // withdrawals by full-feed peers during the bin
 	Losses        int32   // prefixes that became invisible during the bin
+	// Baseline is the detector's normal visible space after the bin. The
+	// tracker leaves it 0; the detector sets it when it passes the bin on.
+	Baseline float64
+}
+
+// Churn returns the bin's announcements and withdrawals together.
+func (b Bin) Churn() int32 { return b.Announcements + b.Withdrawals }
+
+// Series is the recorded bins of one entity and family (for charts).
+type Series struct {
+	Entity Entity
+	Family bgp.Family
+	Bins   []Bin
 }
 
 // State is the live state of one entity and family.
@@ -73,6 +86,8 @@ type Sink interface {
 	// that changed during the bin (and the watched ones): a bin without a
 	// call kept the values of the last one reported.
 	BinClosed(e Entity, f bgp.Family, b Bin, s *State)
+	// Peer passes the view's vantage-point events on, in order.
+	Peer(ev view.PeerEvent)
 }
 
 type key struct {
@@ -84,11 +99,12 @@ type key struct {
 func (k key) pack() uint64 { return uint64(k.e.Type)<<40 | uint64(k.e.Code)<<8 | uint64(k.f) }
 
 // Tracker computes signals from the view's changes. It implements
-// view.Observer; call Attach with the view before use, and Advance with
-// the data time before each event so that bins close on time.
+// view.Observer; call Advance with the data time before each event so that
+// bins close on time.
 type Tracker struct {
 	db       *geo.DB
-	v        *view.View
+	paths    *view.Paths
+	visible  []bool // by prefix: visible, as the view last reported
 	sink     Sink
 	bin      time.Duration
 	binStart time.Time
@@ -122,15 +138,13 @@ type upEntry struct {
 	up bgp.ASN
 }
 
-// New returns a Tracker with bins of the given width reporting to sink.
-func New(db *geo.DB, bin time.Duration, sink Sink) *Tracker {
-	return &Tracker{db: db, sink: sink, bin: bin, states: map[uint64]*State{},
+// New returns a Tracker with bins of the given width reporting to sink. It
+// reads AS paths from paths, the table the view interns them into.
+func New(db *geo.DB, bin time.Duration, paths *view.Paths, sink Sink) *Tracker {
+	return &Tracker{db: db, paths: paths, sink: sink, bin: bin, states: map[uint64]*State{},
 		vis:  [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])},
 		asCC: map[bgp.ASN]geo.Country{}}
 }
-
-// Attach gives the tracker the view it observes (for AS paths).
-func (t *Tracker) Attach(v *view.View) { t.v = v }
 
 // BinWidth returns the bin width.
 func (t *Tracker) BinWidth() time.Duration { return t.bin }
@@ -167,6 +181,14 @@ func (t *Tracker) Advance(now time.Time) {
 	}
 	for !now.Before(t.binStart.Add(t.bin)) {
 		t.closeBin()
+		if len(t.dirty) == 0 {
+			// Nothing changed or is watched: the bins up to now are
+			// empty, skip them at once (O(1) after a jump in time).
+			if n := now.Sub(t.binStart) / t.bin; n > 0 {
+				t.binStart = t.binStart.Add(n * t.bin)
+				t.seq += int64(n)
+			}
+		}
 	}
 }
 
@@ -283,7 +305,7 @@ func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
 	} else {
 		t.upCache = append(t.upCache, make([]upEntry, int(path)+1-len(t.upCache)+len(t.upCache)/4)...)
 	}
-	asns := t.v.Path(path)
+	asns := t.paths.Path(path)
 	var up bgp.ASN
 	for i := len(asns) - 1; i >= 0; i-- {
 		if t.asCountry(asns[i]) != cc {
@@ -297,7 +319,7 @@ func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
 
 // neighbour returns the AS before the origin on the path (0 if none).
 func (t *Tracker) neighbour(path view.PathID) bgp.ASN {
-	asns := t.v.Path(path)
+	asns := t.paths.Path(path)
 	if len(asns) < 2 {
 		return 0
 	}
@@ -357,7 +379,7 @@ func (t *Tracker) path(id view.PathID, f bgp.Family) (*State, bgp.ASN) {
 		e.nb = t.neighbour(id)
 	}
 	if e.as[f] == nil {
-		if o := t.v.PathOrigin(id); o != 0 {
+		if o := t.paths.Origin(id); o != 0 {
 			e.as[f] = t.state(ASEntity(o), f)
 		}
 	}
@@ -399,7 +421,7 @@ func (t *Tracker) route(now time.Time, id view.PrefixID, p netip.Prefix, old, ne
 	switch {
 	case !update:
 	case new != 0:
-		if old == 0 && int(id) < len(t.firstW) && t.v.Visible(id) {
+		if old == 0 && int(id) < len(t.firstW) && int(id) < len(t.visible) && t.visible[id] {
 			// Back with this peer while visible: a fall, if one comes, starts anew.
 			t.firstW[id], t.lastW[id], t.wPeers[id] = 0, 0, 0
 		}
@@ -477,6 +499,10 @@ func (t *Tracker) Withdrawals(id view.PrefixID) (first, last time.Time, n int) {
 
 // Visibility implements view.Observer.
 func (t *Tracker) Visibility(now time.Time, id view.PrefixID, p netip.Prefix, origin bgp.ASN, visible bool) {
+	for int(id) >= len(t.visible) {
+		t.visible = append(t.visible, false)
+	}
+	t.visible[id] = visible
 	f := family(p)
 	tbl := t.vis[f]
 	if visible {
@@ -490,7 +516,7 @@ func (t *Tracker) Visibility(now time.Time, id view.PrefixID, p netip.Prefix, or
 	if !visible {
 		sign = -1
 	}
-	// event.Country entities: the union of all visible prefixes, split by geography.
+	// Country entities: the union of all visible prefixes, split by geography.
 	t.shares = t.db.PrefixCountries(p, t.shares[:0])
 	if !t.covered(tbl, p, 0, false) {
 		delta := map[geo.Country]float64{}
@@ -600,5 +626,6 @@ func (t *Tracker) eachMaximalSubnet(tbl *bart.Table[bgp.ASN], p netip.Prefix, or
 	}
 }
 
-// Peer implements view.Observer; peer events are the detector's business.
-func (t *Tracker) Peer(view.PeerEvent) {}
+// Peer implements view.Observer: peer events are passed to the sink (the
+// detector's business).
+func (t *Tracker) Peer(ev view.PeerEvent) { t.sink.Peer(ev) }

@@ -33,6 +33,7 @@ type sink struct {
 }
 
 func (s *sink) Changed(time.Time, signal.Entity, bgp.Family, *signal.State) {}
+func (s *sink) Peer(view.PeerEvent)                                         {}
 func (s *sink) PrefixVisibility(time.Time, signal.Entity, bgp.Family, view.PrefixID, bool) {
 	s.vis++
 }
@@ -61,11 +62,11 @@ func newHarness(t *testing.T, nPeers int) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, db: db, sink: &sink{}, now: t0}
-	h.tr = signal.New(db, 5*time.Minute, h.sink)
 	cfg := view.DefaultConfig()
 	cfg.RefreshEvery = time.Hour
+	cfg.Paths = view.NewPaths()
+	h.tr = signal.New(db, 5*time.Minute, cfg.Paths, h.sink)
 	h.v = view.New(cfg, h.tr)
-	h.tr.Attach(h.v)
 	for i := range nPeers {
 		h.peers = append(h.peers, bgp.Peer{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i)}), AS: bgp.ASN(64500 + i)})
 	}

@@ -1,50 +1,53 @@
-// Package source holds blackout's live sources of route events: RIPE RIS
-// Live, BGP sessions (blackout as a passive route collector), and BMP, plus
-// the recorder that writes what a live source received into rotating MRT
-// files, so that any live period can be replayed exactly.
+// Package source holds every source of route events: MRT files (File), the
+// RIPE RIS and RouteViews archives (package source/archive), RIS Live, BGP
+// sessions (blackout as a passive route collector) and BMP (the live feeds,
+// Runners), plus the recorder that writes what a live feed received into
+// rotating MRT files, so that any live period can be replayed exactly.
 //
-// Every source delivers bgp.Events on a channel; the events are its own
-// copies (they alias no buffer of the source), so the pipeline can keep
-// them. Files and archives are not sources in this sense: the pipeline reads
-// them directly (package pipeline) because replay is the live path fed
-// faster.
+// There is one interface, Source, and two ways to join sources: Merge
+// orders files and archives by time (replay), Live joins live feeds in
+// arrival order. Both check every event's time (see CheckTime): a record
+// dated 2097 in a 2016 file is an input error naming the file and offset,
+// never a new clock.
 package source
 
 import (
 	"context"
-	"sync"
+	"errors"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
 
-// Source is a live source of route events.
+// Source is a stream of route events.
 type Source interface {
-	// Name names the source in logs and errors ("ris-live", "bgp 127.0.0.2").
+	// Next returns the next route event, valid until the following call,
+	// or io.EOF at the end. An error for which Skippable reports true
+	// (one bad record, a gap in an archive) leaves the source going; any
+	// other error ends it.
+	Next() (*bgp.Event, error)
+}
+
+// Runner is a live feed: RIS Live, BGP sessions, BMP. Live turns runners
+// into one Source.
+type Runner interface {
+	// Name names the feed in logs and errors ("ris-live", "bgp 127.0.0.2").
 	Name() string
 	// Run delivers events to out until ctx is done (it then returns
-	// ctx.Err()) or the source fails for good. Sessions that end are
-	// reported as PeerState events, never as withdrawals.
+	// ctx.Err()) or the feed fails for good. Sessions that end are
+	// reported as PeerState events, never as withdrawals. The events are
+	// the runner's own copies: they alias none of its buffers.
 	Run(ctx context.Context, out chan<- bgp.Event) error
 }
 
-// Merge runs every source and delivers all their events on one channel, in
-// arrival order; the channel is closed when all sources have returned.
-// Errors of sources that fail go to onError (which may be nil).
-func Merge(ctx context.Context, srcs []Source, buffer int, onError func(Source, error)) <-chan bgp.Event {
-	out := make(chan bgp.Event, buffer)
-	var wg sync.WaitGroup
-	for _, s := range srcs {
-		wg.Add(1)
-		go func(s Source) {
-			defer wg.Done()
-			if err := s.Run(ctx, out); err != nil && ctx.Err() == nil && onError != nil {
-				onError(s, err)
-			}
-		}(s)
-	}
-	go func() {
-		wg.Wait()
-		close(out)
-	}()
-	return out
+// Skippable reports whether a source goes on after err: err, or an error
+// it wraps, has a method Skippable() bool that returns true (mrt's record
+// errors, archive gaps, time errors).
+func Skippable(err error) bool {
+	var s interface{ Skippable() bool }
+	return errors.As(err, &s) && s.Skippable()
+}
+
+// Named is implemented by sources that have a name for errors and logs.
+type Named interface {
+	Name() string
 }

@@ -10,6 +10,21 @@ import (
 // PathID names an interned AS path; 0 is "no route".
 type PathID uint32
 
+// Paths is the table of interned AS paths: the view interns the paths it
+// receives, the signal tracker reads them. Make one with NewPaths and give
+// it to both (Config.Paths); it is not safe for concurrent use.
+type Paths struct{ t *pathTable }
+
+// NewPaths returns an empty path table.
+func NewPaths() *Paths { return &Paths{t: newPathTable()} }
+
+// Path returns the ASes of path id (valid until the next path is interned;
+// nil for 0).
+func (p *Paths) Path(id PathID) []bgp.ASN { return p.t.get(id) }
+
+// Origin returns the origin AS of path id (0 if the path ends in a set).
+func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin[id] }
+
 // pathTable interns AS paths. Paths are stored flattened (AS_SEQUENCE
 // members with prepending removed; sets and confederation segments dropped)
 // in one arena, so that 40 peers sharing a path pay for it once. Written by

@@ -48,6 +48,9 @@ type Config struct {
 	// re-evaluated; it is also re-evaluated at the end of each RIB dump and
 	// whenever a peer goes down.
 	RefreshEvery time.Duration
+	// Paths is the table the view interns AS paths into (nil: a table of
+	// its own). Give the same table to the signal tracker.
+	Paths *Paths
 }
 
 // DefaultConfig returns the defaults described on Config's fields.
@@ -170,7 +173,10 @@ func New(cfg Config, obs Observer) *View {
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: newPathTable(),
+	if cfg.Paths == nil {
+		cfg.Paths = NewPaths()
+	}
+	return &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: cfg.Paths.t,
 		byPeer: map[bgp.Peer]int{}, lastPeer: -1}
 }
 

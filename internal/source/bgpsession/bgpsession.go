@@ -62,8 +62,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Source is a passive BGP route collector; it implements source.Source.
-type Source struct {
+// Collector is a passive BGP route collector; it implements source.Runner.
+type Collector struct {
 	cfg Config
 
 	mu     sync.Mutex
@@ -71,7 +71,7 @@ type Source struct {
 }
 
 // New returns a collector source; nothing listens until Run.
-func New(cfg Config) (*Source, error) {
+func New(cfg Config) (*Collector, error) {
 	if !cfg.Listen.IsValid() {
 		return nil, errors.New("bgp session source: no listen address")
 	}
@@ -97,11 +97,11 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, peerAS: map[netip.Addr]uint32{}}, nil
+	return &Collector{cfg: cfg, peerAS: map[netip.Addr]uint32{}}, nil
 }
 
 // Name returns "bgp ADDR:PORT".
-func (s *Source) Name() string { return "bgp " + s.cfg.Listen.String() }
+func (s *Collector) Name() string { return "bgp " + s.cfg.Listen.String() }
 
 const peerGroup = "blackout-accept"
 
@@ -126,7 +126,7 @@ func afiSafis() []*api.AfiSafi {
 }
 
 // Run starts the collector and delivers events until ctx is done.
-func (s *Source) Run(ctx context.Context, out chan<- bgp.Event) error {
+func (s *Collector) Run(ctx context.Context, out chan<- bgp.Event) error {
 	srv := server.NewBgpServer(server.LoggerOption(s.cfg.Logger, nil))
 	go srv.Serve()
 	defer srv.Stop()
@@ -239,7 +239,7 @@ func localFor(listen, peer netip.Addr) string {
 }
 
 // peerEvent turns a GoBGP peer state change into a PeerState event.
-func (s *Source) peerEvent(pe *apiutil.WatchEventMessage_PeerEvent, ts time.Time) (bgp.Event, bool) {
+func (s *Collector) peerEvent(pe *apiutil.WatchEventMessage_PeerEvent, ts time.Time) (bgp.Event, bool) {
 	if pe.Type != apiutil.PEER_EVENT_STATE {
 		return bgp.Event{}, false
 	}

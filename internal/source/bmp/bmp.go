@@ -101,7 +101,7 @@ type Stats struct {
 	StatCounts atomic.Int64 // statistics TLVs received
 }
 
-// Station is a BMP station; it implements source.Source.
+// Station is a BMP station; it implements source.Runner.
 type Station struct {
 	cfg   Config
 	stats Stats

@@ -19,6 +19,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/scenario"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 // generate writes a scenario with an outage and a peer reset into
@@ -47,7 +48,7 @@ func readEvents(t *testing.T, files []string) []bgp.Event {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rr := mrt.NewRouteReader(f, name, pipeline.CollectorOf(name))
+		rr := mrt.NewRouteReader(f, name, source.CollectorOf(name))
 		for {
 			ev, err := rr.Next()
 			if err == io.EOF {
@@ -67,16 +68,16 @@ func readEvents(t *testing.T, files []string) []bgp.Event {
 // number of route events.
 func replay(t *testing.T, db *geo.DB, files []string) (string, int64) {
 	t.Helper()
-	srcs, err := pipeline.OpenFiles(context.Background(), files)
+	srcs, err := source.OpenFiles(context.Background(), files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := make([]pipeline.EventSource, len(srcs))
+	es := make([]source.Source, len(srcs))
 	for i, s := range srcs {
 		es[i] = s
 		defer s.Close()
 	}
-	res, err := pipeline.New(pipeline.DefaultConfig(db)).Run(context.Background(), es)
+	res, err := pipeline.Run(context.Background(), source.Merge(es), pipeline.Options{Config: pipeline.DefaultConfig(db)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func replay(t *testing.T, db *geo.DB, files []string) (string, int64) {
 		t.Fatalf("%d input errors replaying %v", res.Errors, files)
 	}
 	var b bytes.Buffer
-	if err := report.WriteJSON(&b, report.MergeFamilies(res.Events)); err != nil {
+	if err := report.WriteJSON(&b, res.Events); err != nil {
 		t.Fatal(err)
 	}
 	return b.String(), res.RouteEvents

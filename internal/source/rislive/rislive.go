@@ -148,8 +148,8 @@ type Stats struct {
 	BlindMicros atomic.Int64 // total time blind after drops, in microseconds
 }
 
-// Source is a RIS Live client; it implements source.Source.
-type Source struct {
+// Client is a RIS Live client; it implements source.Runner.
+type Client struct {
 	cfg   Config
 	stats Stats
 	dec   Decoder
@@ -157,7 +157,7 @@ type Source struct {
 }
 
 // New returns a Source with cfg (defaults filled in).
-func New(cfg Config) *Source {
+func New(cfg Config) *Client {
 	if cfg.URL == "" {
 		cfg.URL = DefaultURL
 	}
@@ -182,14 +182,14 @@ func New(cfg Config) *Source {
 	if cfg.OnError == nil {
 		cfg.OnError = func(error) {}
 	}
-	return &Source{cfg: cfg}
+	return &Client{cfg: cfg}
 }
 
 // Name returns "ris-live".
-func (s *Source) Name() string { return "ris-live" }
+func (s *Client) Name() string { return "ris-live" }
 
 // Stats returns the source's counters.
-func (s *Source) Stats() *Stats { return &s.stats }
+func (s *Client) Stats() *Stats { return &s.stats }
 
 // errDead is the cause of a drop for a connection that went silent.
 var errDead = errors.New("no message for too long")
@@ -197,7 +197,7 @@ var errDead = errors.New("no message for too long")
 // Run connects, subscribes and delivers route events until ctx is done,
 // reconnecting after drops. It returns ctx.Err() when ctx ends, or an error
 // after Config.MaxAttempts consecutive failed connection attempts.
-func (s *Source) Run(ctx context.Context, out chan<- bgp.Event) error {
+func (s *Client) Run(ctx context.Context, out chan<- bgp.Event) error {
 	backoff := s.cfg.MinBackoff
 	failures := 0
 	var blindSince time.Time
@@ -253,7 +253,7 @@ func (s *Source) Run(ctx context.Context, out chan<- bgp.Event) error {
 }
 
 // connect dials the server and sends the subscriptions.
-func (s *Source) connect(ctx context.Context) (*websocket.Conn, error) {
+func (s *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(dctx, s.cfg.URL, &websocket.DialOptions{HTTPClient: s.cfg.HTTPClient})
@@ -283,7 +283,7 @@ func (s *Source) connect(ctx context.Context) (*websocket.Conn, error) {
 
 // read delivers the events of conn's messages until it fails; got reports
 // whether any message arrived.
-func (s *Source) read(ctx context.Context, conn *websocket.Conn, out chan<- bgp.Event) (got bool, err error) {
+func (s *Client) read(ctx context.Context, conn *websocket.Conn, out chan<- bgp.Event) (got bool, err error) {
 	// A connection that says nothing for two ping periods is dead; the
 	// pings keep a quiet subscription alive.
 	var last atomic.Int64
@@ -326,7 +326,7 @@ func (s *Source) read(ctx context.Context, conn *websocket.Conn, out chan<- bgp.
 
 // handle decodes one message and delivers its events; it returns an error
 // only when ctx ends.
-func (s *Source) handle(ctx context.Context, msg []byte, out chan<- bgp.Event) error {
+func (s *Client) handle(ctx context.Context, msg []byte, out chan<- bgp.Event) error {
 	n := s.stats.Messages.Add(1)
 	var err error
 	s.buf, _, err = s.dec.Decode(s.buf[:0], msg)

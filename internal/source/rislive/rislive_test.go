@@ -331,7 +331,7 @@ func (c *collector) config(url string) Config {
 }
 
 // run delivers events until want have arrived, then stops the source.
-func (c *collector) run(t *testing.T, s *Source, want int) {
+func (c *collector) run(t *testing.T, s *Client, want int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -23,11 +23,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/archive"
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/scenario"
+	"github.com/blackout-bgp/blackout/internal/source/archive"
 )
 
 // ErrNoBzip2 is returned by Build when the bzip2 program is missing;

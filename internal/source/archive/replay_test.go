@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/archive"
-	"github.com/blackout-bgp/blackout/internal/archive/archivetest"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/archive"
+	"github.com/blackout-bgp/blackout/internal/source/archive/archivetest"
 )
 
 // mirror builds the test mirror or skips.
@@ -48,7 +49,7 @@ func replay(t *testing.T, s *archivetest.Server, dir string, from, until time.Ti
 }
 
 // replayWith is replay with the pipeline's configuration adjusted by edit.
-func replayWith(t *testing.T, s *archivetest.Server, dir string, from, until time.Time, edit func(*pipeline.Config)) replayResult {
+func replayWith(t *testing.T, s *archivetest.Server, dir string, from, until time.Time, edit func(*pipeline.Options)) replayResult {
 	t.Helper()
 	ctx := testCtx(t)
 	files, err := archive.Plan(from, until, bothCols, s.Bases())
@@ -59,7 +60,7 @@ func replayWith(t *testing.T, s *archivetest.Server, dir string, from, until tim
 	ds := f.Start(ctx, files)
 	stats := &archive.ParseStats{}
 	srcs := archive.NewSources(ctx, ds, stats)
-	es := make([]pipeline.EventSource, len(srcs))
+	es := make([]source.Source, len(srcs))
 	for i, s := range srcs {
 		es[i] = s
 		defer s.Close()
@@ -68,13 +69,12 @@ func replayWith(t *testing.T, s *archivetest.Server, dir string, from, until tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := pipeline.DefaultConfig(db)
 	var rr replayResult
-	cfg.OnError = func(err error) { rr.errs = append(rr.errs, err) }
+	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), OnError: func(err error) { rr.errs = append(rr.errs, err) }}
 	if edit != nil {
-		edit(&cfg)
+		edit(&opts)
 	}
-	res, err := pipeline.New(cfg).Run(ctx, es)
+	res, err := pipeline.Run(ctx, source.Merge(es), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,15 +173,15 @@ func TestStreaming(t *testing.T) {
 		}
 	}
 	var seenWhileHeld bool
-	rr := replayWith(t, s, t.TempDir(), testFrom, testUntil, func(cfg *pipeline.Config) {
-		cfg.Sink = event.SinkFunc(func(n event.Notice) {
+	rr := replayWith(t, s, t.TempDir(), testFrom, testUntil, func(opts *pipeline.Options) {
+		opts.Sinks = append(opts.Sinks, event.SinkFunc(func(n event.Notice) {
 			if n.Type == "start" && n.Event.EntityCode == "KP" && n.Event.Kind == "outage" {
 				once.Do(func() {
 					seenWhileHeld = true
 					close(release)
 				})
 			}
-		})
+		}))
 	})
 	if !seenWhileHeld {
 		t.Fatal("the outage was not reported before the last files were served")

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/corpus"
+	"github.com/blackout-bgp/blackout/internal/source"
 
-	"github.com/blackout-bgp/blackout/internal/archive"
-	"github.com/blackout-bgp/blackout/internal/archive/archivetest"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source/archive"
+	"github.com/blackout-bgp/blackout/internal/source/archive/archivetest"
 )
 
 func corpusDir() string { return corpus.Dir() }
@@ -130,7 +130,7 @@ func rebzip(t *testing.T, p string) []byte {
 
 func countEvents(t *testing.T, ctx context.Context, path string) int {
 	t.Helper()
-	fs, err := pipeline.OpenFile(ctx, path, "route-views2")
+	fs, err := source.OpenFile(ctx, path, "route-views2")
 	if err != nil {
 		t.Fatal(err)
 	}

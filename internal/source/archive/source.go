@@ -11,7 +11,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/compress"
-	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 // ParseStats counts what the sources of a replay have parsed, safe for
@@ -32,20 +32,21 @@ func (p *ParseStats) Clock() time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// Source is the route events of one collector's files, read in time order
+// Stream is the route events of one collector's files, read in time order
 // as each file arrives: it waits for a file's download, parses it, then
-// goes on with the next. It is a pipeline.EventSource.
+// goes on with the next. It is a source.Source.
 //
 // A file missing from the archive (a gap) and a file that cannot be read
-// to its end (corrupt or truncated) are returned as a *mrt.RecordError
-// naming the file, which the pipeline reports and counts as an input error
-// before going on with the next file.
-type Source struct {
+// to its end (corrupt or truncated) are returned as a *FileError naming
+// the file; it is skippable, so the pipeline reports and counts it as an
+// input error before going on with the next file. Event times are checked
+// per file (source.CheckTime).
+type Stream struct {
 	ctx       context.Context
 	collector string
 	downloads []*Download
 	next      int
-	cur       *mrt.RouteReader
+	cur       *source.File
 	curRC     io.ReadCloser
 	curName   string
 	curPath   string
@@ -56,7 +57,7 @@ type Source struct {
 // NewSources groups downloads by collector (each group in time order, RIB
 // first) and returns one Source per collector, in the order the collectors
 // first appear. stats may be nil.
-func NewSources(ctx context.Context, downloads []*Download, stats *ParseStats) []*Source {
+func NewSources(ctx context.Context, downloads []*Download, stats *ParseStats) []*Stream {
 	if stats == nil {
 		stats = &ParseStats{}
 	}
@@ -67,9 +68,9 @@ func NewSources(ctx context.Context, downloads []*Download, stats *ParseStats) [
 		byFile[d.File] = d
 	}
 	names, per := ByCollector(files)
-	out := make([]*Source, 0, len(names))
+	out := make([]*Stream, 0, len(names))
 	for _, n := range names {
-		s := &Source{ctx: ctx, collector: n, stats: stats}
+		s := &Stream{ctx: ctx, collector: n, stats: stats}
 		for _, f := range per[n] {
 			s.downloads = append(s.downloads, byFile[f])
 		}
@@ -79,10 +80,10 @@ func NewSources(ctx context.Context, downloads []*Download, stats *ParseStats) [
 }
 
 // Collector returns the collector's name.
-func (s *Source) Collector() string { return s.collector }
+func (s *Stream) Collector() string { return s.collector }
 
 // Next returns the next route event; io.EOF after the last file.
-func (s *Source) Next() (*bgp.Event, error) {
+func (s *Stream) Next() (*bgp.Event, error) {
 	for {
 		if s.cur != nil {
 			ev, err := s.cur.Next()
@@ -93,11 +94,10 @@ func (s *Source) Next() (*bgp.Event, error) {
 				}
 				return ev, nil
 			}
-			var re *mrt.RecordError
-			if errors.As(err, &re) {
+			if source.Skippable(err) {
 				return nil, err // one bad record: the file goes on
 			}
-			off := s.cur.Offset()
+			off := s.cur.Reader().Offset()
 			name, path := s.curName, s.curPath
 			s.closeFile()
 			if errors.Is(err, io.EOF) {
@@ -107,7 +107,7 @@ func (s *Source) Next() (*bgp.Event, error) {
 				return nil, s.ctx.Err()
 			}
 			// The file cannot be read further: report it, go on with the next.
-			return nil, &mrt.RecordError{Name: name, Offset: off, Err: &skipped{"unreadable from here, the rest of this file is skipped: " + rootMessage(err, name, path), err}}
+			return nil, &FileError{Name: name, Offset: off, Err: &skipped{"unreadable from here, the rest of this file is skipped: " + rootMessage(err, name, path), err}}
 		}
 		if s.next >= len(s.downloads) {
 			if !s.done {
@@ -127,19 +127,19 @@ func (s *Source) Next() (*bgp.Event, error) {
 			if errors.As(err, &ge) {
 				err = &skipped{fmt.Sprintf("gap in the data: %s is not in the archive (HTTP %s); the replay goes on without it", d.File, ge.Status), err}
 			}
-			return nil, &mrt.RecordError{Name: d.File.URL, Err: err}
+			return nil, &FileError{Name: d.File.URL, Offset: -1, Err: err}
 		}
 		rc, err := compress.Open(s.ctx, path)
 		if err != nil {
-			return nil, &mrt.RecordError{Name: d.File.URL, Err: &skipped{"corrupt file, skipped: " + rootMessage(err, d.File.URL, path), err}}
+			return nil, &FileError{Name: d.File.URL, Offset: -1, Err: &skipped{"corrupt file, skipped: " + rootMessage(err, d.File.URL, path), err}}
 		}
-		s.cur = mrt.NewRouteReader(rc, d.File.URL, s.collector)
+		s.cur = source.NewFile(rc, d.File.URL, s.collector)
 		s.curRC = rc
 		s.curName, s.curPath = d.File.URL, path
 	}
 }
 
-func (s *Source) closeFile() {
+func (s *Stream) closeFile() {
 	if s.curRC != nil {
 		s.curRC.Close()
 	}
@@ -148,7 +148,7 @@ func (s *Source) closeFile() {
 }
 
 // Close releases the file being read, if any.
-func (s *Source) Close() error {
+func (s *Stream) Close() error {
 	if s.curRC != nil {
 		err := s.curRC.Close()
 		s.cur, s.curRC = nil, nil
@@ -156,6 +156,27 @@ func (s *Source) Close() error {
 	}
 	return nil
 }
+
+// FileError is an archive file that is missing (a gap) or cannot be read
+// to its end. It is skippable: the stream goes on with the next file.
+type FileError struct {
+	Name   string // the file's URL
+	Offset int64  // where reading stopped in the decompressed file, -1 if it was not read
+	Err    error
+}
+
+func (e *FileError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("%s: %v", e.Name, e.Err)
+	}
+	return fmt.Sprintf("%s: offset %d: %v", e.Name, e.Offset, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Skippable reports true: the stream goes on with the next file.
+func (e *FileError) Skippable() bool { return true }
 
 // skipped is an error with a message of its own that keeps the cause.
 type skipped struct {

@@ -1,0 +1,296 @@
+// Package engine joins the pipeline to what blackout serve keeps and
+// tells: the store (bins, entities, events), the live hub (notices and the
+// data clock for the event stream) and the alert dispatcher. It is a set
+// of pipeline sinks and the status the HTTP server reports; it runs the one
+// run loop of package pipeline and has none of its own.
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/hub"
+	"github.com/blackout-bgp/blackout/internal/metrics"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/signal"
+	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/store"
+)
+
+// Config wires the sinks.
+type Config struct {
+	Store   store.Store
+	Writer  store.WriterOptions
+	Geo     *geo.DB           // names of upstream ASes
+	Alerts  *alert.Dispatcher // may be nil
+	Logger  *slog.Logger      // default slog.Default()
+	Metrics *metrics.Metrics  // may be nil
+}
+
+// Engine records what the pipeline finds in the store, publishes notices
+// and ticks to the hub, and hands notices to the alerts. Its sink methods
+// run on the pipeline's goroutine; the status methods are safe from any
+// goroutine.
+type Engine struct {
+	cfg    Config
+	w      *store.Writer
+	hub    *hub.Hub
+	log    *slog.Logger
+	m      *metrics.Metrics
+	resume time.Time // data time an earlier run reached: no alerts up to it
+
+	dataTime    atomic.Int64 // unix nanoseconds
+	routeEvents atomic.Int64
+	running     atomic.Bool
+
+	// The pipeline's goroutine only.
+	open    map[*event.Event]openEvent // by the detector's event
+	stored  map[int]int64              // detector id -> stored id
+	lastBin time.Time
+}
+
+// openEvent is an open event's natural key (as it started) and stored id.
+type openEvent struct {
+	key store.EventKey
+	id  int64
+}
+
+// New opens the store writer and reads where an earlier run stopped.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, hub: hub.New(), open: map[*event.Event]openEvent{}, stored: map[int]int64{}}
+	wo := cfg.Writer
+	obs := wo.Observe
+	wo.Observe = func(d time.Duration, rows int, err error) {
+		if e.m != nil {
+			e.m.StoreWrite.Observe(d.Seconds())
+			if err != nil {
+				e.m.StoreErrors.Inc()
+			}
+		}
+		if err != nil {
+			e.log.Error("store write failed", "error", err, "rows", rows)
+		}
+		if obs != nil {
+			obs(d, rows, err)
+		}
+	}
+	w, err := store.NewWriter(ctx, cfg.Store, wo)
+	if err != nil {
+		return nil, err
+	}
+	e.w = w
+	e.resume = w.ResumedTo()
+	if !e.resume.IsZero() {
+		e.dataTime.Store(e.resume.UnixNano())
+	}
+	if e.m != nil {
+		if n, err := cfg.Store.CountOpen(ctx); err == nil {
+			e.m.EventsOpen.Set(float64(n))
+		}
+	}
+	return e, nil
+}
+
+// Hub returns the live stream's hub.
+func (e *Engine) Hub() *hub.Hub { return e.hub }
+
+// Store returns the store.
+func (e *Engine) Store() store.Store { return e.cfg.Store }
+
+// ResumedTo returns the data time an earlier run over this store reached.
+func (e *Engine) ResumedTo() time.Time { return e.resume }
+
+// DataTime returns the data time reached (zero before any data).
+func (e *Engine) DataTime() time.Time {
+	n := e.dataTime.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// RouteEvents returns the route events fed.
+func (e *Engine) RouteEvents() int64 { return e.routeEvents.Load() }
+
+// MarkRunning says a source is about to be fed (Run says it too), so that
+// health reports running from the first request on.
+func (e *Engine) MarkRunning() { e.running.Store(true) }
+
+// Running reports whether a source is being fed.
+func (e *Engine) Running() bool { return e.running.Load() }
+
+// StoreErr returns the error of the last store write that failed (nil once
+// one succeeds).
+func (e *Engine) StoreErr() error { return e.w.Err() }
+
+// Run feeds src through the pipeline with the engine as a sink (beside
+// opts.Sinks), the store writer and the tick publisher running beside it,
+// and flushes the store at the end. It returns when src ends or ctx is
+// done.
+func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Options) (*pipeline.Result, error) {
+	e.running.Store(true)
+	defer e.running.Store(false)
+	writerCtx, stopWriter := context.WithCancel(context.Background())
+	writerDone := make(chan struct{})
+	go func() { e.w.Run(writerCtx); close(writerDone) }()
+	tickCtx, stopTick := context.WithCancel(ctx)
+	go e.ticker(tickCtx)
+	defer func() {
+		stopTick()
+		stopWriter()
+		<-writerDone
+	}()
+	e.w.SetMeta(store.MetaBin, opts.Bin.String())
+	onErr := opts.OnError
+	opts.OnError = func(err error) {
+		if e.m != nil {
+			e.m.InputErrors.Inc()
+		}
+		e.log.Warn("input error", "error", err)
+		if onErr != nil {
+			onErr(err)
+		}
+	}
+	opts.Sinks = append(opts.Sinks[:len(opts.Sinks):len(opts.Sinks)], e)
+	res, err := pipeline.Run(ctx, src, opts)
+	if err != nil {
+		// Interrupted: what went through the pipeline is recorded; the
+		// open bin is not (a restart replays and completes it).
+		if ferr := e.w.Flush(context.Background()); ferr != nil {
+			e.log.Error("store flush failed", "error", ferr)
+		}
+		return res, err
+	}
+	if ferr := e.w.Flush(context.Background()); ferr != nil {
+		return res, ferr
+	}
+	e.publishTick()
+	return res, nil
+}
+
+// Close flushes the store and stops the writer.
+func (e *Engine) Close(ctx context.Context) error { return e.w.Close(ctx) }
+
+// Notify implements pipeline.Sink: the store, the hub and the alerts get
+// the notice, each with its own copy of the event.
+func (e *Engine) Notify(n event.Notice) {
+	ev := n.Event.Clone()
+	oe, known := e.open[n.Event]
+	if !known {
+		oe.key = store.KeyOf(ev)
+	}
+	if id := e.w.Event(store.EventOp{Key: oe.key, DetID: n.Event.ID, Event: *ev, Delete: n.Type == event.Retract}); id != 0 {
+		oe.id = id
+		e.stored[n.Event.ID] = id
+	}
+	switch n.Type {
+	case event.End, event.Retract:
+		delete(e.open, n.Event)
+	default:
+		e.open[n.Event] = oe
+	}
+	if e.m != nil {
+		e.m.Notices.WithLabelValues(string(n.Type)).Inc()
+		e.m.EventsOpen.Set(float64(len(e.open)))
+	}
+	// What readers see: the stored id.
+	ev.ID = int(oe.id)
+	if ev.PrecededBy != nil {
+		if id, ok := e.stored[*ev.PrecededBy]; ok {
+			p := int(id)
+			ev.PrecededBy = &p
+		} else {
+			ev.PrecededBy = nil
+		}
+	}
+	e.hub.PublishNotice(n.Type, ev)
+	if e.cfg.Alerts != nil && n.Time.After(e.resume) {
+		e.cfg.Alerts.Notify(alert.Notice{Type: n.Type, Event: *ev, Time: n.Time})
+	}
+	e.log.Info("event "+string(n.Type), "id", ev.ID, "entity_type", ev.EntityType, "entity_code", ev.EntityCode,
+		"kind", ev.Kind, "family", ev.Family, "severity", ev.Severity, "start", ev.Start, "data_time", n.Time)
+}
+
+// Bin implements pipeline.BinSink: the bin goes to the store; at each new
+// bin the open events are written again (the detector refreshes their
+// explanations without a notice).
+func (e *Engine) Bin(ent signal.Entity, f bgp.Family, b signal.Bin) {
+	if !b.Start.Equal(e.lastBin) {
+		e.lastBin = b.Start
+		e.rewriteOpen()
+	}
+	e.w.AddBin(store.Bin{EntityType: ent.Type, EntityCode: ent.CodeString(), Family: f, Time: b.Start,
+		Space: b.Space, MinSpace: b.MinSpace, Baseline: b.Baseline, Prefixes: b.Prefixes, Origins: b.Origins,
+		Churn: b.Churn()})
+}
+
+// Entity implements pipeline.EntitySink: what is known of an entity goes
+// to the store, with its upstreams' names.
+func (e *Engine) Entity(info pipeline.EntityInfo) {
+	ups := make([]event.AS, len(info.Upstreams))
+	copy(ups, info.Upstreams)
+	if e.cfg.Geo != nil {
+		for i := range ups {
+			if inf, ok := e.cfg.Geo.ASN(ups[i].ASN); ok {
+				ups[i].Name = inf.Name
+				if !inf.Country.IsZero() {
+					ups[i].Country = inf.Country.String()
+				}
+			}
+		}
+	}
+	e.w.AddEntity(store.Entity{Type: info.Entity.Type, Code: info.Entity.CodeString(), Families: info.Families, Upstreams: ups, Updated: info.Time})
+}
+
+// Progress implements pipeline.ProgressSink.
+func (e *Engine) Progress(t time.Time, n int64) {
+	if e.m != nil {
+		e.m.RouteEvents.Add(float64(n - e.routeEvents.Load()))
+	}
+	e.routeEvents.Store(n)
+	if t.UnixNano() > e.dataTime.Load() {
+		e.dataTime.Store(t.UnixNano())
+	}
+	e.w.Progress(e.DataTime(), n)
+}
+
+// Finish implements pipeline.FinishSink: the open events' last state is
+// written.
+func (e *Engine) Finish(*pipeline.Result) { e.rewriteOpen() }
+
+// rewriteOpen hands the open events' current state to the store.
+func (e *Engine) rewriteOpen() {
+	for ev, oe := range e.open {
+		e.w.Event(store.EventOp{Key: oe.key, DetID: ev.ID, Event: *ev.Clone()})
+	}
+}
+
+func (e *Engine) ticker(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.publishTick()
+		}
+	}
+}
+
+func (e *Engine) publishTick() {
+	dt := e.DataTime()
+	if e.m != nil && !dt.IsZero() {
+		e.m.DataTime.Set(float64(dt.UnixNano()) / 1e9)
+	}
+	e.hub.PublishTick(dt, e.RouteEvents())
+}

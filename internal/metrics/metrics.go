@@ -1,0 +1,63 @@
+// Package metrics holds the Prometheus metrics of blackout serve: the
+// engine counts route events, notices, store writes and alerts; the HTTP
+// server counts requests and serves the registry.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the Prometheus metrics of `blackout serve`.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// The metrics, by name: see New for what each counts (its Help).
+	RouteEvents   prometheus.Counter
+	InputErrors   prometheus.Counter
+	DataTime      prometheus.Gauge
+	Lag           prometheus.Gauge
+	EventsOpen    prometheus.Gauge
+	Notices       *prometheus.CounterVec
+	Alerts        *prometheus.CounterVec
+	AlertFailures *prometheus.CounterVec
+	DeadLetters   prometheus.Counter
+	StoreWrite    prometheus.Histogram
+	StoreErrors   prometheus.Counter
+	HTTPRequests  *prometheus.CounterVec
+}
+
+// New registers the metrics on a new registry (with the Go and
+// process collectors).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{Registry: r,
+		RouteEvents:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_route_events_total", Help: "Route events fed to the pipeline."}),
+		InputErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_input_errors_total", Help: "Non-fatal input errors (corrupt records, I/O)."}),
+		DataTime:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "blackout_data_time_seconds", Help: "The data's clock: time of the latest route event fed (unix seconds). For a replay, this is how far it went."}),
+		Lag:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "blackout_lag_seconds", Help: "Wall time minus data time, for live sources (0 for a replay)."}),
+		EventsOpen:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "blackout_events_open", Help: "Events (outages, instability, ...) currently open."}),
+		Notices:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_notices_total", Help: "Detector Notices by type."}, []string{"type"}),
+		Alerts:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_alert_deliveries_total", Help: "Alert deliveries that succeeded, by sink."}, []string{"sink"}),
+		AlertFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_alert_failures_total", Help: "Alert delivery attempts that failed, by sink."}, []string{"sink"}),
+		DeadLetters:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_alert_dead_letters_total", Help: "Alerts given up on (recorded in dead_letters)."}),
+		StoreWrite:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "blackout_store_write_seconds", Help: "Duration of store write transactions.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		StoreErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_store_write_errors_total", Help: "Store write transactions that failed."}),
+		HTTPRequests:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
+	}
+	r.MustRegister(m.RouteEvents, m.InputErrors, m.DataTime, m.Lag, m.EventsOpen, m.Notices, m.Alerts, m.AlertFailures,
+		m.DeadLetters, m.StoreWrite, m.StoreErrors, m.HTTPRequests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// AlertDelivered counts one delivery attempt of an alert sink.
+func (m *Metrics) AlertDelivered(sink string, err error) {
+	if err == nil {
+		m.Alerts.WithLabelValues(sink).Inc()
+	} else {
+		m.AlertFailures.WithLabelValues(sink).Inc()
+	}
+}
+
+// DeadLetter counts one alert given up on.
+func (m *Metrics) DeadLetter() { m.DeadLetters.Inc() }

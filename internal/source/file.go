@@ -1,0 +1,109 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/compress"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+)
+
+// collectorRE matches RIS names (rrc00) and RouteViews names: route-views2,
+// route-views6, route-views.linx, route-views.sydney, ...
+var collectorRE = regexp.MustCompile(`(rrc\d\d|route-views(?:\d+|\.[a-z][a-z0-9]*)?)(?:[./_-]|$)`)
+
+// CollectorOf guesses the route collector from a file path ("rrc06",
+// "route-views2"), or "" when the path does not name one. Files of one
+// collector must map to the same name so their peers are the same
+// vantage points.
+func CollectorOf(path string) string {
+	m := collectorRE.FindStringSubmatch(filepath.ToSlash(path))
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// File is an MRT file (or URL, or "-") as a Source. Its events' times are
+// checked (CheckTime): an implausible one is a *TimeError naming the file
+// and the record's offset, and the file goes on.
+type File struct {
+	rr   *mrt.RouteReader
+	rc   io.Closer
+	name string
+	prev time.Time
+	wall func() time.Time
+	now  time.Time // the wall clock, read every 4,096 events
+	n    int
+}
+
+// OpenFile opens an MRT file of any compression as a Source of the given
+// collector's peers.
+func OpenFile(ctx context.Context, name, collector string) (*File, error) {
+	rc, err := compress.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &File{rr: mrt.NewRouteReader(rc, name, collector), rc: rc, name: name, wall: time.Now}, nil
+}
+
+// NewFile reads MRT data from r (already decompressed, or compressed in any
+// format compress.NewReader detects) as a Source named name.
+func NewFile(r io.Reader, name, collector string) *File {
+	return &File{rr: mrt.NewRouteReader(r, name, collector), name: name, wall: time.Now}
+}
+
+// OpenFiles opens every file, each of the collector its path names; on an
+// error it closes those opened.
+func OpenFiles(ctx context.Context, names []string) ([]*File, error) {
+	var out []*File
+	for _, n := range names {
+		fs, err := OpenFile(ctx, n, CollectorOf(n))
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, fmt.Errorf("open %s: %w", n, err)
+		}
+		out = append(out, fs)
+	}
+	return out, nil
+}
+
+// Name returns the file's name.
+func (f *File) Name() string { return f.name }
+
+// Reader returns the MRT route reader (for its statistics).
+func (f *File) Reader() *mrt.RouteReader { return f.rr }
+
+// Next returns the next route event of the file.
+func (f *File) Next() (*bgp.Event, error) {
+	for {
+		ev, err := f.rr.Next()
+		if err != nil {
+			return nil, err
+		}
+		if f.n&0xfff == 0 && f.wall != nil {
+			f.now = f.wall()
+		}
+		f.n++
+		if why := CheckTime(ev.Time, f.prev, f.now); why != "" {
+			return nil, &TimeError{Source: f.name, Offset: f.rr.Record().Offset, Peer: ev.Peer, Time: ev.Time, Reason: why}
+		}
+		f.prev = ev.Time
+		return ev, nil
+	}
+}
+
+// Close closes the file.
+func (f *File) Close() error {
+	if f.rc == nil {
+		return nil
+	}
+	return f.rc.Close()
+}

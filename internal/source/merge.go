@@ -1,0 +1,124 @@
+package source
+
+import (
+	"container/heap"
+	"errors"
+	"io"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+// merger merges several sources into one stream in time order. Each source
+// keeps its own buffers, so holding one pending event per source needs no
+// copy. On equal times RIB entries come first, then the earlier source.
+type merger struct {
+	h    mergeHeap
+	errs []error // errors of the sources, returned by Next before events
+}
+
+type mergeItem struct {
+	src Source
+	ev  *bgp.Event
+	idx int
+}
+
+type mergeHeap []*mergeItem
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(i, j int) bool {
+	a, b := h[i].ev, h[j].ev
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.RIB != b.RIB {
+		return a.RIB
+	}
+	return h[i].idx < h[j].idx
+}
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(*mergeItem)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// advance reads the item's next event; false at its end.
+func (m *merger) advance(it *mergeItem) bool {
+	for {
+		ev, err := it.src.Next()
+		if err == nil {
+			it.ev = ev
+			return true
+		}
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if !Skippable(err) {
+			// An I/O error ends that source; the merged stream goes on.
+			m.errs = append(m.errs, &sourceEnded{err})
+			return false
+		}
+		m.errs = append(m.errs, err)
+	}
+}
+
+// Merged is one Source made of several, merged in time order (on equal
+// times RIB entries first, then the earlier source). Next returns the
+// errors of the sources as they come, each skippable for the merged
+// stream: a source that fails with an error that is not Skippable ends
+// there, the others go on.
+type Merged struct {
+	m       merger
+	prev    *mergeItem
+	started bool
+	srcs    []Source
+}
+
+// Merge returns the sources merged in time order. Nothing is read before
+// the first call of Next.
+func Merge(srcs []Source) *Merged {
+	return &Merged{srcs: srcs}
+}
+
+// sourceEnded is the error that ended one source of a merge: the merged
+// stream goes on without it.
+type sourceEnded struct{ err error }
+
+func (e *sourceEnded) Error() string   { return e.err.Error() }
+func (e *sourceEnded) Unwrap() error   { return e.err }
+func (e *sourceEnded) Skippable() bool { return true }
+
+// Next returns the earliest pending event (valid until the next call), or
+// io.EOF when every source has ended.
+func (m *Merged) Next() (*bgp.Event, error) {
+	if !m.started {
+		m.started = true
+		for i, s := range m.srcs {
+			it := &mergeItem{src: s, idx: i}
+			if m.m.advance(it) {
+				m.m.h = append(m.m.h, it)
+			}
+		}
+		heap.Init(&m.m.h)
+	} else if m.prev != nil {
+		if m.m.advance(m.prev) {
+			heap.Fix(&m.m.h, 0)
+		} else {
+			heap.Pop(&m.m.h)
+		}
+	}
+	if len(m.m.errs) > 0 {
+		err := m.m.errs[0]
+		m.m.errs = m.m.errs[1:]
+		m.prev = nil // advanced already: its next event waits in the heap
+		return nil, err
+	}
+	if len(m.m.h) == 0 {
+		m.prev = nil
+		return nil, io.EOF
+	}
+	m.prev = m.m.h[0]
+	return m.prev.ev, nil
+}
