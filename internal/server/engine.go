@@ -206,7 +206,7 @@ func (e *Engine) onBin(ent signal.Entity, f bgp.Family, b signal.Bin, baseline f
 		e.lastBin = b.Start
 		e.refreshOpen()
 	}
-	e.w.AddBin(store.Bin{EntityType: ent.Type.String(), EntityCode: ent.CodeString(), Family: f.String(), Time: b.Start,
+	e.w.AddBin(store.Bin{EntityType: ent.Type, EntityCode: ent.CodeString(), Family: f, Time: b.Start,
 		Space: b.Space, MinSpace: b.MinSpace, Baseline: baseline, Prefixes: b.Prefixes, Origins: b.Origins,
 		Churn: b.Announcements + b.Withdrawals})
 	e.noteEntity(ent, f, b.Start)
@@ -268,14 +268,14 @@ func (e *Engine) noteEntity(ent signal.Entity, f bgp.Family, t time.Time) {
 		}
 		return list[i].ASN < list[j].ASN
 	})
-	var fams []string
+	var fams []bgp.Family
 	for i, ok := range info.fams {
 		if ok {
-			fams = append(fams, bgp.Family(i).String())
+			fams = append(fams, bgp.Family(i))
 		}
 	}
 	sigb, _ := json.Marshal(struct {
-		F []string
+		F []bgp.Family
 		U []event.AS
 	}{fams, list})
 	if string(sigb) == info.sig {
@@ -290,7 +290,7 @@ func (e *Engine) noteEntity(ent signal.Entity, f bgp.Family, t time.Time) {
 			}
 		}
 	}
-	e.w.AddEntity(store.Entity{Type: ent.Type.String(), Code: ent.CodeString(), Families: fams, Upstreams: list, Updated: t})
+	e.w.AddEntity(store.Entity{Type: ent.Type, Code: ent.CodeString(), Families: fams, Upstreams: list, Updated: t})
 }
 
 // Run feeds the sources, merged in time order, through the pipeline. With

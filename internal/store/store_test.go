@@ -18,7 +18,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	}
 	t0 := time.Date(2014, 12, 22, 16, 0, 0, 0, time.UTC)
 	bin := func(i int, space float64) Bin {
-		return Bin{EntityType: "country", EntityCode: "KP", Family: "ipv4", Time: t0.Add(time.Duration(i) * 5 * time.Minute), Space: space}
+		return Bin{EntityType: event.Country, EntityCode: "KP", Family: bgp.IPv4, Time: t0.Add(time.Duration(i) * 5 * time.Minute), Space: space}
 	}
 	w, err := NewWriter(ctx, st, WriterOptions{Retention: 24 * time.Hour})
 	if err != nil {
@@ -76,7 +76,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	if id, err := w.Event(ctx, EventOp{Key: key, DetID: 2, Event: out}, true); err != nil || id != idOut {
 		t.Fatalf("replayed start wrote id %d (%v), want %d", id, err, idOut)
 	}
-	bins, err := st.Bins(ctx, "country", "KP", "ipv4", t0, t0.Add(time.Hour))
+	bins, err := st.Bins(ctx, event.Country, "KP", bgp.IPv4, t0, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	if len(evs) != 1 || evs[0].ID != idInst {
 		t.Errorf("second page %+v", evs)
 	}
-	if evs, _ := st.Events(ctx, EventFilter{Severity: string(event.Critical), Ongoing: true}); len(evs) != 1 || evs[0].ID != id3 {
+	if evs, _ := st.Events(ctx, EventFilter{Severity: event.Critical, Ongoing: true}); len(evs) != 1 || evs[0].ID != id3 {
 		t.Errorf("critical ongoing: %+v", evs)
 	}
 	if n, _ := st.CountOpen(ctx); n != 2 {
