@@ -166,8 +166,9 @@ func (e *Engine) notify(n event.Notice) {
 		}
 	}
 	op := store.EventOp{Key: oe.key, DetID: ev.ID, Event: snap, Delete: n.Type == "retract"}
-	id, err := e.w.Event(e.ctx, op, true)
-	if err != nil {
+	id := e.w.Event(op)
+	// Written at once, so that the stored form can be read back below.
+	if err := e.w.Flush(e.ctx); err != nil {
 		e.log.Error("store: event not written", "error", err, "entity", ev.EntityCode, "kind", ev.Kind)
 	}
 	if id != 0 {
@@ -221,7 +222,7 @@ func (e *Engine) refreshOpen() {
 			continue
 		}
 		oe.snap = js
-		_, _ = e.w.Event(e.ctx, store.EventOp{Key: oe.key, DetID: ev.ID, Event: snap}, false)
+		e.w.Event(store.EventOp{Key: oe.key, DetID: ev.ID, Event: snap})
 	}
 }
 
