@@ -189,7 +189,8 @@ func (w *Writer) SetMeta(k, v string) {
 }
 
 // Event hands an event change in and returns the event's stored id at
-// once, without I/O (0 for a deletion). The writer assigns the ids: an op
+// once, without I/O (0 for a deletion); like every hand-in, it waits only
+// when the queue is full. The writer assigns the ids: an op
 // whose natural key it knows (stored, or handed in before) gets that
 // event's id, a new key the next id. op.Event.PrecededBy, a detector id
 // (the DetID of an earlier op), is replaced by that event's stored id, or
