@@ -50,7 +50,12 @@ type Dispatcher struct {
 	workers map[string]*worker
 	order   []string
 	opts    Options
-	closing chan struct{}
+	// mu makes Close's closing of the queues exclusive with Notify's
+	// sends: Notify sends (without blocking) under the read lock, Close
+	// sets closed and closes the queues under the write lock.
+	mu      sync.RWMutex
+	closed  bool
+	closing chan struct{}   // closed by Close: workers stop backing off
 	ctx     context.Context // cancelled when Close gives up waiting
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -142,8 +147,10 @@ func (r *Rule) Match(n *Notice) bool {
 	return true
 }
 
-// Notify queues n to the sinks of every matching rule. It never blocks:
-// when a sink's queue is full the alert goes to the dead letters.
+// Notify queues n to the sinks of every matching rule. It never waits for
+// a sink: when a sink's queue is full, or once Close has begun, the alert
+// goes to the dead letters. It is safe to call from any goroutine, during
+// and after Close.
 func (d *Dispatcher) Notify(n Notice) {
 	if d == nil {
 		return
@@ -167,22 +174,39 @@ func (d *Dispatcher) Notify(n Notice) {
 		return
 	}
 	text := Text(&n)
-	for _, name := range d.order {
-		if !sinks[name] {
+	type undelivered struct {
+		w      *worker
+		m      *message
+		reason string
+	}
+	var dead []undelivered
+	msgs := make([]*message, len(d.order))
+	for i, name := range d.order {
+		if sinks[name] {
+			msgs[i] = &message{notice: n, text: text, payload: d.workers[name].payload(&n, text)}
+		}
+	}
+	d.mu.RLock()
+	for i, name := range d.order {
+		m := msgs[i]
+		if m == nil {
 			continue
 		}
 		w := d.workers[name]
-		m := &message{notice: n, text: text, payload: w.payload(&n, text)}
-		select {
-		case <-d.closing:
-			d.dead(w, m, "shutting down", 0)
-		default:
-			select {
-			case w.queue <- m:
-			default:
-				d.dead(w, m, "queue full", 0)
-			}
+		if d.closed {
+			dead = append(dead, undelivered{w, m, "shutting down"})
+			continue
 		}
+		select {
+		case w.queue <- m:
+		default:
+			dead = append(dead, undelivered{w, m, "queue full"})
+		}
+	}
+	d.mu.RUnlock()
+	// Outside the lock: a dead letter may be written to disk.
+	for _, x := range dead {
+		d.dead(x.w, x.m, x.reason, 0)
 	}
 }
 
@@ -201,10 +225,15 @@ func (d *Dispatcher) Close(ctx context.Context) {
 		return
 	}
 	d.once.Do(func() {
+		// No Notify is between its check of closed and its send while
+		// the write lock is held, so none sends on a closed queue.
+		d.mu.Lock()
+		d.closed = true
 		close(d.closing)
 		for _, w := range d.workers {
 			close(w.queue)
 		}
+		d.mu.Unlock()
 		done := make(chan struct{})
 		go func() { d.wg.Wait(); close(done) }()
 		select {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/hub"
 	"github.com/blackout-bgp/blackout/internal/metrics"
@@ -169,14 +170,14 @@ func (s *Server) openState(ctx context.Context) (map[string]*entState, []store.S
 	}
 	m := map[string]*entState{}
 	for _, e := range evs {
-		k := e.Key.EntityType + "/" + e.Key.EntityCode
+		k := e.Key.EntityType.String() + "/" + e.Key.EntityCode
 		st := m[k]
 		if st == nil {
 			st = &entState{state: "normal"}
 			m[k] = st
 		}
 		st.ongoing++
-		if e.Severity == string(event.Critical) {
+		if e.Severity == event.Critical {
 			st.state = "critical"
 		} else if st.state == "normal" {
 			st.state = "warning"
@@ -249,7 +250,7 @@ func (s *Server) entities(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if typ == "" || typ == "asn" {
-		ents, err := s.st.Entities(r.Context(), "asn")
+		ents, err := s.st.Entities(r.Context(), event.OriginAS)
 		if err != nil {
 			s.internal(w, err)
 			return
@@ -315,10 +316,10 @@ func (s *Server) entityCode(w http.ResponseWriter, r *http.Request) (typ, code s
 			return "", "", false
 		}
 		code = strconv.FormatUint(n, 10)
-		if _, err := s.st.Entity(r.Context(), typ, code); err == nil {
+		if _, err := s.st.Entity(r.Context(), event.OriginAS, code); err == nil {
 			return typ, code, true
 		}
-		if evs, err := s.st.Events(r.Context(), store.EventFilter{EntityType: typ, EntityCode: code, Limit: 1}); err == nil && len(evs) > 0 {
+		if evs, err := s.st.Events(r.Context(), store.EventFilter{EntityType: event.OriginAS, EntityCode: code, Limit: 1}); err == nil && len(evs) > 0 {
 			return typ, code, true
 		}
 		writeError(w, 404, "AS"+code+" not seen in the data")
@@ -357,8 +358,8 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
 		out["country"] = cc
 	}
 	ups := []event.AS{}
-	fams := []string{}
-	if e, err := s.st.Entity(r.Context(), typ, code); err == nil {
+	fams := []bgp.Family{}
+	if e, err := s.st.Entity(r.Context(), entityType(typ), code); err == nil {
 		if e.Upstreams != nil {
 			ups = e.Upstreams
 		}
@@ -371,7 +372,7 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(ups) == 0 {
 		// Fall back to what the latest event saw.
-		if evs, err := s.st.Events(r.Context(), store.EventFilter{EntityType: typ, EntityCode: code, Limit: 20}); err == nil {
+		if evs, err := s.st.Events(r.Context(), store.EventFilter{EntityType: entityType(typ), EntityCode: code, Limit: 20}); err == nil {
 			for _, e := range evs {
 				if len(e.Event.UpstreamASes) > 0 {
 					ups = e.Event.UpstreamASes
@@ -503,7 +504,8 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 	step = max(step, bin, time.Duration(math.Ceil(float64(span)/maxSignalPoints)))
 	step = (step + bin - 1) / bin * bin
 	from = from.Truncate(step)
-	bins, err := s.st.Bins(r.Context(), typ, code, fam, from, until)
+	family, _ := bgp.ParseFamily(fam) // validated above
+	bins, err := s.st.Bins(r.Context(), entityType(typ), code, family, from, until)
 	if err != nil {
 		s.internal(w, err)
 		return
@@ -584,28 +586,35 @@ func decodeCursor(s string) (*store.Cursor, error) {
 	return &store.Cursor{Start: time.Unix(0, t), ID: id}, nil
 }
 
+// entityType returns the type named by a validated name (0 for "").
+func entityType(name string) event.EntityType {
+	t, _ := event.ParseEntityType(name)
+	return t
+}
+
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.EventFilter{EntityType: q.Get("entity_type"), EntityCode: q.Get("entity_code"), Kind: q.Get("kind"), Severity: q.Get("severity")}
-	switch f.EntityType {
+	typ, code, kind, sev := q.Get("entity_type"), q.Get("entity_code"), q.Get("kind"), q.Get("severity")
+	switch typ {
 	case "", "country", "asn", "peer":
 	default:
-		writeError(w, 400, "entity_type: want country, asn or peer, got "+strconv.Quote(f.EntityType))
+		writeError(w, 400, "entity_type: want country, asn or peer, got "+strconv.Quote(typ))
 		return
 	}
-	if f.EntityType == "asn" {
-		f.EntityCode = strings.TrimPrefix(strings.ToUpper(f.EntityCode), "AS")
+	if typ == "asn" {
+		code = strings.TrimPrefix(strings.ToUpper(code), "AS")
 	}
-	if f.Kind != "" && !slices.Contains(eventKinds, event.Kind(f.Kind)) {
-		writeError(w, 400, "kind: want one of "+kindList()+", got "+strconv.Quote(f.Kind))
+	if kind != "" && !slices.Contains(eventKinds, event.Kind(kind)) {
+		writeError(w, 400, "kind: want one of "+kindList()+", got "+strconv.Quote(kind))
 		return
 	}
-	switch f.Severity {
+	switch sev {
 	case "", "warning", "critical":
 	default:
-		writeError(w, 400, "severity: want warning or critical, got "+strconv.Quote(f.Severity))
+		writeError(w, 400, "severity: want warning or critical, got "+strconv.Quote(sev))
 		return
 	}
+	f := store.EventFilter{EntityType: entityType(typ), EntityCode: code, Kind: event.Kind(kind), Severity: event.Severity(sev)}
 	var ok bool
 	if f.From, ok = timeParam(w, q, "from"); !ok {
 		return
@@ -677,7 +686,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	countries := map[string]string{}
-	ents, err := s.st.Entities(r.Context(), "country")
+	ents, err := s.st.Entities(r.Context(), event.Country)
 	if err != nil {
 		s.internal(w, err)
 		return

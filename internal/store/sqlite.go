@@ -14,6 +14,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // FileName is the database file inside the data directory.
@@ -127,15 +130,15 @@ func (s *SQLite) Write(ctx context.Context, b *Batch) ([]int64, error) {
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store %s: write: %w", s.path, err)
 	}
 	defer tx.Rollback()
 	ids, err := s.write(ctx, tx, b)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store %s: write: %w", s.path, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store %s: write: commit: %w", s.path, err)
 	}
 	for i, op := range b.Events {
 		if !op.Delete && op.DetID != 0 {
@@ -152,12 +155,12 @@ func (s *SQLite) write(ctx context.Context, tx *sql.Tx, b *Batch) ([]int64, erro
 			ON CONFLICT (entity_type, entity_code, family, time) DO UPDATE SET space=excluded.space, min_space=excluded.min_space,
 			baseline=excluded.baseline, prefixes=excluded.prefixes, origins=excluded.origins, churn=excluded.churn`)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("bins: %w", err)
 		}
 		defer st.Close()
 		for _, x := range b.Bins {
-			if _, err := st.ExecContext(ctx, x.EntityType, x.EntityCode, x.Family, nanos(x.Time), x.Space, x.MinSpace, x.Baseline, x.Prefixes, x.Origins, x.Churn); err != nil {
-				return nil, err
+			if _, err := st.ExecContext(ctx, x.EntityType.String(), x.EntityCode, x.Family.String(), nanos(x.Time), x.Space, x.MinSpace, x.Baseline, x.Prefixes, x.Origins, x.Churn); err != nil {
+				return nil, fmt.Errorf("bin %s %s %s %s: %w", x.EntityType, x.EntityCode, x.Family, x.Time.Format(time.RFC3339), err)
 			}
 		}
 	}
@@ -165,30 +168,69 @@ func (s *SQLite) write(ctx context.Context, tx *sql.Tx, b *Batch) ([]int64, erro
 	local := map[int]int64{}
 	now := time.Now().UnixNano()
 	for i, op := range b.Events {
-		k := op.Key
-		if op.Delete {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE entity_type=? AND entity_code=? AND start_kind=? AND family=? AND start=?`,
-				k.EntityType, k.EntityCode, k.Kind, k.Family, nanos(k.Start)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE entity_type=? AND entity_code=? AND start_kind=? AND family=? AND start=?`,
-			k.EntityType, k.EntityCode, k.Kind, k.Family, nanos(k.Start)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.QueryRowContext(ctx, `INSERT INTO events (entity_type, entity_code, start_kind, kind, family, start, severity, json, updated)
-				VALUES (?,?,?,?,?,?,?,'{}',?) RETURNING id`, k.EntityType, k.EntityCode, k.Kind, op.Event.Kind, k.Family, nanos(k.Start), op.Event.Severity, now).Scan(&id)
-		}
+		id, err := s.writeEvent(ctx, tx, op, local, now)
 		if err != nil {
-			return nil, err
+			k := op.Key
+			return nil, fmt.Errorf("event %s %s %s %s %s: %w", k.EntityType, k.EntityCode, k.Kind, k.Family, k.Start.Format(time.RFC3339), err)
 		}
 		ids[i] = id
+	}
+	if len(b.Entities) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO entities (entity_type, entity_code, families, upstreams, updated) VALUES (?,?,?,?,?)
+			ON CONFLICT (entity_type, entity_code) DO UPDATE SET families=excluded.families, upstreams=excluded.upstreams, updated=excluded.updated`)
+		if err != nil {
+			return nil, fmt.Errorf("entities: %w", err)
+		}
+		defer st.Close()
+		for _, e := range b.Entities {
+			ups, _ := json.Marshal(e.Upstreams)
+			if e.Upstreams == nil {
+				ups = []byte("[]")
+			}
+			fams := make([]string, len(e.Families))
+			for i, f := range e.Families {
+				fams[i] = f.String()
+			}
+			if _, err := st.ExecContext(ctx, e.Type.String(), e.Code, strings.Join(fams, ","), string(ups), nanos(e.Updated)); err != nil {
+				return nil, fmt.Errorf("entity %s %s: %w", e.Type, e.Code, err)
+			}
+		}
+	}
+	for k, v := range b.Meta {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value`, k, v); err != nil {
+			return nil, fmt.Errorf("meta %s: %w", k, err)
+		}
+	}
+	return ids, nil
+}
+
+// writeEvent applies one event operation and returns the event's stored
+// id (0 for a deletion). local maps the detector ids of this batch.
+func (s *SQLite) writeEvent(ctx context.Context, tx *sql.Tx, op EventOp, local map[int]int64, now int64) (int64, error) {
+	k := op.Key
+	typ, fam, start := k.EntityType.String(), k.Family.String(), nanos(k.Start)
+	if op.Delete {
+		_, err := tx.ExecContext(ctx, `DELETE FROM events WHERE entity_type=? AND entity_code=? AND start_kind=? AND family=? AND start=?`,
+			typ, k.EntityCode, string(k.Kind), fam, start)
+		return 0, err
+	}
+	ev := op.Event
+	id := op.ID
+	if id == 0 {
+		// Find the id by the natural key, or let SQLite assign the next one;
+		// resolve preceded_by from the detector ids seen.
+		err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE entity_type=? AND entity_code=? AND start_kind=? AND family=? AND start=?`,
+			typ, k.EntityCode, string(k.Kind), fam, start).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRowContext(ctx, `INSERT INTO events (entity_type, entity_code, start_kind, kind, family, start, severity, json, updated)
+				VALUES (?,?,?,?,?,?,?,'{}',?) RETURNING id`, typ, k.EntityCode, string(k.Kind), string(ev.Kind), fam, start, string(ev.Severity), now).Scan(&id)
+		}
+		if err != nil {
+			return 0, err
+		}
 		if op.DetID != 0 {
 			local[op.DetID] = id
 		}
-		ev := op.Event
-		ev.ID = int(id)
 		if ev.PrecededBy != nil {
 			p, ok := local[*ev.PrecededBy]
 			if !ok {
@@ -201,46 +243,90 @@ func (s *SQLite) write(ctx context.Context, tx *sql.Tx, b *Batch) ([]int64, erro
 				ev.PrecededBy = nil
 			}
 		}
-		js, err := json.Marshal(&ev)
+	}
+	ev.ID = int(id)
+	js, err := json.Marshal(&ev)
+	if err != nil {
+		return 0, err
+	}
+	var end any
+	if ev.End != nil {
+		end = nanos(*ev.End)
+	}
+	if op.ID == 0 {
+		_, err := tx.ExecContext(ctx, `UPDATE events SET kind=?, severity=?, "end"=?, json=?, updated=? WHERE id=?`,
+			string(ev.Kind), string(ev.Severity), end, string(js), now, id)
+		return id, err
+	}
+	// The id was assigned by the caller: one upsert on the natural key.
+	var got int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO events (id, entity_type, entity_code, start_kind, kind, family, start, "end", severity, json, updated)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (entity_type, entity_code, start_kind, family, start) DO UPDATE SET kind=excluded.kind, severity=excluded.severity,
+		"end"=excluded."end", json=excluded.json, updated=excluded.updated
+		RETURNING id`, id, typ, k.EntityCode, string(k.Kind), string(ev.Kind), fam, start, end, string(ev.Severity), string(js), now).Scan(&got)
+	if err != nil {
+		return 0, err
+	}
+	if got != id {
+		return 0, fmt.Errorf("stored under id %d, not the assigned %d (another writer?)", got, id)
+	}
+	return id, nil
+}
+
+// EventIDs implements Store.
+func (s *SQLite) EventIDs(ctx context.Context) (map[EventKey]int64, int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, entity_type, entity_code, start_kind, family, start FROM events`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store %s: event ids: %w", s.path, err)
+	}
+	defer rows.Close()
+	ids := map[EventKey]int64{}
+	var maxID int64
+	for rows.Next() {
+		var id, start int64
+		var typ, code, kind, fam string
+		if err := rows.Scan(&id, &typ, &code, &kind, &fam, &start); err != nil {
+			return nil, 0, fmt.Errorf("store %s: event ids: %w", s.path, err)
+		}
+		k, err := parseKey(typ, code, kind, fam, start)
 		if err != nil {
-			return nil, err
+			return nil, 0, fmt.Errorf("store %s: event %d: %w", s.path, id, err)
 		}
-		var end any
-		if ev.End != nil {
-			end = nanos(*ev.End)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE events SET kind=?, severity=?, "end"=?, json=?, updated=? WHERE id=?`,
-			ev.Kind, ev.Severity, end, string(js), now, id); err != nil {
-			return nil, err
-		}
+		ids[k] = id
+		maxID = max(maxID, id)
 	}
-	if len(b.Entities) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO entities (entity_type, entity_code, families, upstreams, updated) VALUES (?,?,?,?,?)
-			ON CONFLICT (entity_type, entity_code) DO UPDATE SET families=excluded.families, upstreams=excluded.upstreams, updated=excluded.updated`)
-		if err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		for _, e := range b.Entities {
-			ups, _ := json.Marshal(e.Upstreams)
-			if e.Upstreams == nil {
-				ups = []byte("[]")
-			}
-			if _, err := st.ExecContext(ctx, e.Type, e.Code, strings.Join(e.Families, ","), string(ups), nanos(e.Updated)); err != nil {
-				return nil, err
-			}
-		}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("store %s: event ids: %w", s.path, err)
 	}
-	for k, v := range b.Meta {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value`, k, v); err != nil {
-			return nil, err
-		}
+	// AUTOINCREMENT remembers the highest id ever used, deleted rows included.
+	var seq sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'events'`).Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, fmt.Errorf("store %s: event id sequence: %w", s.path, err)
 	}
-	return ids, nil
+	return ids, max(maxID, seq.Int64), nil
+}
+
+// parseKey parses a natural key as stored.
+func parseKey(typ, code, kind, fam string, start int64) (EventKey, error) {
+	t, err := event.ParseEntityType(typ)
+	if err != nil {
+		return EventKey{}, err
+	}
+	f, err := bgp.ParseFamily(fam)
+	if err != nil {
+		return EventKey{}, err
+	}
+	k, err := event.ParseKind(kind)
+	if err != nil {
+		return EventKey{}, err
+	}
+	return EventKey{EntityType: t, EntityCode: code, Kind: k, Family: f, Start: fromNanos(start)}, nil
 }
 
 // Bins implements Store.
-func (s *SQLite) Bins(ctx context.Context, typ, code, family string, from, until time.Time) ([]Bin, error) {
+func (s *SQLite) Bins(ctx context.Context, typ event.EntityType, code string, family bgp.Family, from, until time.Time) ([]Bin, error) {
 	var out []Bin
 	scan := func(rows *sql.Rows) error {
 		defer rows.Close()
@@ -257,19 +343,22 @@ func (s *SQLite) Bins(ctx context.Context, typ, code, family string, from, until
 	}
 	const cols = `time, space, min_space, baseline, prefixes, origins, churn`
 	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM bins WHERE entity_type=? AND entity_code=? AND family=? AND time < ? ORDER BY time DESC LIMIT 1`,
-		typ, code, family, nanos(from))
+		typ.String(), code, family.String(), nanos(from))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bins of %s %s %s: %w", typ, code, family, err)
 	}
 	if err := scan(rows); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bins of %s %s %s: %w", typ, code, family, err)
 	}
 	rows, err = s.db.QueryContext(ctx, `SELECT `+cols+` FROM bins WHERE entity_type=? AND entity_code=? AND family=? AND time >= ? AND time <= ? ORDER BY time`,
-		typ, code, family, nanos(from), nanos(until))
+		typ.String(), code, family.String(), nanos(from), nanos(until))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bins of %s %s %s: %w", typ, code, family, err)
 	}
-	return out, scan(rows)
+	if err := scan(rows); err != nil {
+		return nil, fmt.Errorf("bins of %s %s %s: %w", typ, code, family, err)
+	}
+	return out, nil
 }
 
 // LastBinTime implements Store.
@@ -290,11 +379,20 @@ func scanEvent(sc interface{ Scan(...any) error }) (*StoredEvent, error) {
 	var e StoredEvent
 	var start, updated int64
 	var end sql.NullInt64
-	var js string
-	if err := sc.Scan(&e.ID, &e.Key.EntityType, &e.Key.EntityCode, &e.Key.Kind, &e.Kind, &e.Key.Family, &start, &end, &e.Severity, &js, &updated); err != nil {
+	var typ, code, startKind, kind, fam, sev, js string
+	if err := sc.Scan(&e.ID, &typ, &code, &startKind, &kind, &fam, &start, &end, &sev, &js, &updated); err != nil {
 		return nil, err
 	}
-	e.Key.Start = fromNanos(start)
+	var err error
+	if e.Key, err = parseKey(typ, code, startKind, fam, start); err != nil {
+		return nil, fmt.Errorf("event %d: %w", e.ID, err)
+	}
+	if e.Kind, err = event.ParseKind(kind); err != nil {
+		return nil, fmt.Errorf("event %d: %w", e.ID, err)
+	}
+	if e.Severity, err = event.ParseSeverity(sev); err != nil {
+		return nil, fmt.Errorf("event %d: %w", e.ID, err)
+	}
 	e.Updated = fromNanos(updated)
 	if end.Valid {
 		t := fromNanos(end.Int64)
@@ -312,20 +410,20 @@ func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, erro
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	if f.EntityType != "" {
-		add("entity_type = ?", f.EntityType)
+	if f.EntityType != 0 {
+		add("entity_type = ?", f.EntityType.String())
 	}
 	if f.EntityCode != "" {
 		add("entity_code = ? COLLATE NOCASE", f.EntityCode)
 	}
 	if f.Kind != "" {
-		add("kind = ?", f.Kind)
+		add("kind = ?", string(f.Kind))
 	}
 	switch f.Severity {
 	case "":
-	case "warning": // minimum severity: warning includes critical
+	case event.Warning: // minimum severity: warning includes critical
 	default:
-		add("severity = ?", f.Severity)
+		add("severity = ?", string(f.Severity))
 	}
 	if !f.From.IsZero() {
 		add(`("end" IS NULL OR "end" >= ?)`, nanos(f.From))
@@ -350,18 +448,21 @@ func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, erro
 	q += fmt.Sprintf(" ORDER BY start DESC, id DESC LIMIT %d", limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("events: %w", err)
 	}
 	defer rows.Close()
 	var out []StoredEvent
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("events: %w", err)
 		}
 		out = append(out, *e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return out, nil
 }
 
 // CountOpen implements Store.
@@ -382,13 +483,23 @@ func (s *SQLite) Event(ctx context.Context, id int64) (*StoredEvent, error) {
 
 func scanEntity(sc interface{ Scan(...any) error }) (*Entity, error) {
 	var e Entity
-	var fams, ups string
+	var typ, fams, ups string
 	var updated int64
-	if err := sc.Scan(&e.Type, &e.Code, &fams, &ups, &updated); err != nil {
+	if err := sc.Scan(&typ, &e.Code, &fams, &ups, &updated); err != nil {
 		return nil, err
 	}
+	var err error
+	if e.Type, err = event.ParseEntityType(typ); err != nil {
+		return nil, fmt.Errorf("entity %s: %w", e.Code, err)
+	}
 	if fams != "" {
-		e.Families = strings.Split(fams, ",")
+		for _, s := range strings.Split(fams, ",") {
+			f, err := bgp.ParseFamily(s)
+			if err != nil {
+				return nil, fmt.Errorf("entity %s %s: %w", e.Type, e.Code, err)
+			}
+			e.Families = append(e.Families, f)
+		}
 	}
 	_ = json.Unmarshal([]byte(ups), &e.Upstreams)
 	e.Updated = fromNanos(updated)
@@ -396,32 +507,35 @@ func scanEntity(sc interface{ Scan(...any) error }) (*Entity, error) {
 }
 
 // Entities implements Store.
-func (s *SQLite) Entities(ctx context.Context, typ string) ([]Entity, error) {
+func (s *SQLite) Entities(ctx context.Context, typ event.EntityType) ([]Entity, error) {
 	q := `SELECT entity_type, entity_code, families, upstreams, updated FROM entities`
 	var args []any
-	if typ != "" {
+	if typ != 0 {
 		q += ` WHERE entity_type = ?`
-		args = append(args, typ)
+		args = append(args, typ.String())
 	}
 	rows, err := s.db.QueryContext(ctx, q+` ORDER BY entity_type, entity_code`, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("entities: %w", err)
 	}
 	defer rows.Close()
 	var out []Entity
 	for rows.Next() {
 		e, err := scanEntity(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("entities: %w", err)
 		}
 		out = append(out, *e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("entities: %w", err)
+	}
+	return out, nil
 }
 
 // Entity implements Store.
-func (s *SQLite) Entity(ctx context.Context, typ, code string) (*Entity, error) {
-	e, err := scanEntity(s.db.QueryRowContext(ctx, `SELECT entity_type, entity_code, families, upstreams, updated FROM entities WHERE entity_type = ? AND entity_code = ?`, typ, code))
+func (s *SQLite) Entity(ctx context.Context, typ event.EntityType, code string) (*Entity, error) {
+	e, err := scanEntity(s.db.QueryRowContext(ctx, `SELECT entity_type, entity_code, families, upstreams, updated FROM entities WHERE entity_type = ? AND entity_code = ?`, typ.String(), code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

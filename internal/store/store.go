@@ -15,6 +15,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
 )
 
@@ -23,9 +24,9 @@ var ErrNotFound = errors.New("not found")
 
 // Bin is one closed signal bin of an entity and family.
 type Bin struct {
-	EntityType string // "country" or "asn"
-	EntityCode string // "KP", "131279"
-	Family     string // "ipv4" or "ipv6"
+	EntityType event.EntityType // event.Country or event.OriginAS
+	EntityCode string           // "KP", "131279"
+	Family     bgp.Family       // bgp.IPv4 or bgp.IPv6
 	Time       time.Time
 	Space      float64
 	MinSpace   float64
@@ -39,34 +40,40 @@ type Bin struct {
 // the same data. Kind is the kind the event had when it started (an event
 // may escalate from partial_outage to outage later).
 type EventKey struct {
-	EntityType string
+	EntityType event.EntityType
 	EntityCode string
-	Kind       string
-	Family     string
+	Kind       event.Kind
+	Family     bgp.Family
 	Start      time.Time
 }
 
 // KeyOf returns the natural key of an event as it is when it starts.
 func KeyOf(ev *event.Event) EventKey {
-	return EventKey{EntityType: ev.EntityType.String(), EntityCode: ev.EntityCode, Kind: string(ev.Kind), Family: ev.Family.String(), Start: ev.Start}
+	return EventKey{EntityType: ev.EntityType, EntityCode: ev.EntityCode, Kind: ev.Kind, Family: ev.Family, Start: ev.Start}
 }
 
 // EventOp is one change of an event: an upsert of its current state, or its
 // deletion (a retracted transient outage).
 type EventOp struct {
-	Key    EventKey
-	DetID  int         // the detector's id of the event (to resolve preceded_by_instability)
+	Key   EventKey
+	DetID int // the detector's id of the event (to resolve preceded_by_instability)
+	// ID is the stored id, when the caller assigned it (the Writer does):
+	// the event is then inserted or updated under this id, and
+	// Event.PrecededBy already holds a stored id. Zero lets the store find
+	// the id by the natural key or assign the next one, and resolve
+	// Event.PrecededBy from the detector ids it has seen.
+	ID     int64
 	Event  event.Event // a copy of the event; its ID is replaced by the stored one
 	Delete bool
 }
 
 // Entity is what is known of an entity seen in the data.
 type Entity struct {
-	Type      string
+	Type      event.EntityType
 	Code      string
-	Families  []string
-	Upstreams []event.AS // current upstreams with their share of the entity's routes
-	Updated   time.Time  // data time of the last change
+	Families  []bgp.Family // the families it was seen in, in order
+	Upstreams []event.AS   // current upstreams with their share of the entity's routes
+	Updated   time.Time    // data time of the last change
 }
 
 // Batch is written in one transaction.
@@ -86,8 +93,8 @@ func (b *Batch) Empty() bool {
 type StoredEvent struct {
 	ID       int64
 	Key      EventKey
-	Kind     string // current kind
-	Severity string
+	Kind     event.Kind // current kind
+	Severity event.Severity
 	End      *time.Time
 	Updated  time.Time
 	Event    event.Event // with ID set to the stored id
@@ -101,11 +108,14 @@ type Cursor struct {
 
 // EventFilter selects events. Zero fields do not filter.
 type EventFilter struct {
-	EntityType, EntityCode, Kind, Severity string
-	From, Until                            time.Time // events overlapping [From, Until]
-	Ongoing                                bool      // only events without an end
-	Limit                                  int       // default 100
-	After                                  *Cursor   // continue after this position (exclusive)
+	EntityType  event.EntityType
+	EntityCode  string
+	Kind        event.Kind     // the current kind
+	Severity    event.Severity // the minimum severity (warning includes critical)
+	From, Until time.Time      // events overlapping [From, Until]
+	Ongoing     bool           // only events without an end
+	Limit       int            // default 100
+	After       *Cursor        // continue after this position (exclusive)
 }
 
 // DeadLetter is an alert that could not be delivered.
@@ -126,15 +136,20 @@ type Store interface {
 	// Bins returns the bins of an entity and family with from <= time <=
 	// until, in time order, preceded by the last bin before from if any
 	// (so that a series can be carried forward into the range).
-	Bins(ctx context.Context, typ, code, family string, from, until time.Time) ([]Bin, error)
+	Bins(ctx context.Context, typ event.EntityType, code string, family bgp.Family, from, until time.Time) ([]Bin, error)
 	// LastBinTime returns the time of the latest bin stored (zero if none).
 	LastBinTime(ctx context.Context) (time.Time, error)
+	// EventIDs returns the stored id of every event by its natural key,
+	// and the highest id ever assigned (deleted events included, so that
+	// an id is never given twice).
+	EventIDs(ctx context.Context) (map[EventKey]int64, int64, error)
 	Events(ctx context.Context, f EventFilter) ([]StoredEvent, error)
 	Event(ctx context.Context, id int64) (*StoredEvent, error)
 	// CountOpen returns the number of events without an end.
 	CountOpen(ctx context.Context) (int, error)
-	Entities(ctx context.Context, typ string) ([]Entity, error)
-	Entity(ctx context.Context, typ, code string) (*Entity, error)
+	// Entities returns the entities of a type (all of them for 0).
+	Entities(ctx context.Context, typ event.EntityType) ([]Entity, error)
+	Entity(ctx context.Context, typ event.EntityType, code string) (*Entity, error)
 	Meta(ctx context.Context, key string) (string, bool, error)
 	AddDeadLetter(ctx context.Context, d DeadLetter) error
 	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)

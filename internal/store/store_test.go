@@ -9,6 +9,22 @@ import (
 	"github.com/blackout-bgp/blackout/internal/event"
 )
 
+// runWriter starts w.Run and returns a function that stops it and waits.
+func runWriter(t *testing.T, w *Writer) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	return func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return")
+		}
+	}
+}
+
 func TestWriterResumeAndEvents(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -18,37 +34,36 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	}
 	t0 := time.Date(2014, 12, 22, 16, 0, 0, 0, time.UTC)
 	bin := func(i int, space float64) Bin {
-		return Bin{EntityType: "country", EntityCode: "KP", Family: "ipv4", Time: t0.Add(time.Duration(i) * 5 * time.Minute), Space: space}
+		return Bin{EntityType: event.Country, EntityCode: "KP", Family: bgp.IPv4, Time: t0.Add(time.Duration(i) * 5 * time.Minute), Space: space}
 	}
 	w, err := NewWriter(ctx, st, WriterOptions{Retention: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := runWriter(t, w)
 	for i := 0; i < 4; i++ {
 		w.AddBin(bin(i, 4))
 	}
 	inst := event.Event{ID: 1, EntityType: event.Country, EntityCode: "KP", Kind: event.Instability, Family: bgp.AllFamilies, Start: t0, Severity: event.Warning}
 	out := event.Event{ID: 2, EntityType: event.Country, EntityCode: "KP", Kind: event.PartialOutage, Family: bgp.IPv4, Start: t0.Add(15 * time.Minute), Severity: event.Warning}
-	idInst, err := w.Event(ctx, EventOp{Key: KeyOf(&inst), DetID: 1, Event: inst}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idInst := w.Event(EventOp{Key: KeyOf(&inst), DetID: 1, Event: inst})
 	key := KeyOf(&out)
 	pre := 1
 	out.PrecededBy = &pre
-	idOut, err := w.Event(ctx, EventOp{Key: key, DetID: 2, Event: out}, true)
-	if err != nil || idOut == idInst {
-		t.Fatal(idOut, err)
+	idOut := w.Event(EventOp{Key: key, DetID: 2, Event: *out.Clone()})
+	if idOut == idInst || idInst != 1 || idOut != 2 {
+		t.Fatal(idInst, idOut)
 	}
 	// Escalation changes the kind; the natural key keeps the kind at start.
 	out.Kind, out.Severity = "outage", "critical"
-	if id, err := w.Event(ctx, EventOp{Key: key, DetID: 2, Event: out}, true); err != nil || id != idOut {
-		t.Fatalf("escalation wrote id %d (%v), want %d", id, err, idOut)
+	if id := w.Event(EventOp{Key: key, DetID: 2, Event: *out.Clone()}); id != idOut {
+		t.Fatalf("escalation got id %d, want %d", id, idOut)
 	}
 	w.Progress(t0.Add(16*time.Minute), 100)
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
+	stop()
 	got, err := st.Event(ctx, idOut)
 	if err != nil || got.Kind != "outage" || got.Event.ID != int(idOut) || got.Event.PrecededBy == nil || int64(*got.Event.PrecededBy) != idInst {
 		t.Fatalf("stored %+v (%v)", got, err)
@@ -66,6 +81,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer runWriter(t, w)()
 	if !w.SkipBefore().Equal(bin(3, 0).Time) || !w.ResumedTo().Equal(t0.Add(16*time.Minute)) {
 		t.Errorf("resume: skip before %v, resumed to %v", w.SkipBefore(), w.ResumedTo())
 	}
@@ -73,10 +89,13 @@ func TestWriterResumeAndEvents(t *testing.T) {
 		w.AddBin(bin(i, float64(10+i))) // changed values show which were rewritten
 	}
 	out.Kind, out.Severity = "partial_outage", "warning"
-	if id, err := w.Event(ctx, EventOp{Key: key, DetID: 2, Event: out}, true); err != nil || id != idOut {
-		t.Fatalf("replayed start wrote id %d (%v), want %d", id, err, idOut)
+	if id := w.Event(EventOp{Key: key, DetID: 2, Event: *out.Clone()}); id != idOut {
+		t.Fatalf("replayed start got id %d, want %d", id, idOut)
 	}
-	bins, err := st.Bins(ctx, "country", "KP", "ipv4", t0, t0.Add(time.Hour))
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bins, err := st.Bins(ctx, event.Country, "KP", bgp.IPv4, t0, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +109,20 @@ func TestWriterResumeAndEvents(t *testing.T) {
 		}
 	}
 	// Retraction deletes; the id is not reused.
-	if _, err := w.Event(ctx, EventOp{Key: key, Delete: true}, true); err != nil {
+	if id := w.Event(EventOp{Key: key, Delete: true}); id != 0 {
+		t.Fatalf("deletion returned id %d", id)
+	}
+	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Event(ctx, idOut); err != ErrNotFound {
 		t.Errorf("retracted event still there: %v", err)
 	}
 	third := event.Event{EntityType: event.OriginAS, EntityCode: "131279", Kind: event.Outage, Family: bgp.AllFamilies, Start: t0.Add(time.Hour), Severity: event.Critical}
-	id3, _ := w.Event(ctx, EventOp{Key: KeyOf(&third), DetID: 3, Event: third}, true)
+	id3 := w.Event(EventOp{Key: KeyOf(&third), DetID: 3, Event: third})
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if id3 <= idOut {
 		t.Errorf("id %d reused after %d", id3, idOut)
 	}
@@ -110,7 +135,7 @@ func TestWriterResumeAndEvents(t *testing.T) {
 	if len(evs) != 1 || evs[0].ID != idInst {
 		t.Errorf("second page %+v", evs)
 	}
-	if evs, _ := st.Events(ctx, EventFilter{Severity: string(event.Critical), Ongoing: true}); len(evs) != 1 || evs[0].ID != id3 {
+	if evs, _ := st.Events(ctx, EventFilter{Severity: event.Critical, Ongoing: true}); len(evs) != 1 || evs[0].ID != id3 {
 		t.Errorf("critical ongoing: %+v", evs)
 	}
 	if n, _ := st.CountOpen(ctx); n != 2 {

@@ -2,44 +2,118 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // WriterOptions configures a Writer.
 type WriterOptions struct {
 	MaxBins  int           // flush when this many bins are buffered (default 20000)
 	Interval time.Duration // flush at least this often while data comes (default 1s)
+	// Queue is the capacity of the channel to the writer goroutine, in
+	// hand-ins (default 8192). When it is full, AddBin, AddEntity, Event,
+	// Progress and SetMeta wait for the writer goroutine: that is the
+	// backpressure that keeps memory bounded when the disk is slower than
+	// the pipeline.
+	Queue int
 	// Retention keeps bins this long behind the data time (0: forever).
 	Retention time.Duration
 	// Observe, if set, is called after every flush with its duration,
-	// the rows written and the error.
+	// the rows written and the error. It runs on the goroutine that
+	// flushes (normally Run's).
 	Observe func(d time.Duration, rows int, err error)
 }
 
-// Writer buffers the pipeline's writes and flushes them in one transaction
-// at a time: on a timer, when the buffer is full, at once for an event
-// change (so the event has its stored id), and on Close. It skips the bins
-// already stored by an earlier run (those before the latest stored bin
-// time; bins at that time are upserted again, as a flush may have stopped
-// in the middle of one bin edge).
+// Writer hands the pipeline's writes to one writer goroutine (Run) through
+// a bounded channel, and that goroutine writes them in one transaction at a
+// time: on a timer, when MaxBins bins are buffered, on Flush and at the end.
+// The goroutine that hands them in never waits for the disk, except when
+// the channel is full (backpressure, see WriterOptions.Queue) or on an
+// explicit Flush or Close; no lock is held across I/O.
+//
+// The writer assigns the stored ids of events itself (Event), from the ids
+// already stored and their natural keys, so nothing is read back. It skips
+// the bins already stored by an earlier run (those before the latest
+// stored bin time; bins at that time are upserted again, as a flush may
+// have stopped in the middle of one bin edge).
+//
+// Every method is safe for concurrent use. Hand-ins from one goroutine are
+// written in the order they were handed in.
 type Writer struct {
-	st   Store
-	opts WriterOptions
+	st         Store
+	opts       WriterOptions
+	ch         chan item
+	skipBefore time.Time // immutable after NewWriter
+	resumedTo  time.Time // the data time an earlier run had reached; immutable
 
-	mu          sync.Mutex
+	idMu   sync.Mutex
+	ids    map[eventKey]int64 // natural key -> stored id of the events stored or handed in
+	detIDs map[int]int64      // detector id -> stored id, for preceded_by_instability
+	lastID int64              // the highest id assigned
+
+	mu      sync.Mutex
+	err     error         // the last flush error
+	runDone chan struct{} // non-nil while Run runs; closed when it returns
+	stop    chan struct{} // closed by Close
+	closed  bool
+
+	// io is held by the one goroutine that takes items off the channel and
+	// writes them: Run for its whole life, or, when no Run is active, a
+	// caller of Flush, Close or a hand-in that found the channel full. The
+	// fields below belong to its holder.
+	io          sync.Mutex
 	buf         Batch
-	skipBefore  time.Time
-	resumedTo   time.Time // the data time an earlier run had reached
 	dataTime    time.Time
 	routeEvents int64
 	dirty       bool // progress changed since the last flush
+	failed      bool // the last flush failed: wait for the timer to retry
 	lastPrune   time.Time
-	err         error // the last flush error
 }
 
-// NewWriter returns a writer over st, reading where an earlier run stopped.
+// eventKey is EventKey as a comparable map key (the time as nanoseconds).
+type eventKey struct {
+	typ   event.EntityType
+	code  string
+	kind  event.Kind
+	fam   bgp.Family
+	start int64
+}
+
+func keyOf(k EventKey) eventKey {
+	return eventKey{typ: k.EntityType, code: k.EntityCode, kind: k.Kind, fam: k.Family, start: nanos(k.Start)}
+}
+
+type itemKind uint8
+
+const (
+	itemBin itemKind = iota + 1
+	itemEntity
+	itemEvent
+	itemMeta
+	itemProgress
+	itemFlush
+)
+
+// item is one hand-in to the writer goroutine.
+type item struct {
+	kind     itemKind
+	bin      Bin
+	entity   *Entity
+	op       *EventOp
+	key, val string     // itemMeta
+	time     time.Time  // itemProgress
+	n        int64      // itemProgress
+	done     chan error // itemFlush: receives the flush's error
+}
+
+// NewWriter returns a writer over st, reading where an earlier run
+// stopped: the latest bin time, the data time reached, and the ids of the
+// stored events. Start Run on its own goroutine to write.
 func NewWriter(ctx context.Context, st Store, opts WriterOptions) (*Writer, error) {
 	if opts.MaxBins <= 0 {
 		opts.MaxBins = 20000
@@ -47,16 +121,36 @@ func NewWriter(ctx context.Context, st Store, opts WriterOptions) (*Writer, erro
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
+	if opts.Queue <= 0 {
+		opts.Queue = 8192
+	}
 	last, err := st.LastBinTime(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store writer: latest bin: %w", err)
 	}
-	w := &Writer{st: st, opts: opts, skipBefore: last}
+	w := &Writer{st: st, opts: opts, ch: make(chan item, opts.Queue), skipBefore: last, stop: make(chan struct{}), detIDs: map[int]int64{}}
 	if v, ok, err := st.Meta(ctx, MetaDataTime); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store writer: %s: %w", MetaDataTime, err)
 	} else if ok {
 		w.resumedTo, _ = time.Parse(time.RFC3339Nano, v)
 	}
+	// The data time starts where the earlier run stopped, so that a run
+	// that crashes before it gets there never moves it backwards.
+	w.dataTime = w.resumedTo
+	if v, ok, err := st.Meta(ctx, MetaEvents); err != nil {
+		return nil, fmt.Errorf("store writer: %s: %w", MetaEvents, err)
+	} else if ok {
+		w.routeEvents, _ = strconv.ParseInt(v, 10, 64)
+	}
+	ids, lastID, err := st.EventIDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store writer: %w", err)
+	}
+	w.ids = make(map[eventKey]int64, len(ids))
+	for k, id := range ids {
+		w.ids[keyOf(k)] = id
+	}
+	w.lastID = lastID
 	return w, nil
 }
 
@@ -66,74 +160,87 @@ func (w *Writer) ResumedTo() time.Time { return w.resumedTo }
 // SkipBefore returns the time before which bins are not written again.
 func (w *Writer) SkipBefore() time.Time { return w.skipBefore }
 
-// AddBin buffers a bin (or skips it when an earlier run stored it).
+// AddBin hands a bin in (or skips it when an earlier run stored it).
 func (w *Writer) AddBin(b Bin) {
 	if b.Time.Before(w.skipBefore) {
 		return
 	}
-	w.mu.Lock()
-	w.buf.Bins = append(w.buf.Bins, b)
-	full := len(w.buf.Bins) >= w.opts.MaxBins
-	w.mu.Unlock()
-	if full {
-		_ = w.Flush(context.Background())
-	}
+	w.send(item{kind: itemBin, bin: b})
 }
 
-// AddEntity buffers what is known of an entity.
+// AddEntity hands in what is known of an entity. The writer keeps e's
+// slices: do not change them afterwards.
 func (w *Writer) AddEntity(e Entity) {
-	w.mu.Lock()
-	w.buf.Entities = append(w.buf.Entities, e)
-	w.mu.Unlock()
+	w.send(item{kind: itemEntity, entity: &e})
 }
 
 // Progress records the data time reached and the route events fed so far;
 // it is written as metadata with the next flush. Call it after the event
-// at that time went through the pipeline.
+// at that time went through the pipeline. A data time before the one
+// already reached (an earlier run's included) is not recorded: the stored
+// data time never moves backwards.
 func (w *Writer) Progress(dataTime time.Time, routeEvents int64) {
-	w.mu.Lock()
-	if dataTime.After(w.dataTime) {
-		w.dataTime = dataTime
-	}
-	w.routeEvents = routeEvents
-	w.dirty = true
-	w.mu.Unlock()
+	w.send(item{kind: itemProgress, time: dataTime, n: routeEvents})
 }
 
-// SetMeta buffers a metadata value.
+// SetMeta hands a metadata value in.
 func (w *Writer) SetMeta(k, v string) {
-	w.mu.Lock()
-	if w.buf.Meta == nil {
-		w.buf.Meta = map[string]string{}
-	}
-	w.buf.Meta[k] = v
-	w.mu.Unlock()
+	w.send(item{kind: itemMeta, key: k, val: v})
 }
 
-// Event buffers an event change. With now, it flushes at once and returns
-// the event's stored id.
-func (w *Writer) Event(ctx context.Context, op EventOp, now bool) (int64, error) {
-	w.mu.Lock()
-	w.buf.Events = append(w.buf.Events, op)
-	w.mu.Unlock()
-	if !now {
-		return 0, nil
+// Event hands an event change in and returns the event's stored id at
+// once, without I/O (0 for a deletion); like every hand-in, it waits only
+// when the queue is full. The writer assigns the ids: an op
+// whose natural key it knows (stored, or handed in before) gets that
+// event's id, a new key the next id. op.Event.PrecededBy, a detector id
+// (the DetID of an earlier op), is replaced by that event's stored id, or
+// dropped if unknown. A deletion (a retracted transient) forgets the key.
+// The writer keeps op.Event's slices: hand in a copy (event.Event.Clone).
+func (w *Writer) Event(op EventOp) int64 {
+	k := keyOf(op.Key)
+	w.idMu.Lock()
+	var id int64
+	if op.Delete {
+		if old, ok := w.ids[k]; ok {
+			delete(w.ids, k)
+			if op.DetID != 0 && w.detIDs[op.DetID] == old {
+				delete(w.detIDs, op.DetID)
+			}
+		}
+		op.ID = 0
+	} else {
+		id = w.ids[k]
+		if id == 0 {
+			w.lastID++
+			id = w.lastID
+			w.ids[k] = id
+		}
+		if op.DetID != 0 {
+			w.detIDs[op.DetID] = id
+		}
+		op.ID = id
+		op.Event.ID = int(id)
+		if p := op.Event.PrecededBy; p != nil {
+			if sid, ok := w.detIDs[*p]; ok {
+				v := int(sid)
+				op.Event.PrecededBy = &v
+			} else {
+				op.Event.PrecededBy = nil
+			}
+		}
 	}
-	ids, err := w.flush(ctx)
-	if err != nil {
-		return 0, err
-	}
-	// The op is the last event of the batch just written.
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	return ids[len(ids)-1], nil
+	w.idMu.Unlock()
+	w.send(item{kind: itemEvent, op: &op})
+	return id
 }
 
-// Flush writes what is buffered.
-func (w *Writer) Flush(ctx context.Context) error {
-	_, err := w.flush(ctx)
-	return err
+// StoredID returns the stored id the writer gave the event handed in with
+// detector id detID, if it knows one.
+func (w *Writer) StoredID(detID int) (int64, bool) {
+	w.idMu.Lock()
+	defer w.idMu.Unlock()
+	id, ok := w.detIDs[detID]
+	return id, ok
 }
 
 // Err returns the error of the last flush that failed (nil once one succeeds).
@@ -143,9 +250,187 @@ func (w *Writer) Err() error {
 	return w.err
 }
 
-func (w *Writer) flush(ctx context.Context) ([]int64, error) {
+// running returns the channel Run closes when it returns, or nil when no
+// Run is active.
+func (w *Writer) running() chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.runDone
+}
+
+// send hands an item to the writer goroutine. When the channel is full it
+// waits for that goroutine; when none runs, it takes what is queued off
+// the channel and applies it itself.
+func (w *Writer) send(it item) {
+	select {
+	case w.ch <- it:
+		return
+	default:
+	}
+	for {
+		if done := w.running(); done != nil {
+			select {
+			case w.ch <- it:
+				return
+			case <-done:
+				continue // Run stopped: write ourselves
+			}
+		}
+		if w.io.TryLock() {
+			w.drain(context.Background())
+			w.apply(context.Background(), it)
+			w.io.Unlock()
+			return
+		}
+		// Another caller is draining, or Run is starting or stopping.
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Flush returns once everything handed in before it is written, with the
+// write's error, or with ctx's error if ctx is done first.
+func (w *Writer) Flush(ctx context.Context) error {
+	for {
+		if done := w.running(); done != nil {
+			req := make(chan error, 1)
+			select {
+			case w.ch <- item{kind: itemFlush, done: req}:
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case err := <-req:
+				return err
+			case <-done:
+				// Run stopped; its last drain may have answered.
+				select {
+				case err := <-req:
+					return err
+				default:
+				}
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if w.io.TryLock() {
+			w.drain(ctx)
+			err := w.flush(ctx)
+			w.io.Unlock()
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// Run is the writer goroutine: it takes the hand-ins off the channel and
+// writes them, on the timer (WriterOptions.Interval), when MaxBins bins are
+// buffered, and on Flush. When ctx is done or Close is called it writes
+// what was handed in and returns. One Run at a time: a second one waits
+// for the first to return. What is handed in after Run returned is written
+// by Flush or Close.
+func (w *Writer) Run(ctx context.Context) {
+	w.io.Lock()
+	defer w.io.Unlock()
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	w.runDone = done
+	w.mu.Unlock()
+	defer func() {
+		w.drain(context.Background())
+		_ = w.flush(context.Background())
+		w.mu.Lock()
+		w.runDone = nil
+		close(done)
+		w.mu.Unlock()
+	}()
+	t := time.NewTicker(w.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case it := <-w.ch:
+			w.apply(ctx, it)
+		case <-t.C:
+			_ = w.flush(ctx)
+		case <-ctx.Done():
+			return
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// Close writes everything handed in, stops Run and waits for it (or for
+// ctx). The writer can still be used afterwards, without a goroutine:
+// Flush then writes on the caller's goroutine.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.stop)
+	}
+	done := w.runDone
+	w.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("store writer: close: %w", ctx.Err())
+		}
+	}
+	return w.Flush(ctx)
+}
+
+// drain applies what is queued, without waiting. The caller holds io.
+func (w *Writer) drain(ctx context.Context) {
+	for {
+		select {
+		case it := <-w.ch:
+			w.apply(ctx, it)
+		default:
+			return
+		}
+	}
+}
+
+// apply buffers one item, or flushes for a flush request. The caller holds io.
+func (w *Writer) apply(ctx context.Context, it item) {
+	switch it.kind {
+	case itemBin:
+		w.buf.Bins = append(w.buf.Bins, it.bin)
+		if len(w.buf.Bins) >= w.opts.MaxBins && !w.failed {
+			_ = w.flush(ctx)
+		}
+	case itemEntity:
+		w.buf.Entities = append(w.buf.Entities, *it.entity)
+	case itemEvent:
+		w.buf.Events = append(w.buf.Events, *it.op)
+	case itemMeta:
+		if w.buf.Meta == nil {
+			w.buf.Meta = map[string]string{}
+		}
+		w.buf.Meta[it.key] = it.val
+	case itemProgress:
+		if !it.time.Before(w.dataTime) {
+			w.dataTime, w.routeEvents, w.dirty = it.time, it.n, true
+		}
+	case itemFlush:
+		it.done <- w.flush(ctx)
+	}
+}
+
+// flush writes what is buffered in one transaction. The caller holds io.
+func (w *Writer) flush(ctx context.Context) error {
 	if w.dirty && !w.dataTime.IsZero() {
 		if w.buf.Meta == nil {
 			w.buf.Meta = map[string]string{}
@@ -155,39 +440,26 @@ func (w *Writer) flush(ctx context.Context) ([]int64, error) {
 		w.dirty = false
 	}
 	if w.buf.Empty() {
-		return nil, nil
+		return nil
 	}
 	start := time.Now()
-	b := w.buf
-	ids, err := w.st.Write(ctx, &b)
-	rows := len(b.Bins) + len(b.Events) + len(b.Entities) + len(b.Meta)
+	_, err := w.st.Write(ctx, &w.buf)
+	rows := len(w.buf.Bins) + len(w.buf.Events) + len(w.buf.Entities) + len(w.buf.Meta)
 	if w.opts.Observe != nil {
 		w.opts.Observe(time.Since(start), rows, err)
 	}
+	w.mu.Lock()
 	w.err = err
+	w.mu.Unlock()
+	w.failed = err != nil
 	if err != nil {
 		// Keep the batch for the next try (writes are idempotent).
-		return nil, err
+		return err
 	}
 	w.buf = Batch{}
 	if w.opts.Retention > 0 && !w.dataTime.IsZero() && w.dataTime.Sub(w.lastPrune) >= time.Hour {
 		w.lastPrune = w.dataTime
 		_, _ = w.st.PruneBins(ctx, w.dataTime.Add(-w.opts.Retention))
 	}
-	return ids, nil
-}
-
-// Run flushes on the timer until ctx is done, then flushes a last time.
-func (w *Writer) Run(ctx context.Context) {
-	t := time.NewTicker(w.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			_ = w.Flush(context.Background())
-			return
-		case <-t.C:
-			_ = w.Flush(ctx)
-		}
-	}
+	return nil
 }
