@@ -77,7 +77,8 @@ type EntitySink interface {
 }
 
 // ProgressSink receives the data time reached and the route events fed,
-// about every 1,024 events (every event when paced) and at the end.
+// about every 1,024 events, after every event when paced or when a live
+// source has nothing more waiting, and at the end.
 type ProgressSink interface {
 	Progress(dataTime time.Time, routeEvents int64)
 }
@@ -201,6 +202,7 @@ func Run(ctx context.Context, src source.Source, opts Options) (*Result, error) 
 func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*Result, error) {
 	var wallStart, dataStart time.Time
 	var n int64
+	idle, _ := src.(interface{ Idle() bool })
 	for {
 		if n&0xff == 0 {
 			if err := ctx.Err(); err != nil {
@@ -244,7 +246,7 @@ func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*R
 		}
 		p.Feed(ev)
 		n++
-		if n&0x3ff == 0 || opts.Speed > 0 {
+		if n&0x3ff == 0 || opts.Speed > 0 || idle != nil && idle.Idle() {
 			p.out.progress(ev.Time, p.res.RouteEvents)
 		}
 	}

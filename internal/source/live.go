@@ -52,6 +52,9 @@ func Join(ctx context.Context, runners []Runner, buffer int, onError func(Runner
 // closed (for tests, and for feeds joined elsewhere).
 func FromChannel(ch <-chan bgp.Event) *LiveSource { return &LiveSource{ch: ch, wall: time.Now} }
 
+// Idle reports whether no event is waiting: the consumer is up to date.
+func (l *LiveSource) Idle() bool { return len(l.ch) == 0 }
+
 // Next returns the next event, valid until the next call. An event dated
 // before 1990 or more than MaxFuture ahead of the wall clock is dropped:
 // Next returns a *TimeError naming its collector and peer (skippable), and
