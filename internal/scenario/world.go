@@ -64,6 +64,7 @@ type wAS struct {
 type wCountry struct {
 	cc   geo.Country
 	ases []*wAS
+	big  bool // a big country of a realistic background
 }
 
 type world struct {
@@ -169,6 +170,13 @@ func buildWorld(cfg *Config, db *geo.DB, rng *rand.Rand) (*world, error) {
 		}
 		excluded[cc] = true
 		w.countries = append(w.countries, c)
+	}
+
+	if cfg.Background != nil {
+		if err := buildRealistic(cfg, w, ix, rng, reserved, excluded); err != nil {
+			return nil, err
+		}
+		return w, nil
 	}
 
 	// Background countries, in a seeded order.
