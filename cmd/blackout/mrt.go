@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 )
@@ -624,15 +625,15 @@ func runMRTStats(ctx context.Context, env *cmdEnv, args []string) error {
 
 func bgpMessageName(t int) string {
 	switch uint8(t) {
-	case mrt.MsgOpen:
+	case wire.MsgOpen:
 		return "OPEN"
-	case mrt.MsgUpdate:
+	case wire.MsgUpdate:
 		return "UPDATE"
-	case mrt.MsgNotification:
+	case wire.MsgNotification:
 		return "NOTIFICATION"
-	case mrt.MsgKeepalive:
+	case wire.MsgKeepalive:
 		return "KEEPALIVE"
-	case mrt.MsgRouteRefresh:
+	case wire.MsgRouteRefresh:
 		return "ROUTE-REFRESH"
 	}
 	return "TYPE_" + strconv.Itoa(t)
