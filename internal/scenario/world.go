@@ -35,6 +35,7 @@ type World struct {
 type WorldCountry struct {
 	Country string    `json:"country"`
 	ASes    []WorldAS `json:"ases"`
+	Big     bool      `json:"big,omitempty"` // a big country of a realistic background
 }
 
 // WorldAS is one origin AS of a World.
@@ -313,7 +314,7 @@ func (w *world) info() World {
 	var out World
 	out.Peers = slices.Clone(w.peers)
 	for _, c := range w.countries {
-		wc := WorldCountry{Country: c.cc.String()}
+		wc := WorldCountry{Country: c.cc.String(), Big: c.big}
 		for _, a := range c.ases {
 			wa := WorldAS{ASN: uint32(a.asn), Name: a.name}
 			for _, i := range a.prefix {
