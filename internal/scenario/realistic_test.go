@@ -108,7 +108,9 @@ func TestRealisticSuiteShape(t *testing.T) {
 }
 
 // rngFor is the generator's random source of cfg.
-func rngFor(cfg Config) *rand.Rand { return rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)) }
+func rngFor(cfg Config) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15))
+}
 
 func (c *wCountry) prefixesOf() []int32 { return entity{cc: c}.prefixes() }
 
