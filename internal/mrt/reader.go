@@ -70,6 +70,7 @@ type RecordError struct {
 	Err     error
 }
 
+// Error names the input, the offset and, when known, the record type.
 func (e *RecordError) Error() string {
 	if e.Type == 0 {
 		return fmt.Sprintf("%s: offset %d: %v", e.Name, e.Offset, e.Err)
