@@ -52,8 +52,8 @@ func routes(name string) error {
 			break
 		}
 		if err != nil {
-			var re *mrt.RecordError
-			if !errors.As(err, &re) {
+			var s interface{ Skippable() bool }
+			if !errors.As(err, &s) || !s.Skippable() {
 				return err
 			}
 			errs++

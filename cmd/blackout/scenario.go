@@ -17,8 +17,8 @@ func init() {
 }
 
 func runScenario(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlags(env, "scenario", "[--case KIND|suite|northkorea] [--seed N] [--out DIR]")
-	kind := fs.String("case", "northkorea", "what to generate: northkorea (the December 2014 demo), suite (every case), or one kind: "+strings.Join(scenario.Kinds, ", ")+", combined")
+	fs := newFlags(env, "scenario", "[--case KIND|suite|realistic|northkorea] [--seed N] [--out DIR]")
+	kind := fs.String("case", "northkorea", "what to generate: northkorea (the December 2014 demo), suite (every case), realistic (the realistic suite: Internet-like worlds of 20 peers, 30 countries, ~6,850 prefixes, 30 h to 7 days; about 600 MB, use --gzip), or one kind of the suite: "+strings.Join(scenario.Kinds, ", ")+", combined")
 	seed := fs.Int64("seed", 1, "seed of the suite (northkorea has its own fixed seed unless this is set)")
 	out := fs.String("out", "scenario-out", "output directory (suite and kinds: one subdirectory per case)")
 	gz := fs.Bool("gzip", false, "gzip the MRT files (.gz)")
@@ -36,25 +36,9 @@ func runScenario(ctx context.Context, env *cmdEnv, args []string) error {
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
 
-	var cases []scenario.Case
-	switch *kind {
-	case "northkorea", "nk":
-		cfg := scenario.NorthKorea2014()
-		if seedSet {
-			cfg.Seed = *seed
-		}
-		cases = []scenario.Case{{Name: cfg.Name, Kind: "northkorea", Config: cfg}}
-	case "suite":
-		cases = scenario.Suite(*seed)
-	default:
-		for _, c := range scenario.Suite(*seed) {
-			if c.Kind == *kind {
-				cases = append(cases, c)
-			}
-		}
-		if len(cases) == 0 {
-			return fmt.Errorf("%w: unknown case %q", errUsage, *kind)
-		}
+	cases, err := scenarioCases(*kind, *seed, seedSet)
+	if err != nil {
+		return err
 	}
 	db, err := geo.Open(geoPaths, geo.WithoutCache())
 	if err != nil {
@@ -100,4 +84,31 @@ func runScenario(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	return nil
+}
+
+// scenarioCases returns the cases that --case kind names.
+func scenarioCases(kind string, seed int64, seedSet bool) ([]scenario.Case, error) {
+	var cases []scenario.Case
+	switch kind {
+	case "northkorea", "nk":
+		cfg := scenario.NorthKorea2014()
+		if seedSet {
+			cfg.Seed = seed
+		}
+		cases = []scenario.Case{{Name: cfg.Name, Kind: "northkorea", Config: cfg}}
+	case "suite":
+		cases = scenario.Suite(seed)
+	case "realistic":
+		cases = scenario.RealisticSuite(seed)
+	default:
+		for _, c := range scenario.Suite(seed) {
+			if c.Kind == kind {
+				cases = append(cases, c)
+			}
+		}
+		if len(cases) == 0 {
+			return nil, fmt.Errorf("%w: unknown case %q", errUsage, kind)
+		}
+	}
+	return cases, nil
 }

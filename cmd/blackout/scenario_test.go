@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -41,6 +42,12 @@ func TestScenarioCommand(t *testing.T) {
 		if len(files) != 1 {
 			t.Errorf("%s: --single wrote %d updates files", name, len(files))
 		}
+	}
+	// --case realistic: the realistic suite (not generated here: about
+	// 600 MB; internal/scenario tests it).
+	cases, err := scenarioCases("realistic", 2, true)
+	if err != nil || !reflect.DeepEqual(cases, scenario.RealisticSuite(2)) {
+		t.Errorf("--case realistic: %d cases, %v", len(cases), err)
 	}
 	if code, _, _ := runScenarioCmd(t, "--case", "nonsense", "--out", dir); code != 2 {
 		t.Errorf("unknown case: exit %d, want 2", code)

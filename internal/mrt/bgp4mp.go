@@ -2,10 +2,12 @@ package mrt
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // BGP4MPHeader is the common part of BGP4MP MESSAGE and STATE_CHANGE records.
@@ -41,8 +43,8 @@ func DecodeBGP4MPHeader(body []byte, st uint16, h *BGP4MPHeader) ([]byte, error)
 	p = p[4:]
 	alen := 4
 	switch h.AFI {
-	case AFIIPv4:
-	case AFIIPv6:
+	case wire.AFIIPv4:
+	case wire.AFIIPv6:
 		alen = 16
 	default:
 		return nil, fmt.Errorf("BGP4MP header: address family %d", h.AFI)
@@ -62,4 +64,18 @@ func DecodeStateChange(rest []byte) (old, new bgp.State, err error) {
 		return 0, 0, fmt.Errorf("state change: %w", errShort)
 	}
 	return bgp.State(binary.BigEndian.Uint16(rest)), bgp.State(binary.BigEndian.Uint16(rest[2:])), nil
+}
+
+// errShort reports a record that ends before the structure it holds.
+var errShort = errors.New("truncated")
+
+// addrFrom decodes a 4- or 16-byte address.
+func addrFrom(b []byte) (netip.Addr, bool) {
+	switch len(b) {
+	case 4:
+		return netip.AddrFrom4([4]byte(b)), true
+	case 16:
+		return netip.AddrFrom16([16]byte(b)), true
+	}
+	return netip.Addr{}, false
 }

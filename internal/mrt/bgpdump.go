@@ -108,19 +108,20 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	var nh netip.Addr
 	switch rec.Type {
 	case TypeTableDump, TypeTableDumpV2:
-		if mp := rr.ribAttrs.mpNextHop; mp.Is6() {
+		if attr, mp := rr.ribAttrs.NextHops(); mp.Is6() {
 			nh = mp
 		} else {
-			nh = rr.ribAttrs.nextHop
+			nh = attr
 		}
 	default:
+		attr, mp := rr.dec.NextHops()
 		switch {
 		case ev.Prefix.Addr().Is6():
-			nh = rr.dec.attrs.mpNextHop
-		case rr.idx-1-len(rr.upd.Withdrawn) < rr.upd.plain:
-			nh = rr.dec.attrs.nextHop
+			nh = mp
+		case rr.upd.InNLRIField(rr.idx - 1 - len(rr.upd.Withdrawn)):
+			nh = attr
 		default:
-			nh = rr.dec.attrs.mpNextHop
+			nh = mp
 			signed = true
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/blackout-bgp/blackout/internal/corpus"
@@ -17,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // fuzzCorpusDir returns the real-data corpus folder ($BLACKOUT_CORPUS, or
@@ -122,7 +122,7 @@ func fuzzWriterSample(tb testing.TB) []byte {
 	must(w.WriteStateChange(wt0, peersW[0], netip.Addr{}, 1, bgp.StateIdle, bgp.StateEstablished))
 	must(w.WriteUpdate(wt0, peersW[0], netip.Addr{}, 1, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, attrs[1], []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}))
 	must(w.WriteUpdate(wt0, peersW[1], netip.Addr{}, 1, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}, withV6(attrs[1], false), []netip.Prefix{netip.MustParsePrefix("2001:db8:2::/48")}))
-	must(w.WriteUpdateAddPath(wt0, peersW[2], netip.Addr{}, 1, []NLRI{{Prefix: netip.MustParsePrefix("10.3.0.0/16"), PathID: 9}}, attrs[0], []NLRI{{Prefix: netip.MustParsePrefix("10.4.0.0/16"), PathID: 1}}))
+	must(w.WriteUpdateAddPath(wt0, peersW[2], netip.Addr{}, 1, []wire.NLRI{{Prefix: netip.MustParsePrefix("10.3.0.0/16"), PathID: 9}}, attrs[0], []wire.NLRI{{Prefix: netip.MustParsePrefix("10.4.0.0/16"), PathID: 1}}))
 	must(w.Flush())
 	return buf.Bytes()
 }
@@ -199,45 +199,6 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-func FuzzUpdate(f *testing.F) {
-	add := func(recs []fuzzRecord) {
-		for _, r := range recs {
-			if r.typ != TypeBGP4MP && r.typ != TypeBGP4MPET {
-				continue
-			}
-			var h BGP4MPHeader
-			msg, err := DecodeBGP4MPHeader(r.body, r.sub, &h)
-			if err != nil || len(msg) < 19 || msg[18] != MsgUpdate {
-				continue
-			}
-			f.Add(msg[19:], isAS4(r.sub), isAddPath(r.sub))
-		}
-	}
-	add(fuzzMessages(fuzzWriterSample(f)))
-	add(fuzzCorpusRecords(f, 60))
-	var d UpdateDecoder
-	var u Update
-	f.Fuzz(func(t *testing.T, body []byte, as4, addPath bool) {
-		_ = d.DecodeUpdate(body, as4, addPath, &u)
-		for _, n := range append(u.Withdrawn, u.Announced...) {
-			if !n.Prefix.IsValid() {
-				t.Fatalf("invalid prefix decoded")
-			}
-		}
-		_ = u.Attrs.Path.String()
-		_, _ = u.Attrs.Path.Origin()
-		// A message with the same body decodes the same way.
-		msg := make([]byte, 19, 19+len(body))
-		if len(body)+19 <= 0xffff {
-			binary.BigEndian.PutUint16(msg[16:], uint16(19+len(body)))
-			msg[18] = MsgUpdate
-			if _, err := d.DecodeMessage(append(msg, body...), as4, addPath, &u); err != nil {
-				_ = err.Error()
-			}
-		}
-	})
-}
-
 func FuzzRIB(f *testing.F) {
 	add := func(recs []fuzzRecord) {
 		for _, r := range recs {
@@ -250,9 +211,9 @@ func FuzzRIB(f *testing.F) {
 	add(fuzzCorpusRecords(f, 40))
 	var rib RIBRecord
 	var e RIBEntry
-	var d attrDecoder
+	var d wire.AttrDecoder
 	var a bgp.Attrs
-	var none []NLRI
+	var none []wire.NLRI
 	f.Fuzz(func(t *testing.T, body []byte, sub uint16) {
 		if err := rib.Init(body, sub); err != nil {
 			return
@@ -265,10 +226,10 @@ func FuzzRIB(f *testing.F) {
 			if err != nil || !ok {
 				break
 			}
-			_ = d.decode(e.Attrs, attrOptions{as4: true, rib: true, ribAFI: rib.AFI}, &a, &none, &none)
+			_ = d.Decode(e.Attrs, wire.AttrOptions{AS4: true, RIB: true}, &a, &none, &none)
 			_ = a.Path.String()
 			// The same attributes as a 2-byte speaker's.
-			_ = d.decode(e.Attrs, attrOptions{}, &a, &none, &none)
+			_ = d.Decode(e.Attrs, wire.AttrOptions{}, &a, &none, &none)
 			_ = a.Path.String()
 		}
 	})
@@ -295,74 +256,4 @@ func FuzzPeerIndex(f *testing.F) {
 			}
 		}
 	})
-}
-
-// FuzzAttrsRoundTrip checks that AppendAttrs writes back what the decoder
-// read: decode, encode, decode again, and compare.
-func FuzzAttrsRoundTrip(f *testing.F) {
-	for _, a := range writerTestAttrs(f) {
-		b, err := AppendAttrs(nil, a, true, nil)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, true)
-		if b, err = AppendAttrs(nil, a, false, nil); err == nil {
-			f.Add(b, false)
-		}
-	}
-	var d1, d2 attrDecoder
-	var a1, a2 bgp.Attrs
-	var n1, n2 []NLRI
-	f.Fuzz(func(t *testing.T, data []byte, as4 bool) {
-		n1, n2 = n1[:0], n2[:0]
-		if err := d1.decode(data, attrOptions{as4: as4}, &a1, &n1, &n1); err != nil {
-			return
-		}
-		// Multiprotocol attributes are the writer's to build from the NLRI,
-		// and repeated attributes cannot be written back as they came.
-		mp := uint64(1<<bgp.AttrMPReach | 1<<bgp.AttrMPUnreach)
-		if a1.Present&mp != 0 || hasRepeats(data) {
-			return
-		}
-		b, err := AppendAttrs(nil, &a1, as4, nil)
-		if err != nil {
-			return // too long to write back (an AS_PATH split in segments of 255, ...)
-		}
-		if err := d2.decode(b, attrOptions{as4: as4}, &a2, &n2, &n2); err != nil {
-			t.Fatalf("decoding the re-encoded attributes: %v\n% x", err, b)
-		}
-		// Without as4, 4-byte ASNs travel in AS4_PATH and AS4_AGGREGATOR.
-		a2.Present &^= 1<<bgp.AttrAS4Path | 1<<bgp.AttrAS4Aggregator
-		e1 := bgp.Event{Kind: bgp.Announce, Attrs: &a1}
-		e2 := bgp.Event{Kind: bgp.Announce, Attrs: &a2}
-		s1, s2 := writerEventString(&e1), writerEventString(&e2)
-		if s1 != s2 {
-			t.Fatalf("round trip:\n got %s\nwant %s", s2, s1)
-		}
-	})
-}
-
-// hasRepeats reports whether an attribute block holds a type twice, or a
-// type the decoder folds into another (AS4_PATH, AS4_AGGREGATOR).
-func hasRepeats(b []byte) bool {
-	var seen [256]bool
-	for len(b) >= 3 {
-		hl, vl := 3, int(b[2])
-		if b[0]&0x10 != 0 {
-			if len(b) < 4 {
-				return false
-			}
-			hl, vl = 4, int(binary.BigEndian.Uint16(b[2:]))
-		}
-		t := b[1]
-		if seen[t] || t == byte(bgp.AttrAS4Path) || t == byte(bgp.AttrAS4Aggregator) {
-			return true
-		}
-		seen[t] = true
-		if len(b) < hl+vl {
-			return false
-		}
-		b = b[hl+vl:]
-	}
-	return false
 }

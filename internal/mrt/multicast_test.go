@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // multicastFile builds an MRT stream with multicast routes: BGP4MP
@@ -54,9 +55,9 @@ func multicastFile(t *testing.T) []byte {
 		record(TypeBGP4MP, BGP4MPMessageAS4, append(hdr, msg...))
 	}
 	nh6 := netip.MustParseAddr("2001:db8::1").As16()
-	update(append(append([]byte{}, base...), mpReach(AFIIPv4, []byte{198, 51, 100, 1}, []byte{24, 233, 252, 0})...))
-	update(append(append([]byte{}, base...), mpReach(AFIIPv6, nh6[:], []byte{32, 0x20, 0x01, 0x0d, 0xb8})...))
-	update(mpUnreach(AFIIPv4, []byte{24, 233, 252, 0}))
+	update(append(append([]byte{}, base...), mpReach(wire.AFIIPv4, []byte{198, 51, 100, 1}, []byte{24, 233, 252, 0})...))
+	update(append(append([]byte{}, base...), mpReach(wire.AFIIPv6, nh6[:], []byte{32, 0x20, 0x01, 0x0d, 0xb8})...))
+	update(mpUnreach(wire.AFIIPv4, []byte{24, 233, 252, 0}))
 
 	// PEER_INDEX_TABLE with one peer, then RIB_IPV4_MULTICAST 233.252.1.0/24.
 	pi := []byte{192, 0, 2, 1, 0, 0, 0, 1, 2, 192, 0, 2, 1, 192, 0, 2, 1, 0, 0, 0xfd, 0xe8}

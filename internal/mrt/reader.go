@@ -70,6 +70,7 @@ type RecordError struct {
 	Err     error
 }
 
+// Error names the input, the offset and, when known, the record type.
 func (e *RecordError) Error() string {
 	if e.Type == 0 {
 		return fmt.Sprintf("%s: offset %d: %v", e.Name, e.Offset, e.Err)
@@ -77,7 +78,14 @@ func (e *RecordError) Error() string {
 	return fmt.Sprintf("%s: record at offset %d (%s/%s): %v", e.Name, e.Offset, e.Type, SubtypeName(e.Type, e.Subtype), e.Err)
 }
 
+// Unwrap returns the error in the record.
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// Skippable reports that a RecordError is not fatal: the stream goes on
+// after it, with the next record. Other packages classify errors with it
+// (errors.As into an interface{ Skippable() bool }) rather than by this
+// concrete type.
+func (e *RecordError) Skippable() bool { return true }
 
 // ErrCorruptHeader is wrapped by the error reported for a record header that
 // cannot be right (a length beyond MaxRecordLen, a truncated _ET field).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // RecordKey names a record type and subtype.
@@ -53,9 +54,9 @@ type RouteReader struct {
 	dump  dumpCache
 	peers []bgp.Peer
 
-	dec      UpdateDecoder
-	upd      Update
-	ribAttrs attrDecoder
+	dec      wire.UpdateDecoder
+	upd      wire.Update
+	ribAttrs wire.AttrDecoder
 	attrs    bgp.Attrs
 	rib      RIBRecord
 	entry    RIBEntry
@@ -225,8 +226,8 @@ func (rr *RouteReader) tableDumpV1() (*bgp.Event, error) {
 	if err := DecodeTableDumpV1(rec.Body, rec.Subtype, &rr.v1); err != nil {
 		return nil, err
 	}
-	var w []NLRI
-	err := rr.ribAttrs.decode(rr.v1.Attrs, attrOptions{as4: false}, &rr.attrs, &w, &w)
+	var w []wire.NLRI
+	err := rr.ribAttrs.Decode(rr.v1.Attrs, wire.AttrOptions{AS4: false}, &rr.attrs, &w, &w)
 	rr.stats.RIBEntries++
 	rr.stats.Announcements++
 	rr.originated = rr.v1.Originated
@@ -262,7 +263,7 @@ func (rr *RouteReader) bgp4mp() (*bgp.Event, error) {
 	if int(typ) < len(rr.stats.Messages) {
 		rr.stats.Messages[typ]++
 	}
-	if typ == MsgUpdate {
+	if typ == wire.MsgUpdate {
 		rr.pending, rr.idx = 1, 0
 	}
 	return nil, err
@@ -273,7 +274,7 @@ func (rr *RouteReader) nextUpdateRoute() *bgp.Event {
 	for rr.idx < len(u.Withdrawn)+len(u.Announced) {
 		i := rr.idx
 		rr.idx++
-		var n NLRI
+		var n wire.NLRI
 		kind := bgp.Withdraw
 		if i < len(u.Withdrawn) {
 			n = u.Withdrawn[i]
@@ -317,8 +318,8 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 			return nil, &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype,
 				Err: fmt.Errorf("RIB entry for %s: peer index %d beyond the %d peers of the PEER_INDEX_TABLE", rr.rib.Prefix, rr.entry.PeerIndex, len(rr.peers))}
 		}
-		var none []NLRI
-		err = rr.ribAttrs.decode(rr.entry.Attrs, attrOptions{as4: true, rib: true, ribAFI: rr.rib.AFI}, &rr.attrs, &none, &none)
+		var none []wire.NLRI
+		err = rr.ribAttrs.Decode(rr.entry.Attrs, wire.AttrOptions{AS4: true, RIB: true}, &rr.attrs, &none, &none)
 		rr.originated = rr.entry.Originated
 		rr.stats.Announcements++
 		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,

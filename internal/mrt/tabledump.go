@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // PeerEntry is one peer of a PEER_INDEX_TABLE.
@@ -92,21 +93,21 @@ type RIBRecord struct {
 func ribFamily(st uint16) (afi uint16, multicast, addPath, ok bool) {
 	switch st {
 	case RIBIPv4Unicast:
-		return AFIIPv4, false, false, true
+		return wire.AFIIPv4, false, false, true
 	case RIBIPv4Multicast:
-		return AFIIPv4, true, false, true
+		return wire.AFIIPv4, true, false, true
 	case RIBIPv6Unicast:
-		return AFIIPv6, false, false, true
+		return wire.AFIIPv6, false, false, true
 	case RIBIPv6Multicast:
-		return AFIIPv6, true, false, true
+		return wire.AFIIPv6, true, false, true
 	case RIBIPv4UnicastAddPath:
-		return AFIIPv4, false, true, true
+		return wire.AFIIPv4, false, true, true
 	case RIBIPv4MulticastAddPath:
-		return AFIIPv4, true, true, true
+		return wire.AFIIPv4, true, true, true
 	case RIBIPv6UnicastAddPath:
-		return AFIIPv6, false, true, true
+		return wire.AFIIPv6, false, true, true
 	case RIBIPv6MulticastAddPath:
-		return AFIIPv6, true, true, true
+		return wire.AFIIPv6, true, true, true
 	}
 	return 0, false, false, false
 }
@@ -123,7 +124,7 @@ func (r *RIBRecord) Init(b []byte, st uint16) error {
 		return fmt.Errorf("RIB header: %w", errShort)
 	}
 	r.Sequence = binary.BigEndian.Uint32(b)
-	p, n, err := readPrefix(b[4:], afi)
+	p, n, err := wire.DecodePrefix(b[4:], afi)
 	if err != nil {
 		return fmt.Errorf("RIB prefix: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // writerEventString formats every field of ev, for exact comparisons.
@@ -35,7 +36,7 @@ func writerEventString(ev *bgp.Event) string {
 		}
 		fmt.Fprintf(&b, " comm=%v large=%v", a.Communities, a.LargeCommunities)
 		for _, u := range a.Unknown {
-			fmt.Fprintf(&b, " raw=%#x/%d/%s", u.Flags&^flagExtended, u.Type, hex.EncodeToString(u.Value))
+			fmt.Fprintf(&b, " raw=%#x/%d/%s", u.Flags&^0x10, u.Type, hex.EncodeToString(u.Value))
 		}
 	}
 	return b.String()
@@ -276,8 +277,8 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 	want = append(want, wantEvent(tm, bgp.Announce, peersW[1], "10.200.0.0/16", 0, a6, false, mp))
 
 	// ADD-PATH.
-	apw := []NLRI{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), PathID: 5}, {Prefix: netip.MustParsePrefix("2001:db8:1::/48"), PathID: 6}}
-	apa := []NLRI{{Prefix: netip.MustParsePrefix("10.2.0.0/16"), PathID: 7}, {Prefix: netip.MustParsePrefix("10.3.0.0/16"), PathID: 0}}
+	apw := []wire.NLRI{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), PathID: 5}, {Prefix: netip.MustParsePrefix("2001:db8:1::/48"), PathID: 6}}
+	apa := []wire.NLRI{{Prefix: netip.MustParsePrefix("10.2.0.0/16"), PathID: 7}, {Prefix: netip.MustParsePrefix("10.3.0.0/16"), PathID: 0}}
 	if err := w.WriteUpdateAddPath(tm, peersW[2], local4, 12654, apw, attrs[1], apa); err != nil {
 		t.Fatal(err)
 	}
@@ -338,42 +339,12 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(msg) > MaxMessageLen {
+		if len(msg) > wire.MaxMessageLen {
 			t.Errorf("record at %d: BGP message of %d bytes", rec.Offset, len(msg))
 		}
 		if rec.Subtype == BGP4MPMessageAS4 && int(binary.BigEndian.Uint16(msg[16:])) != len(msg) {
 			t.Errorf("record at %d: BGP length field %d, message %d bytes", rec.Offset, binary.BigEndian.Uint16(msg[16:]), len(msg))
 		}
-	}
-}
-
-// TestAppendAttrs2Byte checks the RFC 6793 encoding for 2-byte speakers:
-// AS_TRANS in AS_PATH and AGGREGATOR, the truth in AS4_PATH and
-// AS4_AGGREGATOR, merged back by the decoder.
-func TestAppendAttrs2Byte(t *testing.T) {
-	a := &bgp.Attrs{Path: mustParsePath(t, "64500 4200000001 {4200000002,3}"), NextHop: netip.MustParseAddr("192.0.2.1")}
-	a.Set(bgp.AttrOrigin)
-	a.Set(bgp.AttrAggregator)
-	a.Aggregator = bgp.Aggregator{AS: 4200000003, Addr: netip.MustParseAddr("192.0.2.3")}
-	b, err := AppendAttrs(nil, a, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d attrDecoder
-	var got bgp.Attrs
-	var none []NLRI
-	if err := d.decode(b, attrOptions{}, &got, &none, &none); err != nil {
-		t.Fatal(err)
-	}
-	if got.Path.String() != a.Path.String() || got.Aggregator != a.Aggregator || got.NextHop != a.NextHop {
-		t.Errorf("got path %q aggregator %v next hop %s, want %q %v %s", got.Path, got.Aggregator, got.NextHop, a.Path, a.Aggregator, a.NextHop)
-	}
-	// Read as 4-byte, the AS_PATH shows AS_TRANS.
-	if err := d.decode(b, attrOptions{as4: false}, &got, &none, &none); err != nil {
-		t.Fatal(err)
-	}
-	if !got.Has(bgp.AttrAS4Path) || !got.Has(bgp.AttrAS4Aggregator) {
-		t.Errorf("AS4_PATH/AS4_AGGREGATOR not present: %#x", got.Present)
 	}
 }
 

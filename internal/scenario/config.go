@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -50,6 +51,13 @@ type Config struct {
 	// Gzip compresses the MRT files (names end in .gz).
 	Gzip bool
 
+	// Background, when set, adds the realistic background of
+	// background.go to the world: big countries of hundreds of prefixes,
+	// single-prefix flaps at all peers, path changes seen by a few or by
+	// all peers, duplicate announcements. None of it is an event: the truth
+	// has nothing for it. Nil: the classic world (Suite, NorthKorea2014).
+	Background *Background
+
 	Events []EventSpec
 }
 
@@ -89,7 +97,32 @@ type EventSpec struct {
 	// FlapEvery is the mean pause between two down phases of an instability;
 	// default 8m.
 	FlapEvery time.Duration
+	// Repeat, for outage, ipv6_outage and partial_outage, is how many more
+	// times the same event happens on the same entity (the same prefixes),
+	// every Every after At: a shutdown repeated night after night. Each
+	// time is its own event in the truth. 0: once.
+	Repeat int
+	// Every is the period of a repeated event; default 24h.
+	Every time.Duration
+	// Pick restricts the seeded choice of the entity (Code empty) in a
+	// realistic world: PickBig, PickOther, PickSmallAS; empty: any.
+	Pick string
+	// Ramp, for outage and partial_outage, makes the fall and the recovery
+	// gradual: the prefixes are withdrawn one after another (each by all
+	// peers) over Ramp from At, and re-announced one after another, in
+	// another order, over Ramp from At+For. The truth's start is the first
+	// withdrawal and its end the first re-announcement, as for a sudden
+	// event; TruthEvent.Bottom and Recovered tell when the fall and the
+	// recovery were complete. 0: all prefixes at once.
+	Ramp time.Duration
 }
+
+// Values of EventSpec.Pick.
+const (
+	PickBig     = "big"      // a big country (Background.Big), or an AS of one
+	PickOther   = "other"    // a country that is not big, or an AS of one
+	PickSmallAS = "small_as" // an AS of a big country holding 1-2 % of its IPv4 space (Entity asn)
+)
 
 const (
 	defaultStart = "2024-03-01T00:00:00Z"
@@ -129,6 +162,16 @@ func (c Config) withDefaults() Config {
 	if c.FileEvery == 0 {
 		c.FileEvery = time.Hour
 	}
+	if c.Background != nil {
+		bg := c.Background.withDefaults()
+		c.Background = &bg
+	}
+	for i := range c.Events {
+		if c.Events[i].Repeat > 0 && c.Events[i].Every <= 0 {
+			c.Events = slices.Clone(c.Events)
+			c.Events[i].Every = 24 * time.Hour
+		}
+	}
 	return c
 }
 
@@ -153,6 +196,29 @@ func (c *Config) validate() error {
 		}
 		if e.Entity != "" && e.Entity != EntityCountry && e.Entity != EntityASN {
 			return fmt.Errorf("scenario: event %d: entity %q: want country or asn", i, e.Entity)
+		}
+		if e.Repeat < 0 || (e.Repeat > 0 && e.Kind != CaseOutage && e.Kind != CaseIPv6Outage && e.Kind != CasePartialOutage) {
+			return fmt.Errorf("scenario: event %d (%s): repeat %d: only outages repeat", i, e.Kind, e.Repeat)
+		}
+		if last := e.At + time.Duration(e.Repeat)*e.Every + e.For; e.Repeat > 0 && (e.For <= 0 || last >= c.Duration || e.For+e.Ramp >= e.Every) {
+			return fmt.Errorf("scenario: event %d (%s): %d repetitions every %v of %v each: outside the data or overlapping", i, e.Kind, e.Repeat+1, e.Every, e.For)
+		}
+		if e.Pick != "" && e.Pick != PickBig && e.Pick != PickOther && e.Pick != PickSmallAS {
+			return fmt.Errorf("scenario: event %d: pick %q: want %s, %s or %s", i, e.Pick, PickBig, PickOther, PickSmallAS)
+		}
+		if e.Ramp < 0 || (e.Ramp > 0 && e.Kind != CaseOutage && e.Kind != CasePartialOutage) {
+			return fmt.Errorf("scenario: event %d (%s): ramp %v: only outage and partial_outage ramp", i, e.Kind, e.Ramp)
+		}
+		if e.Ramp > 0 && e.For > 0 && e.At+e.For+e.Ramp >= c.Duration-time.Minute {
+			return fmt.Errorf("scenario: event %d (%s): the gradual recovery ends after the data", i, e.Kind)
+		}
+		if e.Ramp > 0 && e.For > 0 && e.For <= e.Ramp {
+			return fmt.Errorf("scenario: event %d (%s): the recovery (at %v) starts before the fall (%v) is complete", i, e.Kind, e.For, e.Ramp)
+		}
+	}
+	if c.Background != nil {
+		if err := c.Background.validate(); err != nil {
+			return err
 		}
 	}
 	return nil

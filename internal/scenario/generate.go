@@ -140,6 +140,7 @@ func GenerateTo(ctx context.Context, cfg Config, db *geo.DB, create func(name st
 		return nil, err
 	}
 	pl := newPlanner(&cfg, w, rng)
+	pl.db = db
 	specs := slices.Clone(cfg.Events)
 	slices.SortStableFunc(specs, func(a, b EventSpec) int { return cmp.Compare(a.At, b.At) })
 	for _, s := range specs {
@@ -150,6 +151,7 @@ func GenerateTo(ctx context.Context, cfg Config, db *geo.DB, create func(name st
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	pl.addBackground()
 	pl.addChurn()
 	slices.SortFunc(pl.ops, func(a, b op) int {
 		if c := a.t.Compare(b.t); c != 0 {
@@ -464,6 +466,15 @@ func (s *sim) apply(o *op) error {
 			s.want[i] = true
 			if s.live(p) && !s.present[i] {
 				s.present[i] = true
+				ann = append(ann, x)
+			}
+		}
+	case opDuplicate:
+		if !s.live(p) {
+			return nil
+		}
+		for _, x := range o.pfx {
+			if s.present[base+int(x)] {
 				ann = append(ann, x)
 			}
 		}

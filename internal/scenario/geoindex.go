@@ -26,8 +26,9 @@ type geoIndex struct {
 }
 
 type blockKey struct {
-	cc geo.Country
-	v6 bool
+	cc         geo.Country
+	v6         bool
+	max, nodes int
 }
 
 var (
@@ -72,9 +73,16 @@ func (ix *geoIndex) ASNs(cc geo.Country) []uint32 { return ix.asns[cc] }
 // node in an order fixed by a hash of each (so that the blocks are spread
 // over the space, and the same for the same DB).
 func (ix *geoIndex) Blocks(cc geo.Country, v6 bool) []netip.Prefix {
+	return ix.blocksN(cc, v6, blocksPerCC, nodesPerCC)
+}
+
+// blocksN is Blocks with other bounds: up to maxBlocks blocks, found in at
+// most maxNodes steps of the descent. The first blocks are the same as
+// those of a smaller bound.
+func (ix *geoIndex) blocksN(cc geo.Country, v6 bool, maxBlocks, maxNodes int) []netip.Prefix {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	key := blockKey{cc, v6}
+	key := blockKey{cc, v6, maxBlocks, maxNodes}
 	if b, ok := ix.blocks[key]; ok {
 		return b
 	}
@@ -86,7 +94,7 @@ func (ix *geoIndex) Blocks(cc geo.Country, v6 bool) []netip.Prefix {
 	nodes := 0
 	var walk func(p netip.Prefix)
 	walk = func(p netip.Prefix) {
-		if len(out) >= blocksPerCC || nodes >= nodesPerCC {
+		if len(out) >= maxBlocks || nodes >= maxNodes {
 			return
 		}
 		nodes++

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/geo"
 )
 
 type opKind uint8
@@ -22,6 +23,7 @@ const (
 	opTable                        // session up: announce every wanted prefix
 	opFlushStart                   // withdraw every route, hold them back
 	opFlushEnd                     // announce every wanted prefix again
+	opDuplicate                    // announce pfx again with the same path, where present
 )
 
 type op struct {
@@ -40,6 +42,7 @@ func (iv interval) overlaps(o interval) bool { return iv.from.Before(o.to) && o.
 // planner builds the ops and the truth of one scenario.
 type planner struct {
 	cfg   *Config
+	db    *geo.DB
 	w     *world
 	rng   *rand.Rand
 	end   time.Time
@@ -156,6 +159,10 @@ func (pl *planner) pickEntity(spec EventSpec, ok func(entity) bool) (entity, err
 			cands = append(cands, entity{typ: typ, code: a.asn.String(), as: a})
 		}
 	}
+	if spec.Pick != "" {
+		inner := ok
+		ok = func(e entity) bool { return pl.picks(spec.Pick, e) && inner(e) }
+	}
 	if spec.Code != "" {
 		for _, e := range cands {
 			if e.code == spec.Code {
@@ -177,6 +184,32 @@ func (pl *planner) pickEntity(spec EventSpec, ok func(entity) bool) (entity, err
 		return e, nil
 	}
 	return entity{}, fmt.Errorf("scenario: no free %s fits a %s event; use more countries", typ, spec.Kind)
+}
+
+// picks reports whether e is of the kind that EventSpec.Pick asks for.
+func (pl *planner) picks(pick string, e entity) bool {
+	c := e.cc
+	if c == nil {
+		c = e.as.cc
+	}
+	switch pick {
+	case PickBig:
+		return c.big
+	case PickOther:
+		return !c.big
+	case PickSmallAS:
+		if e.as == nil || !c.big {
+			return false
+		}
+		var mine, all []int32
+		for _, x := range e.as.prefix {
+			mine = append(mine, int32(x))
+		}
+		all = entity{cc: c}.prefixes()
+		f := float64(pl.familySize(mine, false)) / float64(pl.familySize(all, false))
+		return f >= 0.01 && f <= 0.02
+	}
+	return true
 }
 
 func (pl *planner) isUsed(e entity) bool {
@@ -241,7 +274,11 @@ func (pl *planner) plan(spec EventSpec) error {
 		if err != nil {
 			return err
 		}
-		pl.outage(e, e.prefixes(), t0, t1, "all prefixes of "+e.typ+" "+e.code+" withdrawn by all peers")
+		how := "withdrawn by all peers"
+		if spec.Ramp > 0 {
+			how = "withdrawn one after another by all peers over " + spec.Ramp.String()
+		}
+		pl.repeated(spec, e, e.prefixes(), t0, t1, "all prefixes of "+e.typ+" "+e.code+" "+how)
 	case CaseIPv6Outage:
 		e, err := pl.pickEntity(spec, func(e entity) bool { return hasV4(e) && hasV6(e) })
 		if err != nil {
@@ -253,7 +290,7 @@ func (pl *planner) plan(spec EventSpec) error {
 				s = append(s, x)
 			}
 		}
-		pl.outage(e, s, t0, t1, "the IPv6 prefixes of "+e.typ+" "+e.code+" withdrawn by all peers")
+		pl.repeated(spec, e, s, t0, t1, "the IPv6 prefixes of "+e.typ+" "+e.code+" withdrawn by all peers")
 	case CasePartialOutage:
 		want := spec.Fraction
 		if want <= 0 {
@@ -261,13 +298,21 @@ func (pl *planner) plan(spec EventSpec) error {
 		}
 		var sub []int32
 		e, err := pl.pickEntity(spec, func(e entity) bool {
-			sub = pl.subsetNear(e.prefixes(), want)
+			if spec.Ramp > 0 {
+				sub = pl.subsetNearKeep(e.prefixes(), want)
+			} else {
+				sub = pl.subsetNear(e.prefixes(), want)
+			}
 			return sub != nil
 		})
 		if err != nil {
 			return err
 		}
-		pl.outage(e, sub, t0, t1, fmt.Sprintf("%d of the IPv4 prefixes of %s %s withdrawn by all peers", len(sub), e.typ, e.code))
+		how := "withdrawn by all peers"
+		if spec.Ramp > 0 {
+			how = "withdrawn one after another by all peers over " + spec.Ramp.String() + " (no AS loses all of its prefixes)"
+		}
+		pl.repeated(spec, e, sub, t0, t1, fmt.Sprintf("%d of the IPv4 prefixes of %s %s %s", len(sub), e.typ, e.code, how))
 	case CaseInstability:
 		e, err := pl.pickEntity(spec, hasV4)
 		if err != nil {
@@ -344,6 +389,74 @@ func (pl *planner) subsetNear(pfx []int32, want float64) []int32 {
 	return best
 }
 
+// repeated plans the outage of s (EventSpec.Ramp: gradual) at t0..t1 and
+// its EventSpec.Repeat repetitions.
+func (pl *planner) repeated(spec EventSpec, e entity, s []int32, t0, t1 time.Time, note string) {
+	if spec.Repeat == 0 {
+		pl.outageRamp(e, s, t0, t1, spec.Ramp, note)
+		return
+	}
+	for k := 0; k <= spec.Repeat; k++ {
+		off := time.Duration(k) * spec.Every
+		a, b := t0.Add(off), t1
+		if !b.IsZero() {
+			b = b.Add(off)
+		}
+		pl.outageRamp(e, s, a, b, spec.Ramp, fmt.Sprintf("%s (%d of %d, every %v)", note, k+1, spec.Repeat+1, spec.Every))
+	}
+}
+
+// impliedMin is the smallest share an implied partial outage must have to
+// be written: 0 in classic worlds, Background.ImpliedMin in realistic ones.
+func (pl *planner) impliedMin() float64 {
+	if pl.cfg.Background == nil {
+		return 0
+	}
+	return pl.cfg.Background.ImpliedMin
+}
+
+// subsetNearKeep is subsetNear for a gradual partial outage: no AS loses
+// all of its prefixes, so that the entity's loss is the only mandatory
+// event.
+func (pl *planner) subsetNearKeep(pfx []int32, want float64) []int32 {
+	var v4 []int32
+	for _, x := range pfx {
+		if !pl.w.prefixes[x].v6 {
+			v4 = append(v4, x)
+		}
+	}
+	if len(v4) < 2 {
+		return nil
+	}
+	total := float64(pl.familySize(v4, false))
+	var best []int32
+	bestD := math.Inf(1)
+	for range 16 {
+		taken := map[*wAS]int{}
+		var sub []int32
+		var got float64
+		for _, i := range pl.rng.Perm(len(v4)) {
+			wp := pl.w.prefixes[v4[i]]
+			s := float64(wp.size)
+			if got+s > total*0.7 || taken[wp.as]+1 >= len(wp.as.prefix) {
+				continue
+			}
+			taken[wp.as]++
+			sub = append(sub, v4[i])
+			got += s
+			if got >= want*total {
+				break
+			}
+		}
+		f := got / total
+		if f >= 0.3 && f <= 0.7 && math.Abs(f-want) < bestD {
+			best, bestD = sub, math.Abs(f-want)
+		}
+	}
+	slices.Sort(best)
+	return best
+}
+
 func (pl *planner) outage(e entity, s []int32, t0, t1 time.Time, note string) {
 	pl.allPeers(t0, opWithdraw, 0, s)
 	end := pl.end
@@ -354,12 +467,58 @@ func (pl *planner) outage(e entity, s []int32, t0, t1 time.Time, note string) {
 		endp = &t1
 	}
 	pl.busy(s, t0, end)
-	pl.derive(e, s, KindOutage, t0, endp, note)
+	pl.derive(e, s, KindOutage, t0, endp, note, nil)
+}
+
+// rampTimes are the times of one prefix of a gradual event: its first and
+// last withdrawal (over the peers), its first and last re-announcement.
+type rampTimes struct{ down, downLast, up, upLast time.Time }
+
+// outageRamp is outage with a gradual fall and recovery over ramp (0: at
+// once): the prefixes go one after another, in a random order, each by all
+// peers, from t0; they come back one after another, in another order, from
+// t1.
+func (pl *planner) outageRamp(e entity, s []int32, t0, t1 time.Time, ramp time.Duration, note string) {
+	if ramp <= 0 {
+		pl.outage(e, s, t0, t1, note)
+		return
+	}
+	n := time.Duration(len(s))
+	times := make(map[int32]*rampTimes, len(s))
+	end := pl.end
+	for i, j := range pl.rng.Perm(len(s)) {
+		t := t0
+		if i > 0 {
+			t = t0.Add(ramp * time.Duration(i) / n).Truncate(time.Second)
+		}
+		last := pl.allPeers(t, opWithdraw, 0, []int32{s[j]})
+		times[s[j]] = &rampTimes{down: t, downLast: last}
+	}
+	var endp *time.Time
+	if !t1.IsZero() {
+		endp = &t1
+		for i, j := range pl.rng.Perm(len(s)) {
+			t := t1
+			if i > 0 {
+				t = t1.Add(ramp * time.Duration(i) / n).Truncate(time.Second)
+			}
+			last := pl.allPeers(t, opAnnounce, 0, []int32{s[j]})
+			times[s[j]].up, times[s[j]].upLast = t, last
+			if i == 0 || last.After(end) {
+				end = last
+			}
+		}
+	}
+	pl.busy(s, t0, end)
+	pl.derive(e, s, KindOutage, t0, endp, note, times)
 }
 
 // derive adds the truth of an event on the prefixes s of main entity e to
-// every entity the prefixes belong to (see README.md for the rule).
-func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *time.Time, note string) {
+// every entity the prefixes belong to (see README.md for the rule). times,
+// for a gradual event, dates each prefix: then an entity's event starts at
+// the first withdrawal and ends at the first re-announcement of its own
+// lost prefixes (of the event's family).
+func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *time.Time, note string, times map[int32]*rampTimes) {
 	in := map[int32]bool{}
 	for _, x := range s {
 		in[x] = true
@@ -393,6 +552,35 @@ func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *ti
 		if !main {
 			ev.Note = "implied by: " + note
 		}
+		// dated sets the times of ev from the lost prefixes of f of family
+		// fi (-1: both), for a gradual event.
+		dated := func(fi int) {
+			if times == nil {
+				return
+			}
+			first := true
+			for _, x := range f.prefixes() {
+				rt := times[int32(x)]
+				if rt == nil || (fi >= 0 && pl.w.prefixes[x].v6 != (fi == 1)) {
+					continue
+				}
+				if first || rt.down.Before(ev.Start) {
+					ev.Start = rt.down
+				}
+				if first || rt.downLast.After(*ev.Bottom) {
+					ev.Bottom = &rt.downLast
+				}
+				if t1 != nil {
+					if first || rt.up.Before(*ev.End) {
+						ev.End = &rt.up
+					}
+					if first || rt.upLast.After(*ev.Recovered) {
+						ev.Recovered = &rt.upLast
+					}
+				}
+				first = false
+			}
+		}
 		all := (tot[0] == 0 || lost[0] == tot[0]) && (tot[1] == 0 || lost[1] == tot[1])
 		if kind == KindInstability {
 			ev.Kind, ev.Family, ev.Optional = KindInstability, FamilyAll, !all
@@ -401,6 +589,7 @@ func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *ti
 		}
 		if all {
 			ev.Kind, ev.Family, ev.Fraction = KindOutage, FamilyAll, 1
+			dated(-1)
 			pl.truth = append(pl.truth, ev)
 			continue
 		}
@@ -409,10 +598,15 @@ func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *ti
 			case lost[fi] == 0:
 			case lost[fi] == tot[fi]:
 				ev.Kind, ev.Family, ev.Fraction, ev.Optional = KindOutage, fam, 1, false
+				dated(fi)
 				pl.truth = append(pl.truth, ev)
 			default:
 				ev.Kind, ev.Family, ev.Optional = KindPartialOutage, fam, !main
 				ev.Fraction = math.Round(float64(lost[fi])/float64(tot[fi])*1e4) / 1e4
+				if !main && ev.Fraction < pl.impliedMin() {
+					continue // too small to be an event (realistic background only)
+				}
+				dated(fi)
 				pl.truth = append(pl.truth, ev)
 			}
 		}
@@ -472,7 +666,7 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 	}
 	pl.busy(s, from, until)
 	note := fmt.Sprintf("%d short withdrawals of subsets of the prefixes of %s %s by all peers", episodes, e.typ, e.code)
-	pl.derive(e, s, KindInstability, from, &lastUp, note)
+	pl.derive(e, s, KindInstability, from, &lastUp, note, nil)
 }
 
 // notWhole drops from sub one prefix of every AS with two or more prefixes
@@ -523,7 +717,7 @@ func (pl *planner) pickUpstreams(e entity) (x, y bgp.ASN) {
 	for _, u := range upstreamPool {
 		if used[u] {
 			xs = append(xs, u)
-		} else {
+		} else if pl.cfg.Background == nil || !pl.registeredIn(u, ases) {
 			ys = append(ys, u)
 		}
 	}
@@ -531,6 +725,19 @@ func (pl *planner) pickUpstreams(e entity) (x, y bgp.ASN) {
 		return 0, 0
 	}
 	return xs[pl.rng.IntN(len(xs))], ys[pl.rng.IntN(len(ys))]
+}
+
+// registeredIn reports whether u is registered in the country of one of
+// ases (a big country of a realistic world may be an upstream's own): an
+// upstream there would not be the country's upstream.
+func (pl *planner) registeredIn(u bgp.ASN, ases []*wAS) bool {
+	info, _ := pl.db.ASN(uint32(u))
+	for _, a := range ases {
+		if a.cc.cc == info.Country {
+			return true
+		}
+	}
+	return false
 }
 
 // ases2 returns the ASes of a country, or just a when c is nil.

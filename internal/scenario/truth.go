@@ -49,6 +49,14 @@ type TruthEvent struct {
 	// missing it costs no recall, reporting it costs no precision. (E.g. the
 	// partial outage of a country one of whose several ASes goes dark.)
 	Optional bool `json:"optional,omitempty"`
+	// Bottom, for a gradual fall (EventSpec.Ramp), is the time of the last
+	// withdrawal of the fall: from then on the whole Fraction is lost. Nil
+	// for a sudden event (all prefixes at once).
+	Bottom *time.Time `json:"bottom,omitempty"`
+	// Recovered, for a gradual recovery, is the time of the last
+	// re-announcement: from then on everything is back. End stays the
+	// first re-announcement. Nil for a sudden event.
+	Recovered *time.Time `json:"recovered,omitempty"`
 	// Note says in words what was generated (truth only).
 	Note string `json:"note,omitempty"`
 }

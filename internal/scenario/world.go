@@ -35,6 +35,7 @@ type World struct {
 type WorldCountry struct {
 	Country string    `json:"country"`
 	ASes    []WorldAS `json:"ases"`
+	Big     bool      `json:"big,omitempty"` // a big country of a realistic background
 }
 
 // WorldAS is one origin AS of a World.
@@ -64,6 +65,7 @@ type wAS struct {
 type wCountry struct {
 	cc   geo.Country
 	ases []*wAS
+	big  bool // a big country of a realistic background
 }
 
 type world struct {
@@ -169,6 +171,13 @@ func buildWorld(cfg *Config, db *geo.DB, rng *rand.Rand) (*world, error) {
 		}
 		excluded[cc] = true
 		w.countries = append(w.countries, c)
+	}
+
+	if cfg.Background != nil {
+		if err := buildRealistic(cfg, w, ix, rng, reserved, excluded); err != nil {
+			return nil, err
+		}
+		return w, nil
 	}
 
 	// Background countries, in a seeded order.
@@ -305,7 +314,7 @@ func (w *world) info() World {
 	var out World
 	out.Peers = slices.Clone(w.peers)
 	for _, c := range w.countries {
-		wc := WorldCountry{Country: c.cc.String()}
+		wc := WorldCountry{Country: c.cc.String(), Big: c.big}
 		for _, a := range c.ases {
 			wa := WorldAS{ASN: uint32(a.asn), Name: a.name}
 			for _, i := range a.prefix {

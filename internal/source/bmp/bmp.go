@@ -6,7 +6,7 @@
 // down (PeerState events), route monitoring of pre-policy and post-policy
 // Adj-RIB-In and of the Loc-RIB (RFC 9069), statistics reports (counted),
 // and termination, from several routers at once. The encapsulated BGP
-// UPDATEs are decoded by blackout's own decoder (mrt.UpdateDecoder), with
+// UPDATEs are decoded by blackout's own decoder (wire.UpdateDecoder), with
 // 4-byte AS from the per-peer header's A flag and ADD-PATH from the OPEN
 // messages of the peer up notification.
 //
@@ -38,7 +38,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // View is a set of route-monitoring views.
@@ -256,8 +256,8 @@ type router struct {
 	views      View
 	stats      *Stats
 	peers      map[peerKey]*peerInfo
-	dec        mrt.UpdateDecoder
-	upd        mrt.Update
+	dec        wire.UpdateDecoder
+	upd        wire.Update
 	terminated bool
 	termReason string
 }
@@ -441,7 +441,7 @@ func (r *router) routes(m *Message, t time.Time, emit func(bgp.Event) bool) erro
 		addPath = p.addPath[[2]uint16{updateAFI(m.Body), 1}]
 	}
 	typ, err := r.dec.DecodeMessage(m.Body, h.AS4(), addPath, &r.upd)
-	if typ != mrt.MsgUpdate && err == nil {
+	if typ != wire.MsgUpdate && err == nil {
 		return fmt.Errorf("route monitoring of peer %s AS%d: BGP message type %d, want UPDATE", h.Addr, h.AS, typ)
 	}
 	if err != nil && len(r.upd.Withdrawn) == 0 && len(r.upd.Announced) == 0 {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 )
 
@@ -90,7 +91,7 @@ type group struct {
 	t       time.Time
 	addPath bool
 	attrs   *bgp.Attrs
-	wd, ann []mrt.NLRI
+	wd, ann []wire.NLRI
 }
 
 // New returns a Recorder writing into cfg.Dir.
@@ -332,7 +333,7 @@ func (g *group) add(ev *bgp.Event) {
 	if !g.open {
 		*g = group{open: true, peer: ev.Peer, t: ev.Time, addPath: ev.PathID != 0, wd: g.wd[:0], ann: g.ann[:0]}
 	}
-	n := mrt.NLRI{Prefix: ev.Prefix, PathID: ev.PathID}
+	n := wire.NLRI{Prefix: ev.Prefix, PathID: ev.PathID}
 	if ev.Kind == bgp.Withdraw {
 		g.wd = append(g.wd, n)
 		return

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // ServerError is a `ris_error` message: the server's complaint (a bad
@@ -40,8 +40,8 @@ type Decoder struct {
 	// message is present (for comparisons).
 	PreferJSON bool
 
-	ud   mrt.UpdateDecoder
-	u    mrt.Update
+	ud   wire.UpdateDecoder
+	u    wire.Update
 	raw  []byte
 	seen map[netip.Prefix]struct{}
 }
@@ -240,7 +240,7 @@ func (d *Decoder) decodeRaw(dst []bgp.Event, m *message, t time.Time, peer bgp.P
 	if err != nil {
 		return dst, err
 	}
-	if typ != mrt.MsgUpdate {
+	if typ != wire.MsgUpdate {
 		return dst, nil
 	}
 	d.resetSeen()
