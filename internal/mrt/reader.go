@@ -240,7 +240,3 @@ func (r *Reader) resync() (int64, bool) {
 		}
 	}
 }
-
-// Skippable reports that the stream goes on after this error: it is one
-// bad record, not the end of the input.
-func (e *RecordError) Skippable() bool { return true }
