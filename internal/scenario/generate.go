@@ -139,6 +139,9 @@ func GenerateTo(ctx context.Context, cfg Config, db *geo.DB, create func(name st
 	if err != nil {
 		return nil, err
 	}
+	// The world as it is at the start of the data: planning an upstream
+	// change moves the ASes' upstreams (wAS.ups) to their later state.
+	info := w.info()
 	pl := newPlanner(&cfg, w, rng)
 	pl.db = db
 	specs := slices.Clone(cfg.Events)
@@ -168,7 +171,7 @@ func GenerateTo(ctx context.Context, cfg Config, db *geo.DB, create func(name st
 		}
 		return cmp.Compare(a.EntityCode, b.EntityCode)
 	})
-	g := &Generated{Config: cfg, Truth: pl.truth, World: w.info()}
+	g := &Generated{Config: cfg, Truth: pl.truth, World: info}
 	if g.Truth == nil {
 		g.Truth = []TruthEvent{}
 	}
