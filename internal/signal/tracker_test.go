@@ -368,3 +368,21 @@ func keys(m map[time.Time][]binCall) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestAdvanceJump: a jump of the data clock to 1.1e12 seconds closes the
+// open bin (reported once) and positions the next one at the new time at
+// once: the empty bins in between are skipped, not closed one by one.
+func TestAdvanceJump(t *testing.T) {
+	h := newHarness(t, 3)
+	h.announce("175.45.176.0/24", "4837 131279", true)
+	h.settle()
+	before := len(h.sink.bins)
+	far := time.Unix(1.1e12, 0).UTC() // year 36827
+	h.tr.Advance(far)
+	if got, want := h.tr.BinStart(), far.Truncate(5*time.Minute); !got.Equal(want) {
+		t.Errorf("bin start %v after the jump, want %v", got, want)
+	}
+	if n := len(h.sink.bins) - before; n == 0 || n > 4 {
+		t.Errorf("%d bins reported for the jump, want the open bin's entities only", n)
+	}
+}
