@@ -75,15 +75,15 @@ func (e *LineError) Unwrap() error { return e.Err }
 
 // ASInfo is what the registry data says about an AS.
 type ASInfo struct {
-	Country       Country // registered country; zero if unknown
-	Name          string  // organisation name; empty if unknown
+	Country       Country  // registered country; zero if unknown
+	Name          string   // organisation name; empty if unknown
 	CountrySource *Dataset // where Country came from
 	NameSource    *Dataset // where Name came from
 }
 
 // Share is the part of a prefix that one country holds.
 type Share struct {
-	Country Country // zero for address space no source maps
+	Country Country  // zero for address space no source maps
 	Source  *Dataset // nil when Country is zero
 	// Count is the exact size of the part: for IPv4, addresses; for IPv6
 	// prefixes of length 64 or less, /64 blocks (a /64 counts for the
