@@ -200,7 +200,7 @@ func TestWatchCountryOutage(t *testing.T) {
 	}
 	var truth *scenario.TruthEvent
 	for i, e := range g.Truth {
-		if e.Kind == string(event.Outage) && e.EntityType == event.Country.String() {
+		if e.Kind == event.Outage && e.EntityType == event.Country {
 			truth = &g.Truth[i]
 		}
 	}

@@ -40,8 +40,8 @@ func replayGenerated(t *testing.T, g *scenario.Generated, db *geo.DB) []*event.E
 func asTruth(events []*event.Event) []scenario.TruthEvent {
 	var out []scenario.TruthEvent
 	for _, ev := range events {
-		out = append(out, scenario.TruthEvent{EntityType: ev.EntityType.String(), EntityCode: ev.EntityCode, Kind: string(ev.Kind),
-			Family: ev.Family.String(), Start: ev.Start, End: ev.End, Fraction: ev.FractionLost})
+		out = append(out, scenario.TruthEvent{EntityType: ev.EntityType, EntityCode: ev.EntityCode, Kind: ev.Kind,
+			Family: ev.Family, Start: ev.Start, End: ev.End, Fraction: ev.FractionLost})
 	}
 	return out
 }

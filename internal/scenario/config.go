@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // Case kinds: what an EventSpec injects into a world.
@@ -78,9 +80,9 @@ type FixedAS struct {
 // EventSpec is one event to inject.
 type EventSpec struct {
 	Kind string // one of the Case kinds
-	// Entity is "country" or "asn" for the entity kinds (default "country");
-	// peer kinds ignore it.
-	Entity string
+	// Entity is event.Country or event.OriginAS for the entity kinds
+	// (default, zero: country); peer kinds ignore it.
+	Entity event.EntityType
 	// Code names the entity ("KP", "131279") or the peer (its address); empty:
 	// chosen from the world by the seed, distinct from the other events'.
 	Code string
@@ -194,8 +196,8 @@ func (c *Config) validate() error {
 		if e.Kind != CaseQuiet && (e.At <= 0 || e.At >= c.Duration) {
 			return fmt.Errorf("scenario: event %d (%s): time %v outside the data (0..%v)", i, e.Kind, e.At, c.Duration)
 		}
-		if e.Entity != "" && e.Entity != EntityCountry && e.Entity != EntityASN {
-			return fmt.Errorf("scenario: event %d: entity %q: want country or asn", i, e.Entity)
+		if e.Entity != 0 && e.Entity != event.Country && e.Entity != event.OriginAS {
+			return fmt.Errorf("scenario: event %d: entity %s: want country or asn", i, e.Entity)
 		}
 		if e.Repeat < 0 || (e.Repeat > 0 && e.Kind != CaseOutage && e.Kind != CaseIPv6Outage && e.Kind != CasePartialOutage) {
 			return fmt.Errorf("scenario: event %d (%s): repeat %d: only outages repeat", i, e.Kind, e.Repeat)

@@ -166,7 +166,9 @@ func GenerateTo(ctx context.Context, cfg Config, db *geo.DB, create func(name st
 		if c := a.Start.Compare(b.Start); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.EntityType, b.EntityType); c != 0 {
+		// By the type's name ("asn" before "country"), as the truth
+		// has always been ordered.
+		if c := cmp.Compare(a.EntityType.String(), b.EntityType.String()); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.EntityCode, b.EntityCode)

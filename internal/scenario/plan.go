@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 )
 
@@ -122,7 +123,7 @@ func (pl *planner) busy(pfx []int32, from, to time.Time) {
 
 // entity is the target of an event.
 type entity struct {
-	typ  string
+	typ  event.EntityType
 	code string
 	cc   *wCountry
 	as   *wAS
@@ -146,12 +147,12 @@ func (e entity) prefixes() []int32 {
 // among those not yet used that pass ok.
 func (pl *planner) pickEntity(spec EventSpec, ok func(entity) bool) (entity, error) {
 	typ := spec.Entity
-	if typ == "" {
-		typ = EntityCountry
+	if typ == 0 {
+		typ = event.Country
 	}
 	var cands []entity
 	for _, c := range pl.w.countries {
-		if typ == EntityCountry {
+		if typ == event.Country {
 			cands = append(cands, entity{typ: typ, code: c.cc.String(), cc: c})
 			continue
 		}
@@ -278,7 +279,7 @@ func (pl *planner) plan(spec EventSpec) error {
 		if spec.Ramp > 0 {
 			how = "withdrawn one after another by all peers over " + spec.Ramp.String()
 		}
-		pl.repeated(spec, e, e.prefixes(), t0, t1, "all prefixes of "+e.typ+" "+e.code+" "+how)
+		pl.repeated(spec, e, e.prefixes(), t0, t1, "all prefixes of "+e.typ.String()+" "+e.code+" "+how)
 	case CaseIPv6Outage:
 		e, err := pl.pickEntity(spec, func(e entity) bool { return hasV4(e) && hasV6(e) })
 		if err != nil {
@@ -290,7 +291,7 @@ func (pl *planner) plan(spec EventSpec) error {
 				s = append(s, x)
 			}
 		}
-		pl.repeated(spec, e, s, t0, t1, "the IPv6 prefixes of "+e.typ+" "+e.code+" withdrawn by all peers")
+		pl.repeated(spec, e, s, t0, t1, "the IPv6 prefixes of "+e.typ.String()+" "+e.code+" withdrawn by all peers")
 	case CasePartialOutage:
 		want := spec.Fraction
 		if want <= 0 {
@@ -319,7 +320,7 @@ func (pl *planner) plan(spec EventSpec) error {
 			return err
 		}
 		pl.instability(e, spec, t0)
-		pl.outage(e, e.prefixes(), t0, t1, "all prefixes of "+e.typ+" "+e.code+" withdrawn after the instability")
+		pl.outage(e, e.prefixes(), t0, t1, "all prefixes of "+e.typ.String()+" "+e.code+" withdrawn after the instability")
 	case CaseUpstreamChange:
 		var x, y bgp.ASN
 		e, err := pl.pickEntity(spec, func(e entity) bool {
@@ -467,7 +468,7 @@ func (pl *planner) outage(e entity, s []int32, t0, t1 time.Time, note string) {
 		endp = &t1
 	}
 	pl.busy(s, t0, end)
-	pl.derive(e, s, KindOutage, t0, endp, note, nil)
+	pl.derive(e, s, event.Outage, t0, endp, note, nil)
 }
 
 // rampTimes are the times of one prefix of a gradual event: its first and
@@ -510,7 +511,7 @@ func (pl *planner) outageRamp(e entity, s []int32, t0, t1 time.Time, ramp time.D
 		}
 	}
 	pl.busy(s, t0, end)
-	pl.derive(e, s, KindOutage, t0, endp, note, times)
+	pl.derive(e, s, event.Outage, t0, endp, note, times)
 }
 
 // derive adds the truth of an event on the prefixes s of main entity e to
@@ -518,17 +519,21 @@ func (pl *planner) outageRamp(e entity, s []int32, t0, t1 time.Time, ramp time.D
 // for a gradual event, dates each prefix: then an entity's event starts at
 // the first withdrawal and ends at the first re-announcement of its own
 // lost prefixes (of the event's family).
-func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *time.Time, note string, times map[int32]*rampTimes) {
+func (pl *planner) derive(e entity, s []int32, kind event.Kind, t0 time.Time, t1 *time.Time, note string, times map[int32]*rampTimes) {
 	in := map[int32]bool{}
 	for _, x := range s {
 		in[x] = true
 	}
 	var ents []entity
-	seen := map[string]bool{}
+	type key struct {
+		typ  event.EntityType
+		code string
+	}
+	seen := map[key]bool{}
 	for _, x := range s {
 		a := pl.w.prefixes[x].as
-		for _, f := range []entity{{typ: EntityCountry, code: a.cc.cc.String(), cc: a.cc}, {typ: EntityASN, code: a.asn.String(), as: a}} {
-			if k := f.typ + f.code; !seen[k] {
+		for _, f := range []entity{{typ: event.Country, code: a.cc.cc.String(), cc: a.cc}, {typ: event.OriginAS, code: a.asn.String(), as: a}} {
+			if k := (key{f.typ, f.code}); !seen[k] {
 				seen[k] = true
 				ents = append(ents, f)
 			}
@@ -582,26 +587,26 @@ func (pl *planner) derive(e entity, s []int32, kind string, t0 time.Time, t1 *ti
 			}
 		}
 		all := (tot[0] == 0 || lost[0] == tot[0]) && (tot[1] == 0 || lost[1] == tot[1])
-		if kind == KindInstability {
-			ev.Kind, ev.Family, ev.Optional = KindInstability, FamilyAll, !all
+		if kind == event.Instability {
+			ev.Kind, ev.Family, ev.Optional = event.Instability, bgp.AllFamilies, !all
 			pl.truth = append(pl.truth, ev)
 			continue
 		}
 		if all {
-			ev.Kind, ev.Family, ev.Fraction = KindOutage, FamilyAll, 1
+			ev.Kind, ev.Family, ev.Fraction = event.Outage, bgp.AllFamilies, 1
 			dated(-1)
 			pl.truth = append(pl.truth, ev)
 			continue
 		}
-		for fi, fam := range []string{FamilyIPv4, FamilyIPv6} {
+		for fi, fam := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 			switch {
 			case lost[fi] == 0:
 			case lost[fi] == tot[fi]:
-				ev.Kind, ev.Family, ev.Fraction, ev.Optional = KindOutage, fam, 1, false
+				ev.Kind, ev.Family, ev.Fraction, ev.Optional = event.Outage, fam, 1, false
 				dated(fi)
 				pl.truth = append(pl.truth, ev)
 			default:
-				ev.Kind, ev.Family, ev.Optional = KindPartialOutage, fam, !main
+				ev.Kind, ev.Family, ev.Optional = event.PartialOutage, fam, !main
 				ev.Fraction = math.Round(float64(lost[fi])/float64(tot[fi])*1e4) / 1e4
 				if !main && ev.Fraction < pl.impliedMin() {
 					continue // too small to be an event (realistic background only)
@@ -666,7 +671,7 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 	}
 	pl.busy(s, from, until)
 	note := fmt.Sprintf("%d short withdrawals of subsets of the prefixes of %s %s by all peers", episodes, e.typ, e.code)
-	pl.derive(e, s, KindInstability, from, &lastUp, note, nil)
+	pl.derive(e, s, event.Instability, from, &lastUp, note, nil)
 }
 
 // notWhole drops from sub one prefix of every AS with two or more prefixes
@@ -788,11 +793,11 @@ func (pl *planner) upstreamChange(e entity, x, y bgp.ASN, t0 time.Time) {
 		if slices.Equal(before[k], after[k]) {
 			continue
 		}
-		typ, code := EntityCountry, k[1:]
+		typ, code := event.Country, k[1:]
 		if k[0] == 'a' {
-			typ = EntityASN
+			typ = event.OriginAS
 		}
-		pl.truth = append(pl.truth, TruthEvent{EntityType: typ, EntityCode: code, Kind: KindUpstreamChange, Family: FamilyAll, Start: t0,
+		pl.truth = append(pl.truth, TruthEvent{EntityType: typ, EntityCode: code, Kind: event.UpstreamChange, Family: bgp.AllFamilies, Start: t0,
 			Note: fmt.Sprintf("upstream AS%d replaced by AS%d on all peers: %v -> %v", x, y, before[k], after[k])})
 	}
 }
@@ -822,7 +827,7 @@ func (pl *planner) peerEvent(kind string, p int, t0, t1 time.Time) {
 	end := pl.end
 	var endp *time.Time
 	peer := pl.w.peers[p]
-	ev := TruthEvent{EntityType: EntityPeer, EntityCode: peer.Addr.String(), Kind: KindPeerEvent, Family: FamilyAll, Start: t0}
+	ev := TruthEvent{EntityType: event.Peer, EntityCode: peer.Addr.String(), Kind: event.PeerEvent, Family: bgp.AllFamilies, Start: t0}
 	if kind == CasePeerReset {
 		pl.add(t0, p, opState, uint32(bgp.StateEstablished)<<8|uint32(bgp.StateIdle), nil)
 		ev.Note = "session of peer " + peer.String() + " went down (Established -> Idle)"

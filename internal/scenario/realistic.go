@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // Kinds of the cases of RealisticSuite (Case.Kind).
@@ -85,27 +87,27 @@ func RealisticSuite(seed int64) []Case {
 		return &cases[len(cases)-1].Config
 	}
 	// Nightly shutdowns: from about 22:00 to about 02:00 (3-5 h).
-	mk(RealNightly, 1, 130*time.Hour, EventSpec{Kind: CaseOutage, Entity: EntityCountry, Pick: PickOther,
+	mk(RealNightly, 1, 130*time.Hour, EventSpec{Kind: CaseOutage, Entity: event.Country, Pick: PickOther,
 		At: 46*time.Hour + jit(30), For: 4*time.Hour + jit(60), Repeat: 3, Every: 24 * time.Hour})
-	mk(RealNightly, 2, 136*time.Hour, EventSpec{Kind: CaseOutage, Entity: EntityCountry, Pick: PickOther,
+	mk(RealNightly, 2, 136*time.Hour, EventSpec{Kind: CaseOutage, Entity: event.Country, Pick: PickOther,
 		At: 30*time.Hour + jit(30), For: 3*time.Hour + jit(30), Repeat: 4, Every: 24 * time.Hour})
 	// Gradual 40 % of a big country.
 	for i, r := range []struct{ ramp, hold time.Duration }{{time.Hour, 3 * time.Hour}, {45 * time.Minute, 2 * time.Hour}} {
-		mk(RealGradual, i+1, 30*time.Hour, EventSpec{Kind: CasePartialOutage, Entity: EntityCountry, Pick: PickBig,
+		mk(RealGradual, i+1, 30*time.Hour, EventSpec{Kind: CasePartialOutage, Entity: event.Country, Pick: PickBig,
 			At: 20*time.Hour + jit(60), For: r.hold, Fraction: 0.4, Ramp: r.ramp})
 	}
 	// A small AS of a big country for two hours.
 	for i := range 2 {
-		mk(RealSmallAS, i+1, 30*time.Hour, EventSpec{Kind: CaseOutage, Entity: EntityASN, Pick: PickSmallAS,
+		mk(RealSmallAS, i+1, 30*time.Hour, EventSpec{Kind: CaseOutage, Entity: event.OriginAS, Pick: PickSmallAS,
 			At: 18*time.Hour + jit(300), For: 2 * time.Hour})
 	}
-	mk(RealLong, 1, 5*24*time.Hour, EventSpec{Kind: CaseOutage, Entity: EntityCountry, Pick: PickOther,
+	mk(RealLong, 1, 5*24*time.Hour, EventSpec{Kind: CaseOutage, Entity: event.Country, Pick: PickOther,
 		At: 36*time.Hour + jit(60), For: 72 * time.Hour})
 	mk(RealQuietWeek, 1, 7*24*time.Hour)
 	for i, peers := range []int{3, 4, 5} {
 		var ev []EventSpec
 		if i != 1 {
-			ev = append(ev, EventSpec{Kind: CaseOutage, Entity: EntityCountry, Pick: PickOther, At: 20*time.Hour + jit(120), For: 90*time.Minute + jit(60)})
+			ev = append(ev, EventSpec{Kind: CaseOutage, Entity: event.Country, Pick: PickOther, At: 20*time.Hour + jit(120), For: 90*time.Minute + jit(60)})
 		}
 		if i != 0 {
 			ev = append(ev, EventSpec{Kind: CasePeerReset, At: 14*time.Hour + jit(120), For: 10*time.Minute + jit(30)})
@@ -117,13 +119,13 @@ func RealisticSuite(seed int64) []Case {
 		d := time.Duration(30+rng.IntN(71)) * time.Hour
 		at := func() time.Duration { return 24*time.Hour + time.Duration(rng.Int64N(int64(d-30*time.Hour))) + jit(60) }
 		ev := []EventSpec{
-			{Kind: CaseOutage, Entity: EntityCountry, At: at(), For: time.Hour + jit(120)},
+			{Kind: CaseOutage, Entity: event.Country, At: at(), For: time.Hour + jit(120)},
 			{Kind: CasePeerReset, At: at(), For: 5*time.Minute + jit(20)},
 		}
 		if i == 1 {
 			ev = []EventSpec{
-				{Kind: CaseOutage, Entity: EntityASN, At: at(), For: 2*time.Hour + jit(60)},
-				{Kind: CaseUpstreamChange, Entity: EntityCountry, At: at()},
+				{Kind: CaseOutage, Entity: event.OriginAS, At: at(), For: 2*time.Hour + jit(60)},
+				{Kind: CaseUpstreamChange, Entity: event.Country, At: at()},
 			}
 		}
 		mk(RealCombined, i+1, d, ev...)

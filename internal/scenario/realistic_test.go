@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 )
 
@@ -91,7 +92,7 @@ func TestRealisticSuiteShape(t *testing.T) {
 			}
 			small := 0
 			for _, a := range cc.ases {
-				if pl.picks(PickSmallAS, entity{typ: EntityASN, as: a}) {
+				if pl.picks(PickSmallAS, entity{typ: event.OriginAS, as: a}) {
 					small++
 				}
 			}
@@ -174,7 +175,7 @@ func TestRealisticTruth(t *testing.T) {
 					t.Errorf("quiet week with %d truth events", len(g.Truth))
 				}
 			case RealSmallAS:
-				if len(g.Truth) != 1 || g.Truth[0].EntityType != EntityASN || g.Truth[0].Kind != KindOutage {
+				if len(g.Truth) != 1 || g.Truth[0].EntityType != event.OriginAS || g.Truth[0].Kind != event.Outage {
 					t.Errorf("truth %v: want one AS outage", g.Truth)
 				}
 			case RealGradual:
@@ -182,7 +183,7 @@ func TestRealisticTruth(t *testing.T) {
 				for _, e := range g.Truth {
 					if !e.Optional {
 						main++
-						if e.Kind != KindPartialOutage || e.EntityType != EntityCountry || abs(e.Fraction-0.4) > 0.02 || e.Bottom == nil || e.Recovered == nil {
+						if e.Kind != event.PartialOutage || e.EntityType != event.Country || abs(e.Fraction-0.4) > 0.02 || e.Bottom == nil || e.Recovered == nil {
 							t.Errorf("%v: want the country's 40 %% gradual partial outage", e)
 						}
 					}
@@ -193,7 +194,7 @@ func TestRealisticTruth(t *testing.T) {
 			case RealNightly:
 				nights := map[time.Time]bool{}
 				for _, e := range g.Truth {
-					if e.EntityType == EntityCountry {
+					if e.EntityType == event.Country {
 						nights[e.Start] = true
 					}
 				}
@@ -227,7 +228,10 @@ func checkRealistic(t *testing.T, g *Generated) realStats {
 	t.Helper()
 	cfg := g.Config
 	bg := cfg.Background
-	type ent struct{ typ, code string }
+	type ent struct {
+		typ  event.EntityType
+		code string
+	}
 	type pinfo struct {
 		idx   int
 		cc    string
@@ -255,7 +259,7 @@ func checkRealistic(t *testing.T, g *Generated) realStats {
 		for _, a := range c.ASes {
 			for _, p := range a.Prefixes {
 				pi := &pinfo{idx: len(pfxs), cc: c.Country, big: c.Big, share: float64(units(p)) / tot[b2i(p.Addr().Is6())],
-					ents: []ent{{EntityCountry, c.Country}, {EntityASN, asnString(a.ASN)}}}
+					ents: []ent{{event.Country, c.Country}, {event.OriginAS, asnString(a.ASN)}}}
 				info[p] = pi
 				for _, e := range pi.ents {
 					entPfx[e] = append(entPfx[e], pi.idx)
@@ -276,7 +280,7 @@ func checkRealistic(t *testing.T, g *Generated) realStats {
 		if e.Recovered != nil {
 			to = e.Recovered.Add(time.Minute)
 		}
-		if e.Kind == KindPeerEvent {
+		if e.Kind == event.PeerEvent {
 			peerOut[netip.MustParseAddr(e.EntityCode)] = append(peerOut[netip.MustParseAddr(e.EntityCode)], window{e.Start.Add(-time.Second), to})
 			continue
 		}
@@ -366,11 +370,11 @@ func checkRealistic(t *testing.T, g *Generated) realStats {
 		check func()
 	}
 	var probes []probe
-	share := func(e ent, fam string) float64 {
+	share := func(e ent, fam bgp.Family) float64 {
 		var v, tot float64
 		for _, x := range entPfx[e] {
 			p := pfxs[x]
-			if fam != FamilyAll && (fam == FamilyIPv6) != p.Addr().Is6() {
+			if fam != bgp.AllFamilies && (fam == bgp.IPv6) != p.Addr().Is6() {
 				continue
 			}
 			tot += float64(units(p))
@@ -381,7 +385,7 @@ func checkRealistic(t *testing.T, g *Generated) realStats {
 		return v / tot
 	}
 	for _, e := range g.Truth {
-		if e.Optional || (e.Kind != KindOutage && e.Kind != KindPartialOutage) {
+		if e.Optional || (e.Kind != event.Outage && e.Kind != event.PartialOutage) {
 			continue
 		}
 		k := ent{e.EntityType, e.EntityCode}
@@ -393,11 +397,11 @@ func checkRealistic(t *testing.T, g *Generated) realStats {
 			if got := 1 - share(k, e.Family); abs(got-e.Fraction) > 0.001 {
 				t.Errorf("%v: at %v lost %.4f, truth %.4f", e, at, got, e.Fraction)
 			}
-			if e.EntityType == EntityASN && bg != nil {
+			if e.EntityType == event.OriginAS && bg != nil {
 				// Its country, if it has no event, loses less than ImpliedMin.
 				cc := info[pfxs[entPfx[k][0]]].cc
-				if len(excused[ent{EntityCountry, cc}]) == 0 {
-					if got := 1 - share(ent{EntityCountry, cc}, FamilyIPv4); got >= bg.ImpliedMin {
+				if len(excused[ent{event.Country, cc}]) == 0 {
+					if got := 1 - share(ent{event.Country, cc}, bgp.IPv4); got >= bg.ImpliedMin {
 						t.Errorf("%v: country %s lost %.4f of its IPv4 space and has no event", e, cc, got)
 					}
 				}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 )
@@ -282,13 +283,16 @@ func TestTruthConsistent(t *testing.T) {
 }
 
 func checkTruth(t *testing.T, g *Generated) {
-	type entKey struct{ typ, code string }
+	type entKey struct {
+		typ  event.EntityType
+		code string
+	}
 	pfx := map[entKey][]netip.Prefix{}
 	owner := map[netip.Prefix][]entKey{}
 	ups := map[entKey][]uint32{}
 	for _, c := range g.World.Countries {
 		for _, a := range c.ASes {
-			for _, k := range []entKey{{EntityCountry, c.Country}, {EntityASN, asnString(a.ASN)}} {
+			for _, k := range []entKey{{event.Country, c.Country}, {event.OriginAS, asnString(a.ASN)}} {
 				pfx[k] = append(pfx[k], a.Prefixes...)
 				for _, p := range a.Prefixes {
 					owner[p] = append(owner[p], k)
@@ -299,15 +303,15 @@ func checkTruth(t *testing.T, g *Generated) {
 	}
 	npeers := len(g.World.Peers)
 	start, end := g.Config.Start, g.Config.Start.Add(g.Config.Duration)
-	familyOK := func(p netip.Prefix, fam string) bool {
-		return fam == FamilyAll || (fam == FamilyIPv4) == p.Addr().Is4()
+	familyOK := func(p netip.Prefix, fam bgp.Family) bool {
+		return fam == bgp.AllFamilies || (fam == bgp.IPv4) == p.Addr().Is4()
 	}
 	type probe struct {
 		at    time.Time
 		check func(*replayState)
 	}
 	var probes []probe
-	share := func(s *replayState, k entKey, fam string) float64 {
+	share := func(s *replayState, k entKey, fam bgp.Family) float64 {
 		var vis, tot float64
 		for _, p := range pfx[k] {
 			if !familyOK(p, fam) {
@@ -348,7 +352,7 @@ func checkTruth(t *testing.T, g *Generated) {
 			evEnd = *ev.End
 		}
 		switch ev.Kind {
-		case KindOutage, KindPartialOutage:
+		case event.Outage, event.PartialOutage:
 			excused[k] = append(excused[k], window{ev.Start, evEnd.Add(time.Minute)})
 			if ev.Optional {
 				continue
@@ -365,7 +369,7 @@ func checkTruth(t *testing.T, g *Generated) {
 					}
 				}})
 			}
-		case KindInstability:
+		case event.Instability:
 			excused[k] = append(excused[k], window{ev.Start, evEnd.Add(time.Minute)})
 			if ev.Optional {
 				continue
@@ -386,7 +390,7 @@ func checkTruth(t *testing.T, g *Generated) {
 					}
 				}})
 			}
-		case KindUpstreamChange:
+		case event.UpstreamChange:
 			var before []bgp.ASN
 			probes = append(probes, probe{ev.Start.Add(-time.Minute), func(s *replayState) { before = upstreams(s, k) }})
 			probes = append(probes, probe{ev.Start.Add(time.Minute), func(s *replayState) {
@@ -394,7 +398,7 @@ func checkTruth(t *testing.T, g *Generated) {
 					t.Errorf("%v: upstreams unchanged: %v", ev, after)
 				}
 			}})
-		case KindPeerEvent:
+		case event.PeerEvent:
 			addr := netip.MustParseAddr(ev.EntityCode)
 			probes = append(probes, probe{ev.Start.Add(time.Minute), func(s *replayState) {
 				if n := len(s.routes[addr]); n != 0 {
@@ -458,18 +462,19 @@ func TestNorthKorea2014(t *testing.T) {
 	t.Logf("generated in %v", time.Since(start))
 	ts := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
 	want := []struct {
-		kind, start, end string
+		kind       event.Kind
+		start, end string
 	}{
-		{KindInstability, "2014-12-20T06:00:00Z", ""},
-		{KindOutage, "2014-12-22T16:15:00Z", "2014-12-23T01:46:00Z"},
-		{KindOutage, "2014-12-23T15:41:00Z", "2014-12-23T16:41:00Z"},
+		{event.Instability, "2014-12-20T06:00:00Z", ""},
+		{event.Outage, "2014-12-22T16:15:00Z", "2014-12-23T01:46:00Z"},
+		{event.Outage, "2014-12-23T15:41:00Z", "2014-12-23T16:41:00Z"},
 	}
 	for _, code := range []string{"KP", "131279"} {
 		for _, w := range want {
 			found := false
 			for _, e := range g.Truth {
 				if e.EntityCode == code && e.Kind == w.kind && e.Start.Equal(ts(w.start)) && !e.Optional &&
-					(w.end == "" || (e.End != nil && e.End.Equal(ts(w.end)))) && e.Family == FamilyAll {
+					(w.end == "" || (e.End != nil && e.End.Equal(ts(w.end)))) && e.Family == bgp.AllFamilies {
 					found = true
 				}
 			}

@@ -4,10 +4,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 func ev(typ, code, kind, fam, start, end string) TruthEvent {
-	e := TruthEvent{EntityType: typ, EntityCode: code, Kind: kind, Family: fam}
+	et, err := event.ParseEntityType(typ)
+	if err != nil {
+		panic(err)
+	}
+	f, err := bgp.ParseFamily(fam)
+	if err != nil {
+		panic(err)
+	}
+	e := TruthEvent{EntityType: et, EntityCode: code, Kind: event.Kind(kind), Family: f}
 	e.Start, _ = time.Parse(time.RFC3339, start)
 	if end != "" {
 		t, _ := time.Parse(time.RFC3339, end)
@@ -25,7 +36,7 @@ func TestScorePerfect(t *testing.T) {
 	det := []TruthEvent{
 		ev("asn", "131279", "outage", "all", "2014-12-22T16:15:30Z", "2014-12-23T01:45:10Z"),
 		ev("country", "KP", "outage", "all", "2014-12-22T16:14:01Z", "2014-12-23T01:46:59Z"),
-		ev("peer", "192.0.2.10", "peer_event", "", "2014-12-20T10:00:00Z", "2014-12-20T10:20:00Z"),
+		ev("peer", "192.0.2.10", "peer_event", "all", "2014-12-20T10:00:00Z", "2014-12-20T10:20:00Z"),
 	}
 	r := Score(truth, det, time.Minute)
 	if r.Precision != 1 || r.Recall != 1 || len(r.Matched) != 3 || len(r.Missed)+len(r.False)+len(r.Redundant) != 0 {
@@ -79,7 +90,7 @@ func TestScoreFamilies(t *testing.T) {
 		ev("country", "IR", "outage", "all", "2024-01-01T10:00:10Z", "2024-01-01T11:00:00Z"),
 		ev("country", "IR", "outage", "ipv6", "2024-01-01T10:00:20Z", "2024-01-01T11:00:00Z"),
 	}, time.Minute)
-	if len(r.Matched) != 1 || r.Matched[0].Detected.Family != "ipv6" || len(r.Redundant) != 1 || len(r.False) != 0 || r.Precision != 1 || r.Detected != 1 {
+	if len(r.Matched) != 1 || r.Matched[0].Detected.Family != bgp.IPv6 || len(r.Redundant) != 1 || len(r.False) != 0 || r.Precision != 1 || r.Detected != 1 {
 		t.Errorf("%v %v", r, r.Redundant)
 	}
 }
@@ -149,5 +160,15 @@ func TestReadTruthStream(t *testing.T) {
 	evs, err = ReadTruth(strings.NewReader(`[` + strings.ReplaceAll(strings.TrimSpace(in), "\n", ",") + `]`))
 	if err != nil || len(evs) != 2 {
 		t.Fatalf("%v %v", evs, err)
+	}
+	if evs[0].EntityType != event.Country || evs[1].EntityType != event.OriginAS || evs[0].Kind != event.Outage || evs[0].Family != bgp.AllFamilies {
+		t.Errorf("%+v", evs)
+	}
+	// No family: an error, not IPv4 (the zero bgp.Family).
+	for _, in := range []string{`[{"entity_type":"country","entity_code":"KP","kind":"outage","start":"2014-12-22T16:15:00Z"}]`,
+		`{"entity_type":"country","entity_code":"KP","kind":"outage","family":null,"start":"2014-12-22T16:15:00Z"}`} {
+		if evs, err := ReadTruth(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: %+v, want an error", in, evs)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
 // Case is one scenario of a suite.
@@ -45,7 +47,7 @@ func Suite(seed int64) []Case {
 	at := func(h int) time.Duration {
 		return time.Duration(h)*time.Hour + time.Duration(rng.IntN(50))*time.Minute + time.Duration(rng.IntN(60))*time.Second
 	}
-	ents := []string{EntityCountry, EntityASN, EntityCountry}
+	ents := []event.EntityType{event.Country, event.OriginAS, event.Country}
 	for i := range 3 {
 		mk(CaseOutage, i, EventSpec{Kind: CaseOutage, Entity: ents[i], At: at(4 + i), For: []time.Duration{2 * time.Hour, 45 * time.Minute, 0}[i]})
 	}
@@ -77,22 +79,22 @@ func Suite(seed int64) []Case {
 	}
 	combined := [][]EventSpec{
 		{
-			{Kind: CaseOutage, Entity: EntityCountry, At: at(2), For: time.Hour},
+			{Kind: CaseOutage, Entity: event.Country, At: at(2), For: time.Hour},
 			{Kind: CasePeerReset, At: at(4), For: 15 * time.Minute},
-			{Kind: CaseUpstreamChange, Entity: EntityASN, At: at(6)},
-			{Kind: CasePartialOutage, Entity: EntityCountry, At: at(8), For: 2 * time.Hour},
+			{Kind: CaseUpstreamChange, Entity: event.OriginAS, At: at(6)},
+			{Kind: CasePartialOutage, Entity: event.Country, At: at(8), For: 2 * time.Hour},
 		},
 		{
-			{Kind: CaseInstability, Entity: EntityASN, At: at(5), For: 90 * time.Minute, Instability: 2 * time.Hour},
+			{Kind: CaseInstability, Entity: event.OriginAS, At: at(5), For: 90 * time.Minute, Instability: 2 * time.Hour},
 			{Kind: CasePeerFlush, At: at(3), For: 20 * time.Minute},
-			{Kind: CaseIPv6Outage, Entity: EntityCountry, At: at(9), For: time.Hour},
-			{Kind: CaseOutage, Entity: EntityASN, At: at(5), For: 30 * time.Minute},
+			{Kind: CaseIPv6Outage, Entity: event.Country, At: at(9), For: time.Hour},
+			{Kind: CaseOutage, Entity: event.OriginAS, At: at(5), For: 30 * time.Minute},
 		},
 		{
 			{Kind: CasePeerReset, At: at(2), For: 30 * time.Minute},
 			{Kind: CasePeerFlush, At: at(2), For: 5 * time.Minute},
-			{Kind: CaseOutage, Entity: EntityCountry, At: at(6), For: 0},
-			{Kind: CaseUpstreamChange, Entity: EntityCountry, At: at(3)},
+			{Kind: CaseOutage, Entity: event.Country, At: at(6), For: 0},
+			{Kind: CaseUpstreamChange, Entity: event.Country, At: at(3)},
 		},
 	}
 	for i, ev := range combined {
@@ -144,14 +146,14 @@ func NorthKorea2014() Config {
 		}}}},
 		Events: []EventSpec{
 			{
-				Kind: CaseInstability, Entity: EntityCountry, Code: "KP",
+				Kind: CaseInstability, Entity: event.Country, Code: "KP",
 				At:          at("2014-12-22T16:15:00Z"),
 				For:         9*time.Hour + 31*time.Minute,
 				Instability: at("2014-12-22T16:15:00Z") - at("2014-12-20T06:00:00Z"),
 				FlapEvery:   15 * time.Minute,
 			},
 			{
-				Kind: CaseOutage, Entity: EntityCountry, Code: "KP",
+				Kind: CaseOutage, Entity: event.Country, Code: "KP",
 				At:  at("2014-12-23T15:41:00Z"),
 				For: time.Hour,
 			},

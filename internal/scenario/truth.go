@@ -2,46 +2,40 @@ package scenario
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sort"
 	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 )
 
-// Entity types of the ground truth.
+// EntityCountry and KindPeerEvent are two words of the event vocabulary
+// under their old names here.
+//
+// Deprecated: use event.Country and event.PeerEvent. They stay only while
+// code outside this package still names them
+// (internal/source/archive/archivetest/mirror.go,
+// cmd/blackout/scenario_test.go).
 const (
-	EntityCountry = "country"
-	EntityASN     = "asn"
-	EntityPeer    = "peer"
-)
-
-// Event kinds of the ground truth (the detector's kinds).
-const (
-	KindOutage         = "outage"
-	KindPartialOutage  = "partial_outage"
-	KindInstability    = "instability"
-	KindUpstreamChange = "upstream_change"
-	KindPeerEvent      = "peer_event"
-)
-
-// Families.
-const (
-	FamilyIPv4 = "ipv4"
-	FamilyIPv6 = "ipv6"
-	FamilyAll  = "all"
+	EntityCountry = event.Country
+	KindPeerEvent = event.PeerEvent
 )
 
 // TruthEvent is one event of the ground truth, in the same shape as the
-// detector's JSON events (the fields Score needs), so that detected events
-// can be decoded into it.
+// detector's JSON events (the fields Score needs) and in its vocabulary
+// (package event, bgp.Family), so that detected events can be decoded into
+// it.
 type TruthEvent struct {
-	EntityType string     `json:"entity_type"` // "country", "asn" or "peer"
-	EntityCode string     `json:"entity_code"` // "KP", "131279", or the peer's address
-	Kind       string     `json:"kind"`        // outage, partial_outage, instability, upstream_change, peer_event
-	Family     string     `json:"family"`      // "ipv4", "ipv6" or "all"; empty matches any
-	Start      time.Time  `json:"start"`
-	End        *time.Time `json:"end"` // nil: lasts to the end of the data
+	EntityType event.EntityType `json:"entity_type"` // country, asn or peer
+	EntityCode string           `json:"entity_code"` // "KP", "131279", or the peer's address
+	Kind       event.Kind       `json:"kind"`        // outage, partial_outage, instability, upstream_change, peer_event
+	Family     bgp.Family       `json:"family"`      // ipv4, ipv6 or all; every event has one
+	Start      time.Time        `json:"start"`
+	End        *time.Time       `json:"end"` // nil: lasts to the end of the data
 	// Fraction is the share of the entity's address space (of Family) that
 	// is lost, for outage and partial_outage; 0 otherwise.
 	Fraction float64 `json:"fraction,omitempty"`
@@ -105,8 +99,12 @@ func ReadTruth(r io.Reader) ([]TruthEvent, error) {
 		}
 		if d, ok := tok.(json.Delim); ok && d == '[' {
 			for dec.More() {
-				var e TruthEvent
-				if err := dec.Decode(&e); err != nil {
+				var b json.RawMessage
+				if err := dec.Decode(&b); err != nil {
+					return nil, err
+				}
+				e, err := decodeEvent(b)
+				if err != nil {
 					return nil, err
 				}
 				out = append(out, e)
@@ -129,6 +127,22 @@ func ReadTruth(r io.Reader) ([]TruthEvent, error) {
 	}
 }
 
+// decodeEvent decodes one event. Its family must be there: the zero
+// bgp.Family is IPv4, so a missing one would silently be IPv4.
+func decodeEvent(b []byte) (TruthEvent, error) {
+	var e TruthEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		return TruthEvent{}, err
+	}
+	var fam struct {
+		Family *bgp.Family `json:"family"`
+	}
+	if err := json.Unmarshal(b, &fam); err != nil || fam.Family == nil {
+		return TruthEvent{}, errors.New("scenario: truth: an event without a family (ipv4, ipv6 or all)")
+	}
+	return e, nil
+}
+
 // decodeObjectRest decodes the members of an object whose '{' was read.
 func decodeObjectRest(dec *json.Decoder) (TruthEvent, error) {
 	m := map[string]json.RawMessage{}
@@ -147,8 +161,8 @@ func decodeObjectRest(dec *json.Decoder) (TruthEvent, error) {
 		return TruthEvent{}, err
 	}
 	b, _ := json.Marshal(m)
-	var e TruthEvent
-	if err := json.Unmarshal(b, &e); err != nil {
+	e, err := decodeEvent(b)
+	if err != nil {
 		return TruthEvent{}, err
 	}
 	if e.Fraction == 0 {
@@ -193,8 +207,7 @@ func (r Result) String() string {
 
 // Score matches detected events with the truth. A detected event matches a
 // truth event with the same entity_type, entity_code and kind ("outage" and
-// "partial_outage" are different kinds), the same family (an empty family
-// on either side matches any), a start within tol, and an end within tol
+// "partial_outage" are different kinds), the same family, a start within tol, and an end within tol
 // (both null also matches; a null and a non-null end do not). An
 // upstream_change is a moment: only its start is compared. Each truth
 // event is matched at most once, closest start first.
@@ -236,7 +249,7 @@ func Score(truth, detected []TruthEvent, tol time.Duration) Result {
 		tUsed[c.t], dUsed[c.d] = true, true
 		t, d := truth[c.t], detected[c.d]
 		m := Match{Truth: t, Detected: d, StartDiff: d.Start.Sub(t.Start)}
-		if t.End != nil && d.End != nil && t.Kind != KindUpstreamChange {
+		if t.End != nil && d.End != nil && t.Kind != event.UpstreamChange {
 			m.EndDiff = d.End.Sub(*t.End)
 		}
 		r.Matched = append(r.Matched, m)
@@ -286,14 +299,14 @@ func matches(t, d TruthEvent, tol time.Duration, family bool) (bool, time.Durati
 	if t.EntityType != d.EntityType || t.EntityCode != d.EntityCode || t.Kind != d.Kind {
 		return false, 0
 	}
-	if family && t.Family != "" && d.Family != "" && t.Family != d.Family {
+	if family && t.Family != d.Family {
 		return false, 0
 	}
 	diff := absDur(d.Start.Sub(t.Start))
 	if diff > tol {
 		return false, 0
 	}
-	if t.Kind != KindUpstreamChange {
+	if t.Kind != event.UpstreamChange {
 		switch {
 		case t.End == nil && d.End == nil:
 		case t.End == nil || d.End == nil:
