@@ -2,20 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/term"
-
-	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/progress"
 	"github.com/blackout-bgp/blackout/internal/source/archive"
 )
 
@@ -100,15 +93,11 @@ func (a *archiveFlags) fetcher() (*archive.Fetcher, int64, error) {
 
 // evict bounds the cache after a run, keeping the run's files.
 func evict(env *cmdEnv, f *archive.Fetcher, maxBytes int64, ds []*archive.Download) {
-	keep := map[string]bool{}
-	for _, d := range ds {
-		keep[f.LocalPath(d.File)] = true
-	}
-	n, b, err := archive.Evict(f.Dir, maxBytes, keep)
+	n, b, err := f.EvictExcept(maxBytes, ds)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "blackout: %v\n", err)
 	} else if n > 0 && isTerminal(env.stderr) {
-		fmt.Fprintf(env.stderr, "blackout: cache over its bound: removed %d least recently used files (%s)\n", n, humanBytes(b))
+		fmt.Fprintf(env.stderr, "blackout: cache over its bound: removed %d least recently used files (%s)\n", n, progress.Bytes(b))
 	}
 }
 
@@ -128,29 +117,7 @@ func runArchiveList(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(env.stdout)
-		for _, f := range files {
-			v := struct {
-				Collector string    `json:"collector"`
-				Project   string    `json:"project"`
-				Kind      string    `json:"kind"`
-				Time      time.Time `json:"time"`
-				End       time.Time `json:"end"`
-				URL       string    `json:"url"`
-			}{f.Collector, f.Project.String(), string(f.Kind), f.Time, f.Time.Add(f.Span), f.URL}
-			if err := enc.Encode(v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, f := range files {
-		if _, err := fmt.Fprintf(env.stdout, "%-22s %-7s %s  %s\n", f.Collector, f.Kind, f.Time.Format("2006-01-02 15:04"), f.URL); err != nil {
-			return err
-		}
-	}
-	return nil
+	return archive.WriteList(env.stdout, files, *asJSON)
 }
 
 func runArchiveFetch(ctx context.Context, env *cmdEnv, args []string) error {
@@ -172,7 +139,7 @@ func runArchiveFetch(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	stop := startProgress(env, "blackout archive fetch", f, nil)
+	stop := fetchProgress(env, "blackout archive fetch", f, nil)
 	ds := f.Fetch(ctx, files)
 	stop()
 	if err := ctx.Err(); err != nil {
@@ -186,19 +153,11 @@ func runArchiveFetch(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	evict(env, f, maxBytes, ds)
-	fmt.Fprintf(env.stdout, "%s\n", fetchSummary(f))
+	fmt.Fprintf(env.stdout, "%s\n", f.Summary())
 	if bad > 0 {
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-// fetchSummary is one line on what a fetcher did.
-func fetchSummary(f *archive.Fetcher) string {
-	s := &f.Stats
-	return fmt.Sprintf("%d files: %d downloaded (%s in %s), %d from the cache, %d missing from the archive, %d failed; cache %s",
-		s.FilesTotal.Load(), s.FilesDone.Load()-s.FromCache.Load()-s.Gaps.Load()-s.Failed.Load(), humanBytes(s.Bytes.Load()),
-		s.Elapsed().Round(time.Millisecond), s.FromCache.Load(), s.Gaps.Load(), s.Failed.Load(), f.Dir)
 }
 
 // replayArchive is `replay --from --until`: the files of the range are
@@ -219,12 +178,7 @@ func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archi
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if isTerminal(env.stderr) {
-		var names []string
-		for _, c := range cols {
-			names = append(names, c.Name)
-		}
-		fmt.Fprintf(env.stderr, "blackout replay: %s to %s from %s: %d files; cache %s\n", from.Format(time.RFC3339), until.Format(time.RFC3339),
-			strings.Join(names, ", "), len(files), f.Dir)
+		fmt.Fprintf(env.stderr, "blackout replay: %s\n", archive.RangeLine(from, until, cols, len(files), f.Dir))
 	}
 	ds := f.Start(ctx, files)
 	ps := &archive.ParseStats{}
@@ -234,103 +188,27 @@ func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archi
 			s.Close()
 		}
 	}()
-	stop := startProgress(env, "blackout replay", f, ps)
+	stop := fetchProgress(env, "blackout replay", f, ps)
 	defer stop()
 	af.ownProgress = isTerminal(env.stderr)
-	// The progress line goes when the last source ends, before the report
-	// (the sources are read by one goroutine: no lock needed).
-	left := len(srcs)
-	es := make([]source.Source, len(srcs))
-	for i, s := range srcs {
-		es[i] = &endHook{Source: s, end: func() {
-			if left--; left == 0 {
-				stop()
-			}
-		}}
-	}
+	// The progress line goes when the last source ends, before the report.
+	es := archive.WhenAllEnd(srcs, stop)
 	err = analyse(ctx, env, "blackout replay", af, es)
 	stop()
 	evict(env, f, maxBytes, ds)
 	if isTerminal(env.stderr) {
-		fmt.Fprintf(env.stderr, "blackout replay: %s\n", fetchSummary(f))
+		fmt.Fprintf(env.stderr, "blackout replay: %s\n", f.Summary())
 	}
 	return err
 }
 
-// endHook calls end once, when its source first returns io.EOF.
-type endHook struct {
-	source.Source
-	end  func()
-	done bool
-}
-
-func (h *endHook) Next() (*bgp.Event, error) {
-	ev, err := h.Source.Next()
-	if errors.Is(err, io.EOF) && !h.done {
-		h.done = true
-		h.end()
-	}
-	return ev, err
-}
-
 // isTerminal reports whether w is a terminal (progress lines go there only).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func isTerminal(w io.Writer) bool { return progress.IsTerminal(w) }
 
-// startProgress prints, on a terminal, a progress line twice a second:
-// files and bytes fetched, download rate, and (ps not nil) route events
-// parsed, their rate and the data's clock. The returned stop clears the
-// line; it may be called more than once. Nothing is printed when stderr is
-// not a terminal.
-func startProgress(env *cmdEnv, title string, f *archive.Fetcher, ps *archive.ParseStats) (stop func()) {
-	if !isTerminal(env.stderr) {
-		return func() {}
-	}
-	quit, done := make(chan struct{}), make(chan struct{})
-	start := time.Now()
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-quit:
-				fmt.Fprint(env.stderr, "\r\033[K")
-				return
-			case <-tick.C:
-			}
-			el := time.Since(start).Seconds()
-			s := &f.Stats
-			line := fmt.Sprintf("%s: files %d/%d (%d cached, %d missing), %s at %s/s", title, s.FilesDone.Load(), s.FilesTotal.Load(),
-				s.FromCache.Load(), s.Gaps.Load(), humanBytes(s.Bytes.Load()), humanBytes(int64(float64(s.Bytes.Load())/el)))
-			if ps != nil {
-				n := ps.Events.Load()
-				line += fmt.Sprintf("; parsed %d files, %d events (%.0f/s)", ps.FilesParsed.Load(), n, float64(n)/el)
-				if c := ps.Clock(); !c.IsZero() {
-					line += ", data clock " + c.Format("2006-01-02 15:04:05")
-				}
-			}
-			fmt.Fprintf(env.stderr, "\r\033[K%s", line)
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() { close(quit); <-done })
-	}
-}
-
-// humanBytes formats a byte count ("1.2 MB").
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, u := float64(n), 0
-	for v >= unit && u < 4 {
-		v /= unit
-		u++
-	}
-	return fmt.Sprintf("%.1f %cB", v, "kMGT"[u-1])
+// fetchProgress shows, on a terminal, the progress line of f's downloads
+// and (ps not nil) of their parsing; the returned stop clears it and may
+// be called more than once.
+func fetchProgress(env *cmdEnv, title string, f *archive.Fetcher, ps *archive.ParseStats) (stop func()) {
+	line := progress.New(env.stderr)
+	return line.Poll(func() string { return archive.ProgressText(title, &f.Stats, ps, line.Elapsed()) })
 }

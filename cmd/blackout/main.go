@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -64,7 +65,7 @@ func run(ctx context.Context, env *cmdEnv, args []string) int {
 	})
 	for _, c := range commands {
 		words := strings.Fields(c.name)
-		if len(args) < len(words) || !equalWords(args[:len(words)], words) {
+		if len(args) < len(words) || !slices.Equal(args[:len(words)], words) {
 			continue
 		}
 		err := c.run(ctx, env, args[len(words):])
@@ -81,22 +82,12 @@ func exitCode(env *cmdEnv, name string, err error) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(env.stderr, "blackout %s: %v\n", name, err)
+	}
+	fmt.Fprintf(env.stderr, "blackout %s: %v\n", name, err)
+	if errors.Is(err, errUsage) {
 		return 2
-	default:
-		fmt.Fprintf(env.stderr, "blackout %s: %v\n", name, err)
-		return 1
 	}
-}
-
-func equalWords(a, b []string) bool {
-	for i := range b {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return 1
 }
 
 func printHelp(w io.Writer, args []string) {
@@ -111,8 +102,7 @@ func printHelp(w io.Writer, args []string) {
 	}
 	fmt.Fprintln(w, "blackout detects and explains Internet outages of countries and networks from BGP data.")
 	fmt.Fprintln(w, "\nUsage: blackout COMMAND [flags] [args]\n\nCommands:")
-	names := make([]command, len(commands))
-	copy(names, commands)
+	names := slices.Clone(commands)
 	sort.Slice(names, func(i, j int) bool { return names[i].name < names[j].name })
 	for _, c := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)

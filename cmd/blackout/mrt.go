@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/progress"
 )
 
 func init() {
@@ -18,52 +18,36 @@ func init() {
 	register(command{name: "mrt stats", summary: "count the records, peers, prefixes and routes of MRT files", run: runMRTStats})
 }
 
-// outBufSize is the size of the buffer in front of standard output.
-const outBufSize = 1 << 20
-
-// mrtInput is one MRT input being read.
-type mrtInput struct {
-	name string // as given on the command line
-	rc   io.ReadCloser
-	rr   *mrt.RouteReader
-}
-
-// openMRT opens name ("-" is standard input, an http(s) URL, or a file;
-// gzip, bzip2 and zstd are undone) and returns a route reader of it.
-func openMRT(ctx context.Context, env *cmdEnv, name, collector string) (*mrtInput, error) {
+// openMRT opens name ("-" is standard input, named "stdin", an http(s)
+// URL, or a file; gzip, bzip2 and zstd are undone) and returns a route
+// reader of it and the closer of the input.
+func openMRT(ctx context.Context, env *cmdEnv, name, collector string) (*mrt.RouteReader, io.Closer, error) {
 	var rc io.ReadCloser
 	var err error
-	display := name
 	if name == "-" {
-		display = "stdin"
-		rc, _, err = compress.NewReader(env.stdin)
-		if err != nil {
-			err = fmt.Errorf("stdin: %w", err)
+		if rc, _, err = compress.NewReader(env.stdin); err != nil {
+			return nil, nil, fmt.Errorf("stdin: %w", err)
 		}
-	} else {
-		rc, err = compress.Open(ctx, name)
+		name = "stdin"
+	} else if rc, err = compress.Open(ctx, name); err != nil {
+		return nil, nil, err
 	}
-	if err != nil {
-		return nil, err
-	}
-	rr := mrt.NewRouteReader(rc, display, collector)
+	rr := mrt.NewRouteReader(rc, name, collector)
 	rr.IncludeMulticast = true // printed, as bgpdump does
-	return &mrtInput{name: display, rc: rc, rr: rr}, nil
+	return rr, rc, nil
 }
 
-// eachEvent reads every event of in and calls fn for it. Errors are not
+// eachEvent reads every event of rr and calls fn for it. Errors are not
 // fatal: each is printed on stderr (after flushing out, so that the
 // lines before it come first) and counted. It returns the number of errors,
 // and ctx's error if ctx ended the reading.
-func eachEvent(ctx context.Context, env *cmdEnv, out *bufio.Writer, in *mrtInput, fn func(ev *bgp.Event) error) (int64, error) {
+func eachEvent(ctx context.Context, env *cmdEnv, out *bufio.Writer, rr *mrt.RouteReader, fn func(ev *bgp.Event) error) (int64, error) {
 	var errs int64
 	for n := 0; ; n++ {
-		if n&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return errs, err
-			}
+		if n&4095 == 0 && ctx.Err() != nil {
+			return errs, ctx.Err()
 		}
-		ev, err := in.rr.Next()
+		ev, err := rr.Next()
 		if err == io.EOF {
 			return errs, nil
 		}
@@ -111,45 +95,37 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 	if *bgpdumpMode && *jsonMode {
 		return fmt.Errorf("%w: -m and --json exclude each other", errUsage)
 	}
-	out := bufio.NewWriterSize(env.stdout, outBufSize)
+	out := bufio.NewWriterSize(env.stdout, 1<<20)
 	defer out.Flush()
 	var collectorJSON []byte
 	if *collector != "" {
 		collectorJSON, _ = json.Marshal(*collector)
 	}
+	format := mrt.AppendEventText
+	switch {
+	case *bgpdumpMode:
+		format = mrt.AppendBgpdumpLine
+	case *jsonMode:
+		format = func(b []byte, rr *mrt.RouteReader, ev *bgp.Event) []byte {
+			return mrt.AppendEventJSON(b, rr, ev, collectorJSON)
+		}
+	}
 	var total int64
 	var line []byte
 	for _, name := range files {
-		in, err := openMRT(ctx, env, name, *collector)
+		rr, rc, err := openMRT(ctx, env, name, *collector)
 		if err != nil {
 			out.Flush()
 			fmt.Fprintf(env.stderr, "blackout: %v\n", err)
 			total++
 			continue
 		}
-		var fn func(ev *bgp.Event) error
-		switch {
-		case *bgpdumpMode:
-			fn = func(ev *bgp.Event) error {
-				line = mrt.AppendBgpdumpLine(line[:0], in.rr, ev)
-				_, err := out.Write(line)
-				return err
-			}
-		case *jsonMode:
-			fn = func(ev *bgp.Event) error {
-				line = mrt.AppendEventJSON(line[:0], in.rr, ev, collectorJSON)
-				_, err := out.Write(line)
-				return err
-			}
-		default:
-			fn = func(ev *bgp.Event) error {
-				line = mrt.AppendEventText(line[:0], in.rr, ev)
-				_, err := out.Write(line)
-				return err
-			}
-		}
-		errs, err := eachEvent(ctx, env, out, in, fn)
-		in.rc.Close()
+		errs, err := eachEvent(ctx, env, out, rr, func(ev *bgp.Event) error {
+			line = format(line[:0], rr, ev)
+			_, err := out.Write(line)
+			return err
+		})
+		rc.Close()
 		total += errs
 		if err != nil {
 			return err
@@ -157,7 +133,7 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 		if err := out.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(env.stderr, in.rr.Summary(errs))
+		fmt.Fprintln(env.stderr, rr.Summary(errs))
 	}
 	if err := out.Flush(); err != nil {
 		return err
@@ -187,73 +163,42 @@ func runMRTStats(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: no input file (use - for standard input)", errUsage)
 	}
 	stats := mrt.NewStatsCollector()
-	progress := newProgress(env)
+	line := progress.New(env.stderr)
 	for _, name := range files {
-		in, err := openMRT(ctx, env, name, *collector)
+		rr, rc, err := openMRT(ctx, env, name, *collector)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "blackout: %v\n", err)
 			stats.Failed(name)
 			continue
 		}
 		var n int64
-		errs, err := eachEvent(ctx, env, nil, in, func(ev *bgp.Event) error {
+		errs, err := eachEvent(ctx, env, nil, rr, func(ev *bgp.Event) error {
 			if n++; n&0xffff == 0 {
-				progress.show(in.name, in.rr.Offset())
+				line.Showf("%s: %s read", name, progress.Bytes(rr.Offset()))
 			}
 			stats.Event(ev)
 			return nil
 		})
-		progress.clear()
-		in.rc.Close()
-		sum := in.rr.Summary(errs)
+		line.Clear()
+		rc.Close()
+		sum := rr.Summary(errs)
 		fmt.Fprintln(env.stderr, sum)
-		stats.File(sum, in.rr.Stats())
+		stats.File(sum, rr.Stats())
 		if err != nil {
 			return err
 		}
 	}
 	rep := stats.Report()
 	if *jsonMode {
-		enc := json.NewEncoder(env.stdout)
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else if err := mrt.WriteStatsText(env.stdout, rep); err != nil {
+		err = json.NewEncoder(env.stdout).Encode(rep)
+	} else {
+		err = mrt.WriteStatsText(env.stdout, rep)
+	}
+	if err != nil {
 		return err
 	}
 	if rep.Errors > 0 {
 		return exitError{1}
 	}
 	return nil
-}
-
-// progress shows how far a long read has come on a terminal's stderr, and
-// stays silent otherwise.
-type progress struct {
-	w    io.Writer
-	on   bool
-	last time.Time
-}
-
-func newProgress(env *cmdEnv) *progress {
-	p := &progress{w: env.stderr}
-	if isTerminal(env.stderr) {
-		p.on = true
-	}
-	return p
-}
-
-func (p *progress) show(name string, offset int64) {
-	if !p.on || time.Since(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r%s: %d MB read\x1b[K", name, offset>>20)
-}
-
-func (p *progress) clear() {
-	if p.on && !p.last.IsZero() {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.last = time.Time{}
-	}
 }

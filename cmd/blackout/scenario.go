@@ -88,27 +88,26 @@ func runScenario(ctx context.Context, env *cmdEnv, args []string) error {
 
 // scenarioCases returns the cases that --case kind names.
 func scenarioCases(kind string, seed int64, seedSet bool) ([]scenario.Case, error) {
-	var cases []scenario.Case
 	switch kind {
 	case "northkorea", "nk":
 		cfg := scenario.NorthKorea2014()
 		if seedSet {
 			cfg.Seed = seed
 		}
-		cases = []scenario.Case{{Name: cfg.Name, Kind: "northkorea", Config: cfg}}
+		return []scenario.Case{{Name: cfg.Name, Kind: "northkorea", Config: cfg}}, nil
 	case "suite":
-		cases = scenario.Suite(seed)
+		return scenario.Suite(seed), nil
 	case "realistic":
-		cases = scenario.RealisticSuite(seed)
-	default:
-		for _, c := range scenario.Suite(seed) {
-			if c.Kind == kind {
-				cases = append(cases, c)
-			}
+		return scenario.RealisticSuite(seed), nil
+	}
+	var cases []scenario.Case
+	for _, c := range scenario.Suite(seed) {
+		if c.Kind == kind {
+			cases = append(cases, c)
 		}
-		if len(cases) == 0 {
-			return nil, fmt.Errorf("%w: unknown case %q", errUsage, kind)
-		}
+	}
+	if len(cases) == 0 {
+		return nil, fmt.Errorf("%w: unknown case %q", errUsage, kind)
 	}
 	return cases, nil
 }
