@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -45,14 +46,27 @@ type Config struct {
 	MinBaseline float64
 	// WarmUp: without a RIB dump, detection starts after this much data.
 	WarmUp time.Duration
-	// Instability: at least InstabilityLosses prefix visibility losses
-	// within InstabilityWindow, at least InstabilityFactor times the
-	// entity's normal hourly losses, with reachability coming back; it
-	// ends after InstabilityQuiet without a loss.
+	// Instability is the entity's own anomaly: within InstabilityWindow,
+	// at least InstabilityLosses flaps (see FlapMax), at some moment at least
+	// InstabilityShare of a family's baseline space lost at once, and so
+	// many losses that they are improbable at the entity's own recent
+	// rate: the Poisson tail probability of that count at the mean rate
+	// of the last 24 hours outside its events is at most InstabilityP.
+	// It ends after InstabilityQuiet without a loss.
 	InstabilityLosses int
 	InstabilityWindow time.Duration
-	InstabilityFactor float64
+	InstabilityShare  float64
+	InstabilityP      float64
 	InstabilityQuiet  time.Duration
+	// FlapMax: a prefix that lost visibility and came back within this
+	// time (outside the entity's outages) flapped; longer losses are not
+	// flaps.
+	FlapMax time.Duration
+	// ChainGap: a fall is dated back to the first loss of a chain of
+	// losses (of the prefixes that end up lost) no further apart than
+	// this, and its end to the first recovery of the chain of recoveries
+	// that brought it back.
+	ChainGap time.Duration
 	// UpstreamShare: an upstream carrying at least this share of an
 	// entity's routes that disappears, or a new one that reaches it, is
 	// an upstream change once it has lasted UpstreamConfirm.
@@ -66,7 +80,8 @@ func DefaultConfig() Config {
 		OutageShare: 0.95, PartialShare: 0.2, PartialConfirm: 5 * time.Minute, CriticalShare: 0.5,
 		OutageConfirm: 3 * time.Minute, BreadthShare: 0.3, TransientOutage: 2 * time.Minute,
 		RecoverShare: 0.1, MinBaseline: 0, WarmUp: time.Hour,
-		InstabilityLosses: 4, InstabilityWindow: 2 * time.Hour, InstabilityFactor: 5, InstabilityQuiet: time.Hour,
+		InstabilityLosses: 4, InstabilityWindow: 2 * time.Hour, InstabilityShare: 0.05, InstabilityP: 1e-3, InstabilityQuiet: 2 * time.Hour, FlapMax: 30 * time.Minute,
+		ChainGap:      time.Hour,
 		UpstreamShare: 0.2, UpstreamConfirm: 10 * time.Minute,
 	}
 }
@@ -81,8 +96,15 @@ type track struct {
 	key      efKey
 	hours    []float64 // hourly baseline values, oldest first (at most 24)
 	hourBins []float64 // the current hour's bin values
-	lossH    []float64 // hourly visibility losses
+	lossH    []float64 // hourly visibility losses, hours outside the entity's events
 	lossBins int
+	instIDs  map[view.PrefixID]struct{} // the prefixes that flapped in the open instability (all-family track)
+	lastFlap time.Time                  // when the last flapping prefix came back (all-family track)
+	judge    bool                       // a loss came: judge instability at the next change (all-family track)
+	instRate float64                    // the losses per hour the open instability is judged against
+	crossed  time.Time                  // when the open outage crossed its threshold
+	hourBusy bool                       // the current hour had a bin inside one of the entity's events
+	level    float64                    // the share of the baseline lost now (from the last change)
 	churnH   []float64
 	churnBin int
 	initial  float64
@@ -98,14 +120,50 @@ type track struct {
 	inst          *event.Event // open instability
 	lastInst      *event.Event
 
-	losses     []time.Time // recent visibility losses
+	losses     []time.Time // recent visibility losses (all-family track)
 	recoveries []time.Time
+	flaps      []flap                      // recent losses that came back, in the order they came back (all-family track)
+	levels     []levelAt                   // recent shares lost at once, by family (all-family track)
+	recov      []time.Time                 // recoveries of the open outage's prefixes
 	lost       map[view.PrefixID]time.Time // prefixes lost and not back
+	eventLost  map[view.PrefixID]bool      // lost in an outage: not flaps (all-family track)
 
 	upSnap    map[bgp.ASN]float64 // upstream shares at the last normal bin
 	upRoutes  int32               // full-feed routes at that bin
 	upPending *event.Event
 	upConfirm time.Time
+}
+
+// lossTimes returns the loss times of the track's lost prefixes up to
+// until, sorted.
+func lossTimes(t *track, until time.Time) []time.Time {
+	ts := make([]time.Time, 0, len(t.lost))
+	for _, at := range t.lost {
+		if !at.After(until) {
+			ts = append(ts, at)
+		}
+	}
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	return ts
+}
+
+// chainStart returns the first time of the last chain of sorted times
+// whose consecutive times are at most gap apart (zero if ts is empty).
+func chainStart(ts []time.Time, gap time.Duration) time.Time {
+	if len(ts) == 0 {
+		return time.Time{}
+	}
+	i := len(ts) - 1
+	for i > 0 && ts[i].Sub(ts[i-1]) <= gap {
+		i--
+	}
+	return ts[i]
+}
+
+// levelAt is the share of a family's baseline lost at a moment.
+type levelAt struct {
+	t     time.Time
+	level float64
 }
 
 // Evidence is what the detector reads of the routing view and the signals
@@ -220,12 +278,10 @@ func (d *Detector) Tick(now time.Time) {
 			d.confirmUpstream(t, now)
 		}
 		if t.inst != nil {
-			if last := t.lastLoss(); !last.IsZero() && now.Sub(last) >= d.cfg.InstabilityQuiet {
-				end := last
-				if n := len(t.recoveries); n > 0 && t.recoveries[n-1].After(end) {
-					end = t.recoveries[n-1]
-				}
-				d.endInstability(t, end)
+			// Quiet: no flap for InstabilityQuiet. It ended when the last
+			// flapping prefix came back.
+			if last := t.lastFlap; !last.IsZero() && now.Sub(last) >= d.cfg.InstabilityQuiet {
+				d.endInstability(t, last)
 			}
 		}
 		if t.pending != nil || t.upPending != nil || t.inst != nil {
@@ -342,6 +398,19 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 		return
 	}
 	lost := max(0, 1-s.Space/base)
+	t.level = lost
+	a := d.track(e, bgp.AllFamilies)
+	if lost > 0 {
+		a.levels = append(a.levels, levelAt{now, lost})
+	}
+	a.levels = dropLevels(a.levels, now.Add(-d.cfg.InstabilityWindow))
+	if a.inst != nil && t.ev == nil && t.pending == nil && lost > a.inst.FractionLost {
+		a.inst.FractionLost = round(lost, 4)
+	}
+	if a.judge {
+		a.judge = false
+		d.judgeInstability(a, now)
+	}
 	switch {
 	case t.ev != nil:
 		d.update(t, lost, s, now)
@@ -442,17 +511,27 @@ func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
 			ev.Family = bgp.AllFamilies
 		}
 	}
+	// The fall began with the first loss of the chain of losses that led
+	// to the crossing, not at the crossing (a gradual fall is dated back).
+	t.crossed = ev.Start
+	if st := chainStart(lossTimes(t, ev.Start), d.cfg.ChainGap); !st.IsZero() && st.Before(ev.Start) {
+		ev.Start = st
+	}
+	t.recov = t.recov[:0]
+	a := d.track(t.key.e, bgp.AllFamilies)
+	for id := range t.lost {
+		a.markEventLost(id)
+	}
 	d.nextID++
 	ev.ID = d.nextID
 	t.ev = ev
 	t.evOpenedInBin = true
-	if a := d.track(t.key.e, bgp.AllFamilies); a.inst != nil && ev.Kind == event.Outage {
+	if a.inst != nil {
+		// The spotty period ends where the fall begins: at the last flap
+		// before it.
 		end := ev.Start
-		for i := len(a.recoveries) - 1; i >= 0; i-- {
-			if a.recoveries[i].Before(ev.Start) {
-				end = a.recoveries[i]
-				break
-			}
+		if a.lastFlap.Before(ev.Start) && !a.lastFlap.IsZero() {
+			end = a.lastFlap
 		}
 		d.endInstability(a, end)
 	}
@@ -475,12 +554,24 @@ func (d *Detector) update(t *track, lost float64, s *signal.State, now time.Time
 
 func (d *Detector) end(t *track, now time.Time) {
 	ev := t.ev
+	// It ended with the first recovery of the chain of recoveries that
+	// brought it back within RecoverShare; it is back within its normal
+	// now.
 	end := now
-	ev.End = &end
+	if st := chainStart(t.recov, d.cfg.ChainGap); !st.IsZero() && st.Before(end) && !st.Before(ev.Start) {
+		end = st
+	}
+	recovered := now
+	ev.End, ev.Recovered = &end, &recovered
 	t.ev = nil
+	t.recov = t.recov[:0]
 	if ev.Kind == event.Outage && end.Sub(ev.Start) < d.cfg.TransientOutage {
 		// Reported at once, gone within moments: a transient drop, which
 		// counts as instability, not as an outage.
+		a := d.track(t.key.e, bgp.AllFamilies)
+		for id := range d.affected[ev] {
+			delete(a.eventLost, id) // a transient drop: its prefixes flapped
+		}
 		delete(d.affected, ev)
 		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
 		return
@@ -496,6 +587,20 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 	t := d.track(e, f)
 	a := d.track(e, bgp.AllFamilies)
 	if visible {
+		lt, wasLost := a.lost[id]
+		if wasLost && d.warm[f] && now.Sub(lt) <= d.cfg.FlapMax && !a.eventLost[id] {
+			a.flaps = append(a.flaps, flap{lost: lt, back: now, id: id})
+			a.lastFlap = now
+			if a.inst != nil {
+				a.instIDs[id] = struct{}{}
+			}
+		}
+		delete(a.eventLost, id)
+		if t.ev != nil && wasLost {
+			if _, ok := d.affected[t.ev][id]; ok && (lt.Before(t.crossed) || now.Sub(lt) >= d.cfg.FlapMax) {
+				t.recov = append(t.recov, now)
+			}
+		}
 		delete(t.lost, id)
 		delete(a.lost, id)
 		a.recoveries = append(a.recoveries, now)
@@ -505,54 +610,136 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		a.losses = append(a.losses, now)
 	}
 	if !d.warm[f] {
-		a.losses, a.recoveries = a.losses[:0], a.recoveries[:0]
+		a.losses, a.recoveries, a.flaps = a.losses[:0], a.recoveries[:0], a.flaps[:0]
 		return
+	}
+	if !visible && (t.ev != nil || t.pending != nil) {
+		a.markEventLost(id)
 	}
 	cut := now.Add(-d.cfg.InstabilityWindow)
 	a.losses = dropBefore(a.losses, cut)
 	a.recoveries = dropBefore(a.recoveries, cut)
+	a.flaps = dropFlaps(a.flaps, cut)
 	if a.inst != nil {
-		if !visible {
+		if visible {
 			a.inst.Flaps++
 		}
 		return
 	}
-	if visible || d.inOutage(e) {
+	if visible {
+		a.judge = true // a flap ended: judged in Changed, with the share lost known
+	}
+}
+
+// markEventLost notes that prefix id was lost in one of the entity's
+// outages: its coming back is the outage's end, not a flap.
+func (a *track) markEventLost(id view.PrefixID) {
+	if a.eventLost == nil {
+		a.eventLost = map[view.PrefixID]bool{}
+	}
+	a.eventLost[id] = true
+}
+
+// flap is a prefix that lost visibility and came back.
+type flap struct {
+	lost, back time.Time
+	id         view.PrefixID
+}
+
+func dropFlaps(fs []flap, cut time.Time) []flap {
+	i := 0
+	for i < len(fs) && fs[i].back.Before(cut) {
+		i++
+	}
+	if i == 0 {
+		return fs
+	}
+	return append(fs[:0], fs[i:]...)
+}
+
+// judgeInstability opens an instability of the entity of a (its
+// all-family track) when its recent losses are its own anomaly (see
+// Config.InstabilityShare and InstabilityP).
+func (d *Detector) judgeInstability(a *track, now time.Time) {
+	e := a.key.e
+	if a.inst != nil || d.inOutage(e) {
 		return
 	}
-	normal := 0.0
+	k := len(a.flaps)
+	if k < d.cfg.InstabilityLosses {
+		return
+	}
+	peak := 0.0
+	for _, l := range a.levels {
+		peak = max(peak, l.level)
+	}
+	if peak < d.cfg.InstabilityShare {
+		return
+	}
+	rate := 0.0 // the entity's own losses per hour, outside its events
 	for _, ff := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 		if ft := d.tracks[efKey{e, ff}]; ft != nil && len(ft.lossH) > 0 {
-			normal += median(ft.lossH)
+			rate += mean(ft.lossH)
 		}
 	}
-	need := max(float64(d.cfg.InstabilityLosses), d.cfg.InstabilityFactor*normal)
-	if float64(len(a.losses)) >= need && len(a.recoveries) >= d.cfg.InstabilityLosses/2 {
-		if li := a.lastInst; li != nil && li.End != nil && a.losses[0].Sub(*li.End) < d.cfg.InstabilityQuiet {
-			// The spotty period resumes: extend the last episode.
-			li.End = nil
-			li.Flaps += len(a.losses)
-			a.inst, a.lastInst = li, nil
-			d.addPending(a)
-			d.explainInstability(a, li)
-			d.sink.Notify(event.Notice{Type: event.Escalate, Event: li, Time: now})
-			return
-		}
-		start := a.losses[0]
-		if li := a.lastInst; li != nil && li.End != nil && start.Before(*li.End) {
-			start = *li.End
-		}
-		ev := d.newEvent(a, event.Instability, start)
-		ev.Family = bgp.AllFamilies
-		ev.Severity = event.Warning
-		ev.Flaps = len(a.losses)
-		d.nextID++
-		ev.ID = d.nextID
-		a.inst = ev
-		d.explainInstability(a, ev)
-		d.addPending(a)
-		d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
+	lambda := max(rate*d.cfg.InstabilityWindow.Hours(), minExpectedLosses)
+	if poissonTail(k, lambda) > d.cfg.InstabilityP {
+		return
 	}
+	start := a.flaps[0].lost
+	for _, fl := range a.flaps {
+		if fl.lost.Before(start) {
+			start = fl.lost
+		}
+	}
+	ev := d.newEvent(a, event.Instability, start)
+	ev.Family = bgp.AllFamilies
+	ev.Unit = ""
+	ev.Severity = event.Warning
+	ev.Flaps = k
+	ev.FractionLost = round(peak, 4)
+	ev.ChurnRatio = round(float64(k)/lambda, 2)
+	d.nextID++
+	ev.ID = d.nextID
+	a.inst = ev
+	a.instRate = rate
+	a.instIDs = map[view.PrefixID]struct{}{}
+	for _, fl := range a.flaps {
+		a.instIDs[fl.id] = struct{}{}
+	}
+	d.explainInstability(a, ev)
+	d.addPending(a)
+	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
+}
+
+// minExpectedLosses is the least number of losses expected in a window,
+// so that an entity with no history of losses is not unstable at its
+// very first few.
+const minExpectedLosses = 0.05
+
+// poissonTail returns P(X >= k) for X ~ Poisson(lambda).
+func poissonTail(k int, lambda float64) float64 {
+	if k <= 0 {
+		return 1
+	}
+	term := math.Exp(-lambda) // P(X = 0)
+	cdf := 0.0
+	for i := 0; i < k; i++ {
+		cdf += term
+		term *= lambda / float64(i+1)
+	}
+	return max(0, 1-cdf)
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
 
 // inOutage reports whether e has an open outage in either family.
@@ -563,6 +750,17 @@ func (d *Detector) inOutage(e signal.Entity) bool {
 		}
 	}
 	return false
+}
+
+func dropLevels(ls []levelAt, cut time.Time) []levelAt {
+	i := 0
+	for i < len(ls) && ls[i].t.Before(cut) {
+		i++
+	}
+	if i == 0 {
+		return ls
+	}
+	return append(ls[:0], ls[i:]...)
 }
 
 func dropBefore(ts []time.Time, cut time.Time) []time.Time {
@@ -583,6 +781,8 @@ func (d *Detector) endInstability(t *track, end time.Time) {
 	}
 	ev.End = &end
 	t.inst, t.lastInst = nil, ev
+	// What it counted is its own: a next episode is judged on new losses.
+	t.losses, t.recoveries, t.levels, t.flaps = t.losses[:0], t.recoveries[:0], t.levels[:0], t.flaps[:0]
 	d.explainInstability(t, ev)
 	d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: d.now})
 }
@@ -717,28 +917,25 @@ func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
 	}
 	t.hourBins = append(t.hourBins, val)
 	t.baseOK = false
+	if t.ev != nil || t.pending != nil {
+		t.hourBusy = true
+	} else if a := d.tracks[efKey{t.key.e, bgp.AllFamilies}]; a != nil && a.inst != nil {
+		t.hourBusy = true
+	}
 	t.churnBin += churn
 	t.lossBins += losses
 	perHour := max(1, int(time.Hour/d.evidence.BinWidth()))
 	if len(t.hourBins) >= perHour {
 		t.hours = pushRing(t.hours, median(t.hourBins), 24)
-		lossV, churnV := float64(t.lossBins), float64(t.churnBin)
-		if a := d.tracks[efKey{t.key.e, bgp.AllFamilies}]; a != nil && a.inst != nil {
-			// In-paint the normal losses and churn during instability too,
-			// so that a long spotty period does not become the normal.
-			lossV, churnV = medianOr(t.lossH, 0), medianOr(t.churnH, 0)
+		// The normal losses and churn are learnt from the hours outside
+		// the entity's own events only: a spotty period or an outage is
+		// left out, never filled in, so it does not become the normal.
+		if !t.hourBusy {
+			t.lossH = pushRing(t.lossH, float64(t.lossBins), 24)
+			t.churnH = pushRing(t.churnH, float64(t.churnBin), 24)
 		}
-		t.lossH = pushRing(t.lossH, lossV, 24)
-		t.churnH = pushRing(t.churnH, churnV, 24)
-		t.hourBins, t.lossBins, t.churnBin = t.hourBins[:0], 0, 0
+		t.hourBins, t.lossBins, t.churnBin, t.hourBusy = t.hourBins[:0], 0, 0, false
 	}
-}
-
-func medianOr(v []float64, dflt float64) float64 {
-	if len(v) == 0 {
-		return dflt
-	}
-	return median(v)
 }
 
 func pushRing(r []float64, v float64, n int) []float64 {

@@ -24,7 +24,7 @@ type fakeEvidence struct {
 }
 
 func (f *fakeEvidence) Prefix(id view.PrefixID) netip.Prefix { return f.prefixes[id] }
-func (f *fakeEvidence) Origin(view.PrefixID) bgp.ASN          { return f.origin }
+func (f *fakeEvidence) Origin(view.PrefixID) bgp.ASN         { return f.origin }
 func (f *fakeEvidence) LastWithdrawnPath(view.PrefixID) []bgp.ASN {
 	return []bgp.ASN{64500, 4837, f.origin}
 }

@@ -190,10 +190,21 @@ func (d *Detector) outageText(ev *event.Event, t *track) string {
 		fmt.Fprintf(&b, " Last AS paths seen: %s.", strings.Join(ev.PathsBefore[:min(3, len(ev.PathsBefore))], "; "))
 	}
 	if li := d.track(t.key.e, bgp.AllFamilies).lastInst; ev.PrecededBy != nil && li != nil {
-		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d visibility losses).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
+		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d flaps).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
+	}
+	if c := t.crossed; !c.IsZero() && c.Sub(ev.Start) >= time.Minute {
+		th := d.cfg.PartialShare
+		if ev.Kind == event.Outage {
+			th = d.cfg.OutageShare
+		}
+		fmt.Fprintf(&b, " The fall began at %s and crossed %.0f%% at %s.", fmtTime(ev.Start), th*100, fmtTime(c))
 	}
 	if ev.End != nil {
-		fmt.Fprintf(&b, " Visibility came back at %s, after %s.", fmtTime(*ev.End), fmtDuration(ev.End.Sub(ev.Start)))
+		fmt.Fprintf(&b, " Visibility came back at %s, after %s", fmtTime(*ev.End), fmtDuration(ev.End.Sub(ev.Start)))
+		if r := ev.Recovered; r != nil && r.Sub(*ev.End) >= time.Minute {
+			fmt.Fprintf(&b, "; back within its normal at %s", fmtTime(*r))
+		}
+		b.WriteString(".")
 	}
 	return b.String()
 }
@@ -203,6 +214,14 @@ func pronoun(ev *event.Event) string {
 		return "it was"
 	}
 	return "they were"
+}
+
+// pct writes a share as a percentage: "75%", "0.4%".
+func pct(x float64) string {
+	if x >= 0.1 {
+		return strconv.Itoa(int(x*100+0.5)) + "%"
+	}
+	return strconv.FormatFloat(round(x*100, 1), 'f', -1, 64) + "%"
 }
 
 func plural(n int, one, many string) string {
@@ -242,7 +261,12 @@ func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []event.AS)
 
 func (d *Detector) explainInstability(t *track, ev *event.Event) {
 	ev.Prefixes = ev.Prefixes[:0]
-	ps := d.prefixList(t)
+	ps := make([]netip.Prefix, 0, len(t.instIDs))
+	for id := range t.instIDs {
+		ps = append(ps, d.evidence.Prefix(id))
+	}
+	slices.SortFunc(ps, comparePrefix)
+	ev.AffectedPrefixes = len(ps)
 	for _, p := range ps[:min(len(ps), maxListed)] {
 		ev.Prefixes = append(ev.Prefixes, p.String())
 	}
@@ -272,12 +296,20 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 	if ev.End != nil {
 		fmt.Fprintf(&b, " to %s (%s)", fmtTime(*ev.End), fmtDuration(ev.End.Sub(ev.Start)))
 	}
-	fmt.Fprintf(&b, ": %d times one of its prefixes lost visibility and came back", ev.Flaps)
-	if normal > 0 {
-		ev.ChurnRatio = round(float64(churn)/normal, 2)
-		fmt.Fprintf(&b, " (its normal churn: %s an hour)", plural(int(normal+0.5), "update", "updates"))
+	fmt.Fprintf(&b, ": %d times one of its prefixes lost visibility and came back within minutes", ev.Flaps)
+	if ev.FractionLost > 0 {
+		fmt.Fprintf(&b, ", up to %s of its address space at once", pct(ev.FractionLost))
+	}
+	if ev.AffectedPrefixes > 0 {
+		fmt.Fprintf(&b, " (%s flapped)", plural(ev.AffectedPrefixes, "prefix", "prefixes"))
 	}
 	b.WriteString(".")
+	fmt.Fprintf(&b, " Its normal: %s visibility losses an hour", strconv.FormatFloat(round(t.instRate, 2), 'f', -1, 64))
+	if normal > 0 {
+		fmt.Fprintf(&b, ", %s an hour", plural(int(normal+0.5), "update", "updates"))
+	}
+	b.WriteString(".")
+	_ = churn
 	if len(ev.UpstreamASes) > 0 {
 		fmt.Fprintf(&b, " Its upstream: %s.", d.asLabel(ev.UpstreamASes[0].ASN))
 	}

@@ -175,6 +175,13 @@ func joinEvents(a, b *event.Event) *event.Event {
 		e := *b.End
 		j.End = &e
 	}
+	switch {
+	case a.Recovered == nil || b.Recovered == nil:
+		j.Recovered = nil
+	case b.Recovered.After(*a.Recovered):
+		r := *b.Recovered
+		j.Recovered = &r
+	}
 	j.FractionLost = max(a.FractionLost, b.FractionLost)
 	if b.Severity == event.Critical {
 		j.Severity = event.Critical

@@ -162,14 +162,18 @@ type Withdrawal struct {
 
 // Event is one detected event. Times are data times (UTC).
 type Event struct {
-	ID               int        `json:"id"`
-	EntityType       EntityType `json:"entity_type"` // country, asn or peer
-	EntityCode       string     `json:"entity_code"` // "KP", "131279", a peer address
-	EntityName       string     `json:"entity_name"`
-	Kind             Kind       `json:"kind"`
-	Family           bgp.Family `json:"family"` // ipv4, ipv6 or all
-	Start            time.Time  `json:"start"`
-	End              *time.Time `json:"end"` // nil while ongoing
+	ID         int        `json:"id"`
+	EntityType EntityType `json:"entity_type"` // country, asn or peer
+	EntityCode string     `json:"entity_code"` // "KP", "131279", a peer address
+	EntityName string     `json:"entity_name"`
+	Kind       Kind       `json:"kind"`
+	Family     bgp.Family `json:"family"` // ipv4, ipv6 or all
+	Start      time.Time  `json:"start"`
+	End        *time.Time `json:"end"` // nil while ongoing; the first recovery
+	// Recovered is when the entity was back within its normal (at most
+	// RecoverShare lost): the end of the recovery that End began; nil
+	// while ongoing and for events that are moments.
+	Recovered        *time.Time `json:"recovered,omitempty"`
 	Severity         Severity   `json:"severity"`
 	FractionLost     float64    `json:"fraction_lost"`
 	AffectedPrefixes int        `json:"affected_prefixes"`
@@ -213,6 +217,10 @@ func (e *Event) Clone() *Event {
 	if e.End != nil {
 		t := *e.End
 		c.End = &t
+	}
+	if e.Recovered != nil {
+		t := *e.Recovered
+		c.Recovered = &t
 	}
 	c.Prefixes = slices.Clone(e.Prefixes)
 	c.Origins = slices.Clone(e.Origins)
