@@ -11,6 +11,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/progress"
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/source"
@@ -115,24 +116,17 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	return analyse(ctx, env, "blackout replay", &af, es)
 }
 
-// terminalProgress prints the run's progress on one terminal line.
+// terminalProgress shows the run's progress on one terminal line.
 type terminalProgress struct {
-	env   *cmdEnv
+	line  *progress.Line
 	title string
-	start time.Time
-	last  int64
 }
 
 func (p *terminalProgress) Notify(event.Notice) {}
 
-// Progress implements pipeline.ProgressSink: a line about every 2^16 events.
+// Progress implements pipeline.ProgressSink.
 func (p *terminalProgress) Progress(now time.Time, n int64) {
-	if n-p.last < 1<<16 {
-		return
-	}
-	p.last = n
-	rate := float64(n) / time.Since(p.start).Seconds()
-	fmt.Fprintf(p.env.stderr, "\r%s: %d route events (%.0f/s), data clock %s   ", p.title, n, rate, now.UTC().Format("2006-01-02 15:04:05"))
+	p.line.Showf("%s: %d route events (%.0f/s), data clock %s", p.title, n, p.line.Rate(n), progress.Clock(now))
 }
 
 // analyse runs the pipeline over the sources, merged in time order, and
@@ -160,9 +154,9 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 			fmt.Fprintln(env.stderr, "blackout: more input errors follow; counting only")
 		}
 	}
-	if !af.ownProgress && isTerminal(env.stderr) {
-		opts.Sinks = append(opts.Sinks, &terminalProgress{env: env, title: title, start: time.Now()})
-		defer fmt.Fprint(env.stderr, "\r\033[K")
+	if line := progress.New(env.stderr); !af.ownProgress && line.On() {
+		opts.Sinks = append(opts.Sinks, &terminalProgress{line: line, title: title})
+		defer line.Clear()
 	}
 	res, err := pipeline.Run(ctx, source.Merge(srcs), opts)
 	if err != nil {
@@ -172,9 +166,15 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 	out := bufio.NewWriterSize(env.stdout, 1<<16)
 	if af.json {
 		err = report.WriteJSON(out, shown)
+		// What was not judged goes beside the events, on stderr.
+		for _, st := range res.Coverage.Statements() {
+			if !strings.Contains(st, ": judged from") || strings.Contains(st, "; ") {
+				fmt.Fprintf(env.stderr, "blackout: %s\n", st)
+			}
+		}
 	} else {
 		sum := report.Summary{Title: title, Inputs: len(srcs), RouteEvents: res.RouteEvents, First: res.First, Last: res.Last,
-			Peers: res.Peers, FullFeed: res.FullFeed, Prefixes: res.Prefixes, Errors: res.Errors, Hidden: hidden}
+			Peers: res.Peers, FullFeed: res.FullFeed, Prefixes: res.Prefixes, Errors: res.Errors, Hidden: hidden, Coverage: &res.Coverage}
 		if len(ents) > 0 {
 			var names []string
 			for _, e := range ents {

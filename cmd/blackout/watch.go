@@ -111,7 +111,8 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	ns := &noticeSink{w: env.stdout, json: af.json, ents: ents}
 	opts := pipeline.Options{Config: af.pipelineConfig(db), Sinks: []pipeline.Sink{ns},
-		OnError: func(err error) { logf("%v", err) }}
+		OnError:    func(err error) { logf("%v", err) },
+		OnCoverage: func(c event.Coverage) { logf("%s", strings.Join(c.Statements(), " ")) }}
 
 	names := make([]string, len(srcs))
 	for i, s := range srcs {

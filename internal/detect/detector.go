@@ -209,6 +209,7 @@ type Detector struct {
 	peers    map[int]*event.Event
 	nextID   int
 	warm     [2]bool // detection has started, by family
+	warmAt   [2]time.Time
 	now      time.Time
 	join     *joiner
 	bins     BinSink // nil: nobody wants the bins
@@ -256,6 +257,7 @@ func (d *Detector) Tick(now time.Time) {
 		// dump, or after WarmUp of updates.
 		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
 			d.warm[f] = true
+			d.warmAt[f] = now
 			for k, t := range d.tracks {
 				// The value at the end of the last closed bin; before
 				// any bin closed (a warm-up shorter than a bin, live),
@@ -1020,6 +1022,39 @@ func (d *Detector) Baseline(e signal.Entity, f bgp.Family) float64 {
 		return 0
 	}
 	return t.baseline()
+}
+
+// Coverage says, per family, whether detection runs (from when) or why
+// not, at the detector's data time.
+func (d *Detector) Coverage() event.Coverage {
+	var c event.Coverage
+	for f := bgp.IPv4; f <= bgp.IPv6; f++ {
+		sawRIB, first, full := d.evidence.FamilyState(f)
+		fc := event.FamilyCoverage{Family: f, FullFeedPeers: full, RIB: sawRIB}
+		switch {
+		case d.warm[f] && !d.now.After(d.warmAt[f]):
+			fc.NotJudged = "no data after " + fmtTime(d.warmAt[f]) + " (a RIB dump alone): nothing could change"
+		case d.warm[f]:
+			at := d.warmAt[f]
+			fc.JudgedFrom = &at
+			if !sawRIB {
+				fc.Note = "no RIB dump: the view was learnt from updates, prefixes that did not change since " +
+					fmtTime(first) + " are not in it"
+			}
+			if full == 0 {
+				fc.Note = "no full-feed peers now: changes since are not judged"
+			}
+		case first.IsZero():
+			fc.NotJudged = "no route of this family in the input"
+		case full == 0:
+			fc.NotJudged = "no full-feed peers (no vantage point has a full table of this family)"
+		default:
+			fc.NotJudged = "warming up until " + fmtTime(first.Add(d.cfg.WarmUp)) +
+				": no RIB dump, the peers' tables are learnt from updates (--warm-up)"
+		}
+		c.Families = append(c.Families, fc)
+	}
+	return c
 }
 
 // Warm reports whether detection has started for family f.

@@ -8,6 +8,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,8 @@ type Engine struct {
 	dataTime    atomic.Int64 // unix nanoseconds
 	routeEvents atomic.Int64
 	running     atomic.Bool
+	covMu       sync.Mutex
+	coverage    event.Coverage // what the detector judges, as it last changed
 
 	// The pipeline's goroutine only.
 	open    map[*event.Event]openEvent // by the detector's event
@@ -128,6 +131,14 @@ func (e *Engine) MarkRunning() { e.running.Store(true) }
 // Running reports whether a source is being fed.
 func (e *Engine) Running() bool { return e.running.Load() }
 
+// Coverage returns what the detector judges (families judged from when,
+// or why not), as it last changed; empty before any data.
+func (e *Engine) Coverage() event.Coverage {
+	e.covMu.Lock()
+	defer e.covMu.Unlock()
+	return e.coverage
+}
+
 // StoreErr returns the error of the last store write that failed (nil once
 // one succeeds).
 func (e *Engine) StoreErr() error { return e.w.Err() }
@@ -150,6 +161,18 @@ func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Optio
 		<-writerDone
 	}()
 	e.w.SetMeta(store.MetaBin, opts.Bin.String())
+	onCov := opts.OnCoverage
+	opts.OnCoverage = func(c event.Coverage) {
+		e.covMu.Lock()
+		e.coverage = c
+		e.covMu.Unlock()
+		for _, st := range c.Statements() {
+			e.log.Info("judging", "coverage", st)
+		}
+		if onCov != nil {
+			onCov(c)
+		}
+	}
 	onErr := opts.OnError
 	opts.OnError = func(err error) {
 		if e.m != nil {
@@ -162,6 +185,11 @@ func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Optio
 	}
 	opts.Sinks = append(opts.Sinks[:len(opts.Sinks):len(opts.Sinks)], e)
 	res, err := pipeline.Run(ctx, src, opts)
+	if err == nil {
+		e.covMu.Lock()
+		e.coverage = res.Coverage
+		e.covMu.Unlock()
+	}
 	if err != nil {
 		// Interrupted: what went through the pipeline is recorded; the
 		// open bin is not (a restart replays and completes it).

@@ -9,6 +9,7 @@ package event
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -275,4 +276,71 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return d.Round(time.Second).String()
+}
+
+// Coverage says what a run could judge: per family, whether detection ran
+// (and from when) or why not, and what of the input could not be read. A
+// report that found no event says "nothing went dark" only for what was
+// judged.
+type Coverage struct {
+	Families []FamilyCoverage `json:"families"`
+	// Undecoded counts input records that were not decoded (record types
+	// blackout does not read), by type name.
+	Undecoded map[string]int64 `json:"undecoded,omitempty"`
+	// InputErrors counts the input errors of the run.
+	InputErrors int `json:"input_errors"`
+}
+
+// FamilyCoverage is one address family's part of a Coverage.
+type FamilyCoverage struct {
+	Family        bgp.Family `json:"family"`
+	FullFeedPeers int        `json:"full_feed_peers"`
+	RIB           bool       `json:"rib"` // a RIB dump of the family was read
+	// JudgedFrom is when detection started for the family (nil: not yet).
+	JudgedFrom *time.Time `json:"judged_from"`
+	// NotJudged says why the family is not judged (empty when it is).
+	NotJudged string `json:"not_judged,omitempty"`
+	// Note qualifies a judged family ("no RIB dump: ...").
+	Note string `json:"note,omitempty"`
+}
+
+// Judged reports whether some family was judged.
+func (c *Coverage) Judged() bool {
+	for _, f := range c.Families {
+		if f.JudgedFrom != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Statements returns the coverage as sentences for people: one per family
+// ("IPv4: judged from 2014-12-19 00:00:00 UTC." / "IPv6: not judged: no
+// full-feed peers."), then the records that were not decoded.
+func (c *Coverage) Statements() []string {
+	var out []string
+	for _, f := range c.Families {
+		switch {
+		case f.JudgedFrom != nil && f.Note != "":
+			out = append(out, fmt.Sprintf("%s: judged from %s (%d full-feed peers); %s.", f.Family.Label(), f.JudgedFrom.UTC().Format("2006-01-02 15:04:05 UTC"), f.FullFeedPeers, f.Note))
+		case f.JudgedFrom != nil:
+			out = append(out, fmt.Sprintf("%s: judged from %s (%d full-feed peers).", f.Family.Label(), f.JudgedFrom.UTC().Format("2006-01-02 15:04:05 UTC"), f.FullFeedPeers))
+		default:
+			out = append(out, fmt.Sprintf("%s: not judged: %s.", f.Family.Label(), f.NotJudged))
+		}
+	}
+	if len(c.Undecoded) > 0 {
+		var n int64
+		names := make([]string, 0, len(c.Undecoded))
+		for k, v := range c.Undecoded {
+			n += v
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		if len(names) > 4 {
+			names = append(names[:4], "...")
+		}
+		out = append(out, fmt.Sprintf("%d input records were not decoded (%s): what they hold was not judged.", n, strings.Join(names, ", ")))
+	}
+	return out
 }

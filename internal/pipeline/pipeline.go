@@ -98,6 +98,10 @@ type Options struct {
 	// OnError receives the non-fatal input errors (may be nil); they are
 	// counted in Result.Errors.
 	OnError func(error)
+	// OnCoverage, if set, receives what the detector judges when that
+	// changes (a family starts being judged, loses its full-feed peers),
+	// checked at every progress point.
+	OnCoverage func(c event.Coverage)
 }
 
 // Result is what a run found.
@@ -110,6 +114,8 @@ type Result struct {
 	FullFeed    [2]int
 	Prefixes    int
 	Errors      int
+	// Coverage is what could be judged, and why not the rest.
+	Coverage event.Coverage
 }
 
 // Pipeline is one instance of the stages, fed with Feed.
@@ -185,6 +191,8 @@ func (p *Pipeline) Finish() *Result {
 	v4, v6 := p.view.FullFeed()
 	p.res.FullFeed = [2]int{v4, v6}
 	p.res.Prefixes = p.view.Prefixes()
+	p.res.Coverage = p.det.Coverage()
+	p.res.Coverage.InputErrors = p.res.Errors
 	return &p.res
 }
 
@@ -203,6 +211,17 @@ func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*R
 	var wallStart, dataStart time.Time
 	var n int64
 	idle, _ := src.(interface{ Idle() bool })
+	var lastCov string
+	progress := func(t time.Time) {
+		p.out.progress(t, p.res.RouteEvents)
+		if opts.OnCoverage != nil {
+			c := p.det.Coverage()
+			if k := coverageKey(&c); k != lastCov {
+				lastCov = k
+				opts.OnCoverage(c)
+			}
+		}
+	}
 	for {
 		if n&0xff == 0 {
 			if err := ctx.Err(); err != nil {
@@ -247,13 +266,34 @@ func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*R
 		p.Feed(ev)
 		n++
 		if n&0x3ff == 0 || opts.Speed > 0 || idle != nil && idle.Idle() {
-			p.out.progress(ev.Time, p.res.RouteEvents)
+			progress(ev.Time)
 		}
 	}
 	res := p.Finish()
-	p.out.progress(res.Last, res.RouteEvents)
+	if u, ok := src.(source.Undecoder); ok {
+		m := map[string]int64{}
+		u.Undecoded(m)
+		if len(m) > 0 {
+			res.Coverage.Undecoded = m
+		}
+	}
+	progress(res.Last)
 	p.out.finish(res)
 	return res, nil
+}
+
+// coverageKey is what of a coverage a watcher is told again when it changes.
+func coverageKey(c *event.Coverage) string {
+	var b []byte
+	for _, f := range c.Families {
+		b = append(b, byte(f.Family), byte('0'+min(f.FullFeedPeers, 1)))
+		if f.JudgedFrom != nil {
+			b = append(b, 'j')
+		}
+		b = append(b, f.NotJudged...)
+		b = append(b, '|')
+	}
+	return string(b)
 }
 
 // evidence is what the detector reads of the view and the tracker.

@@ -46,6 +46,22 @@ func asTruth(events []*event.Event) []scenario.TruthEvent {
 	return out
 }
 
+// suiteCases returns the suite's cases for the seeds of BLACKOUT_SEEDS
+// (default 1), named by seed when there are several.
+func suiteCases(t *testing.T) []scenario.Case {
+	var out []scenario.Case
+	ss := seeds(t)
+	for _, seed := range ss {
+		for _, c := range scenario.Suite(seed) {
+			if len(ss) > 1 {
+				c.Name = fmt.Sprintf("s%d/%s", seed, c.Name)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // TestScenarioSuite runs the detector over the generated suite (every kind
 // of case: full, partial, IPv6-only, instability then outage, peer reset,
 // peer flush, upstream change, quiet) and asserts precision and recall of
@@ -56,7 +72,7 @@ func TestScenarioSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var truth, got []scenario.TruthEvent
-	for _, c := range scenario.Suite(1) {
+	for _, c := range suiteCases(t) {
 		g, err := scenario.GenerateInMemory(context.Background(), c.Config, db)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)

@@ -22,6 +22,9 @@ type Summary struct {
 	Errors      int
 	Filter      string // e.g. "country KP", empty for none
 	Hidden      int    // events left out by the filter
+	// Coverage is what could be judged; nil when unknown (then the report
+	// claims nothing about what was not judged).
+	Coverage *event.Coverage
 }
 
 // WriteText writes the readable report: the run, the events in time order
@@ -35,9 +38,24 @@ func WriteText(w io.Writer, s Summary, events []*event.Event) error {
 	if s.Filter != "" {
 		fmt.Fprintf(bw, "showing %s (%d other events hidden)\n", s.Filter, s.Hidden)
 	}
+	if c := s.Coverage; c != nil {
+		fmt.Fprintln(bw, "judged:")
+		for _, st := range c.Statements() {
+			fmt.Fprintf(bw, "  %s\n", wrap(st, 100, "  "))
+		}
+	}
 	fmt.Fprintln(bw)
 	if len(events) == 0 {
-		fmt.Fprintln(bw, "No events: nothing went dark.")
+		switch c := s.Coverage; {
+		case c != nil && !c.Judged():
+			fmt.Fprintln(bw, "No events, and nothing could be judged (see above): this says nothing about whether anything went dark.")
+		case c != nil && len(c.Undecoded) > 0:
+			fmt.Fprintln(bw, "No events in what was judged; records that were not decoded were not judged (see above).")
+		case c != nil:
+			fmt.Fprintln(bw, "No events in what was judged: nothing went dark.")
+		default:
+			fmt.Fprintln(bw, "No events.")
+		}
 		return bw.err
 	}
 	fmt.Fprintf(bw, "EVENTS (%d, in time order)\n", len(events))

@@ -122,3 +122,10 @@ func (f *File) Close() error {
 	}
 	return f.rc.Close()
 }
+
+// Undecoded adds the file's records that were not decoded, by type name.
+func (f *File) Undecoded(into map[string]int64) {
+	for k, n := range f.rr.Stats().Skipped {
+		into[k.String()] += n
+	}
+}

@@ -122,3 +122,12 @@ func (m *Merged) Next() (*bgp.Event, error) {
 	m.prev = m.m.h[0]
 	return m.prev.ev, nil
 }
+
+// Undecoded adds the records its sources did not decode, by type name.
+func (m *Merged) Undecoded(into map[string]int64) {
+	for _, s := range m.srcs {
+		if u, ok := s.(Undecoder); ok {
+			u.Undecoded(into)
+		}
+	}
+}

@@ -51,3 +51,10 @@ func Skippable(err error) bool {
 type Named interface {
 	Name() string
 }
+
+// Undecoder is implemented by sources that can tell which of their input
+// records they did not decode (record types blackout does not read), by
+// type name, so that a report can say what was not judged.
+type Undecoder interface {
+	Undecoded(into map[string]int64)
+}

@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/source"
+)
+
+func runCoverage(t *testing.T, data []byte) *Result {
+	t.Helper()
+	db, err := geo.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), source.Merge([]source.Source{source.NewFile(bytes.NewReader(data), "test.mrt", "")}),
+		Options{Config: DefaultConfig(db)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestNotJudgedRIBAlone: a RIB dump with nothing after it judges nothing,
+// and says so.
+func TestNotJudgedRIBAlone(t *testing.T) {
+	w := newWorld(10)
+	var buf bytes.Buffer
+	mw := mrt.NewWriter(&buf)
+	w.rib(t, mw, time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC))
+	if err := mw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res := runCoverage(t, buf.Bytes())
+	if res.Coverage.Judged() {
+		t.Errorf("a RIB alone was judged: %v", res.Coverage.Statements())
+	}
+	for _, f := range res.Coverage.Families {
+		if f.NotJudged == "" {
+			t.Errorf("%s: no reason given: %+v", f.Family, f)
+		}
+	}
+}
+
+// TestNotJudgedWarmingUp: five minutes of updates without a RIB dump are
+// not judged (warming up), with the time judging would start.
+func TestNotJudgedWarmingUp(t *testing.T) {
+	w := newWorld(10)
+	var buf bytes.Buffer
+	mw := mrt.NewWriter(&buf)
+	t0 := time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC)
+	w.announce(t, mw, t0, w.prefixes)
+	w.withdraw(t, mw, t0.Add(5*time.Minute), w.prefixes[:4], 9*time.Second)
+	if err := mw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res := runCoverage(t, buf.Bytes())
+	if res.Coverage.Judged() || len(res.Events) != 0 {
+		t.Fatalf("judged (%d events): %v", len(res.Events), res.Coverage.Statements())
+	}
+	v4 := res.Coverage.Families[0]
+	if !strings.Contains(v4.NotJudged, "warming up until 2014-12-22 11:00:00 UTC") {
+		t.Errorf("IPv4: %q, want warming up until 11:00", v4.NotJudged)
+	}
+}
+
+// TestNotJudgedUndecoded: records of a type blackout does not decode are
+// counted and named: what they hold was not judged.
+func TestNotJudgedUndecoded(t *testing.T) {
+	var buf bytes.Buffer
+	for i := 0; i < 3; i++ {
+		var h [12]byte
+		binary.BigEndian.PutUint32(h[0:], uint32(time.Date(1999, 9, 2, 0, 0, i, 0, time.UTC).Unix()))
+		binary.BigEndian.PutUint16(h[4:], 5) // BGP (deprecated, RFC 6396 appendix B)
+		binary.BigEndian.PutUint16(h[6:], 1)
+		binary.BigEndian.PutUint32(h[8:], 4)
+		buf.Write(h[:])
+		buf.Write([]byte{0, 0, 0, 0})
+	}
+	res := runCoverage(t, buf.Bytes())
+	var n int64
+	for _, v := range res.Coverage.Undecoded {
+		n += v
+	}
+	if n != 3 || res.Coverage.Judged() {
+		t.Errorf("undecoded %v, judged %v: want 3 records not decoded and nothing judged", res.Coverage.Undecoded, res.Coverage.Judged())
+	}
+	if st := strings.Join(res.Coverage.Statements(), " "); !strings.Contains(st, "3 input records were not decoded") {
+		t.Errorf("statements %q", st)
+	}
+}
+
+// TestJudgedFromUpdatesNoted: a day of updates without a RIB dump is
+// judged after the warm-up, with a note that the view is incomplete.
+func TestJudgedFromUpdatesNoted(t *testing.T) {
+	w := newWorld(10)
+	var buf bytes.Buffer
+	mw := mrt.NewWriter(&buf)
+	t0 := time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC)
+	w.announce(t, mw, t0, w.prefixes)
+	for m := 1; m < 2*60; m += 7 {
+		w.tick(t, mw, t0.Add(time.Duration(m)*time.Minute))
+	}
+	if err := mw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res := runCoverage(t, buf.Bytes())
+	v4 := res.Coverage.Families[0]
+	if v4.JudgedFrom == nil || !strings.Contains(v4.Note, "no RIB dump") {
+		t.Errorf("IPv4 coverage %+v: want judged, with a note on the missing RIB dump", v4)
+	}
+}
