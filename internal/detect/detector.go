@@ -78,7 +78,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		OutageShare: 0.95, PartialShare: 0.2, PartialConfirm: 5 * time.Minute, CriticalShare: 0.5,
-		OutageConfirm: 3 * time.Minute, BreadthShare: 0.3, TransientOutage: 2 * time.Minute,
+		OutageConfirm: 3 * time.Minute, BreadthShare: 0.3, TransientOutage: 3 * time.Minute,
 		RecoverShare: 0.1, MinBaseline: 0, WarmUp: time.Hour,
 		InstabilityLosses: 4, InstabilityWindow: 2 * time.Hour, InstabilityShare: 0.05, InstabilityP: 1e-3, InstabilityQuiet: 2 * time.Hour, FlapMax: 30 * time.Minute,
 		ChainGap:      time.Hour,
