@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +29,15 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/hub"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/store"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -190,6 +200,14 @@ func checkDashboard(t *testing.T, ctx context.Context, base string, problems fun
 		if !strings.Contains(foot, s) {
 			t.Errorf("footer lacks %q: %q", s, foot)
 		}
+	}
+	// The judging note in the header: both families judged.
+	waitJS(t, ctx, "the judging note", `!document.getElementById('judging').hidden`)
+	if j := evalJS[string](t, ctx, `document.getElementById('judging-sum').textContent`); j != "judging IPv4 + IPv6" {
+		t.Errorf("judging note %q, want %q", j, "judging IPv4 + IPv6")
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('#judging-list li').length`); n != 2 {
+		t.Errorf("judging statements in the header: %d, want 2", n)
 	}
 	screenshot(t, ctx, "home")
 
@@ -451,12 +469,17 @@ func newFakeAPI(t *testing.T, web fs.FS) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)
 	}
+	judging := map[string]any{"judged": true, "undecoded": map[string]any{}, "input_errors": 0,
+		"families": []map[string]any{
+			{"family": "ipv4", "full_feed_peers": 30, "rib": true, "judged_from": "2014-12-19T00:02:10Z"},
+			{"family": "ipv6", "full_feed_peers": 30, "rib": true, "judged_from": "2014-12-19T00:02:10Z"}},
+		"statements": []string{"IPv4: judged from 2014-12-19 00:02:10 UTC (30 full-feed peers).", "IPv6: judged from 2014-12-19 00:02:10 UTC (30 full-feed peers)."}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
-		write(w, map[string]any{"status": "ok", "version": "fake", "data_time": dataTime, "route_events": 41234, "events_open": 2})
+		write(w, map[string]any{"status": "ok", "version": "fake", "data_time": dataTime, "route_events": 41234, "events_open": 2, "judging": judging})
 	})
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
-		write(w, map[string]any{"data_time": dataTime, "ongoing": []any{events[4], events[5]}, "countries": map[string]string{"KP": "critical"}})
+		write(w, map[string]any{"data_time": dataTime, "ongoing": []any{events[4], events[5]}, "countries": map[string]string{"KP": "critical"}, "judging": judging})
 	})
 	mux.HandleFunc("GET /api/v1/entities", func(w http.ResponseWriter, r *http.Request) {
 		q := strings.ToLower(r.URL.Query().Get("q"))
@@ -657,5 +680,121 @@ func TestDashboardScreens(t *testing.T) {
 	}
 	if p := problems(); len(p) > 0 {
 		t.Logf("console errors:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// firstMinutes ends a source after d of data from its first route event.
+type firstMinutes struct {
+	src   source.Source
+	d     time.Duration
+	first time.Time
+}
+
+func (f *firstMinutes) Next() (*bgp.Event, error) {
+	e, err := f.src.Next()
+	if err != nil {
+		return e, err
+	}
+	if f.first.IsZero() {
+		f.first = e.Time
+	}
+	if e.Time.Sub(f.first) > f.d {
+		return nil, io.EOF
+	}
+	return e, nil
+}
+
+// TestDashboardNotJudged runs the engine over five minutes of the demo's
+// updates without its RIB dump (detection waits an hour for the peers'
+// tables), serves it, and checks that the home page says "Not judged yet"
+// with the reasons, never "within its normal"; then, with one family
+// judged and the other not (a Status fake over the same store), that the
+// calm line names the judged family only and a line says why the other
+// is not judged.
+func TestDashboardNotJudged(t *testing.T) {
+	findChromium(t)
+	db, err := geo.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := engine.New(context.Background(), engine.Config{Store: st, Geo: db, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &firstMinutes{src: source.Merge(demo.Sources()[1:]), d: 5 * time.Minute} // [0] is the RIB dump
+	if _, err := eng.Run(context.Background(), src, pipeline.Options{Config: pipeline.DefaultConfig(db)}); err != nil {
+		t.Fatal(err)
+	}
+	cov := eng.Coverage()
+	if cov.Judged() || len(cov.Families) == 0 {
+		t.Fatalf("five minutes of updates without a RIB: coverage %+v, want nothing judged", cov)
+	}
+	srv := httptest.NewServer(New(Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: "test", Logger: log}))
+	t.Cleanup(srv.Close) // after the browser's cleanup, which ends the event streams
+	half := &fakeStatus{dataTime: eng.DataTime(), events: eng.RouteEvents(), cov: covHalf}
+	srv2 := httptest.NewServer(New(Options{Store: st, Status: half, Hub: hub.New(), Geo: db, Version: "test", Logger: log}))
+	t.Cleanup(srv2.Close)
+	ctx, problems := browser(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the not-judged note in the ongoing list", `document.querySelector('#ongoing li.notjudged') !== null && !document.getElementById('judging').hidden`)
+	text := evalJS[string](t, ctx, `document.querySelector('main').innerText`)
+	for _, s := range []string{"Not judged yet", "IPv4: not judged: warming up until", "no RIB dump", "the map shows no state"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("home page lacks %q:\n%s", s, text)
+		}
+	}
+	if strings.Contains(evalJS[string](t, ctx, `document.body.innerText`), "within its normal") {
+		t.Errorf("home page says \"within its normal\" where nothing is judged:\n%s", text)
+	}
+	if sum := evalJS[string](t, ctx, `document.getElementById('judging-sum').textContent`); sum != "not judged yet" {
+		t.Errorf("judging note %q, want \"not judged yet\"", sum)
+	}
+	evalJS[chromedp.Void](t, ctx, `document.getElementById('judging').open = true`)
+	if hd := evalJS[string](t, ctx, `document.getElementById('judging-list').innerText`); !strings.Contains(hd, "IPv6: not judged:") {
+		t.Errorf("the header's judging statements: %q", hd)
+	}
+	screenshot(t, ctx, "home-not-judged")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the not-judged note on a phone", `document.querySelector('#ongoing li.notjudged') !== null && !document.getElementById('judging').hidden`)
+	evalJS[chromedp.Void](t, ctx, `document.getElementById('judging').open = true`)
+	if w := evalJS[int](t, ctx, `document.documentElement.scrollWidth`); w > 400 {
+		t.Errorf("not-judged home page on a phone is %dpx wide, wider than the screen (390px)", w)
+	}
+	if r := evalJS[[]float64](t, ctx, `(() => { const b = document.getElementById('judging-list').getBoundingClientRect(); return [b.left, b.right]; })()`); r[0] < 0 || r[1] > 390 {
+		t.Errorf("the judging statements on a phone span %v px, off the screen (0-390)", r)
+	}
+	screenshot(t, ctx, "home-not-judged-phone")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
+
+	// One family judged, the other not.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv2.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the calm line and the not-judged family", `document.querySelector('#ongoing li.calm') !== null && document.querySelector('#ongoing li.notjudged-line') !== null`)
+	calm := evalJS[string](t, ctx, `document.querySelector('#ongoing li.calm').innerText`)
+	if calm != "Nothing ongoing in IPv4: every country and network is within its normal there." {
+		t.Errorf("calm line %q", calm)
+	}
+	if line := evalJS[string](t, ctx, `document.querySelector('#ongoing li.notjudged-line').innerText`); !strings.HasPrefix(line, "IPv6: not judged: no full-feed peers") {
+		t.Errorf("not-judged line %q", line)
+	}
+	if sum := evalJS[string](t, ctx, `document.getElementById('judging-sum').textContent`); sum != "judging IPv4 only" {
+		t.Errorf("judging note %q, want \"judging IPv4 only\"", sum)
+	}
+	screenshot(t, ctx, "home-half-judged")
+	if p := problems(); len(p) > 0 {
+		t.Errorf("errors in the browser console:\n%s", strings.Join(p, "\n"))
 	}
 }

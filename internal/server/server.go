@@ -44,6 +44,9 @@ type Status interface {
 	DataTime() time.Time // the data clock (zero before any data)
 	RouteEvents() int64  // route events fed
 	Running() bool       // a source is being fed
+	// Coverage is what the detector judges (per family: from when, or
+	// why not), as it last changed; empty before any data.
+	Coverage() event.Coverage
 }
 
 // Options configure a Server.
@@ -198,8 +201,54 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := s.opts.Status
-	writeJSON(w, 200, map[string]any{"status": "ok", "version": s.opts.Version, "data_time": timeOrNil(e.DataTime()),
-		"route_events": e.RouteEvents(), "events_open": len(open), "running": e.Running()})
+	j := s.judging()
+	status := "ok"
+	if !j.Judged {
+		switch {
+		case e.Running():
+			status = "warming_up"
+		case !e.DataTime().IsZero():
+			status = "not_judged"
+		}
+	}
+	writeJSON(w, 200, map[string]any{"status": status, "version": s.opts.Version, "data_time": timeOrNil(e.DataTime()),
+		"route_events": e.RouteEvents(), "events_open": len(open), "running": e.Running(), "judging": j})
+}
+
+// JudgingJSON is what the detector judges, in status and health: the
+// coverage (per family: judged from when, or why not; records not
+// decoded), whether any family is judged, and the same as sentences.
+type JudgingJSON struct {
+	event.Coverage
+	Undecoded  map[string]int64 `json:"undecoded"` // never omitted: {} when every record was decoded
+	Judged     bool             `json:"judged"`    // some family is judged
+	Statements []string         `json:"statements"`
+}
+
+// judging returns the Status's coverage for the API. Before any data the
+// coverage has no family; a statement says so.
+func (s *Server) judging() JudgingJSON {
+	c := s.opts.Status.Coverage()
+	j := JudgingJSON{Coverage: c, Undecoded: c.Undecoded, Judged: c.Judged(), Statements: c.Statements()}
+	if j.Families == nil {
+		j.Families = []event.FamilyCoverage{}
+	}
+	if j.Undecoded == nil {
+		j.Undecoded = map[string]int64{}
+	}
+	if len(c.Families) == 0 {
+		msg := "Not judged: no route event read yet."
+		if s.opts.Status.Running() {
+			msg = "Not judged yet: waiting for the first route events."
+		} else if !s.opts.Status.DataTime().IsZero() {
+			msg = "Not judged: no source is being fed (the stored data is shown, nothing new is judged)."
+		}
+		j.Statements = append([]string{msg}, j.Statements...)
+	}
+	if j.Statements == nil {
+		j.Statements = []string{}
+	}
+	return j
 }
 
 // EntityJSON is an entity in a list.
@@ -703,7 +752,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	for i := range open {
 		ongoing[i] = &open[i].Event
 	}
-	writeJSON(w, 200, map[string]any{"data_time": timeOrNil(s.opts.Status.DataTime()), "ongoing": ongoing, "countries": countries})
+	writeJSON(w, 200, map[string]any{"data_time": timeOrNil(s.opts.Status.DataTime()), "ongoing": ongoing, "countries": countries,
+		"judging": s.judging()})
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {

@@ -123,6 +123,54 @@ function connectStream() {
   });
 }
 
+// ---------- what is judged ----------
+
+// The detector's coverage (status.judging, health.judging): which address
+// families are judged, from when, or why not. Where nothing is judged the
+// dashboard never says "within its normal".
+const FAM = { ipv4: 'IPv4', ipv6: 'IPv6' };
+const famLabel = f => FAM[f] || f;
+
+// judgingLines returns the statements that qualify a judgement: families
+// not judged, judged ones with a note, then the records not decoded.
+function judgingLines(j) {
+  if (!j) return [];
+  const fams = j.families || [], st = j.statements || [];
+  if (!fams.length || st.length < fams.length) return st.slice();
+  const out = [];
+  fams.forEach((f, i) => { if (!f.judged_from || f.note) out.push(st[i]); });
+  return out.concat(st.slice(fams.length));
+}
+
+function judgingSummary(j) {
+  const fams = j.families || [];
+  const yes = fams.filter(f => f.judged_from), no = fams.filter(f => !f.judged_from);
+  if (!j.judged || !yes.length) return { cls: 'none', text: 'not judged yet' };
+  const qualified = yes.some(f => f.note) || Object.keys(j.undecoded || {}).length > 0;
+  const text = 'judging ' + yes.map(f => famLabel(f.family)).join(' + ') + (no.length ? ' only' : '') + (qualified ? ' · with notes' : '');
+  return { cls: no.length || qualified ? 'partial' : 'full', text };
+}
+
+function showJudging() {
+  const j = live.judging, box = $('#judging');
+  if (!box) return;
+  if (!j) { box.hidden = true; return; }
+  const { cls, text } = judgingSummary(j);
+  box.hidden = false;
+  box.className = 'judging ' + cls;
+  $('#judging-sum').textContent = text;
+  const st = j.statements && j.statements.length ? j.statements : [text];
+  $('#judging-list').replaceChildren(...st.map(s => el('li', {}, s)));
+}
+
+function setJudging(j) {
+  if (!j || typeof j !== 'object') return;
+  live.judging = j;
+  showJudging();
+}
+
+const refreshHealth = throttle(() => api('/health').then(h => setJudging(h.judging)).catch(() => {}), 15000);
+
 // throttle runs f at most once per ms, trailing call included.
 function throttle(f, ms) {
   let last = 0, timer = null;
@@ -208,6 +256,30 @@ async function homePage() {
             el('label', { class: 'toggle' }, hidePeers, ' hide vantage-point events')),
           recent, more))));
 
+  // judgedNote says what "nothing ongoing" covers: only the families
+  // judged; where none is, "Not judged yet" and why.
+  function judgedNote(j, n) {
+    const lines = judgingLines(j);
+    if (j && !j.judged) {
+      return [el('li', { class: 'empty notjudged', 'data-judging': 'none' },
+        el('strong', {}, 'Not judged yet'),
+        n ? ': the events above were found before; nothing new can be found now.' : ': no outage can be reported for any country or network until the detector judges the data.',
+        el('ul', { class: 'why' }, lines.map(s => el('li', {}, s))))];
+    }
+    const out = [];
+    if (!n) {
+      const fams = j ? (j.families || []).filter(f => f.judged_from).map(f => famLabel(f.family)) : [];
+      const partial = j && (j.families || []).some(f => !f.judged_from);
+      out.push(el('li', { class: 'empty calm' }, partial && fams.length
+        ? `Nothing ongoing in ${fams.join(' and ')}: every country and network is within its normal there.`
+        : 'Nothing ongoing: every country and network is within its normal.'));
+    }
+    for (const s of lines) out.push(el('li', { class: 'empty notjudged-line', 'data-judging': 'partial' }, s));
+    return out;
+  }
+  const mapNote = el('p', { class: 'hint notjudged-map', hidden: true }, 'Not judged yet: the map shows no state, not that all is normal.');
+  mapBox.after(mapNote);
+
   let updateMap = null;
   let cursor = null, recentEvents = [];
   createMap(mapBox).then(u => { updateMap = u; paintMap(); }).catch(e => mapBox.replaceChildren(el('p', { class: 'error' }, 'Map unavailable: ' + e.message)));
@@ -234,8 +306,10 @@ async function homePage() {
       const [st, evs] = await Promise.all([api('/status'), api('/events' + qs({ limit: 30 }))]);
       if (st.data_time && (!live.dataTime || st.data_time > live.dataTime)) { live.dataTime = st.data_time; showClock(); }
       states = st.countries || {};
+      setJudging(st.judging);
       const on = st.ongoing || [];
-      ongoing.replaceChildren(...(on.length ? on.map(eventItem) : [el('li', { class: 'empty calm' }, 'Nothing ongoing: every country and network is within its normal.')]));
+      ongoing.replaceChildren(...on.map(eventItem), ...judgedNote(st.judging, on.length));
+      mapNote.hidden = !st.judging || st.judging.judged;
       recentEvents = evs.events || [];
       cursor = evs.next_cursor || null;
       paintRecent(); paintMap();
@@ -561,6 +635,8 @@ api('/health').then(h => {
   if (typeof h.route_events === 'number') live.routeEvents = h.route_events;
   if (h.version) $('#version').textContent = '· version ' + h.version;
   showClock();
+  setJudging(h.judging);
 }).catch(() => {});
+live.listeners.add(m => { if (m.type === 'tick') refreshHealth(); });
 connectStream();
 route();
