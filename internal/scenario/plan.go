@@ -514,16 +514,14 @@ func (pl *planner) outageRamp(e entity, s []int32, t0, t1 time.Time, ramp time.D
 	pl.derive(e, s, event.Outage, t0, endp, note, times)
 }
 
-// derive adds the truth of an event on the prefixes s of main entity e to
-// every entity the prefixes belong to (see README.md for the rule). times,
-// for a gradual event, dates each prefix: then an entity's event starts at
-// the first withdrawal and ends at the first re-announcement of its own
-// lost prefixes (of the event's family).
-func (pl *planner) derive(e entity, s []int32, kind event.Kind, t0 time.Time, t1 *time.Time, note string, times map[int32]*rampTimes) {
-	in := map[int32]bool{}
-	for _, x := range s {
-		in[x] = true
-	}
+// outageShare is the share of an entity's address space (of a family) whose
+// loss is an outage rather than a partial outage, as the detector defines
+// it (README "JSON events": at least 95 %).
+const outageShare = 0.95
+
+// entitiesOf returns every country and AS that prefixes of s belong to, in
+// the order of s.
+func (pl *planner) entitiesOf(s []int32) []entity {
 	var ents []entity
 	type key struct {
 		typ  event.EntityType
@@ -539,7 +537,20 @@ func (pl *planner) derive(e entity, s []int32, kind event.Kind, t0 time.Time, t1
 			}
 		}
 	}
-	for _, f := range ents {
+	return ents
+}
+
+// derive adds the truth of an event on the prefixes s of main entity e to
+// every entity the prefixes belong to (see README.md for the rule). times,
+// for a gradual event, dates each prefix: then an entity's event starts at
+// the first withdrawal and ends at the first re-announcement of its own
+// lost prefixes (of the event's family).
+func (pl *planner) derive(e entity, s []int32, kind event.Kind, t0 time.Time, t1 *time.Time, note string, times map[int32]*rampTimes) {
+	in := map[int32]bool{}
+	for _, x := range s {
+		in[x] = true
+	}
+	for _, f := range pl.entitiesOf(s) {
 		main := f.typ == e.typ && f.code == e.code
 		var lost, tot [2]uint64
 		for _, x := range f.prefixes() {
@@ -587,11 +598,6 @@ func (pl *planner) derive(e entity, s []int32, kind event.Kind, t0 time.Time, t1
 			}
 		}
 		all := (tot[0] == 0 || lost[0] == tot[0]) && (tot[1] == 0 || lost[1] == tot[1])
-		if kind == event.Instability {
-			ev.Kind, ev.Family, ev.Optional = event.Instability, bgp.AllFamilies, !all
-			pl.truth = append(pl.truth, ev)
-			continue
-		}
 		if all {
 			ev.Kind, ev.Family, ev.Fraction = event.Outage, bgp.AllFamilies, 1
 			dated(-1)
@@ -610,6 +616,14 @@ func (pl *planner) derive(e entity, s []int32, kind event.Kind, t0 time.Time, t1
 				ev.Fraction = math.Round(float64(lost[fi])/float64(tot[fi])*1e4) / 1e4
 				if !main && ev.Fraction < pl.impliedMin() {
 					continue // too small to be an event (realistic background only)
+				}
+				if float64(lost[fi]) >= outageShare*float64(tot[fi]) {
+					// Near total: an outage by the detector's definition
+					// (the entity's whole space when it has no other family).
+					ev.Kind = event.Outage
+					if tot[1-fi] == 0 {
+						ev.Family = bgp.AllFamilies
+					}
 				}
 				dated(fi)
 				pl.truth = append(pl.truth, ev)
@@ -636,7 +650,7 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 		from = pl.cfg.Start.Add(10 * time.Minute)
 	}
 	t := from
-	var lastUp time.Time
+	var phases []downPhase
 	episodes := 0
 	for t.Before(until) {
 		// A subset: never all of the prefixes at once (when there are two or more).
@@ -660,7 +674,7 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 		}
 		up = up.Truncate(time.Second)
 		last = pl.allPeers(up, opAnnounce, 0, sub)
-		lastUp = up
+		phases = append(phases, downPhase{down: t, up: up, pfx: sub})
 		episodes++
 		pause := time.Duration(pl.rng.ExpFloat64() * float64(gap))
 		pause = max(pause, 30*time.Second)
@@ -671,7 +685,66 @@ func (pl *planner) instability(e entity, spec EventSpec, t0 time.Time) {
 	}
 	pl.busy(s, from, until)
 	note := fmt.Sprintf("%d short withdrawals of subsets of the prefixes of %s %s by all peers", episodes, e.typ, e.code)
-	pl.derive(e, s, event.Instability, from, &lastUp, note, nil)
+	pl.deriveInstability(e, s, phases, note)
+}
+
+// downPhase is one down phase of an instability: the first withdrawal and
+// the first re-announcement (over the peers) of its prefixes.
+type downPhase struct {
+	down, up time.Time
+	pfx      []int32
+}
+
+// minFlaps is the number of down phases of its own below which an
+// entity's instability is optional: a detector may or may not judge a
+// few losses repeated.
+const minFlaps = 4
+
+// deriveInstability adds the truth of an instability of main entity e
+// (prefixes s, down phases phases) to every entity the prefixes belong
+// to, each dated by its own down phases: from the first withdrawal of the
+// first phase that involves its prefixes to the re-announcement of the
+// last one. It is optional for an entity not all of whose prefixes are
+// in s (the country of an AS) or with fewer than minFlaps phases of its
+// own; an entity none of whose prefixes went down has none.
+func (pl *planner) deriveInstability(e entity, s []int32, phases []downPhase, note string) {
+	in := map[int32]bool{}
+	for _, x := range s {
+		in[x] = true
+	}
+	for _, f := range pl.entitiesOf(s) {
+		main := f.typ == e.typ && f.code == e.code
+		mine := map[int32]bool{}
+		all := true
+		for _, x := range f.prefixes() {
+			mine[x] = true
+			all = all && in[x]
+		}
+		var n int
+		var start, end time.Time
+		for _, ph := range phases {
+			if !slices.ContainsFunc(ph.pfx, func(x int32) bool { return mine[x] }) {
+				continue
+			}
+			if n == 0 {
+				start = ph.down
+			}
+			end = ph.up
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		ev := TruthEvent{EntityType: f.typ, EntityCode: f.code, Kind: event.Instability, Family: bgp.AllFamilies,
+			Start: start, End: &end, Optional: !all || n < minFlaps, Note: note}
+		if !main {
+			ev.Note = "implied by: " + note
+			if n < len(phases) {
+				ev.Note += fmt.Sprintf(" (%d on its prefixes)", n)
+			}
+		}
+		pl.truth = append(pl.truth, ev)
+	}
 }
 
 // notWhole drops from sub one prefix of every AS with two or more prefixes

@@ -55,7 +55,7 @@ func RealisticConfig(name string, seed int64, start time.Time, d time.Duration) 
 //     same way from 3 h (2 h) after the first withdrawal: one
 //     partial_outage from the first withdrawal to the first
 //     re-announcement, no AS losing all of its prefixes (their implied
-//     partial outages are optional);
+//     partial outages are optional, outages when 95 % or more is lost);
 //   - small_as-1, small_as-2: one of the two small ASes of a big country
 //     (1.2-1.8 % of its IPv4 space) dark for two hours: an AS outage and
 //     no country event of any kind;
