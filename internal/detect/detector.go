@@ -46,6 +46,9 @@ type Config struct {
 	MinBaseline float64
 	// WarmUp: without a RIB dump, detection starts after this much data.
 	WarmUp time.Duration
+	// MaxGap: a gap in the data longer than this (no route event at all)
+	// is not judged across: after it, every family warms up again.
+	MaxGap time.Duration
 	// Instability is the entity's own anomaly: within InstabilityWindow,
 	// at least InstabilityLosses flaps (see FlapMax), at some moment at least
 	// InstabilityShare of a family's baseline space lost at once, and so
@@ -79,7 +82,7 @@ func DefaultConfig() Config {
 	return Config{
 		OutageShare: 0.95, PartialShare: 0.2, PartialConfirm: 5 * time.Minute, CriticalShare: 0.5,
 		OutageConfirm: 3 * time.Minute, BreadthShare: 0.3, TransientOutage: 3 * time.Minute,
-		RecoverShare: 0.1, MinBaseline: 0, WarmUp: time.Hour,
+		RecoverShare: 0.1, MinBaseline: 0, WarmUp: time.Hour, MaxGap: 2 * time.Hour,
 		InstabilityLosses: 4, InstabilityWindow: 2 * time.Hour, InstabilityShare: 0.05, InstabilityP: 1e-3, InstabilityQuiet: 2 * time.Hour, FlapMax: 30 * time.Minute,
 		ChainGap:      time.Hour,
 		UpstreamShare: 0.2, UpstreamConfirm: 10 * time.Minute,
@@ -99,6 +102,9 @@ type track struct {
 	lossH    []float64 // hourly visibility losses, hours outside the entity's events
 	lossBins int
 	instIDs  map[view.PrefixID]struct{} // the prefixes that flapped in the open instability (all-family track)
+	lostVer  int                        // changes of lost
+	broadVer int                        // lostVer when breadth was last judged
+	broadAt  time.Time                  // and when
 	lastFlap time.Time                  // when the last flapping prefix came back (all-family track)
 	judge    bool                       // a loss came: judge instability at the next change (all-family track)
 	instRate float64                    // the losses per hour the open instability is judged against
@@ -180,9 +186,10 @@ type Evidence interface {
 	LastWithdrawnPath(id view.PrefixID) []bgp.ASN
 	// FullFeed returns the numbers of full-feed peers, IPv4 and IPv6.
 	FullFeed() (v4, v6 int)
-	// FamilyState tells whether a RIB dump of family f was applied, when
-	// its first route event came, and how many full-feed peers it has.
-	FamilyState(f bgp.Family) (sawRIB bool, first time.Time, fullFeed int)
+	// FamilyState tells when the latest RIB dump entry of family f was
+	// applied (zero: never), when its first route event came, and how many
+	// full-feed peers it has.
+	FamilyState(f bgp.Family) (lastRIB, first time.Time, fullFeed int)
 	// Withdrawals returns the first and last withdrawal of the prefix by a
 	// full-feed peer since it was last visible, and how many there were.
 	Withdrawals(id view.PrefixID) (first, last time.Time, n int)
@@ -210,6 +217,9 @@ type Detector struct {
 	nextID   int
 	warm     [2]bool // detection has started, by family
 	warmAt   [2]time.Time
+	gapStart time.Time // the latest gap in the data (see Config.MaxGap)
+	gapEnd   time.Time
+	lastScan time.Time // data time the pending tracks were last looked at
 	now      time.Time
 	join     *joiner
 	bins     BinSink // nil: nobody wants the bins
@@ -245,6 +255,9 @@ func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 // Tick advances the detector's clock to now: it confirms pending outages
 // and upstream changes and ends quiet instability.
 func (d *Detector) Tick(now time.Time) {
+	if !d.now.IsZero() && d.cfg.MaxGap > 0 && now.Sub(d.now) > d.cfg.MaxGap {
+		d.gap(d.now, now)
+	}
 	if now.After(d.now) {
 		d.now = now
 	}
@@ -252,7 +265,14 @@ func (d *Detector) Tick(now time.Time) {
 		if d.warm[f] {
 			continue
 		}
-		sawRIB, first, full := d.evidence.FamilyState(bgp.Family(f))
+		lastRIB, first, full := d.evidence.FamilyState(bgp.Family(f))
+		sawRIB := !lastRIB.IsZero()
+		if g := d.gapEnd; !g.IsZero() {
+			// After a gap: judged again from a RIB dump after it (once a
+			// bin has closed over it) or after WarmUp of updates.
+			sawRIB = !lastRIB.Before(g) && now.Sub(g) >= d.evidence.BinWidth()
+			first = g
+		}
 		// A family is warm once its full-feed peers are known: from a RIB
 		// dump, or after WarmUp of updates.
 		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
@@ -268,9 +288,13 @@ func (d *Detector) Tick(now time.Time) {
 			}
 		}
 	}
-	if len(d.pending) == 0 {
+	// The pending tracks are looked at once per second of data time, not
+	// at every route event (a RIB dump is millions of events in one
+	// second): confirmations are a second late at most.
+	if len(d.pending) == 0 || now.Sub(d.lastScan) < time.Second {
 		return
 	}
+	d.lastScan = now
 	keep := d.pending[:0]
 	for _, t := range d.pending {
 		if t.pending != nil {
@@ -294,9 +318,45 @@ func (d *Detector) Tick(now time.Time) {
 	d.pending = keep
 }
 
+// gap handles a gap in the data from from to to (longer than MaxGap):
+// what the detector knew is stale, so nothing is judged across it. Open
+// events are left as they are (their end, if any, is judged on the data
+// after the gap); baselines, histories, lost prefixes and pending events
+// are forgotten, and each family is judged again like at the start.
+func (d *Detector) gap(from, to time.Time) {
+	d.gapStart, d.gapEnd = from, to
+	d.warm = [2]bool{}
+	for _, t := range d.tracks {
+		t.hours, t.hourBins, t.lossH, t.churnH = t.hours[:0], t.hourBins[:0], t.lossH[:0], t.churnH[:0]
+		t.lossBins, t.churnBin, t.hourBusy = 0, 0, false
+		t.baseOK = false
+		t.pending, t.upPending, t.upSnap = nil, nil, nil
+		t.losses, t.recoveries, t.flaps, t.levels = t.losses[:0], t.recoveries[:0], t.flaps[:0], t.levels[:0]
+		t.lastBin = time.Time{}
+		if t.ev == nil {
+			clear(t.lost)
+		}
+	}
+	d.pending = d.pending[:0]
+	for _, t := range d.tracks {
+		if t.inst != nil || t.ev != nil {
+			d.addPending(t)
+		}
+	}
+}
+
 // tryOpen opens a pending outage once it is confirmed and broad enough.
 func (d *Detector) tryOpen(t *track, now time.Time) {
-	if now.Before(t.confirm) || !d.broad(t) {
+	if now.Before(t.confirm) {
+		return
+	}
+	// The breadth of the lost prefixes is judged again only when they
+	// changed, or a second of data later (more peers may have withdrawn).
+	if t.broadVer == t.lostVer && !t.broadAt.IsZero() && now.Sub(t.broadAt) < time.Second {
+		return
+	}
+	t.broadVer, t.broadAt = t.lostVer, now
+	if !d.broad(t) {
 		return
 	}
 	ev := t.pending
@@ -606,9 +666,11 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		delete(t.lost, id)
 		delete(a.lost, id)
 		a.recoveries = append(a.recoveries, now)
+		t.lostVer++
 	} else {
 		t.lost[id] = now
 		a.lost[id] = now
+		t.lostVer++
 		a.losses = append(a.losses, now)
 	}
 	if !d.warm[f] {
@@ -1029,8 +1091,15 @@ func (d *Detector) Baseline(e signal.Entity, f bgp.Family) float64 {
 func (d *Detector) Coverage() event.Coverage {
 	var c event.Coverage
 	for f := bgp.IPv4; f <= bgp.IPv6; f++ {
-		sawRIB, first, full := d.evidence.FamilyState(f)
+		lastRIB, first, full := d.evidence.FamilyState(f)
+		sawRIB := !lastRIB.IsZero()
 		fc := event.FamilyCoverage{Family: f, FullFeedPeers: full, RIB: sawRIB}
+		if !d.gapEnd.IsZero() && !d.warm[f] {
+			fc.NotJudged = "a gap in the data from " + fmtTime(d.gapStart) + " to " + fmtTime(d.gapEnd) +
+				": judged again from a RIB dump after it or after the warm-up (--warm-up)"
+			c.Families = append(c.Families, fc)
+			continue
+		}
 		switch {
 		case d.warm[f] && !d.now.After(d.warmAt[f]):
 			fc.NotJudged = "no data after " + fmtTime(d.warmAt[f]) + " (a RIB dump alone): nothing could change"

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,8 @@ func (f *fakeEvidence) LastWithdrawnPath(view.PrefixID) []bgp.ASN {
 	return []bgp.ASN{64500, 4837, f.origin}
 }
 func (f *fakeEvidence) FullFeed() (int, int) { return f.peers, f.peers }
-func (f *fakeEvidence) FamilyState(bgp.Family) (bool, time.Time, int) {
-	return true, f.first, f.peers
+func (f *fakeEvidence) FamilyState(bgp.Family) (time.Time, time.Time, int) {
+	return f.first, f.first, f.peers
 }
 func (f *fakeEvidence) Withdrawals(id view.PrefixID) (time.Time, time.Time, int) {
 	w, ok := f.wd[id]
@@ -81,6 +82,7 @@ func newDualStack(t *testing.T) *dualStack {
 	for i := 0; i < 24*12; i++ {
 		b := t0.Add(time.Duration(i) * 5 * time.Minute)
 		ev.binStart = b.Add(5 * time.Minute)
+		ds.d.Tick(b)
 		for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 			ds.d.BinClosed(ds.as, f, signal.Bin{Start: b, Space: 1, MinSpace: 1, Prefixes: 1}, &signal.State{Prefixes: 1, Space: 1})
 		}
@@ -181,5 +183,22 @@ func TestOutageExplainedFromEvidence(t *testing.T) {
 	}
 	if len(ev.PathsBefore) == 0 || ev.PathsBefore[0] != "64500 4837 131279" {
 		t.Errorf("paths before %v", ev.PathsBefore)
+	}
+}
+
+// TestGapNotJudgedAcross: after three hours without any route event the
+// detector judges nothing until it has warmed up again, and says why; a
+// fall right after the gap is not an outage against the old baseline.
+func TestGapNotJudgedAcross(t *testing.T) {
+	ds := newDualStack(t)
+	after := ds.now.Add(3 * time.Hour)
+	ds.d.Tick(after)
+	c := ds.d.Coverage()
+	if c.Judged() || !strings.Contains(c.Families[0].NotJudged, "a gap in the data") {
+		t.Fatalf("coverage after a gap: %v", c.Statements())
+	}
+	ds.fall(bgp.IPv4, after.Add(time.Minute))
+	if len(ds.rec.notices) != 0 {
+		t.Errorf("notices %v after a gap: nothing should be judged yet", ds.types())
 	}
 }

@@ -305,7 +305,7 @@ func (e evidence) LastWithdrawnPath(id view.PrefixID) []bgp.ASN {
 	return e.p.view.LastWithdrawnPath(id)
 }
 func (e evidence) FullFeed() (v4, v6 int) { return e.p.view.FullFeed() }
-func (e evidence) FamilyState(f bgp.Family) (bool, time.Time, int) {
+func (e evidence) FamilyState(f bgp.Family) (time.Time, time.Time, int) {
 	return e.p.view.FamilyState(f)
 }
 func (e evidence) Withdrawals(id view.PrefixID) (time.Time, time.Time, int) {

@@ -13,11 +13,11 @@ func (v *View) Now() time.Time { return v.now }
 // SawRIB reports whether any RIB dump entry has been applied.
 func (v *View) SawRIB() bool { return v.sawRIB[0] || v.sawRIB[1] }
 
-// FamilyState tells, for family IPv4 or IPv6, whether a RIB dump of it has
-// been applied, when its first route event came, and how many full-feed
-// peers it has now.
-func (v *View) FamilyState(f bgp.Family) (sawRIB bool, first time.Time, fullFeed int) {
-	return v.sawRIB[f&1], v.first[f&1], v.nFull[f&1]
+// FamilyState tells, for family IPv4 or IPv6, when the latest RIB dump
+// entry of it was applied (zero: never), when its first route event came,
+// and how many full-feed peers it has now.
+func (v *View) FamilyState(f bgp.Family) (lastRIB, first time.Time, fullFeed int) {
+	return v.lastRIB[f&1], v.first[f&1], v.nFull[f&1]
 }
 
 // Prefix returns the prefix of id.

@@ -163,6 +163,7 @@ type View struct {
 	nextRef  time.Time
 	inRIB    bool
 	sawRIB   [2]bool      // a RIB dump entry of the family was applied
+	lastRIB  [2]time.Time // the time of the latest RIB entry of the family
 	first    [2]time.Time // the first route event of the family
 	lastPeer int
 	lastKey  bgp.Peer
@@ -224,6 +225,7 @@ func (v *View) Apply(ev *bgp.Event) {
 		}
 		if ev.RIB {
 			v.inRIB, v.sawRIB[f] = true, true
+			v.lastRIB[f] = t
 		}
 	}
 	pi := v.peerIndex(ev.Peer)
