@@ -632,8 +632,16 @@ func (d *Detector) end(t *track, now time.Time) {
 		// counts as instability, not as an outage.
 		a := d.track(t.key.e, bgp.AllFamilies)
 		for id := range d.affected[ev] {
-			delete(a.eventLost, id) // a transient drop: its prefixes flapped
+			// A transient drop: its prefixes flapped.
+			delete(a.eventLost, id)
+			a.flaps = append(a.flaps, flap{lost: ev.Start, back: now, id: id})
+			a.lastFlap = now
+			if a.inst != nil {
+				a.instIDs[id] = struct{}{}
+				a.inst.Flaps++
+			}
 		}
+		a.judge = a.inst == nil
 		delete(d.affected, ev)
 		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
 		return

@@ -17,7 +17,7 @@ import (
 // outage), the routing data did not.
 const (
 	goldenFilesHash = "c2ecf202f352de54f35bc05ba8127081c8eb8526f96fa32e873e44da34866564"
-	goldenTruthHash = "98987dc05ddab42e160b979d9f585b8805cf26155c48d527f2c39396e788ac81"
+	goldenTruthHash = "d5bb908218ddfab55e506493bb93188525883f5fa88a5b4b2f583291bb650fe0"
 )
 
 func suiteHashes(t *testing.T) (files, truth string) {

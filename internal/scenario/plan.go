@@ -832,12 +832,16 @@ func (pl *planner) upstreamChange(e entity, x, y bgp.ASN, t0 time.Time) {
 	s := e.prefixes()
 	d := pl.spread(pl.spreadMax())
 	var moved []int32
+	movedRoutes := map[string]int{} // by entity key, as upstreamSets
 	for p := range pl.w.peers {
 		var pf []int32
 		for _, i := range s {
 			if pl.curUp[p*np+int(i)] == x {
 				pl.curUp[p*np+int(i)] = y
 				pf = append(pf, i)
+				wp := pl.w.prefixes[i]
+				movedRoutes["c"+wp.as.cc.cc.String()]++
+				movedRoutes["a"+wp.as.asn.String()]++
 			}
 		}
 		if len(pf) > 0 {
@@ -870,9 +874,31 @@ func (pl *planner) upstreamChange(e entity, x, y bgp.ASN, t0 time.Time) {
 		if k[0] == 'a' {
 			typ = event.OriginAS
 		}
+		// The routes that moved, as a share of the entity's routes: a
+		// change of the transit of a small part of an entity (under
+		// upstreamShare, the detector's threshold) may or may not be
+		// reported as the entity's upstream change.
+		share := float64(movedRoutes[k]) / float64(len(pl.w.peers)*pl.entityPrefixes(k))
 		pl.truth = append(pl.truth, TruthEvent{EntityType: typ, EntityCode: code, Kind: event.UpstreamChange, Family: bgp.AllFamilies, Start: t0,
-			Note: fmt.Sprintf("upstream AS%d replaced by AS%d on all peers: %v -> %v", x, y, before[k], after[k])})
+			Optional: share < upstreamShare,
+			Note:     fmt.Sprintf("upstream AS%d replaced by AS%d on all peers: %v -> %v (%.0f%% of its routes moved)", x, y, before[k], after[k], share*100)})
 	}
+}
+
+// upstreamShare is the share of an entity's routes whose upstream must
+// change for the change to be the entity's (the detector's UpstreamShare).
+const upstreamShare = 0.2
+
+// entityPrefixes returns the number of prefixes of the entity keyed as in
+// upstreamSets ("c"+country, "a"+asn).
+func (pl *planner) entityPrefixes(k string) int {
+	n := 0
+	for _, wp := range pl.w.prefixes {
+		if k == "c"+wp.as.cc.cc.String() || k == "a"+wp.as.asn.String() {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // upstreamSets returns, per entity ("c"+country, "a"+asn), the sorted set of
