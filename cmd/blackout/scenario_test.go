@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/scenario"
 )
 
@@ -35,7 +36,7 @@ func TestScenarioCommand(t *testing.T) {
 		}
 		truth, err := scenario.ReadTruth(f)
 		f.Close()
-		if err != nil || len(truth) != 1 || truth[0].Kind != scenario.KindPeerEvent {
+		if err != nil || len(truth) != 1 || truth[0].Kind != event.PeerEvent {
 			t.Errorf("%s: truth %v %v", name, truth, err)
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, name, "updates.*"))

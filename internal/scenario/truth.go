@@ -13,18 +13,6 @@ import (
 	"github.com/blackout-bgp/blackout/internal/event"
 )
 
-// EntityCountry and KindPeerEvent are two words of the event vocabulary
-// under their old names here.
-//
-// Deprecated: use event.Country and event.PeerEvent. They stay only while
-// code outside this package still names them
-// (internal/source/archive/archivetest/mirror.go,
-// cmd/blackout/scenario_test.go).
-const (
-	EntityCountry = event.Country
-	KindPeerEvent = event.PeerEvent
-)
-
 // TruthEvent is one event of the ground truth, in the same shape as the
 // detector's JSON events (the fields Score needs) and in its vocabulary
 // (package event, bgp.Family), so that detected events can be decoded into

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/scenario"
@@ -88,7 +89,7 @@ func config(collector string, every time.Duration) scenario.Config {
 		Fixed: []scenario.FixedCountry{{Country: "KP", ASes: []scenario.FixedAS{{
 			ASN: 131279, Prefixes: kp, Upstreams: []uint32{4837},
 		}}}},
-		Events: []scenario.EventSpec{{Kind: scenario.CaseOutage, Entity: scenario.EntityCountry, Code: "KP",
+		Events: []scenario.EventSpec{{Kind: scenario.CaseOutage, Entity: event.Country, Code: "KP",
 			At: OutageStart.Sub(Start), For: OutageEnd.Sub(OutageStart)}},
 	}
 }
