@@ -27,55 +27,6 @@ func mkEvent(kind event.Kind, family bgp.Family, start time.Duration, end *time.
 		Explanation: "All " + family.String() + " prefixes were reached only through AS4837 (China Unicom)."}
 }
 
-func TestMergeFamilies(t *testing.T) {
-	v4 := mkEvent(event.Outage, bgp.IPv4, 0, at(9*time.Hour))
-	v6 := mkEvent(event.Outage, bgp.IPv6, 20*time.Second, at(9*time.Hour+30*time.Second))
-	v6.UpstreamsBefore = []uint32{4837, 9808}
-	// Partial outages of the two families stay apart.
-	p4 := mkEvent(event.PartialOutage, bgp.IPv4, 10*time.Hour, at(11*time.Hour))
-	p6 := mkEvent(event.PartialOutage, bgp.IPv6, 10*time.Hour, at(11*time.Hour))
-	// Outages of the two families far apart in time stay apart.
-	late4 := mkEvent(event.Outage, bgp.IPv4, 20*time.Hour, at(21*time.Hour))
-	late6 := mkEvent(event.Outage, bgp.IPv6, 20*time.Hour+5*time.Minute, at(21*time.Hour))
-	out := report.MergeFamilies([]*event.Event{p4, v4, late4, p6, v6, late6})
-	if len(out) != 5 {
-		for _, ev := range out {
-			t.Logf("%s %s %v", ev.Kind, ev.Family, ev.Start)
-		}
-		t.Fatalf("%d events, want 5 (one joined outage, 2 partial, 2 late)", len(out))
-	}
-	j := out[0]
-	if j.Kind != event.Outage || j.Family != bgp.AllFamilies || !j.Start.Equal(t0) || j.End == nil || !j.End.Equal(*at(9*time.Hour + 30*time.Second)) {
-		t.Errorf("joined %s %s %v..%v: want an outage of family all from the earlier start to the later end", j.Kind, j.Family, j.Start, j.End)
-	}
-	if j.AffectedPrefixes != 2 || len(j.Prefixes) != 2 || len(j.Origins) != 1 || len(j.UpstreamsBefore) != 2 {
-		t.Errorf("joined: affected %d, prefixes %v, origins %v, upstreams %v", j.AffectedPrefixes, j.Prefixes, j.Origins, j.UpstreamsBefore)
-	}
-	if !strings.Contains(j.Explanation, "ipv4") || !strings.Contains(j.Explanation, "ipv6") {
-		t.Errorf("joined explanation %q lacks one family's", j.Explanation)
-	}
-	// The inputs are not modified.
-	if v4.Family != bgp.IPv4 || v6.Family != bgp.IPv6 {
-		t.Error("MergeFamilies modified its input")
-	}
-	fams := map[string]int{}
-	for i, ev := range out {
-		fams[string(ev.Kind)+"/"+ev.Family.String()]++
-		if i > 0 && ev.Start.Before(out[i-1].Start) {
-			t.Error("events not sorted by start")
-		}
-	}
-	if fams["partial_outage/ipv4"] != 1 || fams["partial_outage/ipv6"] != 1 || fams["outage/ipv4"] != 1 || fams["outage/ipv6"] != 1 {
-		t.Errorf("kinds/families %v", fams)
-	}
-	// An ongoing event joins only with an ongoing one.
-	o4 := mkEvent(event.Outage, bgp.IPv4, 0, nil)
-	o6 := mkEvent(event.Outage, bgp.IPv6, 0, at(time.Hour))
-	if out := report.MergeFamilies([]*event.Event{o4, o6}); len(out) != 2 {
-		t.Errorf("an ongoing and an ended outage were joined")
-	}
-}
-
 func TestWriteText(t *testing.T) {
 	ev := mkEvent(event.Outage, bgp.AllFamilies, 0, at(9*time.Hour+31*time.Minute))
 	var b bytes.Buffer
