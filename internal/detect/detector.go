@@ -945,15 +945,16 @@ func shares(s *signal.State) map[bgp.ASN]float64 {
 // BinClosed implements signal.Sink: it feeds the baseline, in-painting the
 // bins that fall inside an event.
 func (d *Detector) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
-	d.binClosed(e, f, b, s)
+	t := d.track(e, f)
+	d.binClosed(t, b, s)
 	if d.bins != nil {
-		b.Baseline = d.Baseline(e, f)
+		b.Baseline = t.baseline()
 		d.bins.Bin(e, f, b)
 	}
 }
 
-func (d *Detector) binClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *signal.State) {
-	t := d.track(e, f)
+func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
+	f := t.key.f
 	d.catchUp(t, b.Start)
 	t.lastBin, t.lastVal = b.Start, b.Space
 	if !d.warm[f] {

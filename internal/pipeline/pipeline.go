@@ -377,8 +377,10 @@ func (o *fanout) events() []*event.Event {
 
 // Bin implements detect.BinSink.
 func (o *fanout) Bin(e signal.Entity, f bgp.Family, b signal.Bin) {
-	if sr := o.p.series[seriesKey{e, f}]; sr != nil {
-		sr.Bins = append(sr.Bins, b)
+	if len(o.p.series) > 0 {
+		if sr := o.p.series[seriesKey{e, f}]; sr != nil {
+			sr.Bins = append(sr.Bins, b)
+		}
 	}
 	for _, s := range o.bins {
 		s.Bin(e, f, b)
