@@ -224,7 +224,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			res, err := eng.Run(runCtx, src, opts)
 			if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
-					"events", len(res.Events), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
+					"events", eng.Events(), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
 			}
 			runDone <- err
 		}()

@@ -110,7 +110,7 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	ns := &noticeSink{w: env.stdout, json: af.json, ents: ents}
-	opts := pipeline.Options{Config: af.pipelineConfig(db), Sinks: []pipeline.Sink{ns},
+	opts := pipeline.Options{Config: af.pipelineConfig(db), Sinks: []pipeline.Sink{ns}, ForgetEvents: true,
 		OnError:    func(err error) { logf("%v", err) },
 		OnCoverage: func(c event.Coverage) { logf("%s", strings.Join(c.Statements(), " ")) }}
 

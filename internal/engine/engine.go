@@ -48,6 +48,7 @@ type Engine struct {
 
 	dataTime    atomic.Int64 // unix nanoseconds
 	routeEvents atomic.Int64
+	events      atomic.Int64 // events started and not retracted
 	running     atomic.Bool
 	covMu       sync.Mutex
 	coverage    event.Coverage // what the detector judges, as it last changed
@@ -121,6 +122,9 @@ func (e *Engine) DataTime() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// Events returns the number of events found (started and not retracted).
+func (e *Engine) Events() int64 { return e.events.Load() }
+
 // RouteEvents returns the route events fed.
 func (e *Engine) RouteEvents() int64 { return e.routeEvents.Load() }
 
@@ -184,6 +188,7 @@ func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Optio
 		}
 	}
 	opts.Sinks = append(opts.Sinks[:len(opts.Sinks):len(opts.Sinks)], e)
+	opts.ForgetEvents = true // they are in the store
 	res, err := pipeline.Run(ctx, src, opts)
 	if err == nil {
 		e.covMu.Lock()
@@ -219,6 +224,12 @@ func (e *Engine) Notify(n event.Notice) {
 	if id := e.w.Event(store.EventOp{Key: oe.key, DetID: n.Event.ID, Event: *ev, Delete: n.Type == event.Retract}); id != 0 {
 		oe.id = id
 		e.stored[n.Event.ID] = id
+	}
+	switch n.Type {
+	case event.Start:
+		e.events.Add(1)
+	case event.Retract:
+		e.events.Add(-1)
 	}
 	switch n.Type {
 	case event.End, event.Retract:

@@ -98,6 +98,9 @@ type Options struct {
 	// OnError receives the non-fatal input errors (may be nil); they are
 	// counted in Result.Errors.
 	OnError func(error)
+	// ForgetEvents leaves Result.Events empty: a long run (serve, watch)
+	// hands its events to its sinks and keeps none of them.
+	ForgetEvents bool
 	// OnCoverage, if set, receives what the detector judges when that
 	// changes (a family starts being judged, loses its full-feed peers),
 	// checked at every progress point.
@@ -208,6 +211,7 @@ func Run(ctx context.Context, src source.Source, opts Options) (*Result, error) 
 // Run feeds src through p; see the package function Run. opts.Config and
 // opts.Sinks are p's already and are not read again.
 func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*Result, error) {
+	p.out.forget = opts.ForgetEvents
 	var wallStart, dataStart time.Time
 	var n int64
 	idle, _ := src.(interface{ Idle() bool })
@@ -324,8 +328,9 @@ type fanout struct {
 	ents     []EntitySink
 	progs    []ProgressSink
 	fins     []FinishSink
-	started  []*event.Event
+	started  []*event.Event // unless forget
 	retract  map[*event.Event]bool
+	forget   bool
 	lastBin  time.Time
 	entities map[signal.Entity]*entityState
 }
@@ -351,10 +356,11 @@ func newFanout(p *Pipeline, sinks []Sink) *fanout {
 
 // Notify implements event.Sink for the detector.
 func (o *fanout) Notify(n event.Notice) {
-	switch n.Type {
-	case event.Start:
+	switch {
+	case o.forget:
+	case n.Type == event.Start:
 		o.started = append(o.started, n.Event)
-	case event.Retract:
+	case n.Type == event.Retract:
 		o.retract[n.Event] = true
 	}
 	for _, s := range o.sinks {
