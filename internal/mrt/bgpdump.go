@@ -29,6 +29,9 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 		return b
 	}
 	rec := rr.Record()
+	if rec.Type == TypeBGP {
+		return appendBGPLine(b, rr, ev)
+	}
 	c := &rr.dump
 	// The type and time are the same for every line of a record: format
 	// them once per record (a RIB record has one line per peer).
@@ -77,7 +80,8 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 		b = append(b, c.pfx...)
 	} else {
 		b = appendPeerField(b, ev.Peer)
-		b = appendPrefixText(b, ev.Prefix)
+		p, _ := rr.rawPrefix(ev)
+		b = appendPrefixText(b, p)
 	}
 	if ev.Kind == bgp.Withdraw {
 		if addPath {
@@ -92,7 +96,7 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 		b = append(b, '|')
 	}
 	a := ev.Attrs
-	b = a.Path.AppendString(b)
+	b = appendPath(b, a)
 	b = append(b, '|')
 	switch {
 	case a.Has(bgp.AttrOrigin) && a.Origin == bgp.OriginIGP:
@@ -141,6 +145,13 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 		b = strconv.AppendUint(b, uint64(a.MED), 10)
 	}
 	b = append(b, '|')
+	b = appendCommunities(b, a)
+	b = append(b, '|')
+	return appendAggregate(b, a)
+}
+
+// appendCommunities appends the COMMUNITIES of a as bgpdump prints them.
+func appendCommunities(b []byte, a *bgp.Attrs) []byte {
 	for i, c := range a.Communities {
 		if i > 0 {
 			b = append(b, ' ')
@@ -158,7 +169,29 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 			b = strconv.AppendUint(b, uint64(c&0xffff), 10)
 		}
 	}
-	b = append(b, '|')
+	return b
+}
+
+// aspathError is what bgpdump prints for an AS_PATH it cannot read (a bad
+// segment type, a segment running past the attribute's end).
+const aspathError = "! Error !"
+
+// appendPath appends the AS path of a, or bgpdump's error marker when the
+// AS_PATH attribute was present but malformed (kept raw in a.Unknown).
+func appendPath(b []byte, a *bgp.Attrs) []byte {
+	if !a.Has(bgp.AttrASPath) {
+		for i := range a.Unknown {
+			if a.Unknown[i].Type == bgp.AttrASPath {
+				return append(b, aspathError...)
+			}
+		}
+	}
+	return a.Path.AppendString(b)
+}
+
+// appendAggregate appends the ATOMIC_AGGREGATE and AGGREGATOR fields and
+// the end of the line.
+func appendAggregate(b []byte, a *bgp.Attrs) []byte {
 	if a.Has(bgp.AttrAtomicAggregate) {
 		b = append(b, "AG|"...)
 	} else {
@@ -183,6 +216,197 @@ type dumpCache struct {
 	peers   [][]byte // "addr|AS|" by PEER_INDEX_TABLE index
 	peerGen int      // the PEER_INDEX_TABLE the peers belong to
 	scratch []byte
+
+	// The prefixes of the UPDATE's withdrawn routes and NLRI fields as
+	// written, host bits included (bgpdump prints them so), when they
+	// match the decoded routes.
+	rawOff   int64
+	rawValid bool
+	rawOK    bool
+	rawW     []netip.Prefix
+	rawA     []netip.Prefix
+}
+
+// rawPrefix returns the prefix of route event ev (of an UPDATE) as written
+// in the message, host bits included, and whether it came from the
+// withdrawn routes or NLRI fields rather than from MP_(UN)REACH_NLRI. When
+// the fields cannot be read again it returns ev.Prefix and, for an
+// announcement, whether it came from the NLRI field.
+func (rr *RouteReader) rawPrefix(ev *bgp.Event) (netip.Prefix, bool) {
+	rr.rawFields()
+	c := &rr.dump
+	i := rr.idx - 1
+	if ev.Kind == bgp.Withdraw {
+		if !c.rawOK {
+			return ev.Prefix, true
+		}
+		if i < len(c.rawW) {
+			return c.rawW[i], true
+		}
+		return ev.Prefix, false
+	}
+	j := i - len(rr.upd.Withdrawn)
+	if c.rawOK && j < len(c.rawA) {
+		return c.rawA[j], true
+	}
+	return ev.Prefix, rr.upd.InNLRIField(j)
+}
+
+// rawFields reads the withdrawn routes and NLRI fields of the current
+// record's UPDATE again, without clearing host bits, once per record.
+func (rr *RouteReader) rawFields() {
+	rec := &rr.rec
+	c := &rr.dump
+	if c.rawValid && c.rawOff == rec.Offset {
+		return
+	}
+	c.rawValid, c.rawOff, c.rawOK = true, rec.Offset, false
+	c.rawW, c.rawA = c.rawW[:0], c.rawA[:0]
+	var msg []byte
+	switch rec.Type {
+	case TypeBGP:
+		var h BGPHeader
+		rest, err := DecodeBGPHeader(rec.Body, rec.Subtype, &h)
+		if err != nil {
+			return
+		}
+		msg = rest
+	case TypeBGP4MP, TypeBGP4MPET:
+		if isAddPath(rec.Subtype) {
+			return
+		}
+		var h BGP4MPHeader
+		rest, err := DecodeBGP4MPHeader(rec.Body, rec.Subtype, &h)
+		if err != nil || len(rest) < 19 {
+			return
+		}
+		n := int(rest[16])<<8 | int(rest[17])
+		if n < 19 || n > len(rest) {
+			return
+		}
+		msg = rest[19:n]
+	default:
+		return
+	}
+	if len(msg) < 2 {
+		return
+	}
+	wl := int(msg[0])<<8 | int(msg[1])
+	if len(msg) < 4+wl {
+		return
+	}
+	al := int(msg[2+wl])<<8 | int(msg[3+wl])
+	if len(msg) < 4+wl+al {
+		return
+	}
+	var ok1, ok2 bool
+	c.rawW, ok1 = appendRawPrefixes(c.rawW, msg[2:2+wl])
+	c.rawA, ok2 = appendRawPrefixes(c.rawA, msg[4+wl+al:])
+	u := &rr.upd
+	if !ok1 || !ok2 || len(c.rawW) > len(u.Withdrawn) || len(c.rawA) > len(u.Announced) ||
+		(len(c.rawA) > 0 && !u.InNLRIField(len(c.rawA)-1)) || u.InNLRIField(len(c.rawA)) {
+		return
+	}
+	for i, p := range c.rawW {
+		if p.Masked() != u.Withdrawn[i].Prefix {
+			return
+		}
+	}
+	for i, p := range c.rawA {
+		if p.Masked() != u.Announced[i].Prefix {
+			return
+		}
+	}
+	c.rawOK = true
+}
+
+// appendRawPrefixes appends the IPv4 prefixes of an NLRI field as written,
+// host bits included, and reports whether the whole field read.
+func appendRawPrefixes(dst []netip.Prefix, b []byte) ([]netip.Prefix, bool) {
+	for len(b) > 0 {
+		bits := int(b[0])
+		n := (bits + 7) / 8
+		if bits > 32 || len(b) < 1+n {
+			return dst, false
+		}
+		var a [4]byte
+		copy(a[:], b[1:1+n])
+		dst = append(dst, netip.PrefixFrom(netip.AddrFrom4(a), bits))
+		b = b[1+n:]
+	}
+	return dst, true
+}
+
+// appendBGPLine appends the line bgpdump prints for an event of a record
+// of MRT type BGP (5), or nothing for the routes of MP_REACH_NLRI and
+// MP_UNREACH_NLRI, which it does not print for this type. Its quirks: the
+// MED runs into the communities (no separator between them), and there is
+// no empty communities field when there are none. bgpdump 1.6 prints the
+// peer's address in place of a withdrawn prefix's (inet_ntoa's static
+// buffer, used twice in one printf); this prints the prefix.
+func appendBGPLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
+	rec := rr.Record()
+	head := func(b []byte, kind string) []byte {
+		b = append(b, "BGP|"...)
+		b = strconv.AppendUint(b, uint64(rec.Timestamp), 10)
+		b = append(b, kind...)
+		b = AppendAddr(b, ev.Peer.Addr)
+		b = append(b, '|')
+		return strconv.AppendUint(b, uint64(ev.Peer.AS), 10)
+	}
+	if ev.Kind == bgp.PeerState {
+		b = head(b, "|STATE|")
+		b = append(b, '|')
+		b = strconv.AppendUint(b, uint64(ev.OldState), 10)
+		b = append(b, '|')
+		b = strconv.AppendUint(b, uint64(ev.NewState), 10)
+		return append(b, '\n')
+	}
+	p, inField := rr.rawPrefix(ev)
+	if !inField {
+		return b
+	}
+	if ev.Kind == bgp.Withdraw {
+		b = head(b, "|W|")
+		b = append(b, '|')
+		b = appendPrefixText(b, p)
+		return append(b, '\n')
+	}
+	a := ev.Attrs
+	b = head(b, "|A|")
+	b = append(b, '|')
+	b = appendPrefixText(b, p)
+	b = append(b, '|')
+	b = appendPath(b, a)
+	switch {
+	case a.Has(bgp.AttrOrigin) && a.Origin == bgp.OriginIGP:
+		b = append(b, "|IGP|"...)
+	case a.Has(bgp.AttrOrigin) && a.Origin == bgp.OriginEGP:
+		b = append(b, "|EGP|"...)
+	default:
+		b = append(b, "|INCOMPLETE|"...)
+	}
+	if nh, _ := rr.dec.NextHops(); nh.IsValid() {
+		b = AppendAddr(b, nh)
+	} else {
+		b = append(b, "255.255.255.255"...)
+	}
+	b = append(b, '|')
+	var pref, med uint32
+	if a.Has(bgp.AttrLocalPref) {
+		pref = a.LocalPref
+	}
+	if a.Has(bgp.AttrMED) {
+		med = a.MED
+	}
+	b = strconv.AppendUint(b, uint64(pref), 10)
+	b = append(b, '|')
+	b = strconv.AppendUint(b, uint64(med), 10)
+	if a.Has(bgp.AttrCommunities) {
+		b = appendCommunities(b, a)
+	}
+	b = append(b, '|')
+	return appendAggregate(b, a)
 }
 
 // appendLineHead appends the type and time fields of a line ("TYPE|time")

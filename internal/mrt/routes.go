@@ -216,6 +216,13 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 		}
 		rr.count(false)
 		return rr.bgp4mp()
+	case TypeBGP:
+		if !knownSubtype(rec.Type, rec.Subtype) {
+			rr.count(true)
+			return nil, nil
+		}
+		rr.count(false)
+		return rr.bgpLegacy()
 	}
 	rr.count(true)
 	return nil, nil
@@ -267,6 +274,50 @@ func (rr *RouteReader) bgp4mp() (*bgp.Event, error) {
 		rr.pending, rr.idx = 1, 0
 	}
 	return nil, err
+}
+
+// bgpLegacy decodes a record of MRT type BGP (5). BGP_UPDATE gives routes
+// (2-byte AS paths) and BGP_STATE_CHANGE a peer state event; the other
+// subtypes are counted, as bgpdump reads them and prints nothing.
+func (rr *RouteReader) bgpLegacy() (*bgp.Event, error) {
+	rec := &rr.rec
+	switch rec.Subtype {
+	case BGPOpen:
+		rr.stats.Messages[wire.MsgOpen]++
+		return nil, nil
+	case BGPNotify:
+		rr.stats.Messages[wire.MsgNotification]++
+		return nil, nil
+	case BGPKeepalive:
+		rr.stats.Messages[wire.MsgKeepalive]++
+		return nil, nil
+	case BGPUpdate, BGPStateChange:
+	default:
+		return nil, nil
+	}
+	var h BGPHeader
+	rest, err := DecodeBGPHeader(rec.Body, rec.Subtype, &h)
+	if err != nil {
+		return nil, err
+	}
+	rr.peer = bgp.Peer{Collector: rr.collector, Addr: h.PeerAddr, AS: h.PeerAS}
+	rr.time = rec.Time()
+	switch rec.Subtype {
+	case BGPStateChange:
+		old, nw, err := DecodeStateChange(rest)
+		if err != nil {
+			return nil, err
+		}
+		rr.stats.StateChanges++
+		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.PeerState, Peer: rr.peer, OldState: old, NewState: nw}
+		return &rr.ev, nil
+	case BGPUpdate:
+		rr.stats.Messages[wire.MsgUpdate]++
+		err := rr.dec.DecodeUpdate(rest, false, false, &rr.upd)
+		rr.pending, rr.idx = 1, 0
+		return nil, err
+	}
+	return nil, nil
 }
 
 func (rr *RouteReader) nextUpdateRoute() *bgp.Event {

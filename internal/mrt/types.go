@@ -7,6 +7,7 @@ type Type uint16
 
 // MRT record types (RFC 6396 section 4, RFC 8050).
 const (
+	TypeBGP         Type = 5 // deprecated (RFC 6396 appendix B): the RIS archives of 1999-2000
 	TypeOSPFv2      Type = 11
 	TypeTableDump   Type = 12
 	TypeTableDumpV2 Type = 13
@@ -21,6 +22,8 @@ const (
 // String returns the type's RFC name.
 func (t Type) String() string {
 	switch t {
+	case TypeBGP:
+		return "BGP"
 	case TypeOSPFv2:
 		return "OSPFv2"
 	case TypeTableDump:
@@ -77,6 +80,24 @@ const (
 	BGP4MPMessageAS4LocalAddPath uint16 = 11
 )
 
+// BGP (type 5) subtypes (RFC 6396 appendix B.2).
+const (
+	BGPNull        uint16 = 0
+	BGPUpdate      uint16 = 1
+	BGPPrefUpdate  uint16 = 2
+	BGPStateChange uint16 = 3
+	BGPSync        uint16 = 4
+	BGPOpen        uint16 = 5
+	BGPNotify      uint16 = 6
+	BGPKeepalive   uint16 = 7
+)
+
+var bgpNames = map[uint16]string{
+	BGPNull: "BGP_NULL", BGPUpdate: "BGP_UPDATE", BGPPrefUpdate: "BGP_PREF_UPDATE",
+	BGPStateChange: "BGP_STATE_CHANGE", BGPSync: "BGP_SYNC", BGPOpen: "BGP_OPEN",
+	BGPNotify: "BGP_NOTIFY", BGPKeepalive: "BGP_KEEPALIVE",
+}
+
 // TABLE_DUMP (v1) subtypes: the address family.
 const (
 	TableDumpAFIIPv4 uint16 = 1
@@ -108,6 +129,8 @@ func SubtypeName(t Type, st uint16) string {
 		name = tableDumpV2Names[st]
 	case TypeBGP4MP, TypeBGP4MPET:
 		name = bgp4mpNames[st]
+	case TypeBGP:
+		name = bgpNames[st]
 	case TypeTableDump:
 		switch st {
 		case TableDumpAFIIPv4:
@@ -130,6 +153,9 @@ func knownSubtype(t Type, st uint16) bool {
 		return ok
 	case TypeBGP4MP, TypeBGP4MPET:
 		_, ok := bgp4mpNames[st]
+		return ok
+	case TypeBGP:
+		_, ok := bgpNames[st]
 		return ok
 	case TypeTableDump:
 		return st == TableDumpAFIIPv4 || st == TableDumpAFIIPv6
