@@ -276,7 +276,7 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 	ev.Origins = []uint32{}
 	// The upstreams and churn of the entity's families.
 	snap := map[bgp.ASN]float64{}
-	normal, churn := 0.0, 0
+	normal := 0.0
 	for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 		ft := d.tracks[efKey{t.key.e, f}]
 		if ft == nil {
@@ -288,7 +288,6 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 		if len(ft.churnH) > 0 {
 			normal += median(ft.churnH)
 		}
-		churn += ft.churnBin
 	}
 	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(snap)
 	var b strings.Builder
@@ -309,7 +308,6 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 		fmt.Fprintf(&b, ", %s an hour", plural(int(normal+0.5), "update", "updates"))
 	}
 	b.WriteString(".")
-	_ = churn
 	if len(ev.UpstreamASes) > 0 {
 		fmt.Fprintf(&b, " Its upstream: %s.", d.asLabel(ev.UpstreamASes[0].ASN))
 	}
