@@ -77,7 +77,7 @@ func TestNotJudgedUndecoded(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		var h [12]byte
 		binary.BigEndian.PutUint32(h[0:], uint32(time.Date(1999, 9, 2, 0, 0, i, 0, time.UTC).Unix()))
-		binary.BigEndian.PutUint16(h[4:], 5) // BGP (deprecated, RFC 6396 appendix B)
+		binary.BigEndian.PutUint16(h[4:], 99) // no MRT type
 		binary.BigEndian.PutUint16(h[6:], 1)
 		binary.BigEndian.PutUint32(h[8:], 4)
 		buf.Write(h[:])
