@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -96,7 +95,7 @@ func evict(env *cmdEnv, f *archive.Fetcher, maxBytes int64, ds []*archive.Downlo
 	n, b, err := f.EvictExcept(maxBytes, ds)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "blackout: %v\n", err)
-	} else if n > 0 && isTerminal(env.stderr) {
+	} else if n > 0 && progress.IsTerminal(env.stderr) {
 		fmt.Fprintf(env.stderr, "blackout: cache over its bound: removed %d least recently used files (%s)\n", n, progress.Bytes(b))
 	}
 }
@@ -177,7 +176,7 @@ func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archi
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if isTerminal(env.stderr) {
+	if progress.IsTerminal(env.stderr) {
 		fmt.Fprintf(env.stderr, "blackout replay: %s\n", archive.RangeLine(from, until, cols, len(files), f.Dir))
 	}
 	ds := f.Start(ctx, files)
@@ -190,20 +189,17 @@ func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archi
 	}()
 	stop := fetchProgress(env, "blackout replay", f, ps)
 	defer stop()
-	af.ownProgress = isTerminal(env.stderr)
+	af.ownProgress = progress.IsTerminal(env.stderr)
 	// The progress line goes when the last source ends, before the report.
 	es := archive.WhenAllEnd(srcs, stop)
 	err = analyse(ctx, env, "blackout replay", af, es)
 	stop()
 	evict(env, f, maxBytes, ds)
-	if isTerminal(env.stderr) {
+	if progress.IsTerminal(env.stderr) {
 		fmt.Fprintf(env.stderr, "blackout replay: %s\n", f.Summary())
 	}
 	return err
 }
-
-// isTerminal reports whether w is a terminal (progress lines go there only).
-func isTerminal(w io.Writer) bool { return progress.IsTerminal(w) }
 
 // fetchProgress shows, on a terminal, the progress line of f's downloads
 // and (ps not nil) of their parsing; the returned stop clears it and may

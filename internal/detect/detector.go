@@ -97,6 +97,7 @@ type efKey struct {
 // track is the detector's state for one entity and family.
 type track struct {
 	key      efKey
+	all      *track    // the entity's all-family track (itself for that one)
 	hours    []float64 // hourly baseline values, oldest first (at most 24)
 	hourBins []float64 // the current hour's bin values
 	lossH    []float64 // hourly visibility losses, hours outside the entity's events
@@ -248,6 +249,11 @@ func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 	if t == nil {
 		t = &track{key: k, lost: map[view.PrefixID]time.Time{}}
 		d.tracks[k] = t
+		if f == bgp.AllFamilies {
+			t.all = t
+		} else {
+			t.all = d.track(e, bgp.AllFamilies)
+		}
 	}
 	return t
 }
@@ -382,7 +388,7 @@ func (d *Detector) broad(t *track) bool {
 // unstable reports whether the entity lost visibility of some prefix in the
 // instability window before the current fall.
 func (d *Detector) unstable(t *track, now time.Time) bool {
-	a := d.track(t.key.e, bgp.AllFamilies)
+	a := t.all
 	if a.inst != nil {
 		return true
 	}
@@ -394,13 +400,6 @@ func (d *Detector) unstable(t *track, now time.Time) bool {
 		}
 	}
 	return n >= 2
-}
-
-func (t *track) lastLoss() time.Time {
-	if n := len(t.losses); n > 0 {
-		return t.losses[n-1]
-	}
-	return time.Time{}
 }
 
 func (d *Detector) addPending(t *track) {
@@ -461,7 +460,7 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 	}
 	lost := max(0, 1-s.Space/base)
 	t.level = lost
-	a := d.track(e, bgp.AllFamilies)
+	a := t.all
 	if lost > 0 {
 		a.levels = append(a.levels, levelAt{now, lost})
 	}
@@ -580,7 +579,7 @@ func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
 		ev.Start = st
 	}
 	t.recov = t.recov[:0]
-	a := d.track(t.key.e, bgp.AllFamilies)
+	a := t.all
 	for id := range t.lost {
 		a.markEventLost(id)
 	}
@@ -630,7 +629,7 @@ func (d *Detector) end(t *track, now time.Time) {
 	if ev.Kind == event.Outage && end.Sub(ev.Start) < d.cfg.TransientOutage {
 		// Reported at once, gone within moments: a transient drop, which
 		// counts as instability, not as an outage.
-		a := d.track(t.key.e, bgp.AllFamilies)
+		a := t.all
 		for id := range d.affected[ev] {
 			// A transient drop: its prefixes flapped.
 			delete(a.eventLost, id)
@@ -655,7 +654,7 @@ func (d *Detector) end(t *track, now time.Time) {
 // and the flapping that makes instability.
 func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family, id view.PrefixID, visible bool) {
 	t := d.track(e, f)
-	a := d.track(e, bgp.AllFamilies)
+	a := t.all
 	if visible {
 		lt, wasLost := a.lost[id]
 		if wasLost && d.warm[f] && now.Sub(lt) <= d.cfg.FlapMax && !a.eventLost[id] {
@@ -1134,6 +1133,3 @@ func (d *Detector) Coverage() event.Coverage {
 	}
 	return c
 }
-
-// Warm reports whether detection has started for family f.
-func (d *Detector) Warm(f bgp.Family) bool { return d.warm[f] }

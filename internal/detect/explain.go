@@ -133,7 +133,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 		}
 		ev.Withdrawal = &w
 	}
-	if li := d.track(t.key.e, bgp.AllFamilies).lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
+	if li := t.all.lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
 		id := li.ID
 		ev.PrecededBy = &id
 	}
@@ -189,7 +189,7 @@ func (d *Detector) outageText(ev *event.Event, t *track) string {
 	if len(ev.PathsBefore) > 0 {
 		fmt.Fprintf(&b, " Last AS paths seen: %s.", strings.Join(ev.PathsBefore[:min(3, len(ev.PathsBefore))], "; "))
 	}
-	if li := d.track(t.key.e, bgp.AllFamilies).lastInst; ev.PrecededBy != nil && li != nil {
+	if li := t.all.lastInst; ev.PrecededBy != nil && li != nil {
 		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d flaps).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
 	}
 	if c := t.crossed; !c.IsZero() && c.Sub(ev.Start) >= time.Minute {

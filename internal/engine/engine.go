@@ -8,6 +8,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,15 +55,16 @@ type Engine struct {
 	coverage    event.Coverage // what the detector judges, as it last changed
 
 	// The pipeline's goroutine only.
-	open    map[*event.Event]openEvent // by the detector's event
-	stored  map[int]int64              // detector id -> stored id
+	open    map[*event.Event]*openEvent // by the detector's event
 	lastBin time.Time
 }
 
-// openEvent is an open event's natural key (as it started) and stored id.
+// openEvent is an open event's natural key (as it started), stored id, and
+// the state last handed to the store.
 type openEvent struct {
-	key store.EventKey
-	id  int64
+	last *event.Event
+	key  store.EventKey
+	id   int64
 }
 
 // New opens the store writer and reads where an earlier run stopped.
@@ -70,7 +72,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, hub: hub.New(), open: map[*event.Event]openEvent{}, stored: map[int]int64{}}
+	e := &Engine{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, hub: hub.New(), open: map[*event.Event]*openEvent{}}
 	wo := cfg.Writer
 	obs := wo.Observe
 	wo.Observe = func(d time.Duration, rows int, err error) {
@@ -216,15 +218,15 @@ func (e *Engine) Close(ctx context.Context) error { return e.w.Close(ctx) }
 // Notify implements pipeline.Sink: the store, the hub and the alerts get
 // the notice, each with its own copy of the event.
 func (e *Engine) Notify(n event.Notice) {
-	ev := n.Event.Clone()
-	oe, known := e.open[n.Event]
-	if !known {
-		oe.key = store.KeyOf(ev)
+	cur := n.Event.Clone()
+	oe := e.open[n.Event]
+	if oe == nil {
+		oe = &openEvent{key: store.KeyOf(cur)}
 	}
-	if id := e.w.Event(store.EventOp{Key: oe.key, DetID: n.Event.ID, Event: *ev, Delete: n.Type == event.Retract}); id != 0 {
+	if id := e.w.Event(store.EventOp{Key: oe.key, DetID: n.Event.ID, Event: *cur, Delete: n.Type == event.Retract}); id != 0 {
 		oe.id = id
-		e.stored[n.Event.ID] = id
 	}
+	oe.last = cur
 	switch n.Type {
 	case event.Start:
 		e.events.Add(1)
@@ -241,27 +243,29 @@ func (e *Engine) Notify(n event.Notice) {
 		e.m.Notices.WithLabelValues(string(n.Type)).Inc()
 		e.m.EventsOpen.Set(float64(len(e.open)))
 	}
-	// What readers see: the stored id.
+	// What readers see: the stored ids (the writer maps the detector's).
+	ev := *cur
 	ev.ID = int(oe.id)
 	if ev.PrecededBy != nil {
-		if id, ok := e.stored[*ev.PrecededBy]; ok {
+		if id, ok := e.w.StoredID(*ev.PrecededBy); ok {
 			p := int(id)
 			ev.PrecededBy = &p
 		} else {
 			ev.PrecededBy = nil
 		}
 	}
-	e.hub.PublishNotice(n.Type, ev)
+	e.hub.PublishNotice(n.Type, &ev)
 	if e.cfg.Alerts != nil && n.Time.After(e.resume) {
-		e.cfg.Alerts.Notify(alert.Notice{Type: n.Type, Event: *ev, Time: n.Time})
+		e.cfg.Alerts.Notify(alert.Notice{Type: n.Type, Event: ev, Time: n.Time})
 	}
 	e.log.Info("event "+string(n.Type), "id", ev.ID, "entity_type", ev.EntityType, "entity_code", ev.EntityCode,
 		"kind", ev.Kind, "family", ev.Family, "severity", ev.Severity, "start", ev.Start, "data_time", n.Time)
 }
 
 // Bin implements pipeline.BinSink: the bin goes to the store; at each new
-// bin the open events are written again (the detector refreshes their
-// explanations without a notice).
+// bin the open events that changed since they were last written are
+// written again (the detector refreshes their explanations without a
+// notice).
 func (e *Engine) Bin(ent signal.Entity, f bgp.Family, b signal.Bin) {
 	if !b.Start.Equal(e.lastBin) {
 		e.lastBin = b.Start
@@ -306,10 +310,15 @@ func (e *Engine) Progress(t time.Time, n int64) {
 // written.
 func (e *Engine) Finish(*pipeline.Result) { e.rewriteOpen() }
 
-// rewriteOpen hands the open events' current state to the store.
+// rewriteOpen hands the open events that changed since they were last
+// written to the store.
 func (e *Engine) rewriteOpen() {
 	for ev, oe := range e.open {
-		e.w.Event(store.EventOp{Key: oe.key, DetID: ev.ID, Event: *ev.Clone()})
+		if reflect.DeepEqual(ev, oe.last) {
+			continue
+		}
+		oe.last = ev.Clone()
+		e.w.Event(store.EventOp{Key: oe.key, DetID: ev.ID, Event: *oe.last})
 	}
 }
 

@@ -41,13 +41,6 @@ func (h *Hub) Subscribe() (<-chan Message, func()) {
 	}
 }
 
-// Subscribers returns the number of subscriptions.
-func (h *Hub) Subscribers() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
-
 func (h *Hub) publish(m Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"compress/bzip2"
 	"errors"
 	"fmt"
-	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"net/netip"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/blackout-bgp/blackout/internal/corpus"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/klauspost/compress/gzip"

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/bgptest"
 	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // dumpSample returns a small MRT stream with a line of every kind: RIB
 // entries, a state change, IPv4 and IPv6 updates, ADD-PATH.
 func dumpSample(t testing.TB) []byte {
-	attrs := writerTestAttrs(t)
+	attrs := bgptest.Attrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	check := func(err error) {
@@ -29,7 +30,7 @@ func dumpSample(t testing.TB) []byte {
 		{PeerIndex: 0, Originated: wt0, Attrs: attrs[0]}, {PeerIndex: 2, Originated: wt0, Attrs: attrs[1]}}))
 	check(w.WriteStateChange(tm, peersW[0], netip.Addr{}, 12654, bgp.StateEstablished, bgp.StateIdle))
 	check(w.WriteUpdate(tm, peersW[0], netip.Addr{}, 12654, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, attrs[1], []netip.Prefix{netip.MustParsePrefix("175.45.177.0/24")}))
-	check(w.WriteUpdateAddPath(tm, peersW[1], netip.Addr{}, 12654, nil, withV6(attrs[0], true), []wire.NLRI{{Prefix: netip.MustParsePrefix("2001:db8:2::/48"), PathID: 7}}))
+	check(w.WriteUpdateAddPath(tm, peersW[1], netip.Addr{}, 12654, nil, bgptest.WithV6(attrs[0], true), []wire.NLRI{{Prefix: netip.MustParsePrefix("2001:db8:2::/48"), PathID: 7}}))
 	check(w.Flush())
 	return buf.Bytes()
 }

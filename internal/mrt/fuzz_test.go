@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
-	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"net/netip"
 	"os"
@@ -15,7 +14,10 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/blackout-bgp/blackout/internal/corpus"
+
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/bgptest"
 	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
@@ -91,16 +93,7 @@ func fuzzCorpusRecords(tb testing.TB, perFile int) []fuzzRecord {
 			fr.peerIdx = peerIdx
 			recs = append(recs, fr)
 		}
-		if len(recs) > perFile {
-			first := perFile / 2
-			step := (len(recs) - first) / (perFile - first)
-			sampled := recs[:first:first]
-			for i := first; i < len(recs) && len(sampled) < perFile; i += step {
-				sampled = append(sampled, recs[i])
-			}
-			recs = sampled
-		}
-		out = append(out, recs...)
+		out = append(out, bgptest.Sample(recs, perFile)...)
 	}
 	return out
 }
@@ -110,7 +103,7 @@ func fuzzCorpusRecords(tb testing.TB, perFile int) []fuzzRecord {
 func fuzzWriterSample(tb testing.TB) []byte {
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
-	attrs := writerTestAttrs(tb)
+	attrs := bgptest.Attrs(tb)
 	must := func(err error) {
 		if err != nil {
 			tb.Fatal(err)
@@ -118,10 +111,10 @@ func fuzzWriterSample(tb testing.TB) []byte {
 	}
 	must(w.WritePeerIndex(wt0, netip.MustParseAddr("10.1.1.1"), "v", peersW))
 	must(w.WriteRIB(wt0, 0, netip.MustParsePrefix("10.0.0.0/8"), []RIBEntryOut{{PeerIndex: 0, Attrs: attrs[1]}, {PeerIndex: 2, Attrs: attrs[2]}}))
-	must(w.WriteRIB(wt0, 1, netip.MustParsePrefix("2001:db8::/32"), []RIBEntryOut{{PeerIndex: 1, PathID: 3, Attrs: withV6(attrs[0], true)}}))
+	must(w.WriteRIB(wt0, 1, netip.MustParsePrefix("2001:db8::/32"), []RIBEntryOut{{PeerIndex: 1, PathID: 3, Attrs: bgptest.WithV6(attrs[0], true)}}))
 	must(w.WriteStateChange(wt0, peersW[0], netip.Addr{}, 1, bgp.StateIdle, bgp.StateEstablished))
 	must(w.WriteUpdate(wt0, peersW[0], netip.Addr{}, 1, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, attrs[1], []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}))
-	must(w.WriteUpdate(wt0, peersW[1], netip.Addr{}, 1, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}, withV6(attrs[1], false), []netip.Prefix{netip.MustParsePrefix("2001:db8:2::/48")}))
+	must(w.WriteUpdate(wt0, peersW[1], netip.Addr{}, 1, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}, bgptest.WithV6(attrs[1], false), []netip.Prefix{netip.MustParsePrefix("2001:db8:2::/48")}))
 	must(w.WriteUpdateAddPath(wt0, peersW[2], netip.Addr{}, 1, []wire.NLRI{{Prefix: netip.MustParsePrefix("10.3.0.0/16"), PathID: 9}}, attrs[0], []wire.NLRI{{Prefix: netip.MustParsePrefix("10.4.0.0/16"), PathID: 1}}))
 	must(w.Flush())
 	return buf.Bytes()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/bgptest"
 	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
@@ -71,15 +72,6 @@ func compareEventLists(t *testing.T, got, want []string) {
 	}
 }
 
-func mustParsePath(t testing.TB, s string) bgp.Path {
-	t.Helper()
-	p, err := bgp.ParsePath(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 var (
 	wt0    = time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
 	peersW = []bgp.Peer{
@@ -88,57 +80,6 @@ var (
 		{Addr: netip.MustParseAddr("198.51.100.3"), AS: 3356},
 	}
 )
-
-// writerTestAttrs returns a set of attributes exercising every encoder branch.
-func writerTestAttrs(t testing.TB) []*bgp.Attrs {
-	long := make([]string, 100)
-	for i := range long {
-		long[i] = fmt.Sprint(4200000000 + i)
-	}
-	mk := func(path string, nh string, f func(a *bgp.Attrs)) *bgp.Attrs {
-		a := &bgp.Attrs{Path: mustParsePath(t, path), NextHop: netip.MustParseAddr(nh)}
-		a.Set(bgp.AttrOrigin)
-		a.Set(bgp.AttrASPath)
-		if f != nil {
-			f(a)
-		}
-		return a
-	}
-	return []*bgp.Attrs{
-		mk("3356 174 131279", "192.0.2.1", nil),
-		mk("64500 64500 64500 4837 {131279,131280}", "192.0.2.1", func(a *bgp.Attrs) {
-			a.Origin = bgp.OriginIncomplete
-			a.MED, a.LocalPref = 10, 100
-			a.Set(bgp.AttrMED)
-			a.Set(bgp.AttrLocalPref)
-			a.Set(bgp.AttrAtomicAggregate)
-			a.Set(bgp.AttrAggregator)
-			a.Aggregator = bgp.Aggregator{AS: 4200000009, Addr: netip.MustParseAddr("10.0.0.9")}
-			a.Communities = []bgp.Community{3356<<16 | 100, bgp.CommunityNoExport}
-			a.Set(bgp.AttrCommunities)
-			a.LargeCommunities = []bgp.LargeCommunity{{Global: 4200000001, Local1: 1, Local2: 2}, {Global: 3, Local1: 4, Local2: 5}}
-			a.Set(bgp.AttrLargeCommunities)
-		}),
-		mk("(65001 65002) [65003,65004] 1299 "+strings.Join(long, " "), "192.0.2.77", func(a *bgp.Attrs) {
-			a.Origin = bgp.OriginEGP
-			a.Unknown = []bgp.RawAttr{{Flags: 0xc0, Type: 99, Value: bytes.Repeat([]byte{7}, 300)}, {Flags: 0x80, Type: 200, Value: []byte{1, 2}}}
-			for i := range 80 {
-				a.Communities = append(a.Communities, bgp.Community(i))
-			}
-			a.Set(bgp.AttrCommunities)
-		}),
-	}
-}
-
-// withV6 returns a copy of a with an IPv6 next hop (and link-local when ll).
-func withV6(a *bgp.Attrs, ll bool) *bgp.Attrs {
-	c := a.Clone()
-	c.NextHop = netip.MustParseAddr("2001:db8::1")
-	if ll {
-		c.LinkLocalNextHop = netip.MustParseAddr("fe80::1")
-	}
-	return c
-}
 
 // expect builds the event RouteReader should give for a route written with
 // attributes a; mpBits are the attribute bits the writer adds.
@@ -157,7 +98,7 @@ func wantEvent(tm time.Time, kind bgp.EventKind, peer bgp.Peer, p string, id uin
 }
 
 func TestWriterRIBRoundTrip(t *testing.T) {
-	attrs := writerTestAttrs(t)
+	attrs := bgptest.Attrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	if err := w.WritePeerIndex(wt0, netip.MustParseAddr("10.1.1.1"), "view", peersW); err != nil {
@@ -179,7 +120,7 @@ func TestWriterRIBRoundTrip(t *testing.T) {
 	}
 	// IPv6 records, with and without a link-local next hop, and add-path.
 	for i, a := range attrs {
-		a6 := withV6(a, i%2 == 0)
+		a6 := bgptest.WithV6(a, i%2 == 0)
 		p := fmt.Sprintf("2001:db8:%x::/48", i)
 		entries := []RIBEntryOut{{PeerIndex: 1, Originated: wt0, Attrs: a6}, {PeerIndex: 0, Originated: wt0, Attrs: a6, PathID: uint32(i)}}
 		want = append(want, wantEvent(wt0, bgp.Announce, peersW[1], p, 0, a6, true, mp))
@@ -221,7 +162,7 @@ func TestWriterRIBRoundTrip(t *testing.T) {
 }
 
 func TestWriterUpdateRoundTrip(t *testing.T) {
-	attrs := writerTestAttrs(t)
+	attrs := bgptest.Attrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	var want []string
@@ -257,7 +198,7 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 	// IPv6 announcements, with the IPv4 and IPv6 withdrawals in separate
 	// messages.
 	for i, a := range attrs {
-		a6 := withV6(a, i == 1)
+		a6 := bgptest.WithV6(a, i == 1)
 		ann := []netip.Prefix{netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/48", i)), netip.MustParsePrefix("2001:db8:ffff:ff80::/57")}
 		wd := []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16"), netip.MustParsePrefix("2001:db8:9::/48")}
 		if err := w.WriteUpdate(tm, peersW[1], local6, 12654, wd, a6, ann); err != nil {
@@ -270,7 +211,7 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 		}
 	}
 	// An IPv4 route with an IPv6 next hop goes in MP_REACH_NLRI.
-	a6 := withV6(attrs[0], false)
+	a6 := bgptest.WithV6(attrs[0], false)
 	if err := w.WriteUpdate(tm, peersW[1], local6, 12654, nil, a6, []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")}); err != nil {
 		t.Fatal(err)
 	}
@@ -305,14 +246,14 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 	if err := w.WriteUpdate(tm, peersW[1], local6, 12654, many6[:1500], nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteUpdate(tm, peersW[1], local6, 12654, nil, withV6(attrs[2], true), many6[1500:]); err != nil {
+	if err := w.WriteUpdate(tm, peersW[1], local6, 12654, nil, bgptest.WithV6(attrs[2], true), many6[1500:]); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range many6[:1500] {
 		want = append(want, wantEvent(tm, bgp.Withdraw, peersW[1], p.String(), 0, nil, false, 0))
 	}
 	for _, p := range many6[1500:] {
-		want = append(want, wantEvent(tm, bgp.Announce, peersW[1], p.String(), 0, withV6(attrs[2], true), false, mp))
+		want = append(want, wantEvent(tm, bgp.Announce, peersW[1], p.String(), 0, bgptest.WithV6(attrs[2], true), false, mp))
 	}
 	// End-of-RIB: an empty update, no events.
 	if err := w.WriteUpdate(tm, peersW[0], local4, 12654, nil, nil, nil); err != nil {
@@ -350,7 +291,7 @@ func TestWriterUpdateRoundTrip(t *testing.T) {
 
 func TestWriterErrors(t *testing.T) {
 	w := NewWriter(io.Discard)
-	a := writerTestAttrs(t)[0]
+	a := bgptest.Attrs(t)[0]
 	if err := w.WriteRIB(wt0, 0, netip.Prefix{}, nil); err == nil {
 		t.Error("invalid prefix accepted")
 	}
@@ -371,7 +312,7 @@ func TestWriterErrors(t *testing.T) {
 }
 
 func TestWriterAllocs(t *testing.T) {
-	a := writerTestAttrs(t)[1]
+	a := bgptest.Attrs(t)[1]
 	w := NewWriter(io.Discard)
 	entries := make([]RIBEntryOut, 40)
 	for i := range entries {
@@ -398,7 +339,7 @@ func TestWriterBgpdump(t *testing.T) {
 	if err != nil {
 		t.Skip("bgpdump not found: install Debian package bgpdump")
 	}
-	attrs := writerTestAttrs(t)
+	attrs := bgptest.Attrs(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	check := func(err error) {
@@ -410,12 +351,12 @@ func TestWriterBgpdump(t *testing.T) {
 	check(w.WritePeerIndex(wt0, netip.MustParseAddr("10.1.1.1"), "", peersW))
 	check(w.WriteRIB(wt0, 0, netip.MustParsePrefix("175.45.176.0/24"), []RIBEntryOut{
 		{PeerIndex: 0, Originated: wt0, Attrs: attrs[0]}, {PeerIndex: 2, Originated: wt0, Attrs: attrs[1]}}))
-	check(w.WriteRIB(wt0, 1, netip.MustParsePrefix("2001:db8::/32"), []RIBEntryOut{{PeerIndex: 1, Originated: wt0, Attrs: withV6(attrs[0], true)}}))
+	check(w.WriteRIB(wt0, 1, netip.MustParsePrefix("2001:db8::/32"), []RIBEntryOut{{PeerIndex: 1, Originated: wt0, Attrs: bgptest.WithV6(attrs[0], true)}}))
 	tm := wt0.Add(1500 * time.Millisecond)
 	check(w.WriteStateChange(tm, peersW[0], netip.Addr{}, 12654, bgp.StateEstablished, bgp.StateIdle))
 	check(w.WriteUpdate(tm, peersW[0], netip.Addr{}, 12654, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, attrs[1], []netip.Prefix{netip.MustParsePrefix("175.45.177.0/24")}))
 	check(w.WriteUpdate(tm, peersW[1], netip.Addr{}, 12654, []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}, nil, nil))
-	check(w.WriteUpdate(tm, peersW[1], netip.Addr{}, 12654, nil, withV6(attrs[0], false), []netip.Prefix{netip.MustParsePrefix("2001:db8:2::/48")}))
+	check(w.WriteUpdate(tm, peersW[1], netip.Addr{}, 12654, nil, bgptest.WithV6(attrs[0], false), []netip.Prefix{netip.MustParsePrefix("2001:db8:2::/48")}))
 	check(w.Flush())
 	file := filepath.Join(t.TempDir(), "w.mrt")
 	check(os.WriteFile(file, buf.Bytes(), 0o644))

@@ -104,9 +104,7 @@ func TestJudgedFromUpdatesNoted(t *testing.T) {
 	mw := mrt.NewWriter(&buf)
 	t0 := time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC)
 	w.announce(t, mw, t0, w.prefixes)
-	for m := 1; m < 2*60; m += 7 {
-		w.tick(t, mw, t0.Add(time.Duration(m)*time.Minute))
-	}
+	w.ticks(t, mw, t0, 2*time.Hour, 7*time.Minute)
 	if err := mw.Flush(); err != nil {
 		t.Fatal(err)
 	}

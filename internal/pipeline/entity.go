@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"errors"
-	"io"
 	"slices"
 	"time"
 
@@ -80,5 +78,3 @@ func (o *fanout) noteEntity(ent signal.Entity, f bgp.Family, t time.Time) {
 		s.Entity(info.last)
 	}
 }
-
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }

@@ -13,6 +13,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/netip"
 	"slices"
 	"time"
@@ -239,7 +241,7 @@ func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*R
 				p.out.progress(p.res.Last, p.res.RouteEvents)
 				return &p.res, cerr
 			}
-			if isEOF(err) {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			p.res.Errors++

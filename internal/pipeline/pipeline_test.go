@@ -93,6 +93,14 @@ func (w *world) announce(t testing.TB, mw *mrt.Writer, at time.Time, ps []netip.
 	}
 }
 
+// ticks writes a tick every `every`, from one minute after from up to span
+// after from (a quiet world whose data time advances).
+func (w *world) ticks(t testing.TB, mw *mrt.Writer, from time.Time, span, every time.Duration) {
+	for d := time.Minute; d < span; d += every {
+		w.tick(t, mw, from.Add(d))
+	}
+}
+
 // keepalive writes an unrelated re-announcement so data time advances.
 func (w *world) tick(t testing.TB, mw *mrt.Writer, at time.Time) {
 	p := w.prefixes[4]
@@ -129,20 +137,13 @@ func TestOutageEndToEnd(t *testing.T) {
 	mw := mrt.NewWriter(&buf)
 	t0 := time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC)
 	w.rib(t, mw, t0)
-	for m := 1; m < 6*60; m += 7 {
-		w.tick(t, mw, t0.Add(time.Duration(m)*time.Minute))
-		if m == 6*60-1 {
-			break
-		}
-	}
+	w.ticks(t, mw, t0, 6*time.Hour, 7*time.Minute)
 	down := time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
 	up := down.Add(9*time.Hour + 31*time.Minute)
 	kp := w.prefixes[:4]
 	// Interleave in time order.
 	w.withdraw(t, mw, down, kp, 9*time.Second)
-	for m := 1; m < 9*60+31; m += 11 {
-		w.tick(t, mw, down.Add(time.Duration(m)*time.Minute))
-	}
+	w.ticks(t, mw, down, 9*time.Hour+31*time.Minute, 11*time.Minute)
 	w.announce(t, mw, up, kp)
 	w.tick(t, mw, up.Add(time.Hour))
 	if err := mw.Flush(); err != nil {

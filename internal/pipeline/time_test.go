@@ -24,9 +24,7 @@ func TestBadTimestampInFile(t *testing.T) {
 	mw := mrt.NewWriter(&buf)
 	t0 := time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC)
 	w.rib(t, mw, t0)
-	for m := 1; m < 6*60; m += 7 {
-		w.tick(t, mw, t0.Add(time.Duration(m)*time.Minute))
-	}
+	w.ticks(t, mw, t0, 6*time.Hour, 7*time.Minute)
 	if err := mw.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +37,7 @@ func TestBadTimestampInFile(t *testing.T) {
 	w.tick(t, mw, time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC))
 	down := time.Date(2014, 12, 22, 16, 15, 0, 0, time.UTC)
 	w.withdraw(t, mw, down, w.prefixes[:4], 9*time.Second)
-	for m := 1; m < 60; m += 11 {
-		w.tick(t, mw, down.Add(time.Duration(m)*time.Minute))
-	}
+	w.ticks(t, mw, down, time.Hour, 11*time.Minute)
 	if err := mw.Flush(); err != nil {
 		t.Fatal(err)
 	}

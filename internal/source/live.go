@@ -9,26 +9,19 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
 
-// LiveSource is the events of live feeds in arrival order (see Live).
+// LiveSource is the events of live feeds in arrival order (see Join and
+// FromChannel).
 type LiveSource struct {
 	ch   <-chan bgp.Event
 	ev   bgp.Event
 	wall func() time.Time
 }
 
-// Live runs every runner and returns their events as one Source, in
-// arrival order: Next blocks until an event arrives, and returns io.EOF
-// once every runner has returned (when ctx is done, or when they all
-// failed). Errors of runners that fail go to onError (which may be nil).
-func Live(ctx context.Context, runners []Runner, buffer int, onError func(Runner, error)) *LiveSource {
-	return FromChannel(Join(ctx, runners, buffer, onError))
-}
-
 // Join runs every runner and delivers all their events on one channel, in
 // arrival order; the channel is closed when all runners have returned.
-// Errors of runners that fail go to onError (which may be nil). Live is
-// Join as a Source; Join is for a consumer of the channel itself (the
-// recorder's tee).
+// Errors of runners that fail go to onError (which may be nil).
+// FromChannel makes the channel a Source (after the recorder's tee, if
+// any).
 func Join(ctx context.Context, runners []Runner, buffer int, onError func(Runner, error)) <-chan bgp.Event {
 	out := make(chan bgp.Event, buffer)
 	var wg sync.WaitGroup

@@ -5,8 +5,8 @@
 // rotating MRT files, so that any live period can be replayed exactly.
 //
 // There is one interface, Source, and two ways to join sources: Merge
-// orders files and archives by time (replay), Live joins live feeds in
-// arrival order. Both check every event's time (see CheckTime): a record
+// orders files and archives by time (replay), Join joins live feeds in
+// arrival order (FromChannel makes it a Source). Both check every event's time (see CheckTime): a record
 // dated 2097 in a 2016 file is an input error naming the file and offset,
 // never a new clock.
 package source
@@ -27,8 +27,8 @@ type Source interface {
 	Next() (*bgp.Event, error)
 }
 
-// Runner is a live feed: RIS Live, BGP sessions, BMP. Live turns runners
-// into one Source.
+// Runner is a live feed: RIS Live, BGP sessions, BMP. Join and
+// FromChannel turn runners into one Source.
 type Runner interface {
 	// Name names the feed in logs and errors ("ris-live", "bgp 127.0.0.2").
 	Name() string
@@ -45,11 +45,6 @@ type Runner interface {
 func Skippable(err error) bool {
 	var s interface{ Skippable() bool }
 	return errors.As(err, &s) && s.Skippable()
-}
-
-// Named is implemented by sources that have a name for errors and logs.
-type Named interface {
-	Name() string
 }
 
 // Undecoder is implemented by sources that can tell which of their input

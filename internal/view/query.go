@@ -10,9 +10,6 @@ import (
 // Now returns the view's data time: the latest event time applied.
 func (v *View) Now() time.Time { return v.now }
 
-// SawRIB reports whether any RIB dump entry has been applied.
-func (v *View) SawRIB() bool { return v.sawRIB[0] || v.sawRIB[1] }
-
 // FamilyState tells, for family IPv4 or IPv6, when the latest RIB dump
 // entry of it was applied (zero: never), when its first route event came,
 // and how many full-feed peers it has now.

@@ -162,7 +162,6 @@ type View struct {
 	now      time.Time
 	nextRef  time.Time
 	inRIB    bool
-	sawRIB   [2]bool      // a RIB dump entry of the family was applied
 	lastRIB  [2]time.Time // the time of the latest RIB entry of the family
 	first    [2]time.Time // the first route event of the family
 	lastPeer int
@@ -224,7 +223,7 @@ func (v *View) Apply(ev *bgp.Event) {
 			v.first[f] = t
 		}
 		if ev.RIB {
-			v.inRIB, v.sawRIB[f] = true, true
+			v.inRIB = true
 			v.lastRIB[f] = t
 		}
 	}

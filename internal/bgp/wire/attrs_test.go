@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/bgptest"
 )
 
 // TestAppendAttrs2Byte checks the RFC 6793 encoding for 2-byte speakers:
 // AS_TRANS in AS_PATH and AGGREGATOR, the truth in AS4_PATH and
 // AS4_AGGREGATOR, merged back by the decoder.
 func TestAppendAttrs2Byte(t *testing.T) {
-	a := &bgp.Attrs{Path: mustParsePath(t, "64500 4200000001 {4200000002,3}"), NextHop: netip.MustParseAddr("192.0.2.1")}
+	a := &bgp.Attrs{Path: bgptest.Path(t, "64500 4200000001 {4200000002,3}"), NextHop: netip.MustParseAddr("192.0.2.1")}
 	a.Set(bgp.AttrOrigin)
 	a.Set(bgp.AttrAggregator)
 	a.Aggregator = bgp.Aggregator{AS: 4200000003, Addr: netip.MustParseAddr("192.0.2.3")}
@@ -44,7 +45,7 @@ func TestAttrsRoundTrip(t *testing.T) {
 	var d AttrDecoder
 	var got bgp.Attrs
 	var none []NLRI
-	for i, a := range testAttrs(t) {
+	for i, a := range bgptest.Attrs(t) {
 		for _, as4 := range []bool{true, false} {
 			if !as4 && hasConfed(a.Path) {
 				// AppendAttrs copies confederation segments into AS4_PATH,
@@ -99,7 +100,7 @@ func TestDecodeKeepsBadAttrs(t *testing.T) {
 
 // TestAttrsAllocs checks that decoding and encoding reuse their buffers.
 func TestAttrsAllocs(t *testing.T) {
-	a := testAttrs(t)[1]
+	a := bgptest.Attrs(t)[1]
 	b, err := AppendAttrs(nil, a, false, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +121,7 @@ func TestAttrsAllocs(t *testing.T) {
 // FuzzAttrsRoundTrip checks that AppendAttrs writes back what the decoder
 // read: decode, encode, decode again, and compare.
 func FuzzAttrsRoundTrip(f *testing.F) {
-	for _, a := range testAttrs(f) {
+	for _, a := range bgptest.Attrs(f) {
 		b, err := AppendAttrs(nil, a, true, nil)
 		if err != nil {
 			f.Fatal(err)

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/bgptest"
 	"github.com/blackout-bgp/blackout/internal/compress"
 	"github.com/blackout-bgp/blackout/internal/corpus"
 )
@@ -34,66 +34,6 @@ func attrsString(a *bgp.Attrs) string {
 		fmt.Fprintf(&b, " raw=%#x/%d/%s", u.Flags&^flagExtended, u.Type, hex.EncodeToString(u.Value))
 	}
 	return b.String()
-}
-
-func mustParsePath(t testing.TB, s string) bgp.Path {
-	t.Helper()
-	p, err := bgp.ParsePath(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// testAttrs returns a set of attributes exercising every encoder branch.
-func testAttrs(t testing.TB) []*bgp.Attrs {
-	long := make([]string, 100)
-	for i := range long {
-		long[i] = fmt.Sprint(4200000000 + i)
-	}
-	mk := func(path string, nh string, f func(a *bgp.Attrs)) *bgp.Attrs {
-		a := &bgp.Attrs{Path: mustParsePath(t, path), NextHop: netip.MustParseAddr(nh)}
-		a.Set(bgp.AttrOrigin)
-		a.Set(bgp.AttrASPath)
-		if f != nil {
-			f(a)
-		}
-		return a
-	}
-	return []*bgp.Attrs{
-		mk("3356 174 131279", "192.0.2.1", nil),
-		mk("64500 64500 64500 4837 {131279,131280}", "192.0.2.1", func(a *bgp.Attrs) {
-			a.Origin = bgp.OriginIncomplete
-			a.MED, a.LocalPref = 10, 100
-			a.Set(bgp.AttrMED)
-			a.Set(bgp.AttrLocalPref)
-			a.Set(bgp.AttrAtomicAggregate)
-			a.Set(bgp.AttrAggregator)
-			a.Aggregator = bgp.Aggregator{AS: 4200000009, Addr: netip.MustParseAddr("10.0.0.9")}
-			a.Communities = []bgp.Community{3356<<16 | 100, bgp.CommunityNoExport}
-			a.Set(bgp.AttrCommunities)
-			a.LargeCommunities = []bgp.LargeCommunity{{Global: 4200000001, Local1: 1, Local2: 2}, {Global: 3, Local1: 4, Local2: 5}}
-			a.Set(bgp.AttrLargeCommunities)
-		}),
-		mk("(65001 65002) [65003,65004] 1299 "+strings.Join(long, " "), "192.0.2.77", func(a *bgp.Attrs) {
-			a.Origin = bgp.OriginEGP
-			a.Unknown = []bgp.RawAttr{{Flags: 0xc0, Type: 99, Value: bytes.Repeat([]byte{7}, 300)}, {Flags: 0x80, Type: 200, Value: []byte{1, 2}}}
-			for i := range 80 {
-				a.Communities = append(a.Communities, bgp.Community(i))
-			}
-			a.Set(bgp.AttrCommunities)
-		}),
-	}
-}
-
-// withV6 returns a copy of a with an IPv6 next hop (and link-local when ll).
-func withV6(a *bgp.Attrs, ll bool) *bgp.Attrs {
-	c := a.Clone()
-	c.NextHop = netip.MustParseAddr("2001:db8::1")
-	if ll {
-		c.LinkLocalNextHop = netip.MustParseAddr("fe80::1")
-	}
-	return c
 }
 
 func nlris(ss ...string) []NLRI {
@@ -157,16 +97,7 @@ func corpusMessages(tb testing.TB, perFile int) []corpusMessage {
 				msgs = append(msgs, m)
 			}
 		}
-		if len(msgs) > perFile {
-			first := perFile / 2
-			step := (len(msgs) - first) / (perFile - first)
-			sampled := msgs[:first:first]
-			for i := first; i < len(msgs) && len(sampled) < perFile; i += step {
-				sampled = append(sampled, msgs[i])
-			}
-			msgs = sampled
-		}
-		out = append(out, msgs...)
+		out = append(out, bgptest.Sample(msgs, perFile)...)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/bgptest"
 )
 
 // updateString formats the routes and attributes of u.
@@ -26,7 +27,7 @@ func updateString(u *Update) string {
 }
 
 func TestUpdateRoundTrip(t *testing.T) {
-	attrs := testAttrs(t)
+	attrs := bgptest.Attrs(t)
 	ap := func(ns []NLRI, id uint32) []NLRI {
 		out := append([]NLRI(nil), ns...)
 		for i := range out {
@@ -44,11 +45,11 @@ func TestUpdateRoundTrip(t *testing.T) {
 		{"classic 2-byte", nil, nlris("175.45.176.0/22"), attrs[1], UpdateOptions{}},
 		{"withdraw only", nlris("10.0.0.0/8", "0.0.0.0/0"), nil, nil, UpdateOptions{AS4: true}},
 		{"end of rib", nil, nil, nil, UpdateOptions{AS4: true}},
-		{"ipv6", nlris("2001:db8:1::/48"), nlris("2001:db8:2::/48", "::/0"), withV6(attrs[0], true), UpdateOptions{AS4: true, MPAFI: AFIIPv6}},
+		{"ipv6", nlris("2001:db8:1::/48"), nlris("2001:db8:2::/48", "::/0"), bgptest.WithV6(attrs[0], true), UpdateOptions{AS4: true, MPAFI: AFIIPv6}},
 		{"ipv6 withdraw only", nlris("2001:db8:1::/48"), nil, nil, UpdateOptions{AS4: true, MPAFI: AFIIPv6}},
-		{"ipv4 over ipv6 next hop", nil, nlris("192.0.2.0/24"), withV6(attrs[0], false), UpdateOptions{AS4: true, MPAFI: AFIIPv4}},
+		{"ipv4 over ipv6 next hop", nil, nlris("192.0.2.0/24"), bgptest.WithV6(attrs[0], false), UpdateOptions{AS4: true, MPAFI: AFIIPv4}},
 		{"add-path", ap(nlris("10.1.0.0/16"), 5), ap(nlris("10.2.0.0/16", "10.3.0.0/16"), 0), attrs[0], UpdateOptions{AS4: true, AddPath: true}},
-		{"add-path ipv6", ap(nlris("2001:db8:1::/48"), 6), ap(nlris("2001:db8:2::/48"), 7), withV6(attrs[2], false), UpdateOptions{AS4: true, AddPath: true, MPAFI: AFIIPv6}},
+		{"add-path ipv6", ap(nlris("2001:db8:1::/48"), 6), ap(nlris("2001:db8:2::/48"), 7), bgptest.WithV6(attrs[2], false), UpdateOptions{AS4: true, AddPath: true, MPAFI: AFIIPv6}},
 	}
 	var d UpdateDecoder
 	var u Update
@@ -97,7 +98,7 @@ func TestUpdateRoundTrip(t *testing.T) {
 }
 
 func TestAppendUpdateErrors(t *testing.T) {
-	a := testAttrs(t)[0]
+	a := bgptest.Attrs(t)[0]
 	if _, err := AppendUpdate(nil, nil, nil, nlris("10.0.0.0/8"), UpdateOptions{}); err == nil {
 		t.Error("announcement without attributes accepted")
 	}
@@ -128,7 +129,7 @@ func TestDecodeMessageErrors(t *testing.T) {
 		t.Errorf("KEEPALIVE: type %d, %v", typ, err)
 	}
 	// A truncated NLRI field is reported, the attributes still decoded.
-	msg, _ = AppendUpdate(nil, nil, testAttrs(t)[0], nlris("192.0.2.0/24"), UpdateOptions{AS4: true})
+	msg, _ = AppendUpdate(nil, nil, bgptest.Attrs(t)[0], nlris("192.0.2.0/24"), UpdateOptions{AS4: true})
 	binary.BigEndian.PutUint16(msg[16:], uint16(len(msg)-1))
 	if _, err := d.DecodeMessage(msg[:len(msg)-1], true, false, &u); err == nil || len(u.Announced) != 0 || u.Attrs.Path.String() != "3356 174 131279" {
 		t.Errorf("truncated NLRI: %v, %d routes, path %q", err, len(u.Announced), u.Attrs.Path)
@@ -138,12 +139,12 @@ func TestDecodeMessageErrors(t *testing.T) {
 // TestUpdateAllocs checks the hot path: decoding and encoding an UPDATE
 // allocate nothing once the buffers have grown.
 func TestUpdateAllocs(t *testing.T) {
-	a := testAttrs(t)[1]
+	a := bgptest.Attrs(t)[1]
 	v4, err := AppendUpdate(nil, nlris("10.0.0.0/8"), a, nlris("175.45.176.0/24", "175.45.177.0/24"), UpdateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v6, err := AppendUpdate(nil, nlris("2001:db8:1::/48"), withV6(a, true), nlris("2001:db8:2::/48"), UpdateOptions{AS4: true, MPAFI: AFIIPv6})
+	v6, err := AppendUpdate(nil, nlris("2001:db8:1::/48"), bgptest.WithV6(a, true), nlris("2001:db8:2::/48"), UpdateOptions{AS4: true, MPAFI: AFIIPv6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestUpdateAllocs(t *testing.T) {
 }
 
 func BenchmarkDecodeUpdate(b *testing.B) {
-	a := testAttrs(b)[1]
+	a := bgptest.Attrs(b)[1]
 	msg, err := AppendUpdate(nil, nil, a, nlris("175.45.176.0/24", "175.45.177.0/24", "175.45.178.0/24", "175.45.179.0/24"), UpdateOptions{AS4: true})
 	if err != nil {
 		b.Fatal(err)
@@ -181,7 +182,7 @@ func BenchmarkDecodeUpdate(b *testing.B) {
 }
 
 func BenchmarkAppendUpdate(b *testing.B) {
-	a := withV6(testAttrs(b)[1], true)
+	a := bgptest.WithV6(bgptest.Attrs(b)[1], true)
 	ann := nlris("2001:db8:1::/48", "2001:db8:2::/48", "2001:db8:3::/48")
 	buf := make([]byte, 0, MaxMessageLen)
 	b.ReportAllocs()
@@ -196,7 +197,7 @@ func BenchmarkAppendUpdate(b *testing.B) {
 // FuzzUpdate decodes arbitrary UPDATE bodies, seeded with the UPDATEs of
 // the corpus's MRT files and with those AppendUpdate writes.
 func FuzzUpdate(f *testing.F) {
-	attrs := testAttrs(f)
+	attrs := bgptest.Attrs(f)
 	for _, s := range []struct {
 		wd, ann []NLRI
 		a       *bgp.Attrs
@@ -204,7 +205,7 @@ func FuzzUpdate(f *testing.F) {
 	}{
 		{nlris("10.1.0.0/16"), nlris("10.2.0.0/16"), attrs[1], UpdateOptions{AS4: true}},
 		{nil, nlris("10.2.0.0/16"), attrs[1], UpdateOptions{}},
-		{nlris("2001:db8:1::/48"), nlris("2001:db8:2::/48"), withV6(attrs[0], true), UpdateOptions{AS4: true, MPAFI: AFIIPv6}},
+		{nlris("2001:db8:1::/48"), nlris("2001:db8:2::/48"), bgptest.WithV6(attrs[0], true), UpdateOptions{AS4: true, MPAFI: AFIIPv6}},
 		{[]NLRI{{Prefix: netip.MustParsePrefix("10.3.0.0/16"), PathID: 9}}, []NLRI{{Prefix: netip.MustParsePrefix("10.4.0.0/16"), PathID: 1}}, attrs[0], UpdateOptions{AS4: true, AddPath: true}},
 		{nil, nil, nil, UpdateOptions{AS4: true}},
 	} {
