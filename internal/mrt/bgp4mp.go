@@ -71,8 +71,8 @@ func DecodeBGP4MPHeader(body []byte, st uint16, h *BGP4MPHeader) ([]byte, error)
 	if len(p) < 2*alen {
 		return nil, fmt.Errorf("BGP4MP addresses: %w", errShort)
 	}
-	h.PeerAddr, _ = addrFrom(p[:alen])
-	h.LocalAddr, _ = addrFrom(p[alen : 2*alen])
+	h.PeerAddr, _ = wire.AddrFrom(p[:alen])
+	h.LocalAddr, _ = wire.AddrFrom(p[alen : 2*alen])
 	return p[2*alen:], nil
 }
 
@@ -121,14 +121,3 @@ func DecodeBGPHeader(body []byte, st uint16, h *BGPHeader) ([]byte, error) {
 
 // errShort reports a record that ends before the structure it holds.
 var errShort = errors.New("truncated")
-
-// addrFrom decodes a 4- or 16-byte address.
-func addrFrom(b []byte) (netip.Addr, bool) {
-	switch len(b) {
-	case 4:
-		return netip.AddrFrom4([4]byte(b)), true
-	case 16:
-		return netip.AddrFrom16([16]byte(b)), true
-	}
-	return netip.Addr{}, false
-}

@@ -28,7 +28,7 @@ func DecodePeerIndex(b []byte, pi *PeerIndex) error {
 	if len(b) < 6 {
 		return fmt.Errorf("PEER_INDEX_TABLE: %w", errShort)
 	}
-	pi.CollectorID, _ = addrFrom(b[:4])
+	pi.CollectorID, _ = wire.AddrFrom(b[:4])
 	vl := int(binary.BigEndian.Uint16(b[4:]))
 	if len(b) < 6+vl+2 {
 		return fmt.Errorf("PEER_INDEX_TABLE view name: %w", errShort)
@@ -54,8 +54,8 @@ func DecodePeerIndex(b []byte, pi *PeerIndex) error {
 			return fmt.Errorf("PEER_INDEX_TABLE peer %d of %d: %w", i, n, errShort)
 		}
 		var e PeerEntry
-		e.BGPID, _ = addrFrom(p[1:5])
-		e.Addr, _ = addrFrom(p[5 : 5+alen])
+		e.BGPID, _ = wire.AddrFrom(p[1:5])
+		e.Addr, _ = wire.AddrFrom(p[5 : 5+alen])
 		if aslen == 4 {
 			e.AS = bgp.ASN(binary.BigEndian.Uint32(p[5+alen:]))
 		} else {
@@ -205,7 +205,7 @@ func DecodeTableDumpV1(b []byte, afi uint16, t *TableDumpV1) error {
 	}
 	t.View = binary.BigEndian.Uint16(b)
 	t.Sequence = binary.BigEndian.Uint16(b[2:])
-	addr, _ := addrFrom(b[4 : 4+alen])
+	addr, _ := wire.AddrFrom(b[4 : 4+alen])
 	p := b[4+alen:]
 	bits := int(p[0])
 	if bits > addr.BitLen() {
@@ -215,7 +215,7 @@ func DecodeTableDumpV1(b []byte, afi uint16, t *TableDumpV1) error {
 	t.Prefix = pfx
 	t.Status = p[1]
 	t.Originated = binary.BigEndian.Uint32(p[2:])
-	t.PeerAddr, _ = addrFrom(p[6 : 6+alen])
+	t.PeerAddr, _ = wire.AddrFrom(p[6 : 6+alen])
 	p = p[6+alen:]
 	t.PeerAS = bgp.ASN(binary.BigEndian.Uint16(p))
 	al := int(binary.BigEndian.Uint16(p[2:]))

@@ -351,15 +351,21 @@ func (pl *planner) familySize(pfx []int32, v6 bool) uint64 {
 	return n
 }
 
-// subsetNear returns IPv4 prefixes of pfx holding a share of its IPv4 space
-// as close to want as found, within 0.3..0.7, or nil.
-func (pl *planner) subsetNear(pfx []int32, want float64) []int32 {
+// v4Of returns the IPv4 prefixes of pfx.
+func (pl *planner) v4Of(pfx []int32) []int32 {
 	var v4 []int32
 	for _, x := range pfx {
 		if !pl.w.prefixes[x].v6 {
 			v4 = append(v4, x)
 		}
 	}
+	return v4
+}
+
+// subsetNear returns IPv4 prefixes of pfx holding a share of its IPv4 space
+// as close to want as found, within 0.3..0.7, or nil.
+func (pl *planner) subsetNear(pfx []int32, want float64) []int32 {
+	v4 := pl.v4Of(pfx)
 	if len(v4) < 2 {
 		return nil
 	}
@@ -420,12 +426,7 @@ func (pl *planner) impliedMin() float64 {
 // all of its prefixes, so that the entity's loss is the only mandatory
 // event.
 func (pl *planner) subsetNearKeep(pfx []int32, want float64) []int32 {
-	var v4 []int32
-	for _, x := range pfx {
-		if !pl.w.prefixes[x].v6 {
-			v4 = append(v4, x)
-		}
-	}
+	v4 := pl.v4Of(pfx)
 	if len(v4) < 2 {
 		return nil
 	}

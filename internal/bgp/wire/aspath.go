@@ -65,7 +65,7 @@ func (d *AttrDecoder) mergeAS4(a *bgp.Attrs, as4Path, as4Agg []byte) error {
 			return nil
 		}
 		a.Aggregator.AS = bgp.ASN(binary.BigEndian.Uint32(as4Agg))
-		a.Aggregator.Addr, _ = addrFrom(as4Agg[4:])
+		a.Aggregator.Addr, _ = AddrFrom(as4Agg[4:])
 		a.Set(bgp.AttrAS4Aggregator)
 	}
 	if as4Path == nil {

@@ -104,7 +104,7 @@ func (d *AttrDecoder) Decode(b []byte, opt AttrOptions, a *bgp.Attrs, announced,
 				err = errLen
 				break
 			}
-			a.NextHop, _ = addrFrom(v)
+			a.NextHop, _ = AddrFrom(v)
 			d.nextHop = a.NextHop
 		case bgp.AttrMED:
 			if len(v) != 4 {
@@ -179,10 +179,10 @@ func decodeAggregator(v []byte, as4 bool, a *bgp.Attrs) error {
 	switch {
 	case len(v) == 8 && as4, len(v) == 8 && !as4:
 		a.Aggregator.AS = bgp.ASN(binary.BigEndian.Uint32(v))
-		a.Aggregator.Addr, _ = addrFrom(v[4:8])
+		a.Aggregator.Addr, _ = AddrFrom(v[4:8])
 	case len(v) == 6:
 		a.Aggregator.AS = bgp.ASN(binary.BigEndian.Uint16(v))
-		a.Aggregator.Addr, _ = addrFrom(v[2:6])
+		a.Aggregator.Addr, _ = AddrFrom(v[2:6])
 	default:
 		return errLen
 	}

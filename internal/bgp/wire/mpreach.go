@@ -40,12 +40,12 @@ func decodeMPReach(v []byte, opt AttrOptions, a *bgp.Attrs, announced *[]NLRI) e
 func setNextHop(nh []byte, a *bgp.Attrs) error {
 	switch len(nh) {
 	case 4, 16:
-		a.NextHop, _ = addrFrom(nh)
+		a.NextHop, _ = AddrFrom(nh)
 	case 32:
-		a.NextHop, _ = addrFrom(nh[:16])
-		a.LinkLocalNextHop, _ = addrFrom(nh[16:])
+		a.NextHop, _ = AddrFrom(nh[:16])
+		a.LinkLocalNextHop, _ = AddrFrom(nh[16:])
 	case 12, 24: // RD + address (VPN families); RDs are zero here
-		a.NextHop, _ = addrFrom(nh[8:])
+		a.NextHop, _ = AddrFrom(nh[8:])
 	case 0:
 	default:
 		return fmt.Errorf("next hop length %d", len(nh))

@@ -162,8 +162,8 @@ func NLRILen(n NLRI, addPath bool) int {
 	return l
 }
 
-// addrFrom decodes a 4- or 16-byte address.
-func addrFrom(b []byte) (netip.Addr, bool) {
+// AddrFrom decodes a 4- or 16-byte address (false for another length).
+func AddrFrom(b []byte) (netip.Addr, bool) {
 	switch len(b) {
 	case 4:
 		return netip.AddrFrom4([4]byte(b)), true
