@@ -200,6 +200,14 @@ type Event struct {
 	PeerRoutes    int         `json:"peer_routes,omitempty"`
 	Cause         string      `json:"cause,omitempty"`                   // peer_event: session_down or table_flush
 	PrecededBy    *int        `json:"preceded_by_instability,omitempty"` // id of an instability event just before
+
+	// Causes lists the causes the routing evidence is consistent with,
+	// best fit first (outages, partial outages, upstream changes). It is
+	// never a verdict: see Evidence for what they rest on.
+	Causes []Cause `json:"causes,omitempty"`
+	// Evidence is what the routing view held at the event that bears on
+	// its cause.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // Duration returns the event's duration, or the time since its start at now
@@ -239,6 +247,8 @@ func (e *Event) Clone() *Event {
 		p := *e.PrecededBy
 		c.PrecededBy = &p
 	}
+	c.Causes = slices.Clone(e.Causes)
+	c.Evidence = e.Evidence.Clone()
 	return &c
 }
 
