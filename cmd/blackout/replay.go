@@ -162,7 +162,7 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 	if err != nil {
 		return err
 	}
-	shown, hidden := filterEvents(res.Events, ents)
+	shown, hidden := report.FilterEvents(res.Events, ents)
 	out := bufio.NewWriterSize(env.stdout, 1<<16)
 	if af.json {
 		err = report.WriteJSON(out, shown)
@@ -203,26 +203,4 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-// filterEvents keeps the events of the chosen entities (all when none are
-// chosen); peer events are kept in both cases, as context.
-func filterEvents(events []*event.Event, ents []signal.Entity) (shown []*event.Event, hidden int) {
-	if len(ents) == 0 {
-		return events, 0
-	}
-	for _, ev := range events {
-		keep := ev.EntityType == event.Peer
-		for _, e := range ents {
-			if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() {
-				keep = true
-			}
-		}
-		if keep {
-			shown = append(shown, ev)
-		} else {
-			hidden++
-		}
-	}
-	return shown, hidden
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
@@ -19,92 +17,37 @@ import (
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/store"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
 )
 
 func init() {
 	register(command{name: "serve", summary: "run the pipeline continuously with a store, an HTTP API, a live dashboard and alerts", run: runServe})
 }
 
-// speedFlag is --speed: a factor (data seconds per wall second) or "max".
-type speedFlag float64
-
-func (s *speedFlag) String() string {
-	if *s == 0 {
-		return "max"
-	}
-	return strconv.FormatFloat(float64(*s), 'g', -1, 64)
-}
-
-func (s *speedFlag) Set(v string) error {
-	if v == "max" {
-		*s = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
-		return errors.New("want a positive number (3600 = an hour of data a second) or max")
-	}
-	*s = speedFlag(f)
-	return nil
-}
-
-// parseRetention reads "90d", "12h", "0" (forever).
-func parseRetention(v string) (time.Duration, error) {
-	if v == "0" || v == "" {
-		return 0, nil
-	}
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("retention %q: want e.g. 90d", v)
-		}
-		return time.Duration(n * 24 * float64(time.Hour)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("retention %q: want e.g. 90d or 720h", v)
-	}
-	return d, nil
-}
-
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
 		dataDir   = fs.String("data", "./blackout-data", "directory of the store (SQLite database)")
+		dsn       = fs.String("store", "", "a PostgreSQL store `URL` (postgres://USER@HOST:PORT/DB?sslmode=disable) instead of --data")
 		listen    = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
 		config    = fs.String("config", "", "configuration file (JSON) with the alert rules and sinks")
-		replay    multiFlag
-		speed     speedFlag
-		demoFlag  = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
 		retention = fs.String("retention", "90d", "keep signal bins this long behind the data time (0: forever); events are kept forever")
 		geoPaths  multiFlag
 		bin       = fs.Duration("bin", 5*time.Minute, "signal time bin")
 		logJSON   = fs.Bool("log-json", false, "write logs as JSON lines")
 	)
-	speed = 3600
-	build := registerLiveSources(fs)
-	rec := registerRecordFlags(fs)
+	srcs := registerServeSources(fs)
 	warmUp := fs.Duration("warm-up", time.Hour, "without a RIB dump, start detecting after this much data (live sources)")
-	fs.Var(&replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
-	fs.Var(&speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
 	fs.Var(&geoPaths, "geo", "registry data file to stack over the default (repeatable)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	replay = append(replay, rest...)
-	if *demoFlag && len(replay) > 0 {
-		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
-	}
 	logf := lineLogger(env.stderr, "blackout serve")
-	live, err := build(liveEnv{Logf: logf})
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := srcs.check(rest, logf); err != nil {
+		return err
 	}
-	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
-		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
-	}
-	ret, err := parseRetention(*retention)
+	ret, err := store.ParseRetention(*retention)
 	if err != nil {
 		return fmt.Errorf("%w: --%v", errUsage, err)
 	}
@@ -126,7 +69,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenSQLite(*dataDir)
+	st, err := openStore(ctx, *dataDir, *dsn)
 	if err != nil {
 		return err
 	}
@@ -145,7 +88,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
 	}
 
-	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
+	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(srcs.speed)}
 	opts.Bin = *bin
 	opts.Detect.WarmUp = *warmUp
 	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
@@ -157,49 +100,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
 	}
 
-	var src source.Source
-	inputs := 0
-	switch {
-	case *demoFlag:
-		ds := demo.Sources()
-		inputs = len(ds)
-		src = source.Merge(ds)
-	case len(replay) > 0:
-		files, err := source.OpenFiles(ctx, replay)
-		if err != nil {
-			return err
-		}
-		var fs []source.Source
-		for _, f := range files {
-			defer f.Close()
-			fs = append(fs, f)
-		}
-		inputs = len(fs)
-		src = source.Merge(fs)
-	case len(live) > 0:
-		// Live: the events as they come (no pacing), optionally recorded.
-		liveCtx, stopLive := context.WithCancel(ctx)
-		defer stopLive()
-		events := source.Join(liveCtx, live, 4096, func(s source.Runner, err error) {
-			log.Error("source stopped", "source", s.Name(), "error", err)
-		})
-		if rec.dir != "" {
-			recorder, err := rec.start(liveCtx, events, logf)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if err := recorder.close(); err != nil {
-					log.Error("record", "error", err)
-				}
-			}()
-			events = recorder.events
-		}
-		src = source.FromChannel(events)
-		inputs = len(live)
-		opts.Speed = 0
+	src, inputs, stopSrc, err := srcs.open(ctx, logf, log)
+	if err != nil {
+		return err
 	}
-
+	defer stopSrc()
+	if len(srcs.built) > 0 {
+		opts.Speed = 0 // live: the events as they come
+	}
 	if src != nil {
 		eng.MarkRunning()
 	}
@@ -220,7 +128,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			log.Info("replay started", "inputs", inputs, "speed", srcs.speed.String())
 			res, err := eng.Run(runCtx, src, opts)
 			if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
@@ -254,4 +162,103 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	disp.Close(shCtx)
 	log.Info("stopped", "data_time", eng.DataTime())
 	return failed
+}
+
+// serveSources are the source flags of serve and of the ingest role of
+// node: --demo, --replay FILE..., --speed, and the live sources (as watch),
+// optionally recorded.
+type serveSources struct {
+	replay multiFlag
+	speed  pipeline.Speed
+	demo   *bool
+	build  func(liveEnv) ([]source.Runner, error)
+	rec    *recordFlags
+	built  []source.Runner
+}
+
+func registerServeSources(fs *flag.FlagSet) *serveSources {
+	s := &serveSources{speed: 3600}
+	s.demo = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
+	s.build = registerLiveSources(fs)
+	s.rec = registerRecordFlags(fs)
+	fs.Var(&s.replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
+	fs.Var(&s.speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
+	return s
+}
+
+// check takes the file arguments and builds the live sources asked for.
+func (s *serveSources) check(files []string, logf func(string, ...any)) error {
+	s.replay = append(s.replay, files...)
+	if *s.demo && len(s.replay) > 0 {
+		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
+	}
+	var err error
+	if s.built, err = s.build(liveEnv{Logf: logf}); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(s.built) > 0 && (*s.demo || len(s.replay) > 0) {
+		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
+	}
+	return nil
+}
+
+// open returns the source asked for (nil for none), the number of inputs,
+// and a function that closes it.
+func (s *serveSources) open(ctx context.Context, logf func(string, ...any), log *slog.Logger) (source.Source, int, func(), error) {
+	switch {
+	case *s.demo:
+		ds := demo.Sources()
+		return source.Merge(ds), len(ds), func() {}, nil
+	case len(s.replay) > 0:
+		files, err := source.OpenFiles(ctx, s.replay)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		var fs []source.Source
+		for _, f := range files {
+			fs = append(fs, f)
+		}
+		return source.Merge(fs), len(fs), func() {
+			for _, f := range files {
+				f.Close()
+			}
+		}, nil
+	case len(s.built) > 0:
+		liveCtx, stopLive := context.WithCancel(ctx)
+		events := source.Join(liveCtx, s.built, 4096, func(r source.Runner, err error) {
+			log.Error("source stopped", "source", r.Name(), "error", err)
+		})
+		stop := stopLive
+		if s.rec.dir != "" {
+			recorder, err := s.rec.start(liveCtx, events, logf)
+			if err != nil {
+				stopLive()
+				return nil, 0, nil, err
+			}
+			events = recorder.events
+			stop = func() {
+				stopLive()
+				if err := recorder.close(); err != nil {
+					log.Error("record", "error", err)
+				}
+			}
+		}
+		return source.FromChannel(events), len(s.built), stop, nil
+	}
+	return nil, 0, func() {}, nil
+}
+
+// openStore opens the PostgreSQL store at dsn, or else the SQLite store
+// in dataDir.
+func openStore(ctx context.Context, dataDir, dsn string) (interface {
+	store.Store
+	Path() string
+}, error) {
+	if dsn != "" {
+		if !pgstore.IsDSN(dsn) {
+			return nil, fmt.Errorf("%w: --store %q: want a postgres:// URL", errUsage, dsn)
+		}
+		return pgstore.Open(ctx, dsn)
+	}
+	return store.OpenSQLite(dataDir)
 }
