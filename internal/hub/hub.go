@@ -41,6 +41,9 @@ func (h *Hub) Subscribe() (<-chan Message, func()) {
 	}
 }
 
+// Publish sends a message as it is (a relay of another hub's messages).
+func (h *Hub) Publish(m Message) { h.publish(m) }
+
 func (h *Hub) publish(m Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

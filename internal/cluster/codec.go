@@ -1,0 +1,111 @@
+// Package cluster runs blackout over several processes: the roles of
+// `blackout node` on the bus of package bus (NATS JetStream) and a shared
+// store (PostgreSQL, package pgstore).
+//
+//   - ingest reads a source (the demo, MRT files, live feeds) and publishes
+//     its route events, in the source's order, to one replicated stream,
+//     on subjects partitioned by vantage point (collector, peer address,
+//     peer AS), so that a peer's events stay in order on its partition;
+//   - detect holds the detector's lease (a key in a JetStream key-value
+//     bucket whose entries expire: a dead holder loses it after the TTL),
+//     rebuilds its state by reading the stream from the start, runs the one
+//     pipeline of package pipeline over it and writes bins, entities and
+//     events to the store; standbys wait for the lease and take over;
+//   - api serves the HTTP API and dashboard of package server over the
+//     shared store, with live notices relayed over the bus.
+//
+// This is the first, honest shape: one logical detector (one writer of
+// every entity) with hot standbys, not yet detector shards by entity or
+// view workers by peer partition (the subjects are partitioned already so
+// that those can come without re-keying the stream).
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+// Subjects and names on the bus.
+const (
+	StreamName   = "BLACKOUT_EVENTS"
+	SubjectRoute = "bo.ev"      // bo.ev.<partition>
+	SubjectEOF   = "bo.ctl.eof" // the source ended (replays)
+	SubjectAll   = "bo.>"
+	// SubjectNotice carries the detector's notices to the api roles (core
+	// NATS, not stored: a missed notice is in the store anyway).
+	SubjectNotice = "bo.notice"
+	LeaseBucket   = "blackout_leases"
+	LeaseDetect   = "detect"
+)
+
+// Message headers of the route stream.
+const (
+	HeaderSeq    = "Bo-Seq"    // the event's position in the source, from 1
+	HeaderSource = "Bo-Source" // a digest of the source's description
+)
+
+// DefaultPartitions is the number of route event partitions.
+const DefaultPartitions = 16
+
+// Partition returns the partition of a vantage point.
+func Partition(p bgp.Peer, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(p.Collector))
+	h.Write([]byte{0})
+	b, _ := p.Addr.MarshalBinary()
+	h.Write(b)
+	h.Write([]byte{byte(p.AS >> 24), byte(p.AS >> 16), byte(p.AS >> 8), byte(p.AS)})
+	return int(h.Sum32() % uint32(n))
+}
+
+// wireEvent is a route event on the bus (JSON: every field of bgp.Event,
+// losslessly; the time as unix nanoseconds).
+type wireEvent struct {
+	T         int64        `json:"t"`
+	Kind      uint8        `json:"k"`
+	Collector string       `json:"c,omitempty"`
+	Addr      netip.Addr   `json:"a"`
+	AS        uint32       `json:"as"`
+	Prefix    netip.Prefix `json:"p,omitzero"`
+	PathID    uint32       `json:"id,omitempty"`
+	Attrs     *bgp.Attrs   `json:"at,omitempty"`
+	Old       uint16       `json:"o,omitempty"`
+	New       uint16       `json:"n,omitempty"`
+	RIB       bool         `json:"r,omitempty"`
+	Multicast bool         `json:"m,omitempty"`
+}
+
+// Encode returns the wire form of ev.
+func Encode(ev *bgp.Event) ([]byte, error) {
+	w := wireEvent{T: ev.Time.UnixNano(), Kind: uint8(ev.Kind), Collector: ev.Peer.Collector, Addr: ev.Peer.Addr, AS: uint32(ev.Peer.AS),
+		Prefix: ev.Prefix, PathID: ev.PathID, Attrs: ev.Attrs, Old: uint16(ev.OldState), New: uint16(ev.NewState), RIB: ev.RIB, Multicast: ev.Multicast}
+	return json.Marshal(&w)
+}
+
+// Decode parses the wire form of a route event.
+func Decode(b []byte) (bgp.Event, error) {
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		return bgp.Event{}, fmt.Errorf("route event: %w", err)
+	}
+	k := bgp.EventKind(w.Kind)
+	if k != bgp.Announce && k != bgp.Withdraw && k != bgp.PeerState {
+		return bgp.Event{}, fmt.Errorf("route event: kind %d", w.Kind)
+	}
+	if k != bgp.PeerState && !w.Prefix.IsValid() {
+		return bgp.Event{}, fmt.Errorf("route event: %s without a prefix", k)
+	}
+	if k == bgp.Announce && w.Attrs == nil {
+		w.Attrs = &bgp.Attrs{}
+	}
+	return bgp.Event{Time: time.Unix(0, w.T).UTC(), Kind: k, Peer: bgp.Peer{Collector: w.Collector, Addr: w.Addr, AS: bgp.ASN(w.AS)},
+		Prefix: w.Prefix, PathID: w.PathID, Attrs: w.Attrs, OldState: bgp.State(w.Old), NewState: bgp.State(w.New), RIB: w.RIB, Multicast: w.Multicast}, nil
+}

@@ -1,0 +1,223 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/blackout-bgp/blackout/internal/bus"
+	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+)
+
+// DetectConfig configures the detect role.
+type DetectConfig struct {
+	Node     string        // this worker's name, held in the lease
+	LeaseTTL time.Duration // a dead holder's lease expires after this (default 10s)
+	Replicas int           // of the lease bucket
+	Engine   engine.Config // the store and sinks (Store must be set)
+	Pipeline pipeline.Options
+	Logger   *slog.Logger
+	// OnTenure, if set, is called when this worker takes the lease, with
+	// the time since the previous holder last renewed it (the blind time;
+	// zero when there was none).
+	OnTenure func(blind time.Duration)
+	// OnEngine, if set, is called with each tenure's engine (for status).
+	OnEngine func(*engine.Engine)
+}
+
+// Lease is a key in a JetStream key-value bucket whose entries expire
+// after the bucket's TTL unless renewed: its holder renews it every TTL/3;
+// another worker can create it only once it is gone.
+type Lease struct {
+	kv   jetstream.KeyValue
+	key  string
+	node string
+	ttl  time.Duration
+	rev  uint64
+}
+
+// OpenLeases returns the lease bucket (created if needed).
+func OpenLeases(ctx context.Context, js jetstream.JetStream, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
+	return bus.EnsureKV(ctx, js, jetstream.KeyValueConfig{Bucket: LeaseBucket, TTL: ttl, Replicas: max(replicas, 1), Storage: jetstream.FileStorage,
+		History: 1, Description: "blackout role leases (entries expire when not renewed)"})
+}
+
+// Acquire waits until it holds the lease on key, or ctx is done. It
+// returns the lease and how long the key had gone unrenewed by its last
+// holder when it was taken (zero if it was free from the start).
+func Acquire(ctx context.Context, kv jetstream.KeyValue, key, node string, ttl time.Duration, logf func(string, ...any)) (*Lease, time.Duration, error) {
+	var lastSeen time.Time
+	var holder string
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		rev, err := kv.Create(actx, key, []byte(node))
+		cancel()
+		if err == nil {
+			var blind time.Duration
+			if !lastSeen.IsZero() {
+				blind = time.Since(lastSeen)
+			}
+			return &Lease{kv: kv, key: key, node: node, ttl: ttl, rev: rev}, blind, nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			e, gerr := kv.Get(gctx, key)
+			cancel()
+			if gerr == nil {
+				if h := string(e.Value()); h != holder {
+					holder = h
+					if logf != nil {
+						logf("standby: lease %q held by %s", key, h)
+					}
+				}
+				lastSeen = e.Created()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-time.After(max(ttl/10, 50*time.Millisecond)):
+		}
+	}
+}
+
+// Keep renews the lease every TTL/3 until ctx is done (it then deletes
+// the key, so a standby takes over at once) or the lease is lost: renewed
+// by nobody for a TTL, or taken by another worker. It returns why it
+// stopped.
+func (l *Lease) Keep(ctx context.Context) error {
+	last := time.Now()
+	t := time.NewTicker(l.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = l.kv.Delete(dctx, l.key, jetstream.LastRevision(l.rev))
+			cancel()
+			return ctx.Err()
+		case <-t.C:
+		}
+		uctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+		rev, err := l.kv.Update(uctx, l.key, []byte(l.node), l.rev)
+		cancel()
+		switch {
+		case err == nil:
+			l.rev, last = rev, time.Now()
+		case ctx.Err() != nil:
+			continue
+		case isWrongRevision(err):
+			return fmt.Errorf("lease %q taken by another worker: %w", l.key, err)
+		case time.Since(last) >= l.ttl:
+			return fmt.Errorf("lease %q not renewed for %s: %w", l.key, l.ttl, err)
+		}
+	}
+}
+
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return true
+	}
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound)
+}
+
+// Detect runs the detect role until ctx is done: it waits for the
+// detector's lease, and while it holds it, rebuilds the detector from the
+// route stream (read from the start; the store's writer skips the bins
+// already stored and upserts the events, so a new holder writes the same
+// rows as the last one) and follows the stream. When the lease is lost the
+// run stops and the worker becomes a standby again.
+func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg DetectConfig) error {
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	logf := func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }
+	kv, err := OpenLeases(ctx, js, cfg.LeaseTTL, cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	for {
+		lease, blind, err := Acquire(ctx, kv, LeaseDetect, cfg.Node, cfg.LeaseTTL, logf)
+		if err != nil {
+			return err
+		}
+		log.Info("detector lease taken; rebuilding from the route stream", "node", cfg.Node, "blind_time", blind.Round(time.Millisecond))
+		if cfg.OnTenure != nil {
+			cfg.OnTenure(blind)
+		}
+		err = tenure(ctx, nc, js, lease, cfg, log)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("detector lease lost; standing by", "node", cfg.Node, "error", err)
+	}
+}
+
+// tenure runs the detector while the lease is held.
+func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *Lease, cfg DetectConfig, log *slog.Logger) error {
+	tctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	kept := make(chan error, 1)
+	go func() {
+		err := lease.Keep(tctx)
+		stop(err)
+		kept <- err
+	}()
+	defer func() { stop(nil); <-kept }()
+
+	ecfg := cfg.Engine
+	ecfg.Logger = log
+	eng, err := engine.New(tctx, ecfg)
+	if err != nil {
+		return err
+	}
+	if cfg.OnEngine != nil {
+		cfg.OnEngine(eng)
+	}
+	// The engine's notices and ticks go to the api roles.
+	msgs, unsub := eng.Hub().Subscribe()
+	defer unsub()
+	go func() {
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case m := <-msgs:
+				_ = nc.Publish(SubjectNotice+"."+m.Event, m.Data)
+			}
+		}
+	}()
+	src, err := openStream(tctx, js)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	opts := cfg.Pipeline
+	opts.Speed = 0 // the ingest role paced the events
+	start := time.Now()
+	res, err := eng.Run(tctx, src, opts)
+	if cerr := eng.Close(context.Background()); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if c := context.Cause(tctx); c != nil && !errors.Is(c, context.Canceled) {
+			return c
+		}
+		return err
+	}
+	log.Info("route stream ended (end of the replay); holding the lease", "route_events", res.RouteEvents,
+		"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets)
+	<-tctx.Done()
+	return context.Cause(tctx)
+}

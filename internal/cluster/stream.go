@@ -1,0 +1,124 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bus"
+)
+
+// streamSource is the route stream read from the start, in stream order,
+// as a source.Source: an ordered consumer, re-created after the last
+// sequence seen when the bus fails over. It ends with io.EOF at the
+// end-of-source mark of a replay, and with ctx's error when ctx is done.
+type streamSource struct {
+	ctx     context.Context
+	st      jetstream.Stream
+	filter  []string
+	it      jetstream.MessagesContext
+	lastSeq uint64
+	ev      bgp.Event
+	// Resets counts the consumers created again after an error.
+	resets int
+}
+
+// openStream waits for the route stream to exist (the ingest role creates
+// it) and returns a source over it.
+func openStream(ctx context.Context, js jetstream.JetStream) (*streamSource, error) {
+	var st jetstream.Stream
+	err := bus.Retry(ctx, "stream "+StreamName, func(ctx context.Context) error {
+		var err error
+		st, err = js.Stream(ctx, StreamName)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &streamSource{ctx: ctx, st: st, filter: []string{SubjectRoute + ".>", SubjectEOF}}, nil
+}
+
+func (s *streamSource) consume() error {
+	return bus.Retry(s.ctx, "consumer on "+StreamName, func(ctx context.Context) error {
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: s.filter, DeliverPolicy: jetstream.DeliverAllPolicy}
+		if s.lastSeq > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, s.lastSeq+1
+		}
+		c, err := s.st.OrderedConsumer(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		it, err := c.Messages(jetstream.PullMaxMessages(2048), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
+		if err != nil {
+			return err
+		}
+		s.it = it
+		go func() { <-s.ctx.Done(); it.Stop() }() // Next has no context
+		return nil
+	})
+}
+
+// Next implements source.Source.
+func (s *streamSource) Next() (*bgp.Event, error) {
+	for {
+		if err := s.ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s.it == nil {
+			if err := s.consume(); err != nil {
+				return nil, err
+			}
+		}
+		m, err := s.it.Next()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil, s.ctx.Err()
+			}
+			// A failover or a lost connection: start again after the
+			// last message seen.
+			s.it.Stop()
+			s.it = nil
+			s.resets++
+			select {
+			case <-s.ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("route stream: %w", err)
+		}
+		if meta.Sequence.Stream <= s.lastSeq {
+			continue // seen before a reset
+		}
+		s.lastSeq = meta.Sequence.Stream
+		if m.Subject() == SubjectEOF {
+			return nil, io.EOF
+		}
+		ev, err := Decode(m.Data())
+		if err != nil {
+			return nil, skippable{fmt.Errorf("route stream message %d: %w", meta.Sequence.Stream, err)}
+		}
+		s.ev = ev
+		return &s.ev, nil
+	}
+}
+
+// Close stops the consumer.
+func (s *streamSource) Close() {
+	if s.it != nil {
+		s.it.Stop()
+		s.it = nil
+	}
+}
+
+// skippable marks a bad message: the stream goes on after it.
+type skippable struct{ error }
+
+func (skippable) Skippable() bool { return true }
+func (e skippable) Unwrap() error { return e.error }
