@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
-	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/metrics"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
@@ -51,11 +51,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: --%v", errUsage, err)
 	}
-	var h slog.Handler = slog.NewTextHandler(env.stderr, nil)
-	if *logJSON {
-		h = slog.NewJSONHandler(env.stderr, nil)
-	}
-	log := slog.New(h)
+	log := newLogger(env, *logJSON)
 
 	var alerts alert.Config
 	if *config != "" {
@@ -100,11 +96,16 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
 	}
 
-	src, inputs, stopSrc, err := srcs.open(ctx, logf, log)
+	in, err := inputs.Open(ctx, srcs.spec(logf, log))
 	if err != nil {
 		return err
 	}
-	defer stopSrc()
+	defer func() {
+		if err := in.Close(); err != nil {
+			log.Error("record", "error", err)
+		}
+	}()
+	src := in.Source
 	if len(srcs.built) > 0 {
 		opts.Speed = 0 // live: the events as they come
 	}
@@ -128,7 +129,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", inputs, "speed", srcs.speed.String())
+			log.Info("replay started", "inputs", in.N, "speed", srcs.speed.String())
 			res, err := eng.Run(runCtx, src, opts)
 			if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
@@ -202,50 +203,18 @@ func (s *serveSources) check(files []string, logf func(string, ...any)) error {
 	return nil
 }
 
-// open returns the source asked for (nil for none), the number of inputs,
-// and a function that closes it.
-func (s *serveSources) open(ctx context.Context, logf func(string, ...any), log *slog.Logger) (source.Source, int, func(), error) {
-	switch {
-	case *s.demo:
-		ds := demo.Sources()
-		return source.Merge(ds), len(ds), func() {}, nil
-	case len(s.replay) > 0:
-		files, err := source.OpenFiles(ctx, s.replay)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		var fs []source.Source
-		for _, f := range files {
-			fs = append(fs, f)
-		}
-		return source.Merge(fs), len(fs), func() {
-			for _, f := range files {
-				f.Close()
-			}
-		}, nil
-	case len(s.built) > 0:
-		liveCtx, stopLive := context.WithCancel(ctx)
-		events := source.Join(liveCtx, s.built, 4096, func(r source.Runner, err error) {
-			log.Error("source stopped", "source", r.Name(), "error", err)
-		})
-		stop := stopLive
-		if s.rec.dir != "" {
-			recorder, err := s.rec.start(liveCtx, events, logf)
-			if err != nil {
-				stopLive()
-				return nil, 0, nil, err
-			}
-			events = recorder.events
-			stop = func() {
-				stopLive()
-				if err := recorder.close(); err != nil {
-					log.Error("record", "error", err)
-				}
-			}
-		}
-		return source.FromChannel(events), len(s.built), stop, nil
+// spec returns the inputs the flags ask for.
+func (s *serveSources) spec(logf func(string, ...any), log *slog.Logger) inputs.Spec {
+	return inputs.Spec{Demo: *s.demo, Files: s.replay, Live: s.built, RecordDir: s.rec.dir, RecordEvery: s.rec.every, Logf: logf,
+		OnStop: func(r source.Runner, err error) { log.Error("source stopped", "source", r.Name(), "error", err) }}
+}
+
+// newLogger returns the structured logger of serve and node.
+func newLogger(env *cmdEnv, jsonLines bool) *slog.Logger {
+	if jsonLines {
+		return slog.New(slog.NewJSONHandler(env.stderr, nil))
 	}
-	return nil, 0, func() {}, nil
+	return slog.New(slog.NewTextHandler(env.stderr, nil))
 }
 
 // openStore opens the PostgreSQL store at dsn, or else the SQLite store

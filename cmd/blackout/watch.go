@@ -10,13 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
+	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/source"
-	"github.com/blackout-bgp/blackout/internal/source/record"
 	"github.com/blackout-bgp/blackout/internal/source/rislive"
 )
 
@@ -124,23 +123,15 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	// stops for another reason.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := source.Join(runCtx, srcs, 4096, func(s source.Runner, err error) {
-		logf("source %s stopped: %v", s.Name(), err)
-	})
-	var recorder *recording
-	if rec.dir != "" {
-		recorder, err = rec.start(runCtx, events, logf)
-		if err != nil {
-			return err
-		}
-		events = recorder.events
+	in, err := inputs.Open(runCtx, inputs.Spec{Live: srcs, RecordDir: rec.dir, RecordEvery: rec.every, Logf: logf,
+		OnStop: func(s source.Runner, err error) { logf("source %s stopped: %v", s.Name(), err) }})
+	if err != nil {
+		return err
 	}
-	res, err := pipeline.Run(runCtx, source.FromChannel(events), opts)
+	res, err := pipeline.Run(runCtx, in.Source, opts)
 	cancel()
-	if recorder != nil {
-		if cerr := recorder.close(); cerr != nil {
-			logf("record: %v", cerr)
-		}
+	if cerr := in.Close(); cerr != nil {
+		logf("record: %v", cerr)
 	}
 	if ns.err != nil {
 		return fmt.Errorf("writing events: %w", ns.err)
@@ -189,23 +180,6 @@ func registerRecordFlags(fs *flag.FlagSet) *recordFlags {
 	fs.StringVar(&r.dir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
 	fs.DurationVar(&r.every, "record-every", 15*time.Minute, "rotate the recorded files every `D` of data time")
 	return r
-}
-
-// recording tees the live events into the recorder.
-type recording struct {
-	events <-chan bgp.Event
-	close  func() error
-}
-
-// start tees events into a recorder writing into r.dir.
-func (r *recordFlags) start(ctx context.Context, events <-chan bgp.Event, logf func(string, ...any)) (*recording, error) {
-	rec, err := record.New(record.Config{Dir: r.dir, Every: r.every, OnError: func(err error) { logf("%v", err) }})
-	if err != nil {
-		return nil, err
-	}
-	out, wait := record.Tee(ctx, events, rec, 1<<16)
-	logf("recording into %s (rotating every %s of data time)", r.dir, r.every)
-	return &recording{events: out, close: wait}, nil
 }
 
 func init() {

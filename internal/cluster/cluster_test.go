@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
@@ -125,7 +127,8 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 // TestClusterEqualsSingleNode is the must-show: a 3-node bus, an ingest
 // role replaying the demo, two detect workers (the first killed mid-way:
-// its connections cut, no goodbye, its lease left to expire) and an api
+// its connections cut, no goodbye, its lease left to expire; then the
+// route stream's leader node shut down while the second rebuilds) and an api
 // role over PostgreSQL give the same store (events, bins, entities,
 // progress) as one `serve --demo` into SQLite, and the API serves the
 // same events.
@@ -180,11 +183,35 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 	}
 	t.Logf("worker a killed at data time %s; worker b took over %s later (lease blind time %s)",
 		engA.DataTime().Format(time.RFC3339), time.Since(killedAt).Round(time.Millisecond), blind.Round(time.Millisecond))
+	// Then the route stream's leader node goes down while b rebuilds.
+	engB := <-b.eng
+	waitFor(t, "worker b to pass 2014-12-20", 60*time.Second, func() bool {
+		return engB.DataTime().After(time.Date(2014, 12, 20, 0, 0, 0, 0, time.UTC))
+	})
+	js := jsOf(t, urls)
+	info, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := info.Info(ctx)
+	if err != nil || si.Cluster == nil {
+		t.Fatalf("stream info %+v (%v)", si, err)
+	}
+	for i, n := range nodes {
+		if n.Name() == si.Cluster.Leader {
+			n.Shutdown()
+			nodes = append(nodes[:i:i], nodes[i+1:]...)
+			phase("stream leader " + si.Cluster.Leader + " shut down")
+			break
+		}
+	}
+	if len(nodes) != 2 {
+		t.Fatalf("leader %q not found", si.Cluster.Leader)
+	}
 	if err := <-ingestDone; err != nil {
 		t.Fatal(err)
 	}
 	phase("ingest done")
-	engB := <-b.eng
 	waitFor(t, "worker b to finish the stream", 60*time.Second, func() bool {
 		return !engB.Running() && engB.DataTime().After(time.Date(2014, 12, 23, 23, 0, 0, 0, time.UTC))
 	})
@@ -240,6 +267,17 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 		t.Error(err)
 	}
 	phase("compared")
+}
+
+// jsOf connects a client for the test's own requests.
+func jsOf(t *testing.T, urls []string) jetstream.JetStream {
+	t.Helper()
+	nc, js, err := bus.Connect(urls, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return js
 }
 
 // diff shows the lines only in got or only in want.

@@ -41,7 +41,7 @@ type IngestConfig struct {
 	MaxAge     time.Duration
 	OnError    func(error) // skippable source errors (the source goes on)
 	Logf       func(format string, args ...any)
-	// Window is the number of publishes in flight (default 256).
+	// Window is the number of publishes in flight (default 2048).
 	Window int
 }
 
@@ -167,7 +167,7 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 		cfg.Partitions = DefaultPartitions
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 256
+		cfg.Window = 2048
 	}
 	logf := cfg.Logf
 	if logf == nil {

@@ -11,9 +11,11 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/store"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
 )
 
 // Roles of a node.
@@ -49,8 +51,12 @@ type NodeConfig struct {
 	Name     string
 	Roles    map[string]bool
 	Bus      []string    // client URLs of the bus
-	Store    store.Store // detect and api
-	Replicas int         // of the stream and the lease bucket (0: 3 on a clustered bus, else 1)
+	Store    store.Store // detect and api (or StoreDSN)
+	StoreDSN string      // a PostgreSQL store to open when Store is nil
+	// Inputs, if set, are opened for the ingest role as its source (a
+	// replay unless they are live feeds, which are not paced).
+	Inputs   *inputs.Spec
+	Replicas int // of the stream and the lease bucket (0: 3 on a clustered bus, else 1)
 	LeaseTTL time.Duration
 	Ingest   IngestConfig // Source etc. (ingest)
 	Engine   engine.Config
@@ -70,7 +76,32 @@ func RunNode(ctx context.Context, cfg NodeConfig) error {
 		log = slog.Default()
 	}
 	if (cfg.Roles[RoleDetect] || cfg.Roles[RoleAPI]) && cfg.Store == nil {
-		return errors.New("node: the detect and api roles need a store")
+		if cfg.StoreDSN == "" {
+			return errors.New("node: the detect and api roles need a store")
+		}
+		st, err := pgstore.Open(ctx, cfg.StoreDSN)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		cfg.Store = st
+	}
+	if cfg.Roles[RoleIngest] && cfg.Inputs != nil {
+		in, err := inputs.Open(ctx, *cfg.Inputs)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		if in.Source == nil {
+			return errors.New("node: the ingest role needs a source: --demo, --replay FILE... or a live source's flags")
+		}
+		cfg.Ingest.Source, cfg.Ingest.Describe, cfg.Ingest.Replay = in.Source, cfg.Inputs.Describe(), len(cfg.Inputs.Live) == 0
+		if !cfg.Ingest.Replay {
+			cfg.Ingest.Speed = 0
+		}
+	}
+	if cfg.Ingest.OnError == nil {
+		cfg.Ingest.OnError = func(err error) { log.Warn("input error", "role", RoleIngest, "error", err) }
 	}
 	nc, js, err := bus.Connect(cfg.Bus, "blackout "+cfg.Name)
 	if err != nil {

@@ -1,0 +1,116 @@
+// Package inputs opens the route event sources of `blackout serve` and of
+// the ingest role of `blackout node`: the embedded demo, MRT files merged
+// in time order, or live feeds joined in arrival order and optionally
+// recorded into rotating MRT files.
+package inputs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/record"
+)
+
+// Spec says which inputs to open: at most one of Demo, Files and Live.
+type Spec struct {
+	Demo  bool
+	Files []string
+	Live  []source.Runner
+	// RecordDir, if set, records what the live feeds receive there,
+	// rotating every RecordEvery of data time.
+	RecordDir   string
+	RecordEvery time.Duration
+	Logf        func(format string, args ...any)
+	// OnStop is told of a live feed that stopped for good.
+	OnStop func(r source.Runner, err error)
+}
+
+// Inputs are opened sources.
+type Inputs struct {
+	Source source.Source // nil when the spec asked for none
+	N      int           // the number of inputs
+	close  func() error
+}
+
+// Close closes the files, or stops the live feeds and the recorder.
+func (in *Inputs) Close() error {
+	if in.close == nil {
+		return nil
+	}
+	return in.close()
+}
+
+// Open opens the inputs of s.
+func Open(ctx context.Context, s Spec) (*Inputs, error) {
+	switch {
+	case s.Demo:
+		ds := demo.Sources()
+		return &Inputs{Source: source.Merge(ds), N: len(ds)}, nil
+	case len(s.Files) > 0:
+		files, err := source.OpenFiles(ctx, s.Files)
+		if err != nil {
+			return nil, err
+		}
+		srcs := make([]source.Source, len(files))
+		for i, f := range files {
+			srcs[i] = f
+		}
+		return &Inputs{Source: source.Merge(srcs), N: len(files), close: func() error {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil
+		}}, nil
+	case len(s.Live) > 0:
+		liveCtx, stop := context.WithCancel(ctx)
+		onStop := s.OnStop
+		if onStop == nil {
+			onStop = func(source.Runner, error) {}
+		}
+		events := source.Join(liveCtx, s.Live, 4096, onStop)
+		in := &Inputs{N: len(s.Live), close: func() error { stop(); return nil }}
+		if s.RecordDir != "" {
+			logf := s.Logf
+			if logf == nil {
+				logf = func(string, ...any) {}
+			}
+			rec, err := record.New(record.Config{Dir: s.RecordDir, Every: s.RecordEvery, OnError: func(err error) { logf("%v", err) }})
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			out, wait := record.Tee(liveCtx, events, rec, 1<<16)
+			logf("recording into %s (rotating every %s of data time)", s.RecordDir, s.RecordEvery)
+			events = out
+			in.close = func() error { stop(); return wait() }
+		}
+		in.Source = source.FromChannel(events)
+		return in, nil
+	}
+	return &Inputs{}, nil
+}
+
+// Describe names the inputs: "demo", the files with their sizes, or the
+// live feeds.
+func (s Spec) Describe() string {
+	if s.Demo {
+		return "demo"
+	}
+	var parts []string
+	for _, f := range s.Files {
+		if fi, err := os.Stat(f); err == nil {
+			f = fmt.Sprintf("%s(%d)", filepath.Base(f), fi.Size())
+		}
+		parts = append(parts, f)
+	}
+	for _, r := range s.Live {
+		parts = append(parts, r.Name())
+	}
+	return strings.Join(parts, " ")
+}
