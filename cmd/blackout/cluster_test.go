@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bus"
+	"github.com/blackout-bgp/blackout/internal/cluster"
+	"github.com/blackout-bgp/blackout/internal/store"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore/pgtest"
+	"github.com/blackout-bgp/blackout/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// TestServePostgres: `serve --demo --store postgres://...` killed with
+// SIGKILL in the middle of the replay and started again stores exactly
+// what `serve --demo --data DIR` (SQLite) stores in one clean run.
+func TestServePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t0 := time.Now()
+	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(t0).Seconds(), what) }
+	buildServe(t)
+	phase("built")
+	dsn := pgtest.DB(t)
+	phase("postgres up")
+	dir := t.TempDir()
+	finished := func(h health) bool {
+		return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:")
+	}
+	p := startServeProc(t, "--demo", "--data", dir, "--speed", "max")
+	p.waitFor(t, "the SQLite run to finish", finished)
+	p.stop(t)
+	sq, err := store.OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storetest.Dump(t, sq, "KP", "CN")
+	sq.Close()
+	phase("sqlite run done")
+
+	p = startServeProc(t, "--demo", "--store", dsn, "--speed", "172800")
+	p.waitFor(t, "the replay to reach 2014-12-22 18:00", func(h health) bool {
+		return h.DataTime != nil && *h.DataTime >= "2014-12-22T18:00:00Z"
+	})
+	p.cmd.Process.Kill() // SIGKILL: no flush, no goodbye
+	<-p.done
+	pg, err := pgstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	phase("killed")
+	mid := storetest.Dump(t, pg, "KP", "CN")
+	if len(mid) == 0 || len(mid) >= len(want) {
+		t.Fatalf("the kill was not mid-way: %d of %d rows stored", len(mid), len(want))
+	}
+	p = startServeProc(t, "--demo", "--store", dsn, "--speed", "max")
+	if !strings.Contains(p.log(), "store holds data") || !strings.Contains(p.log(), "postgres://postgres@127.0.0.1") {
+		t.Errorf("the restart did not see the earlier data in PostgreSQL:\n%s", p.log())
+	}
+	p.waitFor(t, "the restarted run to finish", finished)
+	p.stop(t)
+	phase("restarted run done")
+	diffRows(t, "PostgreSQL after SIGKILL and restart vs SQLite", storetest.Dump(t, pg, "KP", "CN"), want)
+	if n := len(slices.DeleteFunc(slices.Clone(want), func(s string) bool { return !strings.HasPrefix(s, "event ") })); n < 6 {
+		t.Errorf("%d events stored, want the demo's 6 or more", n)
+	}
+}
+
+// proc is a blackout process of the cluster test.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs strings.Builder
+	done chan struct{}
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+func startProc(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(buildServe(t), args...), done: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.logs.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", p.name, p.log())
+		}
+	})
+	return p
+}
+
+func apiEvents(t *testing.T, base string) []string {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/events?limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Events []struct {
+			EntityType string `json:"entity_type"`
+			EntityCode string `json:"entity_code"`
+			Kind       string `json:"kind"`
+			Family     string `json:"family"`
+			Start      string `json:"start"`
+		} `json:"events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range body.Events {
+		out = append(out, fmt.Sprintf("%s %s %s %s %s", e.EntityType, e.EntityCode, e.Kind, e.Family, e.Start))
+	}
+	slices.Sort(out)
+	return out
+}
+
+var blindRE = regexp.MustCompile(`detector lease taken.*blind_time=(\S+)`)
+
+// TestClusterProcesses is the cluster's must-show with real processes
+// on loopback: three `blackout bus` nodes, two `node --role view,detect`
+// workers, one `node --role api` and one `node --role ingest --demo
+// --speed 20000`; the worker holding the lease is SIGKILLed mid-way, then
+// the route stream's leader bus node; the API's events equal a single
+// `serve --demo`'s. It takes about 30 s: set BLACKOUT_CLUSTER_E2E=1.
+func TestClusterProcesses(t *testing.T) {
+	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
+		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the 30-second cluster test with real processes")
+	}
+	dsn := pgtest.DB(t)
+	single := startServeProc(t, "--demo", "--data", t.TempDir(), "--speed", "max")
+	single.waitFor(t, "the single node to finish", func(h health) bool {
+		return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:")
+	})
+	want := apiEvents(t, single.base)
+	single.stop(t)
+
+	addrs, err := bus.FreeAddrs(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	buses := map[string]*proc{}
+	for i := range 3 {
+		var routes []string
+		for j := range 3 {
+			if j != i {
+				routes = append(routes, "nats://"+addrs[3+j])
+			}
+		}
+		name := fmt.Sprintf("bus%d", i+1)
+		buses[name] = startProc(t, name, "bus", "--name", name, "--listen", addrs[i], "--cluster-listen", addrs[3+i],
+			"--routes", strings.Join(routes, ","), "--dir", tmp+"/"+name)
+	}
+	busURL := "nats://" + addrs[0] + ",nats://" + addrs[1] + ",nats://" + addrs[2]
+	workers := map[string]*proc{}
+	for _, w := range []string{"w1", "w2"} {
+		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
+	}
+	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
+	var base string
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	waitUntil(t, "the api to listen", 30*time.Second, func() bool {
+		m := re.FindStringSubmatch(api.log())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
+	dataTime := func() string {
+		resp, err := http.Get(base + "/api/v1/health")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var h health
+		if json.NewDecoder(resp.Body).Decode(&h) != nil || h.DataTime == nil {
+			return ""
+		}
+		return *h.DataTime
+	}
+	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
+	holder := ""
+	for name, w := range workers {
+		if strings.Contains(w.log(), "detector lease taken") {
+			holder = name
+		}
+	}
+	if holder == "" {
+		t.Fatal("no worker holds the lease")
+	}
+	workers[holder].cmd.Process.Kill()
+	killed := time.Now()
+	t.Logf("SIGKILLed %s at data time %s", holder, dataTime())
+	var other *proc
+	for name, w := range workers {
+		if name != holder {
+			other = w
+		}
+	}
+	waitUntil(t, "the standby to take the lease", 30*time.Second, func() bool { return blindRE.MatchString(other.log()) })
+	t.Logf("standby took over %s after the kill (%s)", time.Since(killed).Round(time.Millisecond), blindRE.FindString(other.log()))
+
+	// The stream leader's bus node, SIGKILLed.
+	nc, js, err := bus.Connect([]string{busURL}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var leader string
+	err = bus.Retry(ctx, "stream info", func(ctx context.Context) error {
+		st, err := js.Stream(ctx, cluster.StreamName)
+		if err != nil {
+			return err
+		}
+		info, err := st.Info(ctx)
+		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+			return fmt.Errorf("no leader (%v)", err)
+		}
+		leader = info.Cluster.Leader
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buses[leader].cmd.Process.Kill()
+	t.Logf("SIGKILLed the stream leader %s at data time %s", leader, dataTime())
+
+	select {
+	case <-ingest.done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("ingest did not finish")
+	}
+	if !strings.Contains(ingest.log(), "ingest finished") {
+		t.Fatalf("ingest failed:\n%s", ingest.log())
+	}
+	t.Logf("ingest: %s", regexp.MustCompile(`msg="ingest finished".*`).FindString(ingest.log()))
+	waitUntil(t, "the detector to finish the stream", 60*time.Second, func() bool {
+		return strings.Contains(other.log(), "route stream ended")
+	})
+	got := apiEvents(t, base)
+	if !slices.Equal(got, want) || len(want) < 6 {
+		t.Errorf("cluster API events differ from the single node's\n got %q\nwant %q", got, want)
+	}
+	api.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
