@@ -179,7 +179,9 @@ func Connect(urls []string, name string) (*nats.Conn, jetstream.JetStream, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus %s: %w", strings.Join(all, ","), err)
 	}
-	js, err := jetstream.New(nc)
+	// An asynchronous publish whose acknowledgement never comes (a node
+	// gone) fails after 10 s instead of waiting for ever.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second), jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("bus %s: %w", strings.Join(all, ","), err)

@@ -47,6 +47,15 @@ func testGeo(t *testing.T) *geo.DB {
 	return geoDB
 }
 
+// testLogger logs through t (the ingest's few lines).
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // single runs the demo through one engine into a SQLite store, as
@@ -165,7 +174,7 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 	// The ingest at full speed; the kill comes when worker a is mid-way.
 	ingestDone := make(chan error, 1)
 	go func() {
-		ingestDone <- RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
+		ingestDone <- RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: testLogger(t),
 			Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}})
 	}()
 	engA := <-a.eng

@@ -59,104 +59,154 @@ func digest(s string) string {
 }
 
 type pending struct {
-	msg      *nats.Msg
-	id, prev string // its id and the id of the message before it
-	ack      jetstream.PubAckFuture
+	msg *nats.Msg
+	n   int64 // its position in the source
+	ack jetstream.PubAckFuture
 }
 
 // publisher publishes in order with a window of asynchronous publishes.
-// Every message carries a message id (for the stream's deduplication) and
-// the id of the message before it as the expected last message id, so
-// that the stream stores them in exactly the order of the source even
-// when a publish fails in the middle of the window (the later ones are
-// then refused, and all are sent again, in order).
+// Every message carries the stream sequence it must follow (expected last
+// sequence): the stream stores the messages in exactly the order of the
+// source, once each, or refuses them. After any failure (a leader lost in
+// the middle of the window) the publisher reads the stream's last message,
+// whose position header says how far the stream got, and sends the rest
+// again, in order.
 type publisher struct {
 	js      jetstream.JetStream
+	st      jetstream.Stream
 	window  int
-	prevID  string
+	tag     string // this source's HeaderSource
+	lastSeq uint64 // the stream sequence of the last message sent
 	pend    []pending
 	retries int64
 }
 
-func (p *publisher) publish(ctx context.Context, m *nats.Msg, id string) error {
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID(id)}
-	if p.prevID != "" {
-		opts = append(opts, jetstream.WithExpectLastMsgID(p.prevID))
-	}
-	ack, err := p.js.PublishMsgAsync(m, opts...)
+func (p *publisher) publish(ctx context.Context, m *nats.Msg, n int64) error {
+	ack, err := p.js.PublishMsgAsync(m, jetstream.WithExpectLastSequence(p.lastSeq))
 	if err != nil {
-		// Too many in flight or disconnected: settle what is pending
-		// and send this one synchronously.
-		if err := p.settle(ctx); err != nil {
-			return err
-		}
-		if err := p.sendSync(ctx, m, id, p.prevID); err != nil {
-			return err
-		}
-		p.prevID = id
-		return nil
+		// Too many in flight or disconnected: keep it, and recover.
+		p.pend = append(p.pend, pending{msg: m, n: n})
+		return p.recover(ctx)
 	}
-	p.pend = append(p.pend, pending{msg: m, id: id, prev: p.prevID, ack: ack})
-	p.prevID = id
+	p.pend = append(p.pend, pending{msg: m, n: n, ack: ack})
+	p.lastSeq++
 	// A sliding window: wait for the oldest only, so that the pipe stays
-	// full; on a failure, settle all.
+	// full.
 	for len(p.pend) >= p.window {
 		select {
 		case <-p.pend[0].ack.Ok():
 			p.pend = p.pend[1:]
 		case <-p.pend[0].ack.Err():
-			return p.settle(ctx)
+			return p.recover(ctx)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(30 * time.Second):
-			return p.settle(ctx)
+			return p.recover(ctx)
 		}
 	}
 	return nil
 }
 
-// settle waits for the pending publishes; from the first that failed on,
-// it sends them again in order.
-func (p *publisher) settle(ctx context.Context) error {
-	failed := -1
-	for i, q := range p.pend {
+// flush waits for every pending publish.
+func (p *publisher) flush(ctx context.Context) error {
+	for len(p.pend) > 0 {
+		if p.pend[0].ack == nil {
+			return p.recover(ctx)
+		}
 		select {
-		case <-q.ack.Ok():
-		case <-q.ack.Err():
-			if failed < 0 {
-				failed = i
-			}
+		case <-p.pend[0].ack.Ok():
+			p.pend = p.pend[1:]
+		case <-p.pend[0].ack.Err():
+			return p.recover(ctx)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(30 * time.Second):
-			if failed < 0 {
-				failed = i
-			}
+			return p.recover(ctx)
 		}
 	}
-	if failed >= 0 {
-		for _, q := range p.pend[failed:] {
-			p.retries++
-			if err := p.sendSync(ctx, q.msg, q.id, q.prev); err != nil {
-				return err
-			}
-		}
-	}
-	p.pend = nil
 	return nil
 }
 
-func (p *publisher) sendSync(ctx context.Context, m *nats.Msg, id, prev string) error {
-	return bus.Retry(ctx, "publish "+id, func(ctx context.Context) error {
-		opts := []jetstream.PublishOpt{jetstream.WithMsgID(id)}
-		if prev != "" {
-			opts = append(opts, jetstream.WithExpectLastMsgID(prev))
+// position reads the stream's last sequence and the source position of
+// its last message (0 if none).
+func (p *publisher) position(ctx context.Context) (last *jetstream.RawStreamMsg, err error) {
+	err = bus.Retry(ctx, "last message of "+StreamName, func(ctx context.Context) error {
+		info, err := p.st.Info(ctx)
+		if err != nil {
+			return err
 		}
-		// A copy: the client takes a message only once.
-		c := &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
-		_, err := p.js.PublishMsg(ctx, c, opts...)
+		p.lastSeq, last = info.State.LastSeq, nil
+		if info.State.Msgs == 0 {
+			return nil
+		}
+		last, err = p.st.GetMsg(ctx, info.State.LastSeq)
 		return err
 	})
+	return last, err
+}
+
+// recover waits for the publishes in flight, finds how far the stream
+// got, and sends the rest one by one.
+func (p *publisher) recover(ctx context.Context) error {
+	for {
+		// Wait (at most 15 s in all) for what is in flight to settle, so
+		// that it cannot land after the messages sent below.
+		deadline := time.After(15 * time.Second)
+	wait:
+		for _, q := range p.pend {
+			if q.ack == nil {
+				continue
+			}
+			select {
+			case <-q.ack.Ok():
+			case <-q.ack.Err():
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-deadline:
+				break wait
+			}
+		}
+		last, err := p.position(ctx)
+		if err != nil {
+			return err
+		}
+		var stored int64
+		if last != nil && last.Header.Get(HeaderSource) == p.tag {
+			stored, _ = strconv.ParseInt(last.Header.Get(HeaderSeq), 10, 64)
+		}
+		for len(p.pend) > 0 && p.pend[0].n <= stored {
+			p.pend = p.pend[1:]
+		}
+		failed := false
+		for len(p.pend) > 0 && !failed {
+			q := p.pend[0]
+			p.retries++
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			// A copy: the client takes a message only once.
+			ack, err := p.js.PublishMsg(actx, &nats.Msg{Subject: q.msg.Subject, Header: q.msg.Header, Data: q.msg.Data}, jetstream.WithExpectLastSequence(p.lastSeq))
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				failed = true
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+				continue
+			}
+			p.lastSeq = ack.Sequence
+			p.pend = p.pend[1:]
+		}
+		if !failed {
+			return nil
+		}
+		for i := range p.pend {
+			p.pend[i].ack = nil
+		}
+	}
 }
 
 // Ingest publishes the source's route events to the route stream until
@@ -181,38 +231,23 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 	if !cfg.Replay {
 		tag = digest(cfg.Describe + time.Now().String()) // a live run's ids are its own
 	}
-	p := &publisher{js: js, window: cfg.Window}
+	p := &publisher{js: js, st: st, window: cfg.Window, tag: tag}
 	// Where an earlier run stopped.
 	var skip int64
-	var last *jetstream.RawStreamMsg
-	err = bus.Retry(ctx, "last message", func(ctx context.Context) error {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.State.Msgs == 0 {
-			last = nil
-			return nil
-		}
-		last, err = st.GetMsg(ctx, info.State.LastSeq)
-		return err
-	})
+	last, err := p.position(ctx)
 	if err != nil {
 		return res, err
 	}
-	if last != nil {
-		p.prevID = last.Header.Get(nats.MsgIdHdr)
-		if cfg.Replay {
-			if src := last.Header.Get(HeaderSource); src != tag {
-				return res, fmt.Errorf("ingest: the stream %s holds the events of another source (%s, not %s = %s): give the bus a new --dir, or purge the stream", StreamName, src, tag, cfg.Describe)
-			}
-			if last.Subject == SubjectEOF {
-				logf("the stream already holds all of %s (%s); nothing to publish", cfg.Describe, tag)
-				return res, nil
-			}
-			skip, _ = strconv.ParseInt(last.Header.Get(HeaderSeq), 10, 64)
-			logf("resuming %s after event %d, which the stream holds", cfg.Describe, skip)
+	if last != nil && cfg.Replay {
+		if src := last.Header.Get(HeaderSource); src != tag {
+			return res, fmt.Errorf("ingest: the stream %s holds the events of another source (%s, not %s = %s): give the bus a new --dir, or purge the stream", StreamName, src, tag, cfg.Describe)
 		}
+		if last.Subject == SubjectEOF {
+			logf("the stream already holds all of %s (%s); nothing to publish", cfg.Describe, tag)
+			return res, nil
+		}
+		skip, _ = strconv.ParseInt(last.Header.Get(HeaderSeq), 10, 64)
+		logf("resuming %s after event %d, which the stream holds", cfg.Describe, skip)
 	}
 	var n int64
 	var wallStart, dataStart time.Time
@@ -251,10 +286,9 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 		if err != nil {
 			return res, fmt.Errorf("ingest: event %d: %w", n, err)
 		}
-		id := tag + "-" + strconv.FormatInt(n, 10)
 		m := &nats.Msg{Subject: SubjectRoute + "." + strconv.Itoa(Partition(ev.Peer, cfg.Partitions)), Data: data,
 			Header: nats.Header{HeaderSeq: []string{strconv.FormatInt(n, 10)}, HeaderSource: []string{tag}}}
-		if err := p.publish(ctx, m, id); err != nil {
+		if err := p.publish(ctx, m, n); err != nil {
 			return res, fmt.Errorf("ingest: event %d: %w", n, err)
 		}
 		res.Published++
@@ -262,15 +296,17 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 			return res, ctx.Err()
 		}
 	}
-	if err := p.settle(ctx); err != nil {
+	if err := p.flush(ctx); err != nil {
 		return res, err
 	}
-	res.Retries = p.retries
 	if cfg.Replay {
+		n++
 		m := &nats.Msg{Subject: SubjectEOF, Header: nats.Header{HeaderSeq: []string{strconv.FormatInt(n, 10)}, HeaderSource: []string{tag}}}
-		if err := p.sendSync(ctx, m, tag+"-eof", p.prevID); err != nil {
+		p.pend = append(p.pend, pending{msg: m, n: n})
+		if err := p.recover(ctx); err != nil {
 			return res, err
 		}
 	}
+	res.Retries = p.retries
 	return res, nil
 }
