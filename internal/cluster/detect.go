@@ -152,7 +152,7 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 		if err != nil {
 			return err
 		}
-		log.Info("detector lease taken; rebuilding from the route stream", "node", cfg.Node, "blind_time", blind.Round(time.Millisecond))
+		log.Info("detector lease taken; rebuilding from the route stream", "blind_time", blind.Round(time.Millisecond))
 		if cfg.OnTenure != nil {
 			cfg.OnTenure(blind)
 		}
@@ -160,7 +160,7 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 		if ctx.Err() != nil {
 			return nil
 		}
-		log.Warn("detector lease lost; standing by", "node", cfg.Node, "error", err)
+		log.Warn("detector lease lost; standing by", "error", err)
 	}
 }
 
