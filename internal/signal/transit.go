@@ -60,10 +60,11 @@ func (t *Tracker) Transit(a bgp.ASN, f bgp.Family, before time.Time) (then, now 
 		k = t.seq - 1 - int64((t.binStart.Sub(before)+t.bin-1)/t.bin)
 	}
 	switch {
-	case k >= c.last:
+	case k >= c.last || k < 0:
+		// No change since (or no bin closed before it: nothing known).
 		return c.cur, c.cur
 	case c.last-k > transitBins:
-		k = c.last - transitBins
+		k = max(0, c.last-transitBins)
 	}
 	return c.hist[k%transitBins], c.cur
 }
