@@ -121,6 +121,9 @@ func TestEnvironmentFailures(t *testing.T) {
 	if code != 1 || strings.Contains(errs, "usage") || !strings.Contains(errs, "--listen") || !strings.Contains(errs, "in use") {
 		t.Errorf("port in use: exit %d: %s", code, errs)
 	}
+	if code, _, errs := runCmd(t, "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:99999"); code != 2 || !strings.Contains(errs, "invalid port") {
+		t.Errorf("malformed --listen: exit %d: %s", code, errs)
+	}
 	code, _, errs = runCmd(t, "serve", "--data", t.TempDir(), "--config", "/nonexistent/blackout.json")
 	if code != 1 || strings.Contains(errs, "usage") || !strings.Contains(errs, "/nonexistent/blackout.json") {
 		t.Errorf("unreadable config: exit %d: %s", code, errs)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -161,9 +162,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		eng.MarkRunning()
 	}
-	ln, err := server.Listen(*listen, maxConns, log) // in use: an environment failure, exit 1
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w", *listen, err)
+	ln, err := server.Listen(*listen, maxConns, log)
+	if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err) // malformed
+	} else if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err) // in use: an environment failure, exit 1
 	}
 	srv := server.NewHTTPServer(server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(),
 		Logger: log, Metrics: mets, MaxSubscribers: maxSubs}), log)
