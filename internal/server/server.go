@@ -521,6 +521,20 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "from: must be before until")
 		return
 	}
+	family, _ := bgp.ParseFamily(fam) // validated above
+	var bins []store.Bin
+	var err error
+	if from.Equal(MinTime) {
+		// From the beginning (a from at or before 1970): from the
+		// entity's first bin, so that the steps fit the data.
+		if bins, err = s.st.Bins(r.Context(), entityType(typ), code, family, from, until); err != nil {
+			s.internal(w, err)
+			return
+		}
+		if len(bins) > 0 && bins[0].Time.After(from) && bins[0].Time.Before(until) {
+			from = bins[0].Time
+		}
+	}
 	span := until.Sub(from)
 	if step == 0 {
 		step = time.Duration(math.Ceil(float64(span) / float64(maxPoints)))
@@ -529,11 +543,11 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 	step = max(step, bin, time.Duration(math.Ceil(float64(span)/maxSignalPoints)))
 	step = (step + bin - 1) / bin * bin
 	from = from.Truncate(step)
-	family, _ := bgp.ParseFamily(fam) // validated above
-	bins, err := s.st.Bins(r.Context(), entityType(typ), code, family, from, until)
-	if err != nil {
-		s.internal(w, err)
-		return
+	if bins == nil {
+		if bins, err = s.st.Bins(r.Context(), entityType(typ), code, family, from, until); err != nil {
+			s.internal(w, err)
+			return
+		}
 	}
 	unit := "/24"
 	if fam == "ipv6" {
