@@ -146,7 +146,7 @@ func updateOne(ctx context.Context, o UpdateOptions, r RIR) UpdateResult {
 		u.Err = fmt.Errorf("geo update: %w", err)
 		return u
 	}
-	tmp.Chmod(0o644) // CreateTemp makes it 0600
+	tmp.Chmod(0o644)            // CreateTemp makes it 0600
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	h := md5.New()
 	var w io.Writer = io.MultiWriter(tmp, h)
