@@ -41,11 +41,11 @@ type analysisFlags struct {
 
 // register registers the flags on fs; chart: --chart too (replay, demo).
 func (a *analysisFlags) register(fs *flag.FlagSet, chart bool) {
-	fs.Var(&a.geo, "geo", "registry data file to stack over the default (delegated, .mmdb or CSV; repeatable)")
+	fs.Var(&a.geo, "geo", "registry data file to stack over the default: `PATH` of a delegated, .mmdb or CSV file (repeatable)")
 	cliflag.DurationVar(fs, &a.bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
-	fs.Var(&a.countries, "country", "report only this country (ISO code; repeatable)")
-	fs.Var(&a.asns, "asn", "report only this origin AS (repeatable)")
-	fs.BoolVar(&a.json, "json", false, "print one JSON object per event instead of the report")
+	fs.Var(&a.countries, "country", "report only this country, an ISO 3166 code `CC` (repeatable)")
+	fs.Var(&a.asns, "asn", "report only this origin AS `N` (repeatable)")
+	fs.BoolVar(&a.json, "json", false, "print one JSON object per event (watch: per notice) instead of the readable text")
 	if chart {
 		fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
 	}

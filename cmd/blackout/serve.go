@@ -27,9 +27,9 @@ func init() {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
-		dataDir           = fs.String("data", "./blackout-data", "directory of the store (SQLite database)")
-		listen            = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
-		config            = fs.String("config", "", "configuration file (JSON) with the alert rules and sinks")
+		dataDir           = fs.String("data", "./blackout-data", "the store's directory `DIR` (an SQLite database in it)")
+		listen            = fs.String("listen", "127.0.0.1:8080", "serve HTTP on `ADDR` (host:port; port 0 picks a free port)")
+		config            = fs.String("config", "", "configuration `FILE` (JSON) with the alert rules and sinks")
 		replay            multiFlag
 		speed             = cliflag.Speed(3600)
 		demoFlag          = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
@@ -46,9 +46,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
 	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
 	fs.Var(&ret, "retention", "keep signal bins for this `duration` behind the data time (e.g. 90d, 720h; 0: forever); events are kept forever")
-	fs.Var(&replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
+	fs.Var(&replay, "replay", "MRT `FILE` to replay (repeatable; further file arguments are added)")
 	fs.Var(&speed, "speed", "replay pace: data seconds per wall second, a `factor` (3600 = an hour a second), or max")
-	fs.Var(&geoPaths, "geo", "registry data file to stack over the default (repeatable)")
+	fs.Var(&geoPaths, "geo", "registry data file `PATH` to stack over the default (repeatable)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
