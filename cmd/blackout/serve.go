@@ -2,14 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"os"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/metrics"
@@ -17,7 +19,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/store"
-	"github.com/blackout-bgp/blackout/internal/store/pgstore"
+	"github.com/blackout-bgp/blackout/internal/store/storeopen"
 )
 
 func init() {
@@ -27,36 +29,40 @@ func init() {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
-		dataDir   = fs.String("data", "./blackout-data", "directory of the store (SQLite database)")
-		dsn       = fs.String("store", "", "a PostgreSQL store `URL` (postgres://USER@HOST:PORT/DB?sslmode=disable) instead of --data")
-		listen    = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
-		config    = fs.String("config", "", "configuration file (JSON) with the alert rules and sinks")
-		retention = fs.String("retention", "90d", "keep signal bins this long behind the data time (0: forever); events are kept forever")
-		geoPaths  multiFlag
-		bin       = fs.Duration("bin", 5*time.Minute, "signal time bin")
-		logJSON   = fs.Bool("log-json", false, "write logs as JSON lines")
+		dataDir           = fs.String("data", "./blackout-data", "the store's directory `DIR` (an SQLite database in it)")
+		dsn               = fs.String("store", "", "a PostgreSQL store `URL` (postgres://USER@HOST:PORT/DB?sslmode=disable) instead of --data")
+		listen            = fs.String("listen", "127.0.0.1:8080", "serve HTTP on `ADDR` (host:port; port 0 picks a free port)")
+		config            = fs.String("config", "", "configuration `FILE` (JSON) with the alert rules and sinks")
+		ret               = cliflag.Retention(90 * 24 * time.Hour)
+		geoPaths          multiFlag
+		bin, warmUp       time.Duration
+		logJSON           = fs.Bool("log-json", false, "write logs as JSON lines")
+		maxConns, maxSubs int
 	)
+	cliflag.DurationVar(fs, &bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
 	srcs := registerServeSources(fs)
-	warmUp := fs.Duration("warm-up", time.Hour, "without a RIB dump, start detecting after this much data (live sources)")
-	fs.Var(&geoPaths, "geo", "registry data file to stack over the default (repeatable)")
+	cliflag.DurationVar(fs, &warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (live sources; 0 or more)")
+	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
+	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
+	fs.Var(&ret, "retention", "keep signal bins for this `duration` behind the data time (e.g. 90d, 720h; 0: forever); events are kept forever")
+	fs.Var(&geoPaths, "geo", "registry data file `PATH` to stack over the default (repeatable)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	logf := lineLogger(env.stderr, "blackout serve")
-	if err := srcs.check(rest, logf); err != nil {
-		return err
-	}
-	ret, err := store.ParseRetention(*retention)
-	if err != nil {
-		return fmt.Errorf("%w: --%v", errUsage, err)
-	}
 	log := newLogger(env, *logJSON)
+	spec, err := srcs.Spec(rest, logf, func(r source.Runner, err error) { log.Error("source stopped", "source", r.Name(), "error", err) })
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 
 	var alerts alert.Config
 	if *config != "" {
 		fc, err := alert.LoadFile(*config)
-		if err != nil {
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			return fmt.Errorf("--config: %w", err) // unreadable: not a usage error
+		} else if err != nil {
 			return fmt.Errorf("%w: --config %v", errUsage, err)
 		}
 		alerts = fc.Alerts
@@ -65,8 +71,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *dataDir, *dsn)
-	if err != nil {
+	st, err := storeopen.Open(ctx, *dataDir, *dsn)
+	if errors.Is(err, storeopen.ErrNotPostgres) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	} else if err != nil {
 		return err
 	}
 	defer st.Close()
@@ -84,11 +92,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
 	}
 
-	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(srcs.speed)}
-	opts.Bin = *bin
-	opts.Detect.WarmUp = *warmUp
+	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(srcs.Speed)}
+	opts.Bin = bin
+	opts.Detect.WarmUp = warmUp
 	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
-		Writer: store.WriterOptions{Retention: ret}})
+		Writer: store.WriterOptions{Retention: time.Duration(ret)}})
 	if err != nil {
 		return err
 	}
@@ -96,7 +104,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
 	}
 
-	in, err := inputs.Open(ctx, srcs.spec(logf, log))
+	in, err := inputs.Open(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -106,18 +114,20 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}()
 	src := in.Source
-	if len(srcs.built) > 0 {
+	if len(spec.Live) > 0 {
 		opts.Speed = 0 // live: the events as they come
 	}
 	if src != nil {
 		eng.MarkRunning()
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err)
+	ln, err := server.Listen(*listen, maxConns, log)
+	if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err) // malformed
+	} else if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err) // in use: an environment failure, exit 1
 	}
-	srv := &http.Server{Handler: server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(), Logger: log, Metrics: mets}),
-		ReadHeaderTimeout: 10 * time.Second}
+	srv := server.NewHTTPServer(server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(),
+		Logger: log, Metrics: mets, MaxSubscribers: maxSubs}), log)
 	log.Info("listening on http://"+ln.Addr().String(), "data", st.Path(), "version", versionString())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
@@ -129,7 +139,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", in.N, "speed", srcs.speed.String())
+			log.Info("replay started", "inputs", in.N, "speed", srcs.Speed.String())
 			res, err := eng.Run(runCtx, src, opts)
 			if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
@@ -165,48 +175,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	return failed
 }
 
-// serveSources are the source flags of serve and of the ingest role of
-// node: --demo, --replay FILE..., --speed, and the live sources (as watch),
-// optionally recorded.
-type serveSources struct {
-	replay multiFlag
-	speed  pipeline.Speed
-	demo   *bool
-	build  func(liveEnv) ([]source.Runner, error)
-	rec    *recordFlags
-	built  []source.Runner
-}
-
-func registerServeSources(fs *flag.FlagSet) *serveSources {
-	s := &serveSources{speed: 3600}
-	s.demo = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
-	s.build = registerLiveSources(fs)
-	s.rec = registerRecordFlags(fs)
-	fs.Var(&s.replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
-	fs.Var(&s.speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
-	return s
-}
-
-// check takes the file arguments and builds the live sources asked for.
-func (s *serveSources) check(files []string, logf func(string, ...any)) error {
-	s.replay = append(s.replay, files...)
-	if *s.demo && len(s.replay) > 0 {
-		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
-	}
-	var err error
-	if s.built, err = s.build(liveEnv{Logf: logf}); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if len(s.built) > 0 && (*s.demo || len(s.replay) > 0) {
-		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
-	}
-	return nil
-}
-
-// spec returns the inputs the flags ask for.
-func (s *serveSources) spec(logf func(string, ...any), log *slog.Logger) inputs.Spec {
-	return inputs.Spec{Demo: *s.demo, Files: s.replay, Live: s.built, RecordDir: s.rec.dir, RecordEvery: s.rec.every, Logf: logf,
-		OnStop: func(r source.Runner, err error) { log.Error("source stopped", "source", r.Name(), "error", err) }}
+// registerServeSources registers the source flags of serve and of node's
+// ingest role: --demo, --replay, --speed and the live sources (as watch).
+func registerServeSources(fs *flag.FlagSet) *inputs.Flags {
+	build, rec := registerLiveSources(fs), registerRecordFlags(fs)
+	return inputs.RegisterFlags(fs, func(logf func(string, ...any)) ([]source.Runner, error) { return build(liveEnv{Logf: logf}) }, &rec.dir, &rec.every)
 }
 
 // newLogger returns the structured logger of serve and node.
@@ -215,19 +188,4 @@ func newLogger(env *cmdEnv, jsonLines bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(env.stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(env.stderr, nil))
-}
-
-// openStore opens the PostgreSQL store at dsn, or else the SQLite store
-// in dataDir.
-func openStore(ctx context.Context, dataDir, dsn string) (interface {
-	store.Store
-	Path() string
-}, error) {
-	if dsn != "" {
-		if !pgstore.IsDSN(dsn) {
-			return nil, fmt.Errorf("%w: --store %q: want a postgres:// URL", errUsage, dsn)
-		}
-		return pgstore.Open(ctx, dsn)
-	}
-	return store.OpenSQLite(dataDir)
 }

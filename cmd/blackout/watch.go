@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -78,7 +79,7 @@ func lineLogger(w io.Writer, prefix string) func(format string, args ...any) {
 func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "watch", "[--ris-live[=URL]] [--ris-filter KEY=VALUE]... [--record DIR] [--json] [flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, false)
 	build := registerLiveSources(fs)
 	rec := registerRecordFlags(fs)
 	rest, err := parseInterspersed(fs, args)
@@ -87,9 +88,6 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: watch takes no file arguments (got %q); use `blackout replay` for files", errUsage, rest[0])
-	}
-	if af.chart != "" {
-		return fmt.Errorf("%w: --chart is for replay; watch prints events as they happen", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout watch")
 	srcs, err := build(liveEnv{Logf: logf})
@@ -178,7 +176,7 @@ type recordFlags struct {
 func registerRecordFlags(fs *flag.FlagSet) *recordFlags {
 	r := &recordFlags{}
 	fs.StringVar(&r.dir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
-	fs.DurationVar(&r.every, "record-every", 15*time.Minute, "rotate the recorded files every `D` of data time")
+	cliflag.DurationVar(fs, &r.every, "record-every", 15*time.Minute, false, "rotate the recorded files every `D` of data time")
 	return r
 }
 
@@ -217,7 +215,7 @@ func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
 		filters++
 		return filter.Set(kv)
 	})
-	fs.DurationVar(&maxBackoff, "ris-max-backoff", time.Minute, "longest wait between two RIS Live reconnection attempts")
+	cliflag.DurationVar(fs, &maxBackoff, "ris-max-backoff", time.Minute, false, "longest wait between two RIS Live reconnection attempts, a positive `duration`")
 	return func(env liveEnv) ([]source.Runner, error) {
 		if u.url == "" && filters > 0 {
 			u.url = rislive.DefaultURL

@@ -9,6 +9,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -68,6 +69,25 @@ func ParseRoutes(s string) ([]string, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// RegisterFlags registers the flags of `blackout bus` on fs and returns
+// the function that, after fs.Parse, returns the options they set.
+func RegisterFlags(fs *flag.FlagSet) func() (Options, error) {
+	var o Options
+	var routes string
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:4222", "`HOST:PORT` for clients (the roles' --bus)")
+	fs.StringVar(&o.ClusterListen, "cluster-listen", "", "`HOST:PORT` for the other bus nodes (none: a node alone)")
+	fs.StringVar(&routes, "routes", "", "the other nodes' cluster addresses, `nats://HOST:PORT,...`")
+	fs.StringVar(&o.Dir, "dir", "./blackout-bus", "storage `DIR` of the streams")
+	fs.StringVar(&o.Name, "name", "", "node `NAME`, unique in the cluster (default from --listen)")
+	return func() (Options, error) {
+		var err error
+		if o.Routes, err = ParseRoutes(routes); err != nil {
+			return o, fmt.Errorf("--routes: %w", err)
+		}
+		return o, nil
+	}
 }
 
 // logger passes the server's log lines to Logf.

@@ -6,12 +6,15 @@ package inputs
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/source/record"
@@ -96,6 +99,17 @@ func Open(ctx context.Context, s Spec) (*Inputs, error) {
 	return &Inputs{}, nil
 }
 
+// Check reports a spec that asks for more than one kind of input.
+func (s Spec) Check() error {
+	if s.Demo && len(s.Files) > 0 {
+		return errors.New("--demo and --replay exclude each other")
+	}
+	if len(s.Live) > 0 && (s.Demo || len(s.Files) > 0) {
+		return errors.New("live sources exclude --demo and --replay")
+	}
+	return nil
+}
+
 // Describe names the inputs: "demo", the files with their sizes, or the
 // live feeds.
 func (s Spec) Describe() string {
@@ -113,4 +127,39 @@ func (s Spec) Describe() string {
 		parts = append(parts, r.Name())
 	}
 	return strings.Join(parts, " ")
+}
+
+// Flags are the source flags of serve and of node's ingest role: --demo,
+// --replay FILE... and --speed. The live sources' flags (as watch's) and
+// the recorder's are the command's; it hands in their builder and values.
+type Flags struct {
+	Speed    cliflag.Speed
+	demo     *bool
+	replay   cliflag.Strings
+	live     func(logf func(string, ...any)) ([]source.Runner, error)
+	recDir   *string
+	recEvery *time.Duration
+}
+
+// RegisterFlags registers --demo, --replay and --speed on fs.
+func RegisterFlags(fs *flag.FlagSet, live func(logf func(string, ...any)) ([]source.Runner, error), recDir *string, recEvery *time.Duration) *Flags {
+	f := &Flags{Speed: 3600, live: live, recDir: recDir, recEvery: recEvery}
+	f.demo = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
+	fs.Var(&f.replay, "replay", "MRT `FILE` to replay (repeatable; further file arguments are added)")
+	fs.Var(&f.Speed, "speed", "replay pace: data seconds per wall second, a `factor` (3600 = an hour a second), or max")
+	return f
+}
+
+// Spec returns what the flags and the file arguments ask for, with the
+// live sources built; an error is a usage error.
+func (f *Flags) Spec(files []string, logf func(string, ...any), onStop func(source.Runner, error)) (Spec, error) {
+	s := Spec{Demo: *f.demo, Files: append(f.replay, files...), RecordDir: *f.recDir, RecordEvery: *f.recEvery, Logf: logf, OnStop: onStop}
+	if err := s.Check(); err != nil {
+		return s, err
+	}
+	var err error
+	if s.Live, err = f.live(logf); err != nil {
+		return s, err
+	}
+	return s, s.Check()
 }
