@@ -12,6 +12,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/source/bgpsession"
 	"github.com/blackout-bgp/blackout/internal/source/bmp"
+	"github.com/blackout-bgp/blackout/internal/source/routeviews"
 )
 
 func init() {
@@ -133,3 +134,10 @@ func (h *logfHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *logfHandler) WithGroup(string) slog.Handler { return h }
+
+func init() {
+	liveSourceFlags = append(liveSourceFlags, func(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
+		build := routeviews.RegisterFlags(fs)
+		return func(env liveEnv) ([]source.Runner, error) { return build(env.Logf) }
+	})
+}

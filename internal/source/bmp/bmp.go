@@ -253,6 +253,7 @@ type peerInfo struct {
 type router struct {
 	addr       netip.Addr
 	sysName    string
+	fixedName  bool // sysName was given: Initiation does not change it
 	views      View
 	stats      *Stats
 	peers      map[peerKey]*peerInfo
@@ -265,6 +266,41 @@ type router struct {
 func newRouter(addr netip.Addr, views View, st *Stats) *router {
 	return &router{addr: addr, views: views, stats: st, peers: map[peerKey]*peerInfo{}}
 }
+
+// Router is the state of one router's BMP stream, for BMP messages that
+// come another way than a TCP session to the station (RouteViews' Kafka
+// feed, package source/routeviews). It is not safe for concurrent use.
+type Router struct{ r *router }
+
+// NewRouter returns a router's state. name, if not empty, is the
+// collector name of its vantage points (else the Initiation's sysName,
+// else addr); views chooses which routes become events (0: DefaultViews);
+// st, if not nil, counts what was received.
+func NewRouter(name string, addr netip.Addr, views View, st *Stats) *Router {
+	if views == 0 {
+		views = DefaultViews
+	}
+	if st == nil {
+		st = &Stats{}
+	}
+	r := newRouter(addr, views, st)
+	r.sysName, r.fixedName = name, name != ""
+	return &Router{r: r}
+}
+
+// Handle processes one whole BMP message (common header included); now is
+// the time of events whose per-peer header has none. emit returns false
+// to stop.
+func (r *Router) Handle(b []byte, now time.Time, emit func(bgp.Event) bool) error {
+	return r.r.handle(b, now, emit)
+}
+
+// Terminated reports whether the router sent a Termination message.
+func (r *Router) Terminated() bool { return r.r.terminated }
+
+// Close reports every peer that was up as down (nothing is known of them
+// once the router's stream is gone).
+func (r *Router) Close(t time.Time, emit func(bgp.Event) bool) { r.r.closeAll(t, emit) }
 
 // name is the collector name of the router: its sysName, else its address.
 func (r *router) name() string {
@@ -313,7 +349,7 @@ func (r *router) handle(b []byte, now time.Time, emit func(bgp.Event) bool) erro
 	case TypeInitiation:
 		tlvs, err := ParseTLVs(m.Body)
 		for _, tlv := range tlvs {
-			if tlv.Type == 2 && len(tlv.Value) > 0 { // sysName
+			if tlv.Type == 2 && len(tlv.Value) > 0 && !r.fixedName { // sysName
 				r.sysName = string(tlv.Value)
 			}
 		}
