@@ -207,16 +207,7 @@ func noticeLine(n event.Notice) string {
 	}
 	return fmt.Sprintf("%s  %-8s %-15s %-8s %s %s%s: %s",
 		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(string(n.Type)), ev.Kind, ev.Severity,
-		entity, ev.Family, extra, firstSentence(ev.Explanation))
-}
-
-// firstSentence returns s up to the end of its first sentence, on one line.
-func firstSentence(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
-	}
-	return s
+		entity, ev.Family, extra, event.FirstSentence(ev.Explanation))
 }
 
 // recordFlags are the --record flags of watch and serve.

@@ -664,7 +664,7 @@ func TestDashboardScreens(t *testing.T) {
 		pages = []string{"/", "/country/KP", "/asn/131279", "/event/3", "/asn/4837", "/country/CN"}
 	}
 	ctx, problems := browser(t)
-	for _, w := range []int64{1280, 390} {
+	for _, w := range []int64{1280, 412} {
 		for _, p := range pages {
 			if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900), chromedp.Navigate(base+p)); err != nil {
 				t.Fatal(err)
