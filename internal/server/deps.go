@@ -15,7 +15,7 @@ import (
 // every stored entity with its upstreams, who is reached through each AS,
 // and each entity's latest size. It is built from the store (what the
 // pipeline wrote as entities and bins) and rebuilt when the data clock
-// moved, at most every few seconds.
+// moved on, at most every few seconds.
 type deps struct {
 	at       time.Time // data time it was built at
 	built    time.Time // wall time (the point: a rate limit on rebuilds)
@@ -54,7 +54,10 @@ func (s *Server) deps(ctx context.Context) (*deps, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	dt := s.opts.Status.DataTime()
-	if c.d != nil && (c.d.at.Equal(dt) || time.Since(c.d.built) < depRebuild) {
+	// Within a few seconds the index is reused whatever moved; after, it
+	// is rebuilt even at the same data time (the writer may flush what a
+	// finished replay found after the data clock stopped).
+	if c.d != nil && time.Since(c.d.built) < depRebuild {
 		return c.d, nil
 	}
 	d, err := s.buildDeps(ctx, dt)
