@@ -8,6 +8,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -145,6 +146,31 @@ func TestDashboardPages(t *testing.T) {
 			t.Errorf("home page is %d px wide on a %d px screen", sw, w)
 		}
 		shot("home", w)
+		if w == 1280 {
+			// The map over history: the slider at the first outage shows KP critical.
+			// Find the slider value of the middle of the first outage from the page's own range.
+			mid := firstOutage.Start.Add(firstOutage.End.Sub(firstOutage.Start) / 2)
+			evalJS[chromedp.Void](t, ctx, fmt.Sprintf(`(() => { const s = document.getElementById('map-time');
+				const lbl = () => document.getElementById('map-time-label').textContent;
+				for (let v = 0; v <= Number(s.max); v++) { s.value = v; s.dispatchEvent(new Event('input'));
+					if (lbl() >= %q) break; } })()`, mid.UTC().Format("2006-01-02 15:04")))
+			if h := text("#map-h"); !strings.HasPrefix(h, "Countries at 2014-12-22") {
+				t.Errorf("map title with the slider moved: %q", h)
+			}
+			if cls := evalJS[string](t, ctx, `document.querySelector('svg.worldmap path[data-cc="KP"]').getAttribute('class')`); !strings.Contains(cls, "state-critical") {
+				t.Errorf("KP on the map during its first outage: class %q, want state-critical", cls)
+			}
+			shot("home-map-history", w)
+			evalJS[chromedp.Void](t, ctx, `document.getElementById('map-now').click()`)
+			if h := text("#map-h"); h != "Countries now" {
+				t.Errorf("map title after 'now': %q", h)
+			}
+			evalJS[chromedp.Void](t, ctx, `fetch(document.getElementById('events-csv').href).then(r => r.text()).then(t => window.__csv = t)`)
+			waitJS(t, ctx, "the events CSV", `window.__csv !== undefined`)
+			if c := evalJS[string](t, ctx, `window.__csv`); !strings.HasPrefix(c, "id,entity_type,") || !strings.Contains(c, ",country,KP,North Korea,outage,critical,") {
+				t.Errorf("events CSV:\n%s", c)
+			}
+		}
 
 		// The country page: state from the ongoing events (none: normal),
 		// ISO UTC axes and a legend with values.
@@ -172,6 +198,40 @@ func TestDashboardPages(t *testing.T) {
 			t.Errorf("%d severity badges cut off at %d px", cut, w)
 		}
 		shot("country-KP", w)
+		if w == 1280 {
+			// Export and share: the series as CSV, the chart as SVG, a
+			// permalink that gives the same range back, an embeddable chart.
+			waitJS(t, ctx, "the share links", `document.querySelector('.share-links a.permalink')`)
+			evalJS[chromedp.Void](t, ctx, `fetch(document.querySelector('.share-links a.csv').href).then(r => r.text()).then(t => window.__scsv = t)`)
+			waitJS(t, ctx, "the series CSV", `window.__scsv !== undefined`)
+			if c := evalJS[string](t, ctx, `window.__scsv`); !strings.HasPrefix(c, "time,space,min_space,baseline,prefixes,origins,churn\n2014-12-19") {
+				t.Errorf("series CSV starts %q", c[:min(len(c), 120)])
+			}
+			svgURL := evalJS[string](t, ctx, `document.querySelector('.share-links a.svg').href`)
+			resp, err := http.Get(svgURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := new(strings.Builder)
+			_, _ = io.Copy(b, resp.Body)
+			resp.Body.Close()
+			if ct := resp.Header.Get("Content-Type"); ct != "image/svg+xml" || !strings.Contains(b.String(), "North Korea (KP)") || !strings.Contains(b.String(), "time (UTC)") {
+				t.Errorf("chart.svg: %s, %q", ct, b.String()[:min(b.Len(), 300)])
+			}
+			perma := evalJS[string](t, ctx, `document.querySelector('.share-links a.permalink').href`)
+			if !strings.Contains(perma, "from=2014-12-19") || !strings.Contains(perma, "until=2014-12-23") {
+				t.Errorf("permalink %q: want the range", perma)
+			}
+			nav(w, strings.TrimPrefix(perma, base)+"", `document.querySelectorAll('#charts .uplot').length === 3`)
+			if got := evalJS[string](t, ctx, `location.search`); !strings.Contains(got, "from=2014-12-19") {
+				t.Errorf("the permalink's range is lost on load: %q", got)
+			}
+			nav(w, strings.Replace(strings.TrimPrefix(perma, base), "/country/", "/embed/country/", 1), `document.querySelectorAll('#charts .uplot').length === 1`)
+			if vis := evalJS[bool](t, ctx, `getComputedStyle(document.querySelector('header.top')).display !== 'none'`); vis {
+				t.Error("the embedded chart shows the header")
+			}
+			shot("embed-KP", w)
+		}
 
 		// The AS page: the name whole, no origin-AS line (it would sit at 0).
 		nav(w, "/asn/131279", `document.querySelectorAll('#charts .uplot').length === 3`)

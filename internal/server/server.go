@@ -79,6 +79,7 @@ func New(opts Options) *Server {
 	s.handle("GET /api/v1/entities", s.entities)
 	s.handle("GET /api/v1/entities/{type}/{code}", s.entity)
 	s.handle("GET /api/v1/entities/{type}/{code}/signals", s.signals)
+	s.handle("GET /api/v1/entities/{type}/{code}/chart.svg", s.chartSVG)
 	s.handle("GET /api/v1/entities/asn/{code}/transit", s.transit)
 	s.handle("GET /api/v1/entities/country/{code}/fragility", s.countryFragilityHandler)
 	s.handle("GET /api/v1/fragility", s.fragilityRanking)
@@ -107,7 +108,7 @@ func New(opts Options) *Server {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(b)
 	}
-	for _, p := range []string{"GET /country/{code}", "GET /asn/{code}", "GET /event/{id}", "GET /fragility"} {
+	for _, p := range []string{"GET /country/{code}", "GET /asn/{code}", "GET /event/{id}", "GET /fragility", "GET /embed/{type}/{code}"} {
 		s.mux.HandleFunc(p, index)
 	}
 	s.mux.HandleFunc("GET /{$}", index)

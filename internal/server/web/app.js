@@ -400,6 +400,9 @@ async function homePage() {
   const hidePeers = el('input', { type: 'checkbox', id: 'hide-peers', checked: true });
   const rangeSel = el('select', { id: 'home-range' }, RANGES.map(([v, l]) => el('option', { value: v, selected: v === range }, l)));
   const csvLink = el('a', { class: 'csv', id: 'events-csv', download: 'events.csv', href: '#' }, 'CSV of these events');
+  // The map's time: "now" at the right end, any moment of the range before.
+  const slider = el('input', { type: 'range', id: 'map-time', min: 0, max: 1000, value: 1000, step: 1, 'aria-describedby': 'map-time-label' });
+  slider.addEventListener('input', () => paintMap());
   mount(
     el('div', { class: 'card-head home-head' }, el('h1', {}, 'Internet outages'),
       el('label', { class: 'range' }, 'Range ', rangeSel)),
@@ -408,6 +411,10 @@ async function homePage() {
       el('section', { class: 'card map-card', 'aria-labelledby': 'map-h' },
         el('h2', { id: 'map-h' }, 'Countries now'),
         mapBox,
+        el('div', { class: 'map-time' },
+          el('label', { for: 'map-time' }, 'Time'), slider,
+          el('output', { id: 'map-time-label', for: 'map-time' }, 'now'),
+          el('button', { type: 'button', class: 'more', id: 'map-now', onclick: () => { slider.value = slider.max; paintMap(); } }, 'now')),
         el('ul', { class: 'legend', 'aria-label': 'Legend' },
           el('li', {}, el('span', { class: 'sw state-normal' }), 'normal'),
           el('li', {}, el('span', { class: 'sw state-warning' }), 'warning'),
@@ -460,14 +467,38 @@ async function homePage() {
     return [first - (to - first) * 0.02, to];
   };
 
+  // sliderTime returns the time the slider points at (null: now).
+  function sliderTime() {
+    if (Number(slider.value) >= Number(slider.max)) return null;
+    const [from, to] = bounds();
+    return from + (to - from) * Number(slider.value) / Number(slider.max);
+  }
   function paintMap() {
     if (!updateMap) return;
+    const at = sliderTime();
     const rec = new Map();
-    for (const ev of rangeEvents) {
-      if (ev.entity_type !== 'country' || rec.has(ev.entity_code)) continue;
-      rec.set(ev.entity_code, `${kindLabel(ev.kind).toLowerCase()} ${ev.end ? 'on ' + fmtTime(ev.start, true) : 'ongoing since ' + fmtTime(ev.start, true)}`);
+    let st = states;
+    if (at === null) {
+      $('#map-h').textContent = 'Countries now';
+      $('#map-time-label').textContent = 'now';
+      for (const ev of rangeEvents) {
+        if (ev.entity_type !== 'country' || rec.has(ev.entity_code)) continue;
+        rec.set(ev.entity_code, `${kindLabel(ev.kind).toLowerCase()} ${ev.end ? 'on ' + fmtTime(ev.start, true) : 'ongoing since ' + fmtTime(ev.start, true)}`);
+      }
+    } else {
+      // The states at that moment, from the events of the range.
+      const iso = new Date(at).toISOString();
+      $('#map-h').textContent = 'Countries at ' + fmtTime(iso, true);
+      $('#map-time-label').textContent = fmtTime(iso, true);
+      st = {};
+      for (const ev of rangeEvents) {
+        if (ev.entity_type !== 'country' || ev.kind === 'peer_event' || Date.parse(ev.start) > at || evEnd(ev) <= at) continue;
+        const cur = st[ev.entity_code];
+        if (ev.severity === 'critical' || !cur) st[ev.entity_code] = ev.severity === 'critical' ? 'critical' : 'warning';
+        if (!rec.has(ev.entity_code)) rec.set(ev.entity_code, `${kindLabel(ev.kind).toLowerCase()} since ${fmtTime(ev.start, true)}`);
+      }
     }
-    updateMap(states, rec);
+    updateMap(st, rec);
   }
   function paint() {
     const list = hidePeers.checked ? rangeEvents.filter(e => e.kind !== 'peer_event') : rangeEvents;
@@ -624,13 +655,8 @@ async function entityPage(type, code) {
         qs({ family, from: start, until, maxPoints: Math.min(2000, Math.max(300, Math.round(charts.clientWidth || 800))) });
       const sig = await api(sigPath);
       if (chart) chart.destroy();
-      chart = drawSignals(charts, sig, events.filter(e => !e.family || e.family === 'all' || e.family === family), nowSec, { origins: type === 'country' });
-      const csv = chart.csv ? URL.createObjectURL(new Blob([chart.csv()], { type: 'text/csv' })) : null;
-      const perma = location.origin + location.pathname + '?' + new URLSearchParams({ family, from: (sig.points[0] || {}).time || start || '', until: (sig.points[sig.points.length - 1] || {}).time || '' });
-      share.replaceChildren(
-        csv ? el('a', { href: csv, download: `${type}-${ent.code}-${family}.csv`, class: 'csv' }, 'CSV of the series') : null, ' · ',
-        el('a', { href: '/api/v1' + sigPath }, 'JSON'), ' · ',
-        el('a', { href: perma, class: 'permalink', title: 'A link to this entity, family and time range' }, 'permalink to this range'));
+      chart = drawSignals(charts, sig, events.filter(e => !e.family || e.family === 'all' || e.family === family), nowSec, { origins: type === 'country', title: ent.name || title });
+      share.replaceChildren(...shareLinks(type, ent.code, family, sig, chart, start));
     } catch (e) { charts.replaceChildren(el('p', { class: 'error' }, 'Signals unavailable: ' + e.message)); }
   }
   await loadEvents();
@@ -648,6 +674,49 @@ async function entityPage(type, code) {
     },
     destroy() { window.removeEventListener('resize', onResize); if (chart) chart.destroy(); },
   };
+}
+
+// shareLinks returns the export and share links of a chart: CSV of the
+// series, JSON, SVG (drawn by the server), PNG (of the chart drawn here),
+// a permalink to the entity, family and time range, and an embed code.
+function shareLinks(type, code, family, sig, chart, start) {
+  const pts = sig.points || [];
+  if (!pts.length || !chart.csv) return [];
+  const range = { family, from: pts[0].time || start || '', until: pts[pts.length - 1].time };
+  const q = '?' + new URLSearchParams(range);
+  const name = `${type}-${code}-${family}`;
+  const csv = URL.createObjectURL(new Blob([chart.csv()], { type: 'text/csv' }));
+  const png = el('a', { href: '#', class: 'png', download: name + '.png', onclick: async e => {
+    if (png.dataset.ready) return;
+    e.preventDefault();
+    const blob = await chart.png();
+    png.href = URL.createObjectURL(blob); png.dataset.ready = '1'; png.click();
+  } }, 'PNG');
+  const embedURL = `${location.origin}/embed/${type}/${code}${q}`;
+  const snippet = `<iframe src="${embedURL}" width="820" height="420" style="border:0" title="blackout chart"></iframe>`;
+  return [
+    el('a', { href: csv, download: name + '.csv', class: 'csv' }, 'CSV of the series'), ' · ',
+    el('a', { href: '/api/v1/entities/' + type + '/' + code + '/signals' + q }, 'JSON'), ' · ',
+    el('a', { href: '/api/v1/entities/' + type + '/' + code + '/chart.svg' + q, download: name + '.svg', class: 'svg' }, 'SVG'), ' · ', png, ' · ',
+    el('a', { href: location.origin + location.pathname + q, class: 'permalink', title: 'A link to this entity, family and time range' }, 'permalink to this range'), ' · ',
+    el('details', { class: 'embed' }, el('summary', {}, 'embed'), el('textarea', { readonly: true, rows: 2, 'aria-label': 'HTML to embed this chart', onfocus: e => e.target.select() }, snippet)),
+  ];
+}
+
+// embedPage is a chart alone, to put in an iframe: /embed/country/KP?family=ipv4&from=…&until=….
+async function embedPage(type, code) {
+  document.body.dataset.embed = '1';
+  const params = new URLSearchParams(location.search);
+  const ent = await api(`/entities/${type}/${encodeURIComponent(code)}`);
+  const family = params.get('family') === 'ipv6' ? 'ipv6' : 'ipv4';
+  const title = type === 'asn' ? `AS${ent.code}` : ent.code;
+  const charts = el('div', { class: 'charts', id: 'charts' });
+  mount(el('p', { class: 'embed-title' }, el('a', { href: entityHref(type, ent.code) + location.search, target: '_blank' }, `${ent.name || title} (${title})`), ' · blackout, times in UTC'), charts);
+  const [sig, evs] = await Promise.all([
+    api(`/entities/${type}/${encodeURIComponent(ent.code)}/signals` + qs({ family, from: params.get('from'), until: params.get('until'), maxPoints: 800 })),
+    api('/events' + qs({ entity_type: type, entity_code: ent.code, limit: 200 }))]);
+  const chart = drawSignals(charts, sig, (evs.events || []).filter(e => !e.family || e.family === 'all' || e.family === family), nowSec, { origins: type === 'country', only: 1 });
+  return { destroy() { chart.destroy(); } };
 }
 
 // loadTransit fills box with what an AS carries: the origins and the
@@ -908,6 +977,7 @@ async function route(keepScroll) {
     else if ((m = path.match(/^\/asn?\/(?:AS)?(\d+)$/i))) p = await entityPage('asn', m[1]);
     else if ((m = path.match(/^\/event\/(\d+)$/))) p = await eventPage(m[1]);
     else if (path === '/fragility') p = await fragilityPage();
+    else if ((m = path.match(/^\/embed\/(country|asn)\/([A-Za-z0-9]+)$/))) p = await embedPage(m[1], m[1] === 'country' ? m[2].toUpperCase() : m[2]);
     else throw new HTTPError(404, `No page at ${path}.`);
     if (seq !== routeSeq) { p.destroy(); return; }
     page = p;

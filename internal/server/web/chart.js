@@ -122,6 +122,8 @@ export function drawSignals(container, sig, events, nowSec, opts = {}) {
   mk(o1, [xs, pts.map(p => num(p.space)), pts.map(p => num(p.min_space)),
     pts.map(p => num(p.baseline)), pts.map(p => (p.baseline ? p.baseline * PARTIAL : null))], 'space');
 
+  if (opts.only === 1) return { csv: () => seriesCSV(sig, withOrigins), resize() {}, destroy() { for (const p of plots) p.destroy(); } };
+
   const o2 = base(withOrigins ? 'Prefixes and origin ASes' : 'Visible prefixes', width(), small ? 170 : 190, events, nowSec, 'count');
   o2.series = [{}, { label: 'prefixes', stroke: '#2b8a3e', width: 1.5 }];
   const d2 = [xs, pts.map(p => num(p.prefixes))];
@@ -136,6 +138,19 @@ export function drawSignals(container, sig, events, nowSec, opts = {}) {
 
   return {
     csv: () => seriesCSV(sig, withOrigins),
+    // png returns a PNG of the first chart (visible space) with its title
+    // and the range in UTC, white behind.
+    png() {
+      const u = plots[0], src = u.ctx.canvas, pad = 36 * devicePixelRatio;
+      const c = document.createElement('canvas');
+      c.width = src.width; c.height = src.height + pad;
+      const ctx = c.getContext('2d');
+      ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, c.width, c.height);
+      ctx.fillStyle = '#1c2430'; ctx.font = `600 ${15 * devicePixelRatio}px system-ui, sans-serif`;
+      ctx.fillText(`${opts.title || ''} ${o1.title} · ${fmtLegendTime(null, xs[0])} to ${fmtLegendTime(null, xs[xs.length - 1])}`, 8 * devicePixelRatio, 22 * devicePixelRatio);
+      ctx.drawImage(src, 0, pad);
+      return new Promise(res => c.toBlob(res, 'image/png'));
+    },
     // A resize to a container not laid out (0 wide, as during a
     // full-page capture) or to the same width is skipped.
     resize() {
