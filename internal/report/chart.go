@@ -50,6 +50,9 @@ func WriteSVG(w io.Writer, title, unit string, pts []signal.Bin, events []*event
 		ystep = math.Max(1, ystep) // whole blocks
 	}
 	ymax = math.Ceil(ymax*1.05/ystep) * ystep
+	if empty {
+		ystep, ymax = 1, 1
+	}
 	x := func(t time.Time) float64 {
 		return left + pw*float64(t.Sub(t0))/float64(t1.Sub(t0))
 	}
