@@ -249,6 +249,19 @@ func TestDashboardPages(t *testing.T) {
 		if got := evalJS[bool](t, ctx, `document.querySelector('#evidence') !== null`); got != hasEvidence {
 			t.Errorf("evidence card shown %v, want %v (the event has causes or evidence)", got, hasEvidence)
 		}
+		if hasEvidence {
+			ev := text("#evidence")
+			for _, want := range []string{"Causes consistent with the routing data", "AS4837", "BGP routing data"} {
+				if !strings.Contains(ev, want) {
+					t.Errorf("evidence card lacks %q: %q", want, ev)
+				}
+			}
+			for _, c := range firstOutage.Causes {
+				if n := evalJS[int](t, ctx, `document.querySelectorAll('#evidence li[data-cause="`+string(c.Cause)+`"]').length`); n != 1 {
+					t.Errorf("cause %s shown %d times, want once", c.Cause, n)
+				}
+			}
+		}
 		shot("event", w)
 		evalJS[chromedp.Void](t, ctx, `document.querySelector('#upstreams a[href="/asn/4837"]').click()`)
 		waitJS(t, ctx, "AS4837's page from the event", `location.pathname === '/asn/4837' && document.querySelector('#transit table')`)

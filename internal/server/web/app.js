@@ -839,9 +839,10 @@ function evidenceCard(ev) {
     const b = e.before;
     if (b) {
       const parts = [];
-      if (b.instability_ns) parts.push(`instability for ${fmtDur(b.instability_ns / 1e6)}${b.flaps ? ` (${num(b.flaps)} visibility losses)` : ''}`);
+      if (b.instability_ns) parts.push([`instability for ${fmtDur(b.instability_ns / 1e6)}${b.flaps ? ` (${num(b.flaps)} visibility losses)` : ''}`,
+        b.instability_end ? [', ended ', fmtDur(Date.parse(ev.start) - Date.parse(b.instability_end)), ' before the fall'] : '']);
       if (b.upstream_change) parts.push(['upstreams changed at ', timeEl(b.upstream_change)]);
-      parts.push(`${num(b.path_changes || 0)} path changes in the hour before`);
+      if (b.updates_hour_before !== undefined) parts.push(`${num(b.updates_hour_before)} route updates in the hour before (normally ${num(b.normal_updates_hour || 0)} an hour)`);
       row('Before', parts.map((p, i) => [i ? '; ' : '', p]));
     }
     if ((e.recurrences || []).length) row('Recurrences', e.recurrences.map((t, i) => [i ? ', ' : '', timeEl(t, true)]));
