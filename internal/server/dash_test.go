@@ -218,6 +218,16 @@ func TestDashboardPages(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "image/svg+xml" || !strings.Contains(b.String(), "North Korea (KP)") || !strings.Contains(b.String(), "time (UTC)") {
 				t.Errorf("chart.svg: %s, %q", ct, b.String()[:min(b.Len(), 300)])
 			}
+			evalJS[chromedp.Void](t, ctx, `(() => { const a = document.querySelector('.share-links a.png'); a.addEventListener('click', e => e.preventDefault()); a.click(); })()`)
+			waitJS(t, ctx, "the PNG of the chart", `document.querySelector('.share-links a.png').href.startsWith('blob:')`)
+			evalJS[chromedp.Void](t, ctx, `fetch(document.querySelector('.share-links a.png').href).then(r => r.blob()).then(b => window.__png = b.type + ' ' + b.size)`)
+			waitJS(t, ctx, "the PNG's bytes", `window.__png !== undefined`)
+			var typ string
+			var size int
+			fmt.Sscan(evalJS[string](t, ctx, `window.__png`), &typ, &size)
+			if typ != "image/png" || size < 5000 {
+				t.Errorf("chart PNG: %s of %d bytes", typ, size)
+			}
 			perma := evalJS[string](t, ctx, `document.querySelector('.share-links a.permalink').href`)
 			if !strings.Contains(perma, "from=2014-12-19") || !strings.Contains(perma, "until=2014-12-23") {
 				t.Errorf("permalink %q: want the range", perma)

@@ -774,6 +774,7 @@ function fragilityCard(f) {
       row('Reached only through the top upstream', pct(f.only_top1), ' of its address space'),
       row('Reached only through the top two', pct(f.only_top2), ' of its address space'),
       row('Single-homed origins', `${num(f.single_homed)} of ${num(f.origins_with_upstreams)}`, ' (one upstream only)'),
+      f.since ? row('Over the data', `${num(f.prefixes_since)} → ${num(f.prefixes)} prefixes, ${num(f.origins_since)} → ${num(f.origins)} origin ASes since `, timeEl(f.since, true)) : null,
       row('Concentration (HHI)', num(Math.round(f.hhi)), ` of 10,000 over its upstreams' shares${f.hhi >= 2500 ? ': highly concentrated' : f.hhi >= 1500 ? ': moderately concentrated' : ''}`)),
     el('p', { class: 'hint' }, f.method || ''));
 }
