@@ -523,7 +523,7 @@ func newFakeAPI(t *testing.T, web fs.FS) http.Handler {
 	mux.HandleFunc("GET /api/v1/entities/country/{code}/fragility", func(w http.ResponseWriter, r *http.Request) {
 		write(w, FragilityJSON{Code: r.PathValue("code"), Name: "North Korea", Prefixes: 4, Origins: 1, Upstreams: 1,
 			TopUpstreams: []event.AS{{ASN: 4837, Name: "CHINA UNICOM China169 Backbone", Country: "CN", Share: 1}},
-			OnlyTop1: 1, OnlyTop2: 1, SingleHomed: 1, OriginsWithUpstreams: 1, HHI: 10000, Method: fragilityMethod,
+			OnlyTop1:     1, OnlyTop2: 1, SingleHomed: 1, OriginsWithUpstreams: 1, HHI: 10000, Method: fragilityMethod,
 			World: &WorldCompare{Prefixes: Compare{Median: 9, Top: 22, TopCode: "TM", Rank: 29, Of: 31}, Origins: Compare{Median: 2, Top: 5, TopCode: "GU", Rank: 29, Of: 31}}})
 	})
 	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
