@@ -161,6 +161,12 @@ func TestDashboardPages(t *testing.T) {
 				t.Errorf("KP on the map during its first outage: class %q, want state-critical", cls)
 			}
 			shot("home-map-history", w)
+			// Search finds a transit AS by name.
+			if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("q"), "china unicom")); err != nil {
+				t.Fatal(err)
+			}
+			waitJS(t, ctx, "AS4837 in the search results", `document.querySelector('#search-results a[href="/asn/4837"]') !== null`)
+			evalJS[chromedp.Void](t, ctx, `document.getElementById('q').value = ''; document.getElementById('q').dispatchEvent(new Event('input'))`)
 			evalJS[chromedp.Void](t, ctx, `document.getElementById('map-now').click()`)
 			if h := text("#map-h"); h != "Countries now" {
 				t.Errorf("map title after 'now': %q", h)

@@ -312,6 +312,9 @@ func (s *Server) entities(w http.ResponseWriter, r *http.Request) {
 		for _, e := range ents {
 			add("asn", e.Code, s.asName(e.Code))
 		}
+		for _, code := range s.transitOnly(r.Context()) { // transit.go
+			add("asn", code, s.asName(code))
+		}
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Get("q")))
 	if text != "" {

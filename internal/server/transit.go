@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -116,4 +117,25 @@ func (s *Server) transit(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(x.Code, y.Code)
 	})
 	writeJSON(w, 200, out)
+}
+
+// transitOnly returns the ASes that are upstreams of stored entities but
+// originate nothing, by number (for the entity list and search).
+func (s *Server) transitOnly(ctx context.Context) []string {
+	d, err := s.deps(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []uint32
+	for a := range d.through {
+		if d.origins[a] == nil {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	codes := make([]string, len(out))
+	for i, a := range out {
+		codes[i] = strconv.FormatUint(uint64(a), 10)
+	}
+	return codes
 }
