@@ -42,12 +42,16 @@ func TestDashboardPages(t *testing.T) {
 	var ent struct {
 		Families []string `json:"families"`
 	}
-	// The last entities reach the store at the replay's final flush.
-	deadline := time.Now().Add(20 * time.Second)
-	for fetchJSON(t, base+"/api/v1/entities/asn/131279/transit", nil) != 200 && time.Now().Before(deadline) {
-		time.Sleep(500 * time.Millisecond)
+	// The last entities reach the store at the replay's final flush; the
+	// index of who depends on whom follows within a few seconds.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var tr TransitJSON
+		if fetchJSON(t, base+"/api/v1/entities/asn/4837/transit", &tr) == 200 && len(tr.Countries) > 0 {
+			break
+		}
+		time.Sleep(time.Second)
 	}
-	time.Sleep(depRebuild)
 	if c := fetchJSON(t, base+"/api/v1/entities/asn/4837", &ent); c != 200 {
 		t.Fatalf("GET /api/v1/entities/asn/4837: %d, want 200 (a transit AS has a page)", c)
 	}

@@ -42,29 +42,55 @@ type entSize struct {
 func (z entSize) origins() int32 { return max(z.origins4, z.origins6) }
 
 type depCache struct {
-	mu sync.Mutex
-	d  *deps
+	mu       sync.Mutex
+	d        *deps
+	building bool
 }
 
+// depRebuild is how old the index may get before a request starts a
+// rebuild. The first request builds it; later ones get the current index
+// at once while a rebuild runs beside them (it reads every entity and the
+// last bins of all: a second or so on a large store).
 const depRebuild = 5 * time.Second
 
-// deps returns the dependency index, rebuilt if the data moved on.
+// deps returns the dependency index, starting a rebuild when it is old.
+// A rebuild happens even at the same data time: the writer may flush what
+// a finished replay found after the data clock stopped.
 func (s *Server) deps(ctx context.Context) (*deps, error) {
 	c := &s.depc
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	dt := s.opts.Status.DataTime()
-	// Within a few seconds the index is reused whatever moved; after, it
-	// is rebuilt even at the same data time (the writer may flush what a
-	// finished replay found after the data clock stopped).
-	if c.d != nil && time.Since(c.d.built) < depRebuild {
-		return c.d, nil
+	if c.d == nil {
+		c.mu.Unlock()
+		d, err := s.buildDeps(ctx, s.opts.Status.DataTime())
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.d == nil || c.d.built.Before(d.built) {
+			c.d = d
+		}
+		d = c.d
+		c.mu.Unlock()
+		return d, nil
 	}
-	d, err := s.buildDeps(ctx, dt)
-	if err != nil {
-		return nil, err
+	d := c.d
+	if time.Since(d.built) >= depRebuild && !c.building {
+		c.building = true
+		go func() {
+			bctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			nd, err := s.buildDeps(bctx, s.opts.Status.DataTime())
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.building = false
+			if err != nil {
+				s.opts.Logger.Warn("dependency index", "error", err)
+				return
+			}
+			c.d = nd
+		}()
 	}
-	c.d = d
+	c.mu.Unlock()
 	return d, nil
 }
 
