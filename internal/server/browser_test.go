@@ -315,6 +315,10 @@ func TestDashboardLive(t *testing.T) {
 	waitJSFor(t, ctx, "the KP outage ongoing, critical on the map", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') !== null &&
 		document.querySelector('svg.worldmap path[data-cc="KP"]').classList.contains('state-critical')`, 2*time.Minute)
 	screenshot(t, ctx, "home-live-outage")
+	// "ongoing for" follows the data clock between refreshes of the list.
+	since0 := evalJS[string](t, ctx, `(document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]') || {textContent: ''}).textContent`)
+	waitJSFor(t, ctx, "the ongoing duration to follow the data clock", `(() => { const e = document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]');
+		return !e || e.textContent !== `+jsString(since0)+`; })()`, 20*time.Second)
 	waitJSFor(t, ctx, "the KP outage's end", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') === null &&
 		document.querySelector('#recent li[data-entity="country:KP"][data-kind="outage"]') !== null`, time.Minute)
 	if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {

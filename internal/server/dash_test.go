@@ -310,3 +310,25 @@ func TestDashboardPages(t *testing.T) {
 }
 
 func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestDashboardLiveBadge keeps /country/KP open while the demo replays at
+// 20,000 times real time: the badge turns critical with the outage and
+// back to normal when it ends, from the event stream alone.
+func TestDashboardLiveBadge(t *testing.T) {
+	base := startServe(t, "20000")
+	ctx, problems := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/country/KP")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the KP page", `document.body.dataset.page === 'country'`)
+	evalJS[chromedp.Void](t, ctx, `window.__sameLoad = true`)
+	badge := `(document.querySelector('#entity-state') || {innerText: ''}).innerText.toLowerCase()`
+	waitJSFor(t, ctx, "the badge critical during the outage", badge+` === 'critical'`, 2*time.Minute)
+	waitJSFor(t, ctx, "the badge normal after the outage", badge+` === 'normal' && document.querySelector('#entity-events tr.ongoing') === null`, 2*time.Minute)
+	if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {
+		t.Error("the page was reloaded; want live updates")
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("errors in the browser console:\n%s", strings.Join(p, "\n"))
+	}
+}
