@@ -316,9 +316,12 @@ func TestDashboardLive(t *testing.T) {
 		document.querySelector('svg.worldmap path[data-cc="KP"]').classList.contains('state-critical')`, 2*time.Minute)
 	screenshot(t, ctx, "home-live-outage")
 	// "ongoing for" follows the data clock between refreshes of the list.
+	// So does its score (the lost share × the hours so far).
 	since0 := evalJS[string](t, ctx, `(document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]') || {textContent: ''}).textContent`)
-	waitJSFor(t, ctx, "the ongoing duration to follow the data clock", `(() => { const e = document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]');
-		return !e || e.textContent !== `+jsString(since0)+`; })()`, 20*time.Second)
+	score0 := evalJS[string](t, ctx, `(document.querySelector('#ongoing li[data-entity="country:KP"] [data-score-since]') || {textContent: ''}).textContent`)
+	waitJSFor(t, ctx, "the ongoing duration and score to follow the data clock", `(() => { const e = document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]');
+		const s = document.querySelector('#ongoing li[data-entity="country:KP"] [data-score-since]');
+		return !e || (e.textContent !== `+jsString(since0)+` && s.textContent !== `+jsString(score0)+`); })()`, 20*time.Second)
 	waitJSFor(t, ctx, "the KP outage's end", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') === null &&
 		document.querySelector('#recent li[data-entity="country:KP"][data-kind="outage"]') !== null`, time.Minute)
 	if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {

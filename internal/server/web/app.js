@@ -98,6 +98,10 @@ function showClock() {
   showMode();
   // Every "ongoing for" follows the data clock.
   for (const e of document.querySelectorAll('[data-since]')) e.textContent = (e.dataset.prefix || '') + fmtDur(nowMs() - Date.parse(e.dataset.since));
+  // And so does the score of an ongoing event (its area grows).
+  for (const e of document.querySelectorAll('[data-score-since]')) {
+    e.textContent = (e.dataset.prefix || '') + fmtScore(Number(e.dataset.lost) * Math.max(0, nowMs() - Date.parse(e.dataset.scoreSince)) / 36e5);
+  }
 }
 
 // dataMode says where the data comes from: "live" when a source is fed and
@@ -248,6 +252,12 @@ function groupEvents(events) {
   return groups.sort((a, b) => order.get(a.lead) - order.get(b.lead));
 }
 
+// scoreEl is an event's score; an ongoing one's follows the data clock.
+function scoreEl(ev, prefix) {
+  return el('span', { class: 'score', title: 'score: share lost × hours (the outage\'s area)', 'data-prefix': prefix,
+    'data-score-since': ev.end ? null : ev.start, 'data-lost': ev.end ? null : ev.fraction_lost }, prefix + fmtScore(eventScore(ev)));
+}
+
 function since(ev, prefix) {
   return el('span', { 'data-since': ev.start, 'data-prefix': prefix || '' }, (prefix || '') + fmtDur(nowMs() - Date.parse(ev.start)));
 }
@@ -257,7 +267,7 @@ function eventItem(ev, members = []) {
   const meta = [fmtTime(ev.start), ' · ', ongoing ? since(ev, 'ongoing for ') : fmtDur(evEnd(ev) - Date.parse(ev.start))];
   if (ev.fraction_lost) meta.push(` · lost ${pct(ev.fraction_lost)}`);
   const sc = eventScore(ev);
-  if (sc != null) meta.push(el('span', { class: 'score', title: 'score: share lost × hours (the outage\'s area)' }, ` · score ${fmtScore(sc)}`));
+  if (sc != null) meta.push(scoreEl(ev, ' · score '));
   if (ev.family && ev.family !== 'all') meta.push(' · ' + ev.family);
   return el('li', {
     class: `ev sev-${ev.severity} kind-${ev.kind}${ongoing ? ' ongoing' : ''}`,
@@ -332,10 +342,12 @@ function headline(ongoing, inRange, rangeLabel, j) {
       ` (${kindLabel(g.lead.kind).toLowerCase()}, lost ${pct(g.lead.fraction_lost)}, for `, since(g.lead), ')']), dark.length > 4 ? ` and ${dark.length - 4} more` : '', '.']
     : [j && !j.judged ? 'Not judged yet: nothing can be said to be dark or not now.' : 'Nothing is dark now' + (j && (j.families || []).some(f => !f.judged_from) ? ' in the families judged.' : '.')];
   const past = groupEvents(inRange.filter(e => SCORED.has(e.kind))).map(g => ({ g, sc: eventScore(g.lead) || 0 })).sort((a, b) => b.sc - a.sc);
+  const Range = rangeLabel[0].toUpperCase() + rangeLabel.slice(1);
   const then = past.length
-    ? [`${rangeLabel[0].toUpperCase() + rangeLabel.slice(1)}: ${past.length} outage${past.length > 1 ? 's' : ''}; the largest `,
-      past.slice(0, 3).map(({ g, sc }, i) => [i ? '; ' : '', el('a', { href: `/event/${g.lead.id}` }, entityTitle(g.lead)), ` on ${fmtTime(g.lead.start, true)}, ${fmtDur(evEnd(g.lead) - Date.parse(g.lead.start))}, score ${fmtScore(sc)}`]), '.']
-    : [`${rangeLabel[0].toUpperCase() + rangeLabel.slice(1)}: no outage.`];
+    ? [`${Range}: ${past.length} outage${past.length > 1 ? 's; the largest ' : ': '}`,
+      past.slice(0, 3).map(({ g }, i) => [i ? '; ' : '', el('a', { href: `/event/${g.lead.id}` }, entityTitle(g.lead)), ` on ${fmtTime(g.lead.start, true)}, `,
+        g.lead.end ? fmtDur(evEnd(g.lead) - Date.parse(g.lead.start)) : since(g.lead, 'ongoing for '), scoreEl(g.lead, ', score ')]), '.']
+    : [`${Range}: no outage.`];
   return el('div', { class: 'headline', id: 'headline' }, el('p', { class: 'now' }, now), el('p', { class: 'then' }, then));
 }
 
@@ -423,7 +435,7 @@ async function homePage() {
       el('div', { class: 'lists' },
         el('section', { class: 'card', 'aria-labelledby': 'ongoing-h' }, el('h2', { id: 'ongoing-h' }, 'Ongoing'), ongoing),
         el('section', { class: 'card', 'aria-labelledby': 'recent-h' },
-          el('div', { class: 'card-head' }, el('h2', { id: 'recent-h' }, 'Events in the range'),
+          el('div', { class: 'card-head' }, el('h2', { id: 'recent-h' }, 'Ended in the range'),
             el('label', { class: 'toggle' }, hidePeers, ' hide vantage-point events')),
           recent, more, el('p', { class: 'hint' }, csvLink)))),
     el('section', { class: 'card', 'aria-labelledby': 'tl-h' },
@@ -502,7 +514,9 @@ async function homePage() {
   }
   function paint() {
     const list = hidePeers.checked ? rangeEvents.filter(e => e.kind !== 'peer_event') : rangeEvents;
-    recent.replaceChildren(...(list.length ? groupItems(list) : [el('li', { class: 'empty' }, 'No event in ' + rangeInfo()[1] + '.')]));
+    // The ongoing ones are listed under "Ongoing" (and in the CSV).
+    const ended = list.filter(e => e.end);
+    recent.replaceChildren(...(ended.length ? groupItems(ended) : [el('li', { class: 'empty' }, (list.length ? 'No other event in ' : 'No event in ') + rangeInfo()[1] + '.')]));
     more.hidden = !cursor;
     const [from, to] = bounds();
     tl.replaceChildren(timeline(rangeEvents, from, to));
