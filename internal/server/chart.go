@@ -37,11 +37,11 @@ func (s *Server) chartSVG(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "family: want ipv4 or ipv6, got "+strconv.Quote(v))
 		return
 	}
-	from, ok := timeParam(w, q, "from")
+	from, ok := timeParam(w, q, "from", lower)
 	if !ok {
 		return
 	}
-	until, ok := timeParam(w, q, "until")
+	until, ok := timeParam(w, q, "until", upper)
 	if !ok {
 		return
 	}
