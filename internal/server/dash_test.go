@@ -143,6 +143,15 @@ func TestDashboardPages(t *testing.T) {
 		if ratio < 0.49 {
 			t.Errorf("map outline height/width %.3f: clipped (the whole Natural Earth globe is about 0.52)", ratio)
 		}
+		// A country without data is not shaded "normal".
+		if len(us.Families) == 0 {
+			if cls := evalJS[string](t, ctx, `document.querySelector('svg.worldmap path[data-cc="US"]').getAttribute('class')`); !strings.Contains(cls, "state-nodata") {
+				t.Errorf("US (no data) on the map: class %q, want state-nodata", cls)
+			}
+		}
+		if cls := evalJS[string](t, ctx, `document.querySelector('svg.worldmap path[data-cc="KP"]').getAttribute('class')`); !strings.Contains(cls, "state-normal") {
+			t.Errorf("KP after its outages on the map: class %q, want state-normal", cls)
+		}
 		if n := evalJS[int](t, ctx, `document.querySelectorAll('svg.worldmap .mark.small').length`); n < 10 {
 			t.Errorf("small-country markers: %d, want at least 10", n)
 		}
@@ -294,6 +303,9 @@ func TestDashboardPages(t *testing.T) {
 		nav(w, "/country/US", `document.querySelector('#entity-sub')`)
 		if sub := text("#entity-sub"); len(us.Families) == 0 && (strings.Contains(strings.ToLower(sub), "ipv4") || !strings.Contains(sub, "no route")) {
 			t.Errorf("/country/US says %q while the API has families %v", sub, us.Families)
+		}
+		if b := text("#entity-state"); len(us.Families) == 0 && strings.EqualFold(b, "normal") {
+			t.Errorf("/country/US, with no data, has the badge %q", b)
 		}
 		shot("country-US", w)
 

@@ -429,6 +429,7 @@ async function homePage() {
           el('button', { type: 'button', class: 'more', id: 'map-now', onclick: () => { slider.value = slider.max; paintMap(); } }, 'now')),
         el('ul', { class: 'legend', 'aria-label': 'Legend' },
           el('li', {}, el('span', { class: 'sw state-normal' }), 'normal'),
+          el('li', {}, el('span', { class: 'sw state-nodata' }), 'no data'),
           el('li', {}, el('span', { class: 'sw state-warning' }), 'warning'),
           el('li', {}, el('span', { class: 'sw state-critical' }), 'critical'),
           el('li', {}, el('span', { class: 'sw recent' }), 'event in the range'))),
@@ -469,7 +470,7 @@ async function homePage() {
   let updateMap = null;
   let cursor = null, rangeEvents = [], onNow = [], stNow = null;
   createMap(mapBox).then(u => { updateMap = u; paintMap(); }).catch(e => mapBox.replaceChildren(el('p', { class: 'error' }, 'Map unavailable: ' + e.message)));
-  let states = {};
+  let states = {}, seen = null;
   const rangeInfo = () => RANGES.find(r => r[0] === range);
   const bounds = () => {
     const to = nowMs();
@@ -510,7 +511,7 @@ async function homePage() {
         if (!rec.has(ev.entity_code)) rec.set(ev.entity_code, `${kindLabel(ev.kind).toLowerCase()} since ${fmtTime(ev.start, true)}`);
       }
     }
-    updateMap(st, rec);
+    updateMap(st, rec, seen);
   }
   function paint() {
     const list = hidePeers.checked ? rangeEvents.filter(e => e.kind !== 'peer_event') : rangeEvents;
@@ -539,6 +540,7 @@ async function homePage() {
       if (st.data_time && (!live.dataTime || st.data_time > live.dataTime)) { live.dataTime = st.data_time; showClock(); }
       stNow = st;
       states = st.countries || {};
+      seen = new Set(Object.keys(states));
       setJudging(st.judging);
       onNow = (st.ongoing || []).filter(e => e.kind !== 'peer_event' || !hidePeers.checked);
       ongoing.replaceChildren(...groupItems(onNow), ...judgedNote(st.judging, onNow.length));
@@ -600,7 +602,10 @@ async function entityPage(type, code) {
 
   const charts = el('div', { class: 'charts', id: 'charts' });
   const evBox = el('div', { id: 'entity-events' });
-  const stateBox = el('span', { id: 'entity-state' }, stateBadge(ent.state));
+  // An entity with no data of its own is not judged: no "normal" badge.
+  const noData = !(ent.families || []).length;
+  const unjudged = () => el('span', { class: 'badge state-none', title: 'not judged: no prefix of its own in the data' }, type === 'asn' ? 'transit only' : 'no data');
+  const stateBox = el('span', { id: 'entity-state' }, noData && ent.state === 'normal' ? unjudged() : stateBadge(ent.state));
   const share = el('p', { class: 'share-links hint' });
   const famTabs = families.length > 1 || families.length === 1 ? el('div', { class: 'seg', role: 'radiogroup', 'aria-label': 'Address family' },
     families.map(f => el('label', {}, el('input', {
@@ -652,7 +657,8 @@ async function entityPage(type, code) {
       const r = await api('/events' + qs({ entity_type: type, entity_code: ent.code, limit: 200 }));
       events = r.events || [];
       evBox.replaceChildren(eventTable(events));
-      stateBox.replaceChildren(stateBadge(stateOf(events)));
+      const st = stateOf(events);
+      stateBox.replaceChildren(noData && st === 'normal' ? unjudged() : stateBadge(st));
     } catch (e) { evBox.replaceChildren(el('p', { class: 'error' }, e.message)); }
   }
   async function loadSignals() {

@@ -134,20 +134,23 @@ export async function createMap(container) {
   root.append(gShapes, gMarks);
   container.replaceChildren(root);
 
-  return function update(states = {}, recent = new Map()) {
+  // seen, when given, holds the countries with data: the others are
+  // "nodata", not "normal" (nothing was judged there).
+  return function update(states = {}, recent = new Map(), seen = null) {
     gMarks.replaceChildren();
     for (const [cc, { s, paths }] of byCC) {
-      const st = states[cc] || 'normal';
+      const st = states[cc] || (!seen || seen.has(cc) ? 'normal' : 'nodata');
       const rec = recent.get(cc);
       for (const p of paths) {
         p.setAttribute('class', `c state-${st}${rec ? ' recent' : ''}`);
         p.setAttribute('data-state', st);
-        p.querySelector('title').textContent = `${s.name} (${cc}): ${st}${rec ? ' — ' + rec : ''}`;
+        p.querySelector('title').textContent = `${s.name} (${cc}): ${st === 'nodata' ? 'no data' : st}${rec ? ' — ' + rec : ''}`;
       }
       if (st !== 'normal' || rec || s.small) {
         // A marker, so that small countries are seen, and a label with
         // the code for those in trouble or with an event.
-        const flagged = st !== 'normal' || rec;
+        const flagged = (st !== 'normal' && st !== 'nodata') || rec;
+        if (!flagged && !s.small) continue;
         const a = svg('a', { href: '/country/' + cc, 'aria-label': `${s.name}: ${st}${rec ? ', ' + rec : ''}` });
         const c = svg('circle', { cx: s.cx.toFixed(1), cy: s.cy.toFixed(1), r: flagged ? (st === 'normal' ? 6 : 8) : 3.2,
           class: `mark state-${st}${flagged ? '' : ' small'}${rec ? ' recent' : ''}`, 'data-cc': cc });
