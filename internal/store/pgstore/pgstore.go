@@ -669,3 +669,39 @@ func (s *Store) PruneBins(ctx context.Context, before time.Time) (int64, error) 
 }
 
 var _ store.Store = (*Store)(nil)
+
+// LatestBins implements store.LatestBinner: the last bin at or before at
+// of each entity of type typ in family.
+func (s *Store) LatestBins(ctx context.Context, typ event.EntityType, family bgp.Family, at time.Time) ([]store.Bin, error) {
+	return s.edgeBins(ctx, typ, family, at, "max")
+}
+
+// FirstBins implements store.LatestBinner: the first bin of each entity
+// of type typ in family.
+func (s *Store) FirstBins(ctx context.Context, typ event.EntityType, family bgp.Family) ([]store.Bin, error) {
+	return s.edgeBins(ctx, typ, family, time.Unix(1<<33, 0), "min")
+}
+
+func (s *Store) edgeBins(ctx context.Context, typ event.EntityType, family bgp.Family, at time.Time, agg string) ([]store.Bin, error) {
+	rows, err := s.pool.Query(ctx, `SELECT b.entity_code, b.time, b.space, b.min_space, b.baseline, b.prefixes, b.origins, b.churn
+		FROM bins b JOIN (SELECT entity_code, `+agg+`(time) AS t FROM bins WHERE entity_type=$1 AND family=$2 AND time <= $3 GROUP BY entity_code) m
+		ON b.entity_type=$1 AND b.family=$2 AND b.entity_code=m.entity_code AND b.time=m.t ORDER BY b.entity_code`,
+		typ.String(), family.String(), nanos(at))
+	if err != nil {
+		return nil, fmt.Errorf("%s bins of %s %s: %w", agg, typ, family, err)
+	}
+	defer rows.Close()
+	var out []store.Bin
+	for rows.Next() {
+		b := store.Bin{EntityType: typ, Family: family}
+		var t int64
+		if err := rows.Scan(&b.EntityCode, &t, &b.Space, &b.MinSpace, &b.Baseline, &b.Prefixes, &b.Origins, &b.Churn); err != nil {
+			return nil, fmt.Errorf("%s bins of %s %s: %w", agg, typ, family, err)
+		}
+		b.Time = fromNanos(t)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+var _ store.LatestBinner = (*Store)(nil)

@@ -38,6 +38,7 @@ func Run(t *testing.T, b Backend) {
 		{"Concurrent", testConcurrent},
 		{"DirectWrite", testDirectWrite},
 		{"EntitiesAndDeadLetters", testEntitiesAndDeadLetters},
+		{"LatestAndFirstBins", testLatestAndFirstBins},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
 	}
@@ -576,5 +577,49 @@ func testEntitiesAndDeadLetters(t *testing.T, b Backend) {
 	dl, err := st.DeadLetters(ctx, 2)
 	if err != nil || len(dl) != 2 || string(dl[0].Payload) != `{"n":2}` || dl[0].Attempts != 3 || !dl[0].Time.Equal(t0.Add(2*time.Second)) || dl[1].ID >= dl[0].ID {
 		t.Errorf("dead letters %+v (%v)", dl, err)
+	}
+}
+
+// testLatestAndFirstBins: a store that is a store.LatestBinner (both are)
+// gives each entity's last bin at a time, and its first bin.
+func testLatestAndFirstBins(t *testing.T, b Backend) {
+	ctx := context.Background()
+	st := b(t)(t)
+	defer st.Close()
+	lb, ok := st.(store.LatestBinner)
+	if !ok {
+		t.Skipf("%T is not a store.LatestBinner", st)
+	}
+	var batch store.Batch
+	for i := range 4 {
+		for _, code := range []string{"131279", "4837"} {
+			batch.Bins = append(batch.Bins, store.Bin{EntityType: event.OriginAS, EntityCode: code, Family: bgp.IPv4, Time: t0.Add(time.Duration(i) * 5 * time.Minute), Prefixes: int32(i + 1)})
+		}
+	}
+	batch.Bins = append(batch.Bins, store.Bin{EntityType: event.Country, EntityCode: "KP", Family: bgp.IPv4, Time: t0, Prefixes: 9},
+		store.Bin{EntityType: event.OriginAS, EntityCode: "131279", Family: bgp.IPv6, Time: t0, Prefixes: 7})
+	if _, err := st.Write(ctx, &batch); err != nil {
+		t.Fatal(err)
+	}
+	last, err := lb.LatestBins(ctx, event.OriginAS, bgp.IPv4, t0.Add(12*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int32{}
+	for _, x := range last {
+		got[x.EntityCode] = x.Prefixes
+		if !x.Time.Equal(t0.Add(10 * time.Minute)) {
+			t.Errorf("latest bin of %s at %s", x.EntityCode, x.Time)
+		}
+	}
+	if len(last) != 2 || got["131279"] != 3 || got["4837"] != 3 {
+		t.Errorf("latest IPv4 AS bins at +12m: %v, want 131279 and 4837 at their third bin (3)", got)
+	}
+	first, err := lb.FirstBins(ctx, event.OriginAS, bgp.IPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || first[0].Prefixes != 1 || first[1].Prefixes != 1 || !first[0].Time.Equal(t0) {
+		t.Errorf("first IPv4 AS bins: %+v", first)
 	}
 }
