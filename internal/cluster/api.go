@@ -20,10 +20,10 @@ import (
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
-// relayStatus is the api role's server.Status: the data clock and route
-// events from the detector's ticks on the bus, or from the store's
-// progress metadata when no tick came yet. Coverage is not relayed: it is
-// empty (nothing is claimed about what is judged).
+// relayStatus is the api role's server.Status: the data clock, route
+// events and coverage from the detector's ticks on the bus, or the data
+// clock from the store's progress metadata when no tick came yet (the
+// coverage is then empty: nothing is claimed about what is judged).
 type relayStatus struct {
 	st store.Store
 
@@ -31,6 +31,17 @@ type relayStatus struct {
 	dataTime time.Time
 	events   int64
 	lastTick time.Time // wall time
+	coverage event.Coverage
+}
+
+func (s *relayStatus) setCoverage(data []byte) {
+	var c event.Coverage
+	if json.Unmarshal(data, &c) != nil {
+		return
+	}
+	s.mu.Lock()
+	s.coverage = c
+	s.mu.Unlock()
 }
 
 func (s *relayStatus) tick(data []byte) {
@@ -93,8 +104,12 @@ func (s *relayStatus) Running() bool {
 	return !s.lastTick.IsZero() && time.Since(s.lastTick) < 5*time.Second
 }
 
-// Coverage implements server.Status (not relayed: empty).
-func (s *relayStatus) Coverage() event.Coverage { return event.Coverage{} }
+// Coverage implements server.Status: the detector's, as last relayed.
+func (s *relayStatus) Coverage() event.Coverage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.coverage
+}
 
 // APIConfig configures the api role.
 type APIConfig struct {
@@ -127,6 +142,11 @@ func API(ctx context.Context, nc *nats.Conn, cfg APIConfig) error {
 		return fmt.Errorf("api: subscribe to notices: %w", err)
 	}
 	defer sub.Unsubscribe()
+	csub, err := nc.Subscribe(SubjectCoverage, func(m *nats.Msg) { status.setCoverage(m.Data) })
+	if err != nil {
+		return fmt.Errorf("api: subscribe to coverage: %w", err)
+	}
+	defer csub.Unsubscribe()
 	opts := cfg.Server
 	opts.Store, opts.Status, opts.Hub, opts.Logger = cfg.Store, status, h, log
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -59,6 +59,16 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// workerLogger logs a worker's warnings and errors through t (and its
+// lease and stream lines with BLACKOUT_CLUSTER_DEBUG set).
+func workerLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("BLACKOUT_CLUSTER_DEBUG") != "" {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // single runs the demo through one engine into a SQLite store, as
@@ -108,7 +118,7 @@ func startWorker(t *testing.T, name string, urls []string, dsn string, ttl time.
 	go func() {
 		w.done <- Detect(ctx, nc, js, DetectConfig{Node: name, LeaseTTL: ttl, Replicas: 3,
 			Engine:   engine.Config{Store: st, Geo: testGeo(t)},
-			Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(testGeo(t))}, Logger: quiet(),
+			Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(testGeo(t))}, Logger: workerLogger(t),
 			OnTenure: func(d time.Duration) { w.tenure <- d },
 			OnEngine: func(e *engine.Engine) { w.eng <- e }})
 		nc.Close()
@@ -164,6 +174,27 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 	}()
 	urls := bus.URLs(nodes)
 	const ttl = 2 * time.Second
+
+	// The api role over the same store, from the start (it gets the
+	// detector's ticks and coverage over the bus).
+	urlc := make(chan string, 1)
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	apiDone := make(chan error, 1)
+	go func() {
+		apiDone <- RunNode(apiCtx, NodeConfig{Name: "api", Roles: map[string]bool{RoleAPI: true}, Bus: urls, Store: st, Listen: "127.0.0.1:0",
+			Logger: quiet(), OnReady: func(u string) { urlc <- u }})
+	}()
+	var base string
+	select {
+	case base = <-urlc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("api role not listening")
+	}
 
 	a := startWorker(t, "worker-a", urls, dsn, ttl)
 	select {
@@ -229,26 +260,6 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 	})
 
 	phase("worker b done")
-	// The api role over the same store.
-	urlc := make(chan string, 1)
-	st, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	apiCtx, stopAPI := context.WithCancel(ctx)
-	apiDone := make(chan error, 1)
-	go func() {
-		apiDone <- RunNode(apiCtx, NodeConfig{Name: "api", Roles: map[string]bool{RoleAPI: true}, Bus: urls, Store: st, Listen: "127.0.0.1:0",
-			Logger: quiet(), OnReady: func(u string) { urlc <- u }})
-	}()
-	var base string
-	select {
-	case base = <-urlc:
-	case <-time.After(30 * time.Second):
-		t.Fatal("api role not listening")
-	}
-
 	if got := storetest.Dump(t, st, "KP", "CN"); !slices.Equal(got, want) {
 		t.Errorf("cluster store differs from the single node's (%d vs %d lines)\n%s", len(got), len(want), diff(got, want))
 	}
@@ -261,6 +272,21 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 	resp.Body.Close()
 	if err != nil {
 		t.Fatal(err)
+	}
+	resp, err = http.Get(base + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		DataTime string `json:"data_time"`
+		Judging  struct {
+			Judged bool `json:"judged"`
+		} `json:"judging"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || !health.Judging.Judged || !strings.HasPrefix(health.DataTime, "2014-12-23T23:55") {
+		t.Errorf("api health %+v (%v): want the detector's data time and coverage", health, err)
 	}
 	var gotKeys, wantKeys []string
 	for _, ev := range body.Events {

@@ -39,6 +39,9 @@ const (
 	// SubjectNotice carries the detector's notices to the api roles (core
 	// NATS, not stored: a missed notice is in the store anyway).
 	SubjectNotice = "bo.notice"
+	// SubjectCoverage carries what the detector judges (event.Coverage as
+	// JSON), with every tick, to the api roles' health.
+	SubjectCoverage = "bo.status.coverage"
 	LeaseBucket   = "blackout_leases"
 	LeaseDetect   = "detect"
 )

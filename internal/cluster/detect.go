@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -195,6 +196,11 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 				return
 			case m := <-msgs:
 				_ = nc.Publish(SubjectNotice+"."+m.Event, m.Data)
+				if m.Event == "tick" {
+					if b, err := json.Marshal(eng.Coverage()); err == nil {
+						_ = nc.Publish(SubjectCoverage, b)
+					}
+				}
 			}
 		}
 	}()
@@ -217,7 +223,7 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 		return err
 	}
 	log.Info("route stream ended (end of the replay); holding the lease", "route_events", res.RouteEvents,
-		"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets)
+		"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets, "consumer_stalls", src.stalls.Load())
 	<-tctx.Done()
 	return context.Cause(tctx)
 }

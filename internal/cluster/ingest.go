@@ -263,6 +263,12 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 				}
 				continue
 			}
+			// What was read before the failure goes out first, so that
+			// a restart resumes right after it.
+			if ferr := p.flush(ctx); ferr != nil {
+				return res, fmt.Errorf("ingest: %w (and publishing what came before: %v)", err, ferr)
+			}
+			res.Retries = p.retries
 			return res, fmt.Errorf("ingest: %w", err)
 		}
 		n++
@@ -303,9 +309,11 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 		n++
 		m := &nats.Msg{Subject: SubjectEOF, Header: nats.Header{HeaderSeq: []string{strconv.FormatInt(n, 10)}, HeaderSource: []string{tag}}}
 		p.pend = append(p.pend, pending{msg: m, n: n})
+		retries := p.retries
 		if err := p.recover(ctx); err != nil {
 			return res, err
 		}
+		p.retries = retries + max(p.retries-retries-1, 0) // the mark's own send is no retry
 	}
 	res.Retries = p.retries
 	return res, nil

@@ -71,7 +71,9 @@ func TestIngestResume(t *testing.T) {
 		t.Fatal("no error from a broken source")
 	}
 	cfg.Source = &sliceSource{evs: evs}
+	start := time.Now()
 	res, err := Ingest(ctx, js, cfg)
+	t.Logf("resumed run: %+v in %s", res, time.Since(start).Round(time.Millisecond))
 	if err != nil || res.Skipped != 1234 || res.Published != int64(len(evs)-1234) {
 		t.Fatalf("resumed run: %+v (%v)", res, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,9 +23,12 @@ type streamSource struct {
 	filter  []string
 	it      jetstream.MessagesContext
 	lastSeq uint64
+	seen    atomic.Uint64 // lastSeq, for the watchdog
 	ev      bgp.Event
-	// Resets counts the consumers created again after an error.
+	// Resets counts the consumers created again after an error; stalls
+	// those stopped by the watchdog.
 	resets int
+	stalls atomic.Int64
 }
 
 // openStream waits for the route stream to exist (the ingest role creates
@@ -57,7 +61,7 @@ func (s *streamSource) consume() error {
 			return err
 		}
 		s.it = it
-		go func() { <-s.ctx.Done(); it.Stop() }() // Next has no context
+		go s.watch(it)
 		return nil
 	})
 }
@@ -97,6 +101,7 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 			continue // seen before a reset
 		}
 		s.lastSeq = meta.Sequence.Stream
+		s.seen.Store(s.lastSeq)
 		if m.Subject() == SubjectEOF {
 			return nil, io.EOF
 		}
@@ -106,6 +111,37 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 		}
 		s.ev = ev
 		return &s.ev, nil
+	}
+}
+
+// watch stops it when ctx is done (Next has no context), and when it
+// stalls: no message for 5 s while the stream holds later ones (a
+// consumer left on a node that lost the stream's leadership). Next then
+// creates a consumer again after the last message seen.
+func (s *streamSource) watch(it jetstream.MessagesContext) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	last := s.seen.Load()
+	for {
+		select {
+		case <-s.ctx.Done():
+			it.Stop()
+			return
+		case <-t.C:
+		}
+		now := s.seen.Load()
+		if now != last {
+			last = now
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
+		info, err := s.st.Info(ctx)
+		cancel()
+		if err == nil && info.State.LastSeq > now {
+			s.stalls.Add(1)
+			it.Stop()
+			return
+		}
 	}
 }
 
