@@ -42,8 +42,8 @@ const (
 	// SubjectCoverage carries what the detector judges (event.Coverage as
 	// JSON), with every tick, to the api roles' health.
 	SubjectCoverage = "bo.status.coverage"
-	LeaseBucket   = "blackout_leases"
-	LeaseDetect   = "detect"
+	LeaseBucket     = "blackout_leases"
+	LeaseDetect     = "detect"
 )
 
 // Message headers of the route stream.
