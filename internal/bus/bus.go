@@ -173,7 +173,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if o.Logf != nil {
-		o.Logf("bus node %s: clients on %s, cluster on %s, storage in %s", n.Name(), n.ClientURL(), n.ClusterURL(), o.Dir)
+		cl := n.ClusterURL()
+		if cl == "" {
+			cl = "none (a node alone)"
+		}
+		o.Logf("bus node %s: clients on %s, cluster on %s, storage in %s", n.Name(), n.ClientURL(), cl, o.Dir)
 	}
 	<-ctx.Done()
 	n.Shutdown()
