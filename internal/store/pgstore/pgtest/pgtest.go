@@ -94,7 +94,12 @@ func Start(ctx context.Context) (*Server, error) {
 		uid, _ = strconv.Atoi(u.Uid)
 		gid, _ = strconv.Atoi(u.Gid)
 	}
-	if s.Dir, err = os.MkdirTemp("", "blackout-pg-"); err != nil {
+	// User postgres must be able to enter the directory's parent.
+	parent := os.TempDir()
+	if fi, err := os.Stat(parent); s.as != "" && (err != nil || fi.Mode().Perm()&0o001 == 0) {
+		parent = "/tmp"
+	}
+	if s.Dir, err = os.MkdirTemp(parent, "blackout-pg-"); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(s.Dir, 0o755); err != nil {
