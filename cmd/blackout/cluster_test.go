@@ -299,3 +299,28 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestClusterFlags: wrong flags of bus, node and serve --store are usage
+// errors (exit 2, one line naming the flag), before anything connects.
+func TestClusterFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		word string
+	}{
+		{[]string{"bus", "--routes", "127.0.0.1:6222"}, "--routes"},
+		{[]string{"bus", "extra"}, "no arguments"},
+		{[]string{"node", "--role", "viewer"}, "--role"},
+		{[]string{"node", "--role", "detect"}, "--store"},
+		{[]string{"node", "--role", "api", "--store", "mysql://x"}, "--store"},
+		{[]string{"node", "--role", "ingest", "--lease-ttl", "0s"}, "-lease-ttl"},
+		{[]string{"node", "--role", "ingest", "--demo", "--replay", "x.mrt"}, "exclude"},
+		{[]string{"serve", "--store", "sqlite:///tmp/x"}, "--store"},
+		{[]string{"watch", "--routeviews=nohost"}, "-routeviews"},
+		{[]string{"watch", "--routeviews", "--routeviews-start", "yesterday"}, "start"},
+	} {
+		code, out, errs := runCmd(t, c.args...)
+		if code != 2 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.word) || out != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q: want exit 2 and one line naming %s", c.args, code, out, errs, c.word)
+		}
+	}
+}
