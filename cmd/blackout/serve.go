@@ -18,6 +18,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/livefeed"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
@@ -82,8 +83,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		logJSON   = fs.Bool("log-json", false, "write logs as JSON lines")
 	)
 	speed = 3600
-	build := registerLiveSources(fs)
-	rec := registerRecordFlags(fs)
+	lf := livefeed.Register(fs)
 	warmUp := fs.Duration("warm-up", time.Hour, "without a RIB dump, start detecting after this much data (live sources)")
 	fs.Var(&replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
 	fs.Var(&speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
@@ -97,10 +97,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout serve")
-	live, err := build(liveEnv{Logf: logf})
+	feed, err := lf.Build(logf)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	live := feed.Runners
 	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
 		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
@@ -180,24 +181,20 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		// Live: the events as they come (no pacing), optionally recorded.
 		liveCtx, stopLive := context.WithCancel(ctx)
 		defer stopLive()
-		events := source.Join(liveCtx, live, 4096, func(s source.Runner, err error) {
+		ls, closeRec, err := feed.Start(liveCtx, func(s source.Runner, err error) {
 			log.Error("source stopped", "source", s.Name(), "error", err)
 		})
-		if rec.dir != "" {
-			recorder, err := rec.start(liveCtx, events, logf)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if err := recorder.close(); err != nil {
-					log.Error("record", "error", err)
-				}
-			}()
-			events = recorder.events
+		if err != nil {
+			return err
 		}
-		src = source.FromChannel(events)
-		inputs = len(live)
-		opts.Speed = 0
+		defer func() {
+			if err := closeRec(); err != nil {
+				log.Error("record", "error", err)
+			}
+		}()
+		src, inputs, opts.Speed = ls, len(live), 0
+		feed.Configure(&opts.View)
+		mets.Live(eng.Coverage, eng.DataTime, feed.Sessions)
 	}
 
 	if src != nil {
@@ -220,9 +217,15 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			if len(live) > 0 {
+				log.Info("live sources started", "sources", feed.Names())
+			} else {
+				log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			}
 			res, err := eng.Run(runCtx, src, opts)
-			if err == nil {
+			if len(live) > 0 {
+				log.Info("live sources stopped", "route_events", res.RouteEvents, "events", eng.Events(), "input_errors", res.Errors)
+			} else if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
 					"events", eng.Events(), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
 			}

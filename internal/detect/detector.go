@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -280,8 +281,9 @@ func (d *Detector) Tick(now time.Time) {
 			first = g
 		}
 		// A family is warm once its full-feed peers are known: from a RIB
-		// dump, or after WarmUp of updates.
-		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
+		// dump, when every live peer that signals it has its whole table
+		// (End-of-RIB or a quiet table), or after WarmUp of updates.
+		if full > 0 && (sawRIB || d.peersReady(bgp.Family(f)) || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
 			d.warm[f] = true
 			d.warmAt[f] = now
 			for k, t := range d.tracks {
@@ -322,6 +324,28 @@ func (d *Detector) Tick(now time.Time) {
 	}
 	clear(d.pending[len(keep):])
 	d.pending = keep
+}
+
+// Readiness is implemented by evidence that knows live peers that signal
+// when their tables are complete (BGP sessions, BMP): how many of them are
+// up for family f, and how many are ready.
+type Readiness interface {
+	Readiness(f bgp.Family) (peers, ready int)
+}
+
+// readiness returns the evidence's readiness of f (0, 0 without).
+func (d *Detector) readiness(f bgp.Family) (peers, ready int) {
+	if r, ok := d.evidence.(Readiness); ok {
+		return r.Readiness(f)
+	}
+	return 0, 0
+}
+
+// peersReady reports whether family f has live peers that signal
+// readiness and all of them are ready.
+func (d *Detector) peersReady(f bgp.Family) bool {
+	peers, ready := d.readiness(f)
+	return peers > 0 && ready == peers
 }
 
 // gap handles a gap in the data from from to to (longer than MaxGap):
@@ -1021,7 +1045,7 @@ func pushRing(r []float64, v float64, n int) []float64 {
 // Peer handles a vantage point's event: shown, never counted as an outage.
 func (d *Detector) Peer(pe view.PeerEvent) {
 	switch pe.Kind {
-	case view.PeerDown, view.PeerFlush:
+	case view.PeerDown, view.PeerFlush, view.PeerMaxPrefix:
 		if d.peers[pe.Index] != nil {
 			return
 		}
@@ -1102,6 +1126,7 @@ func (d *Detector) Coverage() event.Coverage {
 		lastRIB, first, full := d.evidence.FamilyState(f)
 		sawRIB := !lastRIB.IsZero()
 		fc := event.FamilyCoverage{Family: f, FullFeedPeers: full, RIB: sawRIB}
+		fc.LivePeers, fc.ReadyPeers = d.readiness(f)
 		if !d.gapEnd.IsZero() && !d.warm[f] {
 			fc.NotJudged = "a gap in the data from " + fmtTime(d.gapStart) + " to " + fmtTime(d.gapEnd) +
 				": judged again from a RIB dump after it or after the warm-up (--warm-up)"
@@ -1121,6 +1146,9 @@ func (d *Detector) Coverage() event.Coverage {
 			if full == 0 {
 				fc.Note = "no full-feed peers now: changes since are not judged"
 			}
+		case fc.LivePeers > fc.ReadyPeers:
+			fc.NotJudged = fmt.Sprintf("learning the peers' tables: %d of %d peers ready (each at its End-of-RIB, or when its table stops growing)",
+				fc.ReadyPeers, fc.LivePeers)
 		case first.IsZero():
 			fc.NotJudged = "no route of this family in the input"
 		case full == 0:

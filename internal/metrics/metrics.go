@@ -4,6 +4,10 @@
 package metrics
 
 import (
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -61,3 +65,50 @@ func (m *Metrics) AlertDelivered(sink string, err error) {
 
 // DeadLetter counts one alert given up on.
 func (m *Metrics) DeadLetter() { m.DeadLetters.Inc() }
+
+// Live registers the gauges of live sources, read when scraped: per
+// family, the live peers up that signal when their tables are complete
+// (blackout_peers), those of them that are ready (blackout_ready_peers) and
+// the full-feed peers (blackout_full_feed_peers), from coverage; the BGP
+// connections open and sessions established, from sessions; and
+// blackout_lag_seconds becomes the seconds the data time is behind the
+// wall clock (0 before any data).
+func (m *Metrics) Live(coverage func() event.Coverage, dataTime func() time.Time, sessions func() (open, established int)) {
+	fam := func(f bgp.Family, get func(event.FamilyCoverage) int) func() float64 {
+		return func() float64 {
+			for _, fc := range coverage().Families {
+				if fc.Family == f {
+					return float64(get(fc))
+				}
+			}
+			return 0
+		}
+	}
+	for _, g := range []struct {
+		name, help string
+		get        func(event.FamilyCoverage) int
+	}{
+		{"blackout_peers", "Live peers up that signal when their tables are complete (BGP sessions, BMP), by family.", func(c event.FamilyCoverage) int { return c.LivePeers }},
+		{"blackout_ready_peers", "Live peers whose table of the family is complete (End-of-RIB or a quiet table).", func(c event.FamilyCoverage) int { return c.ReadyPeers }},
+		{"blackout_full_feed_peers", "Full-feed peers of the family (the vantage points that count).", func(c event.FamilyCoverage) int { return c.FullFeedPeers }},
+	} {
+		for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
+			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help,
+				ConstLabels: prometheus.Labels{"family": f.String()}}, fam(f, g.get)))
+		}
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_bgp_connections", Help: "BGP connections open now (established or not)."},
+			func() float64 { o, _ := sessions(); return float64(o) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_bgp_sessions", Help: "BGP sessions established now."},
+			func() float64 { _, e := sessions(); return float64(e) }))
+	m.Registry.Unregister(m.Lag)
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_lag_seconds", Help: "Seconds the data time is behind the wall clock (live sources; 0 before any data)."},
+		func() float64 {
+			t := dataTime()
+			if t.IsZero() {
+				return 0
+			}
+			return time.Since(t).Seconds()
+		}))
+}

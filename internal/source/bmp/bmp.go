@@ -89,6 +89,9 @@ type Config struct {
 	// Logf receives one line per router connection, termination and error
 	// (default: discard).
 	Logf func(format string, args ...any)
+	// Quiet is how long a monitored peer's table must stop growing to be
+	// complete without an End-of-RIB marker (default source.DefaultQuiet).
+	Quiet time.Duration
 }
 
 // Stats counts what the station received.
