@@ -219,6 +219,7 @@ type Detector struct {
 	nextID   int
 	warm     [2]bool // detection has started, by family
 	warmAt   [2]time.Time
+	warmLive [2]bool // ... because the live peers' tables were complete
 	gapStart time.Time // the latest gap in the data (see Config.MaxGap)
 	gapEnd   time.Time
 	lastScan time.Time // data time the pending tracks were last looked at
@@ -283,9 +284,11 @@ func (d *Detector) Tick(now time.Time) {
 		// A family is warm once its full-feed peers are known: from a RIB
 		// dump, when every live peer that signals it has its whole table
 		// (End-of-RIB or a quiet table), or after WarmUp of updates.
-		if full > 0 && (sawRIB || d.peersReady(bgp.Family(f)) || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
+		ready := !sawRIB && d.peersReady(bgp.Family(f))
+		if full > 0 && (sawRIB || ready || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
 			d.warm[f] = true
 			d.warmAt[f] = now
+			d.warmLive[f] = ready
 			for k, t := range d.tracks {
 				// The value at the end of the last closed bin; before
 				// any bin closed (a warm-up shorter than a bin, live),
@@ -1134,12 +1137,16 @@ func (d *Detector) Coverage() event.Coverage {
 			continue
 		}
 		switch {
-		case d.warm[f] && !d.now.After(d.warmAt[f]):
+		case d.warm[f] && !d.now.After(d.warmAt[f]) && fc.LivePeers == 0:
 			fc.NotJudged = "no data after " + fmtTime(d.warmAt[f]) + " (a RIB dump alone): nothing could change"
 		case d.warm[f]:
 			at := d.warmAt[f]
 			fc.JudgedFrom = &at
-			if !sawRIB {
+			switch {
+			case d.warmLive[f]:
+				fc.Note = fmt.Sprintf("from the live peers' whole tables (End-of-RIB or a quiet table); %d of %d peers ready now",
+					fc.ReadyPeers, fc.LivePeers)
+			case !sawRIB:
 				fc.Note = "no RIB dump: the view was learnt from updates, prefixes that did not change since " +
 					fmtTime(first) + " are not in it"
 			}

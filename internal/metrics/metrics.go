@@ -103,7 +103,7 @@ func (m *Metrics) Live(coverage func() event.Coverage, dataTime func() time.Time
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_bgp_sessions", Help: "BGP sessions established now."},
 			func() float64 { _, e := sessions(); return float64(e) }))
 	m.Registry.Unregister(m.Lag)
-	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_lag_seconds", Help: "Seconds the data time is behind the wall clock (live sources; 0 before any data)."},
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_lag_seconds", Help: "Wall time minus data time, for live sources (0 for a replay)."},
 		func() float64 {
 			t := dataTime()
 			if t.IsZero() {
