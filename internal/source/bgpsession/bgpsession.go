@@ -264,8 +264,8 @@ func (c *Collector) reject(addr netip.Addr, as uint32, why string) {
 	c.logf("bgp %s: rejected peer %s: %s", c.cfg.Listen, who, why)
 }
 
-// logf writes a line unless too many came lately (a flood of connections
-// must not become a flood of lines): at most 20 lines per 10 seconds, the
+// logf writes a line of the kinds a flood could multiply (connections
+// turned away, bad UPDATEs) unless too many came lately: at most 20 lines per 10 seconds, the
 // count of lines left out told in the next one.
 func (c *Collector) logf(format string, args ...any) {
 	if n, ok := c.logs.allow(time.Now()); ok {

@@ -166,7 +166,7 @@ func (c *Collector) serve(ctx context.Context, conn net.Conn, addr netip.Addr, n
 	if len(ap) > 0 {
 		extra = ", ADD-PATH " + strings.Join(ap, " ")
 	}
-	c.logf("bgp %s: session up: %s AS%d (hold time %s%s)", c.cfg.Listen, addr, s.peer.AS, s.hold, extra)
+	c.cfg.Logf("bgp %s: session up: %s AS%d (hold time %s%s)", c.cfg.Listen, addr, s.peer.AS, s.hold, extra)
 	if !emit(bgp.Event{Time: now, Kind: bgp.PeerState, Peer: s.peer, OldState: bgp.StateOpenConfirm,
 		NewState: bgp.StateEstablished, SignalsReady: true}) {
 		return
@@ -192,7 +192,7 @@ func (c *Collector) serve(ctx context.Context, conn net.Conn, addr netip.Addr, n
 		s.notify(notification{code: errHold})
 		why = fmt.Sprintf("hold timer expired (%s without a message)", s.hold)
 	}
-	c.logf("bgp %s: session down: %s AS%d: %s", c.cfg.Listen, addr, s.peer.AS, why)
+	c.cfg.Logf("bgp %s: session down: %s AS%d: %s", c.cfg.Listen, addr, s.peer.AS, why)
 	emit(bgp.Event{Time: time.Now().UTC(), Kind: bgp.PeerState, Peer: s.peer, OldState: bgp.StateEstablished, NewState: bgp.StateIdle})
 }
 
@@ -326,7 +326,7 @@ func (s *session) established(ctx context.Context, emit func(bgp.Event) bool) er
 func (s *session) readyDue(now time.Time, emit func(bgp.Event) bool) bool {
 	fams, why := s.ready.Due(now)
 	for i, f := range fams {
-		s.c.logf("bgp %s: peer ready: %s AS%d %s (%s)", s.c.cfg.Listen, s.addr, s.peer.AS, f, why[i])
+		s.c.cfg.Logf("bgp %s: peer ready: %s AS%d %s (%s)", s.c.cfg.Listen, s.addr, s.peer.AS, f, why[i])
 		if !emit(bgp.EndOfRIBFor(now.UTC(), s.peer, f)) {
 			return false
 		}
@@ -345,7 +345,7 @@ func (s *session) update(dec *wire.UpdateDecoder, u *wire.Update, msg []byte, t 
 			f = bgp.IPv6
 		}
 		if ok, why := s.ready.Marker(f); ok {
-			s.c.logf("bgp %s: peer ready: %s AS%d %s (%s)", s.c.cfg.Listen, s.addr, s.peer.AS, f, why)
+			s.c.cfg.Logf("bgp %s: peer ready: %s AS%d %s (%s)", s.c.cfg.Listen, s.addr, s.peer.AS, f, why)
 			return emit(bgp.EndOfRIBFor(t, s.peer, f))
 		}
 		return true
