@@ -161,4 +161,3 @@ func firstSentence(s string) string {
 	}
 	return s
 }
-

@@ -219,7 +219,7 @@ type Detector struct {
 	nextID   int
 	warm     [2]bool // detection has started, by family
 	warmAt   [2]time.Time
-	warmLive [2]bool // ... because the live peers' tables were complete
+	warmLive [2]bool   // ... because the live peers' tables were complete
 	gapStart time.Time // the latest gap in the data (see Config.MaxGap)
 	gapEnd   time.Time
 	lastScan time.Time // data time the pending tracks were last looked at

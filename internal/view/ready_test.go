@@ -87,7 +87,9 @@ func TestMaxPrefixes(t *testing.T) {
 	cfg := view.DefaultConfig()
 	cfg.MaxPrefixes = [2]int{10, 10}
 	var told []string
-	cfg.OnMaxPrefix = func(p bgp.Peer, f bgp.Family, limit int) { told = append(told, fmt.Sprintf("%s %s %d", p.Addr, f, limit)) }
+	cfg.OnMaxPrefix = func(p bgp.Peer, f bgp.Family, limit int) {
+		told = append(told, fmt.Sprintf("%s %s %d", p.Addr, f, limit))
+	}
 	v := view.New(cfg, &r)
 	a := bgp.Peer{Collector: "bgp", Addr: netip.MustParseAddr("127.0.0.2"), AS: 65001}
 	b := bgp.Peer{Collector: "bgp", Addr: netip.MustParseAddr("127.0.0.3"), AS: 65002}

@@ -13,7 +13,7 @@ import (
 type bootstrapFlags struct{}
 
 func (b *bootstrapFlags) register(fs *flag.FlagSet) {}
-func (b *bootstrapFlags) set() bool             { return false }
+func (b *bootstrapFlags) set() bool                 { return false }
 func (b *bootstrapFlags) build([]rislive.Filter, func(string, ...any)) (*bootstrap, error) {
 	return nil, nil
 }
@@ -23,5 +23,5 @@ type bootstrap struct {
 	live source.Runner
 }
 
-func (b *bootstrap) Name() string                                      { return b.live.Name() }
+func (b *bootstrap) Name() string                                        { return b.live.Name() }
 func (b *bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error { return b.live.Run(ctx, out) }
