@@ -117,7 +117,7 @@ type Feed struct {
 	recordDir   string
 	recordEvery time.Duration
 	logf        func(string, ...any)
-	boot        *bootstrap
+	boot        *Bootstrap
 }
 
 // Build builds the sources the flags ask for (a Feed with no Runners when
@@ -138,7 +138,7 @@ func (f *Flags) Build(logf func(format string, args ...any)) (*Feed, error) {
 			return nil, err
 		}
 		if boot != nil {
-			boot.live = r
+			boot.Live = r
 			fd.boot = boot
 			fd.Runners = append(fd.Runners, boot)
 		} else {
