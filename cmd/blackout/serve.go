@@ -193,8 +193,15 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			}
 		}()
 		src, inputs, opts.Speed = ls, len(live), 0
-		feed.Configure(&opts.View)
-		mets.Live(eng.Coverage, eng.DataTime, feed.Sessions)
+		opts.View.MaxPrefixes, opts.View.OnMaxPrefix = feed.MaxPrefixes()
+		mets.Live(func(f int) (peers, ready, full int) {
+			for _, fc := range eng.Coverage().Families {
+				if int(fc.Family) == f {
+					return fc.LivePeers, fc.ReadyPeers, fc.FullFeedPeers
+				}
+			}
+			return 0, 0, 0
+		}, eng.DataTime, feed.Sessions)
 	}
 
 	if src != nil {

@@ -69,7 +69,7 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	opts := pipeline.Options{Config: af.pipelineConfig(db), Sinks: []pipeline.Sink{ns}, ForgetEvents: true,
 		OnError:    func(err error) { logf("%v", err) },
 		OnCoverage: func(c event.Coverage) { logf("%s", strings.Join(c.Statements(), " ")) }}
-	feed.Configure(&opts.View)
+	opts.View.MaxPrefixes, opts.View.OnMaxPrefix = feed.MaxPrefixes()
 	logf("watching %s", feed.Names())
 
 	// The sources stop when runCtx ends: on SIGINT, or when the pipeline

@@ -6,8 +6,6 @@ package metrics
 import (
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -67,34 +65,24 @@ func (m *Metrics) AlertDelivered(sink string, err error) {
 func (m *Metrics) DeadLetter() { m.DeadLetters.Inc() }
 
 // Live registers the gauges of live sources, read when scraped: per
-// family, the live peers up that signal when their tables are complete
-// (blackout_peers), those of them that are ready (blackout_ready_peers) and
-// the full-feed peers (blackout_full_feed_peers), from coverage; the BGP
-// connections open and sessions established, from sessions; and
-// blackout_lag_seconds becomes the seconds the data time is behind the
-// wall clock (0 before any data).
-func (m *Metrics) Live(coverage func() event.Coverage, dataTime func() time.Time, sessions func() (open, established int)) {
-	fam := func(f bgp.Family, get func(event.FamilyCoverage) int) func() float64 {
-		return func() float64 {
-			for _, fc := range coverage().Families {
-				if fc.Family == f {
-					return float64(get(fc))
-				}
-			}
-			return 0
-		}
-	}
-	for _, g := range []struct {
-		name, help string
-		get        func(event.FamilyCoverage) int
-	}{
-		{"blackout_peers", "Live peers up that signal when their tables are complete (BGP sessions, BMP), by family.", func(c event.FamilyCoverage) int { return c.LivePeers }},
-		{"blackout_ready_peers", "Live peers whose table of the family is complete (End-of-RIB or a quiet table).", func(c event.FamilyCoverage) int { return c.ReadyPeers }},
-		{"blackout_full_feed_peers", "Full-feed peers of the family (the vantage points that count).", func(c event.FamilyCoverage) int { return c.FullFeedPeers }},
+// family (ipv4 = 0, ipv6 = 1 for family), the live peers up that signal
+// when their tables are complete (blackout_peers), those of them that are
+// ready (blackout_ready_peers) and the full-feed peers
+// (blackout_full_feed_peers); the BGP connections open and sessions
+// established, from sessions; and blackout_lag_seconds becomes the
+// seconds the data time is behind the wall clock (0 before any data).
+func (m *Metrics) Live(family func(f int) (peers, ready, full int), dataTime func() time.Time, sessions func() (open, established int)) {
+	for i, g := range []struct{ name, help string }{
+		{"blackout_peers", "Live peers up that signal when their tables are complete (BGP sessions, BMP), by family."},
+		{"blackout_ready_peers", "Live peers whose table of the family is complete (End-of-RIB or a quiet table)."},
+		{"blackout_full_feed_peers", "Full-feed peers of the family (the vantage points that count)."},
 	} {
-		for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
+		for f, name := range []string{"ipv4", "ipv6"} {
 			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help,
-				ConstLabels: prometheus.Labels{"family": f.String()}}, fam(f, g.get)))
+				ConstLabels: prometheus.Labels{"family": name}}, func() float64 {
+				p, r, full := family(f)
+				return float64([3]int{p, r, full}[i])
+			}))
 		}
 	}
 	m.Registry.MustRegister(

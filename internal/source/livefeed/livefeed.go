@@ -1,8 +1,9 @@
 // Package livefeed is the live side of `blackout watch` and `blackout
 // serve`: the flags of every live source (RIS Live, BGP sessions, BMP, the
 // recorder), the sources they build, and their run: joined in arrival
-// order, recorded if asked, with the view's limits for live peers (the
-// maximum prefix count, whose breach closes a BGP session with a Cease).
+// order, recorded if asked, and the limits the view applies to live peers
+// (the maximum prefix count, whose breach closes a BGP session with a
+// Cease).
 // The commands keep only the wiring.
 package livefeed
 
@@ -22,7 +23,6 @@ import (
 	"github.com/blackout-bgp/blackout/internal/source/bmp"
 	"github.com/blackout-bgp/blackout/internal/source/record"
 	"github.com/blackout-bgp/blackout/internal/source/rislive"
-	"github.com/blackout-bgp/blackout/internal/view"
 )
 
 // Default maximum prefix counts per peer: about twice a full table of
@@ -201,12 +201,12 @@ func (fd *Feed) Names() string {
 	return strings.Join(names, ", ")
 }
 
-// Configure sets the view's limits for live peers: the maximum prefix
-// counts, and the BGP session of a peer over them is closed with a Cease
-// (Maximum Number of Prefixes Reached).
-func (fd *Feed) Configure(v *view.Config) {
-	v.MaxPrefixes = fd.maxPrefixes
-	v.OnMaxPrefix = func(p bgp.Peer, f bgp.Family, limit int) {
+// MaxPrefixes returns the view's limits for live peers (set them as
+// view.Config.MaxPrefixes and OnMaxPrefix): the maximum prefix counts, and
+// the function that closes the BGP session of a peer over them with a
+// Cease (Maximum Number of Prefixes Reached).
+func (fd *Feed) MaxPrefixes() ([2]int, func(p bgp.Peer, f bgp.Family, limit int)) {
+	return fd.maxPrefixes, func(p bgp.Peer, f bgp.Family, limit int) {
 		fd.logf("peer %s AS%d (%s) went over %d %s prefixes (--max-prefixes): its routes are dropped", p.Addr, p.AS, p.Collector, limit, f)
 		for _, c := range fd.collectors {
 			if c.CollectorName() == p.Collector {
