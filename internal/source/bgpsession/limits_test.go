@@ -53,7 +53,22 @@ func start(t *testing.T, cfg bgpsession.Config) (string, <-chan bgp.Event) {
 	cfg.Listen = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(peertest.FreePort(t)))
 	cfg.LocalAS = 65000
 	cfg.Collector = "test"
-	return cfg.Listen.String(), collector(t, cfg)
+	src, err := bgpsession.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := src.Listen(ctx); err != nil { // listening before the first dial
+		t.Fatal(err)
+	}
+	out := make(chan bgp.Event, 1024)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, out) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return cfg.Listen.String(), out
 }
 
 func waitLog(t *testing.T, l *logBuf, s string) {
@@ -190,10 +205,10 @@ func TestCease(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := make(chan bgp.Event, 64)
-	go src.Run(ctx, out)
-	for src.Addr() == nil {
-		time.Sleep(5 * time.Millisecond)
+	if err := src.Listen(ctx); err != nil {
+		t.Fatal(err)
 	}
+	go src.Run(ctx, out)
 	c := peertest.DialBGP(t, "127.0.3.1", cfg.Listen.String())
 	c.Handshake(t, 65031, [4]byte{127, 0, 3, 1})
 	peertest.Collect(t, out, 5*time.Second, "session up", func(e []bgp.Event) bool { return count(e, bgp.PeerState) == 1 })
