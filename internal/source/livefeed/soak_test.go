@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -23,9 +25,10 @@ import (
 
 // soakGen generates a RIS Live stream: peers announce a world of n IPv4
 // /24s (from 1.0.0.0 up, so that they fall in many countries), then churn:
-// every second of data time, perSec updates of random (peer, prefix): a
-// withdrawal of an announced route or an announcement, with one of a
-// bounded set of AS paths (route churn, not an ever-growing variety).
+// every second of data time, perSec updates of random (peer, prefix):
+// path changes (one of a bounded set of AS paths: route churn, not an
+// ever-growing variety), and one in ten a withdrawal announced again a
+// minute later.
 type soakGen struct {
 	n, peers, perSec int
 	upstreams        int // AS paths are peer, one of upstreams transit ASes, one of 1,000 origins
@@ -35,8 +38,15 @@ type soakGen struct {
 	i                int      // messages so far
 	t                time.Time
 	inSec            int
+	back             []comeBack // withdrawn routes, re-announced a minute later
 	sent             atomic.Int64
 	clock            atomic.Int64 // data time of the last message (unix seconds)
+}
+
+// comeBack is a withdrawn route and when it is announced again.
+type comeBack struct {
+	peer, i int
+	at      time.Time
 }
 
 func (g *soakGen) prefix(i int) string {
@@ -80,10 +90,31 @@ func (g *soakGen) next() []byte {
 			return nil
 		}
 		g.inSec++
+		if len(g.back) > 0 && !g.t.Before(g.back[0].at) {
+			b := g.back[0]
+			g.back = g.back[1:]
+			g.up[b.peer][b.i] = true
+			m = g.msg(b.peer, b.i, true, g.rng.IntN(400))
+			break
+		}
+		// Path changes mostly; one update in ten a withdrawal that comes
+		// back a minute later (a flap).
 		p, i := g.rng.IntN(g.peers), g.rng.IntN(g.n)
-		ann := !g.up[p][i] || g.rng.IntN(2) == 0
-		g.up[p][i] = ann
-		m = g.msg(p, i, ann, g.rng.IntN(400))
+		if !g.up[p][i] {
+			i = (i + 1) % g.n // flapping already: another route
+			if !g.up[p][i] {
+				m = g.msg(p, i, true, g.rng.IntN(400))
+				g.up[p][i] = true
+				break
+			}
+		}
+		if g.rng.IntN(10) == 0 {
+			g.up[p][i] = false
+			g.back = append(g.back, comeBack{p, i, g.t.Add(time.Minute)})
+			m = g.msg(p, i, false, 0)
+		} else {
+			m = g.msg(p, i, true, g.rng.IntN(400))
+		}
 	}
 	g.i++
 	g.sent.Add(1)
@@ -97,6 +128,7 @@ type memSink struct {
 	next    time.Time
 	samples []sample
 	events  int
+	maxHeap uint64
 }
 
 type sample struct {
@@ -113,10 +145,21 @@ func (m *memSink) Progress(t time.Time, _ int64) {
 		return
 	}
 	m.next = m.next.Add(10 * time.Minute)
+	// The heap the GC found live (runtime/metrics): not what the other
+	// goroutines (the RIS Live server and client of the test) allocate
+	// between the GC and the reading, on a busy machine.
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	m.samples = append(m.samples, sample{data: t.Sub(m.start).Round(time.Minute), heap: ms.HeapAlloc, rss: selfRSS(), at: time.Now()})
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	heap := live[0].Value.Uint64()
+	m.samples = append(m.samples, sample{data: t.Sub(m.start).Round(time.Minute), heap: heap, rss: selfRSS(), at: time.Now()})
+	if p := os.Getenv("BLACKOUT_SOAK_PROFILE"); p != "" && heap > m.maxHeap {
+		m.maxHeap = heap
+		if f, err := os.Create(p); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 }
 
 func selfRSS() float64 {
