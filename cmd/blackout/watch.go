@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -36,7 +35,7 @@ func lineLogger(w io.Writer, prefix string) func(format string, args ...any) {
 func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "watch", "[--ris-live[=URL]] [--ris-filter KEY=VALUE]... [--bgp-listen ADDR:PORT ...] [--record DIR] [--json] [flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, false)
 	lf := livefeed.Register(fs)
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -44,9 +43,6 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: watch takes no file arguments (got %q); use `blackout replay` for files", errUsage, rest[0])
-	}
-	if af.chart != "" {
-		return fmt.Errorf("%w: --chart is for replay; watch prints events as they happen", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout watch")
 	feed, err := lf.Build(logf)
@@ -118,46 +114,5 @@ func (s *noticeSink) Notify(n event.Notice) {
 		s.err = report.WriteJSON(s.w, []*event.Event{n.Event})
 		return
 	}
-	_, s.err = io.WriteString(s.w, noticeLine(n)+"\n")
-}
-
-// noticeLine formats a notice as one readable line: time, notice type,
-// kind, severity, entity, family and the first sentence of the explanation.
-func noticeLine(n event.Notice) string {
-	ev := n.Event
-	t := n.Time
-	if t.IsZero() {
-		t = ev.Start
-	}
-	entity := ev.EntityCode
-	switch ev.EntityType {
-	case event.OriginAS:
-		entity = "AS" + ev.EntityCode
-	case event.Peer:
-		entity = "peer " + ev.EntityCode
-	}
-	if ev.EntityName != "" {
-		entity += " (" + ev.EntityName + ")"
-	}
-	var extra string
-	switch n.Type {
-	case event.End, event.Retract:
-		extra = fmt.Sprintf(" after %s", ev.Duration(t).Round(time.Second))
-	default:
-		if ev.FractionLost > 0 {
-			extra = fmt.Sprintf(" lost %.0f%%", ev.FractionLost*100)
-		}
-	}
-	return fmt.Sprintf("%s  %-8s %-15s %-8s %s %s%s: %s",
-		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(string(n.Type)), ev.Kind, ev.Severity,
-		entity, ev.Family, extra, firstSentence(ev.Explanation))
-}
-
-// firstSentence returns s up to the end of its first sentence, on one line.
-func firstSentence(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
-	}
-	return s
+	_, s.err = io.WriteString(s.w, report.NoticeLine(n)+"\n")
 }
