@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/source/archive"
 	"github.com/blackout-bgp/blackout/internal/source/rislive"
@@ -47,7 +48,7 @@ func (b *bootstrapFlags) register(fs *flag.FlagSet) {
 	fs.Var(boolOrList{b}, "ris-bootstrap", "start RIS Live with each collector's table from the RIS archive (latest bview, then the update files up to the live stream), joined without gap or double count (--ris-bootstrap alone: the collector of --ris-filter host; =`LIST`: those collectors)")
 	fs.StringVar(&b.base, "ris-base", archive.DefaultRISBase, "base URL of the RIPE RIS archive (or a mirror), for --ris-bootstrap")
 	fs.StringVar(&b.cache, "cache", "", "cache directory for archive files, for --ris-bootstrap (default $BLACKOUT_ARCHIVE_CACHE or <user cache dir>/blackout/archive)")
-	fs.DurationVar(&b.wait, "ris-bootstrap-wait", 30*time.Minute, "longest wait for the archive to publish the update file that reaches the live stream")
+	cliflag.DurationVar(fs, &b.wait, "ris-bootstrap-wait", 30*time.Minute, false, "longest wait for the archive to publish the update file that reaches the live stream, a positive `duration`")
 }
 
 func (b *bootstrapFlags) set() bool { return b.given && b.on }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/source/bgpsession"
 	"github.com/blackout-bgp/blackout/internal/source/bmp"
@@ -64,7 +65,7 @@ func Register(fs *flag.FlagSet) *Flags {
 		f.risFilters++
 		return f.risFilter.Set(kv)
 	})
-	fs.DurationVar(&f.risBackoff, "ris-max-backoff", time.Minute, "longest wait between two RIS Live reconnection attempts")
+	cliflag.DurationVar(fs, &f.risBackoff, "ris-max-backoff", time.Minute, false, "longest wait between two RIS Live reconnection attempts, a positive `duration`")
 	f.boot.register(fs)
 	fs.StringVar(&f.bgpListen, "bgp-listen", "", "accept BGP sessions from routers on `ADDR:PORT` (blackout is a passive collector; it announces nothing)")
 	fs.UintVar(&f.localAS, "local-as", 0, "the collector's `AS` number (with --bgp-listen)")
@@ -83,9 +84,9 @@ func Register(fs *flag.FlagSet) *Flags {
 		}
 		return err
 	})
-	fs.IntVar(&f.maxSessions, "bgp-max-sessions", bgpsession.DefaultMaxSessions, "most BGP connections open at once (more are closed at once)")
-	fs.DurationVar(&f.handshake, "bgp-handshake-timeout", bgpsession.DefaultHandshakeTimeout, "longest a BGP connection may take to reach Established")
-	fs.DurationVar(&f.quiet, "ready-quiet", source.DefaultQuiet, "a live peer without End-of-RIB is ready when its table stopped growing for `D`")
+	cliflag.PositiveVar(fs, &f.maxSessions, "bgp-max-sessions", bgpsession.DefaultMaxSessions, "at most `N` BGP connections open at once (one more is closed at once)")
+	cliflag.DurationVar(fs, &f.handshake, "bgp-handshake-timeout", bgpsession.DefaultHandshakeTimeout, false, "longest a BGP connection may take to reach Established, a positive `duration`")
+	cliflag.DurationVar(fs, &f.quiet, "ready-quiet", source.DefaultQuiet, false, "a live peer without End-of-RIB is ready when its table stopped growing for this `duration`")
 	fs.Func("max-prefixes", "most prefixes a live peer may have, `V4,V6` (default 2000000,500000; over it: a peer event, its routes dropped, a BGP session closed)", func(s string) error {
 		v4, v6, ok := strings.Cut(s, ",")
 		a, err1 := strconv.Atoi(v4)
@@ -105,7 +106,7 @@ func Register(fs *flag.FlagSet) *Flags {
 		return err
 	})
 	fs.StringVar(&f.recordDir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
-	fs.DurationVar(&f.recordEvery, "record-every", 15*time.Minute, "rotate the recorded files every `D` of data time")
+	cliflag.DurationVar(fs, &f.recordEvery, "record-every", 15*time.Minute, false, "rotate the recorded files every `D` of data time")
 	return f
 }
 
