@@ -186,6 +186,7 @@ type View struct {
 	first    [2]time.Time // the first route event of the family
 	lastPeer int
 	lastKey  bgp.Peer
+	nSignals int // peers that ever signalled readiness
 }
 
 // New returns an empty view reporting to obs (which may be nil).
@@ -508,6 +509,9 @@ func (v *View) peerState(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	ps.limited = false
 	ps.loading = [2]bool{}
 	if nw == bgp.StateEstablished && ev.SignalsReady {
+		if !ps.signals {
+			v.nSignals++
+		}
 		ps.signals = true
 		ps.loading = [2]bool{true, true}
 	}
@@ -572,8 +576,8 @@ func (v *View) endOfRIB(t time.Time, ev *bgp.Event) {
 // table of f is complete). Both are 0 when no source signals readiness
 // (files, archives, RIS Live).
 func (v *View) Readiness(f bgp.Family) (peers, ready int) {
-	if f > bgp.IPv6 {
-		return 0, 0
+	if f > bgp.IPv6 || v.nSignals == 0 {
+		return 0, 0 // no such source: nothing to look at on every event of a replay
 	}
 	for _, ps := range v.peers {
 		if ps.signals && ps.up {
