@@ -499,6 +499,13 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 		t.setInitial(s.Space)
 		return
 	}
+	if d.warmLive[f] && len(t.hours) == 0 && len(t.hourBins) == 0 && s.Space > t.initial {
+		// Judged from the live peers' readiness, before any bin closed: a
+		// table still arriving (a peer declared ready by a quiet time it
+		// took to breathe) raises the starting baseline; a loss is a fall
+		// from the highest value seen.
+		t.setInitial(s.Space)
+	}
 	base := t.baseline()
 	if base <= 0 || base < d.cfg.MinBaseline {
 		return
