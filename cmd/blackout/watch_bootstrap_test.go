@@ -48,7 +48,9 @@ func TestWatchRISBootstrap(t *testing.T) {
 	defer srv.Close()
 	code, out, errs := runWatchUntil(t, []string{"--ris-live=" + srv.URL, "--ris-filter", "host=rrc00", "--ris-bootstrap",
 		"--ris-base", bases.RIS, "--cache", t.TempDir(), "--json", "--country", "KP"},
-		func(out string) bool { return strings.Contains(out, `"entity_code":"KP"`) && strings.Contains(out, `"kind":"outage"`) })
+		func(out string) bool {
+			return strings.Contains(out, `"entity_code":"KP"`) && strings.Contains(out, `"kind":"outage"`)
+		})
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
