@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/cluster"
+	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/source"
 )
 
@@ -40,7 +42,7 @@ func runNode(ctx context.Context, env *cmdEnv, args []string) error {
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
 	var geoPaths multiFlag
 	fs.Var(&geoPaths, "geo", "registry data file `PATH` to stack over the default (repeatable)")
-	srcs := registerServeSources(fs)
+	srcs := inputs.RegisterFlags(fs)
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -53,7 +55,11 @@ func runNode(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	cfg.Logger = newLogger(env, *logJSON).With("node", cfg.Name)
+	var h slog.Handler = slog.NewTextHandler(env.stderr, nil)
+	if *logJSON {
+		h = slog.NewJSONHandler(env.stderr, nil)
+	}
+	cfg.Logger = slog.New(h).With("node", cfg.Name)
 	spec, err := srcs.Spec(rest, lineLogger(env.stderr, "blackout node"), func(r source.Runner, err error) {
 		cfg.Logger.Error("source stopped", "source", r.Name(), "error", err)
 	})

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,12 +11,13 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/alert"
 	"github.com/blackout-bgp/blackout/internal/cliflag"
+	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
-	"github.com/blackout-bgp/blackout/internal/inputs"
 	"github.com/blackout-bgp/blackout/internal/metrics"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/livefeed"
 	"github.com/blackout-bgp/blackout/internal/store"
 	"github.com/blackout-bgp/blackout/internal/store/storeopen"
 )
@@ -33,6 +33,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		dsn               = fs.String("store", "", "a PostgreSQL store `URL` (postgres://USER@HOST:PORT/DB?sslmode=disable) instead of --data")
 		listen            = fs.String("listen", "127.0.0.1:8080", "serve HTTP on `ADDR` (host:port; port 0 picks a free port)")
 		config            = fs.String("config", "", "configuration `FILE` (JSON) with the alert rules and sinks")
+		replay            multiFlag
+		speed             = cliflag.Speed(3600)
+		demoFlag          = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
 		ret               = cliflag.Retention(90 * 24 * time.Hour)
 		geoPaths          multiFlag
 		bin, warmUp       time.Duration
@@ -40,22 +43,36 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		maxConns, maxSubs int
 	)
 	cliflag.DurationVar(fs, &bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
-	srcs := registerServeSources(fs)
+	lf := livefeed.Register(fs)
 	cliflag.DurationVar(fs, &warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (live sources; 0 or more)")
 	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
 	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
 	fs.Var(&ret, "retention", "keep signal bins for this `duration` behind the data time (e.g. 90d, 720h; 0: forever); events are kept forever")
+	fs.Var(&replay, "replay", "MRT `FILE` to replay (repeatable; further file arguments are added)")
+	fs.Var(&speed, "speed", "replay pace: data seconds per wall second, a `factor` (3600 = an hour a second), or max")
 	fs.Var(&geoPaths, "geo", "registry data file `PATH` to stack over the default (repeatable)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
+	replay = append(replay, rest...)
+	if *demoFlag && len(replay) > 0 {
+		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
+	}
 	logf := lineLogger(env.stderr, "blackout serve")
-	log := newLogger(env, *logJSON)
-	spec, err := srcs.Spec(rest, logf, func(r source.Runner, err error) { log.Error("source stopped", "source", r.Name(), "error", err) })
+	feed, err := lf.Build(logf)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	live := feed.Runners
+	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
+		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
+	}
+	var h slog.Handler = slog.NewTextHandler(env.stderr, nil)
+	if *logJSON {
+		h = slog.NewJSONHandler(env.stderr, nil)
+	}
+	log := slog.New(h)
 
 	var alerts alert.Config
 	if *config != "" {
@@ -92,7 +109,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
 	}
 
-	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(srcs.Speed)}
+	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
 	opts.Bin = bin
 	opts.Detect.WarmUp = warmUp
 	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
@@ -104,19 +121,52 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
 	}
 
-	in, err := inputs.Open(ctx, spec)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := in.Close(); err != nil {
-			log.Error("record", "error", err)
+	var src source.Source
+	inputs := 0
+	switch {
+	case *demoFlag:
+		ds := demo.Sources()
+		inputs = len(ds)
+		src = source.Merge(ds)
+	case len(replay) > 0:
+		files, err := source.OpenFiles(ctx, replay)
+		if err != nil {
+			return err
 		}
-	}()
-	src := in.Source
-	if len(spec.Live) > 0 {
-		opts.Speed = 0 // live: the events as they come
+		var fs []source.Source
+		for _, f := range files {
+			defer f.Close()
+			fs = append(fs, f)
+		}
+		inputs = len(fs)
+		src = source.Merge(fs)
+	case len(live) > 0:
+		// Live: the events as they come (no pacing), optionally recorded.
+		liveCtx, stopLive := context.WithCancel(ctx)
+		defer stopLive()
+		ls, closeRec, err := feed.Start(liveCtx, func(s source.Runner, err error) {
+			log.Error("source stopped", "source", s.Name(), "error", err)
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := closeRec(); err != nil {
+				log.Error("record", "error", err)
+			}
+		}()
+		src, inputs, opts.Speed = ls, len(live), 0
+		opts.View.MaxPrefixes, opts.View.OnMaxPrefix = feed.MaxPrefixes()
+		mets.Live(func(f int) (peers, ready, full int) {
+			for _, fc := range eng.Coverage().Families {
+				if int(fc.Family) == f {
+					return fc.LivePeers, fc.ReadyPeers, fc.FullFeedPeers
+				}
+			}
+			return 0, 0, 0
+		}, eng.DataTime, feed.Sessions)
 	}
+
 	if src != nil {
 		eng.MarkRunning()
 	}
@@ -139,9 +189,15 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", in.N, "speed", srcs.Speed.String())
+			if len(live) > 0 {
+				log.Info("live sources started", "sources", feed.Names())
+			} else {
+				log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			}
 			res, err := eng.Run(runCtx, src, opts)
-			if err == nil {
+			if len(live) > 0 {
+				log.Info("live sources stopped", "route_events", res.RouteEvents, "events", eng.Events(), "input_errors", res.Errors)
+			} else if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
 					"events", eng.Events(), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
 			}
@@ -173,19 +229,4 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	disp.Close(shCtx)
 	log.Info("stopped", "data_time", eng.DataTime())
 	return failed
-}
-
-// registerServeSources registers the source flags of serve and of node's
-// ingest role: --demo, --replay, --speed and the live sources (as watch).
-func registerServeSources(fs *flag.FlagSet) *inputs.Flags {
-	build, rec := registerLiveSources(fs), registerRecordFlags(fs)
-	return inputs.RegisterFlags(fs, func(logf func(string, ...any)) ([]source.Runner, error) { return build(liveEnv{Logf: logf}) }, &rec.dir, &rec.every)
-}
-
-// newLogger returns the structured logger of serve and node.
-func newLogger(env *cmdEnv, jsonLines bool) *slog.Logger {
-	if jsonLines {
-		return slog.New(slog.NewJSONHandler(env.stderr, nil))
-	}
-	return slog.New(slog.NewTextHandler(env.stderr, nil))
 }

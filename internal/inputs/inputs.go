@@ -1,7 +1,7 @@
-// Package inputs opens the route event sources of `blackout serve` and of
-// the ingest role of `blackout node`: the embedded demo, MRT files merged
-// in time order, or live feeds joined in arrival order and optionally
-// recorded into rotating MRT files.
+// Package inputs opens the route event sources of the ingest role of
+// `blackout node`: the embedded demo, MRT files merged in time order, or
+// the live feeds of package livefeed (joined in arrival order, optionally
+// recorded), with the flags that ask for them.
 package inputs
 
 import (
@@ -12,12 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/source"
-	"github.com/blackout-bgp/blackout/internal/source/record"
+	"github.com/blackout-bgp/blackout/internal/source/livefeed"
 )
 
 // Spec says which inputs to open: at most one of Demo, Files and Live.
@@ -25,11 +24,9 @@ type Spec struct {
 	Demo  bool
 	Files []string
 	Live  []source.Runner
-	// RecordDir, if set, records what the live feeds receive there,
-	// rotating every RecordEvery of data time.
-	RecordDir   string
-	RecordEvery time.Duration
-	Logf        func(format string, args ...any)
+	// Feed, if set, runs Live (with its recorder, when --record was
+	// given); else Live is joined as it is.
+	Feed *livefeed.Feed
 	// OnStop is told of a live feed that stopped for good.
 	OnStop func(r source.Runner, err error)
 }
@@ -76,25 +73,15 @@ func Open(ctx context.Context, s Spec) (*Inputs, error) {
 		if onStop == nil {
 			onStop = func(source.Runner, error) {}
 		}
-		events := source.Join(liveCtx, s.Live, 4096, onStop)
-		in := &Inputs{N: len(s.Live), close: func() error { stop(); return nil }}
-		if s.RecordDir != "" {
-			logf := s.Logf
-			if logf == nil {
-				logf = func(string, ...any) {}
-			}
-			rec, err := record.New(record.Config{Dir: s.RecordDir, Every: s.RecordEvery, OnError: func(err error) { logf("%v", err) }})
-			if err != nil {
-				stop()
-				return nil, err
-			}
-			out, wait := record.Tee(liveCtx, events, rec, 1<<16)
-			logf("recording into %s (rotating every %s of data time)", s.RecordDir, s.RecordEvery)
-			events = out
-			in.close = func() error { stop(); return wait() }
+		if s.Feed == nil {
+			return &Inputs{Source: source.FromChannel(source.Join(liveCtx, s.Live, 4096, onStop)), N: len(s.Live), close: func() error { stop(); return nil }}, nil
 		}
-		in.Source = source.FromChannel(events)
-		return in, nil
+		ls, closeRec, err := s.Feed.Start(liveCtx, onStop)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		return &Inputs{Source: ls, N: len(s.Live), close: func() error { stop(); return closeRec() }}, nil
 	}
 	return &Inputs{}, nil
 }
@@ -129,37 +116,37 @@ func (s Spec) Describe() string {
 	return strings.Join(parts, " ")
 }
 
-// Flags are the source flags of serve and of node's ingest role: --demo,
-// --replay FILE... and --speed. The live sources' flags (as watch's) and
-// the recorder's are the command's; it hands in their builder and values.
+// Flags are the source flags of node's ingest role: --demo, --replay
+// FILE..., --speed, and the live sources' (package livefeed, as watch and
+// serve have them).
 type Flags struct {
-	Speed    cliflag.Speed
-	demo     *bool
-	replay   cliflag.Strings
-	live     func(logf func(string, ...any)) ([]source.Runner, error)
-	recDir   *string
-	recEvery *time.Duration
+	Speed  cliflag.Speed
+	demo   *bool
+	replay cliflag.Strings
+	live   *livefeed.Flags
 }
 
-// RegisterFlags registers --demo, --replay and --speed on fs.
-func RegisterFlags(fs *flag.FlagSet, live func(logf func(string, ...any)) ([]source.Runner, error), recDir *string, recEvery *time.Duration) *Flags {
-	f := &Flags{Speed: 3600, live: live, recDir: recDir, recEvery: recEvery}
+// RegisterFlags registers the flags on fs.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{Speed: 3600}
 	f.demo = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
 	fs.Var(&f.replay, "replay", "MRT `FILE` to replay (repeatable; further file arguments are added)")
 	fs.Var(&f.Speed, "speed", "replay pace: data seconds per wall second, a `factor` (3600 = an hour a second), or max")
+	f.live = livefeed.Register(fs)
 	return f
 }
 
 // Spec returns what the flags and the file arguments ask for, with the
 // live sources built; an error is a usage error.
 func (f *Flags) Spec(files []string, logf func(string, ...any), onStop func(source.Runner, error)) (Spec, error) {
-	s := Spec{Demo: *f.demo, Files: append(f.replay, files...), RecordDir: *f.recDir, RecordEvery: *f.recEvery, Logf: logf, OnStop: onStop}
+	s := Spec{Demo: *f.demo, Files: append(f.replay, files...), OnStop: onStop}
 	if err := s.Check(); err != nil {
 		return s, err
 	}
-	var err error
-	if s.Live, err = f.live(logf); err != nil {
+	feed, err := f.live.Build(logf)
+	if err != nil {
 		return s, err
 	}
+	s.Feed, s.Live = feed, feed.Runners
 	return s, s.Check()
 }
