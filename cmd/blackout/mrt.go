@@ -120,6 +120,9 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 			total++
 			continue
 		}
+		if *bgpdumpMode {
+			mrt.NewBgpdumpDumper(rr) // RIB attributes decoded only when not cached
+		}
 		errs, err := eachEvent(ctx, env, out, rr, func(ev *bgp.Event) error {
 			line = format(line[:0], rr, ev)
 			_, err := out.Write(line)

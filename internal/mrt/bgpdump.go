@@ -92,9 +92,29 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	}
 	b = append(b, '|')
 	if addPath {
-		b = strconv.AppendUint(b, uint64(ev.PathID), 10)
+		b = appendUint(b, ev.PathID)
 		b = append(b, '|')
 	}
+	if rec.Type == TypeTableDumpV2 && rr.tails != nil {
+		// What follows depends only on the entry's attribute bytes.
+		if t := rr.tails.get(rr.entry.Attrs); t != nil {
+			return append(b, t...)
+		}
+		ok := rr.decodeEntryAttrs()
+		start := len(b)
+		b = appendRouteTail(b, rr, ev)
+		if ok {
+			rr.tails.put(rr.entry.Attrs, b[start:])
+		}
+		return b
+	}
+	return appendRouteTail(b, rr, ev)
+}
+
+// appendRouteTail appends the fields of an announcement's line from the AS
+// path on, and the newline.
+func appendRouteTail(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
+	rec := rr.Record()
 	a := ev.Attrs
 	b = appendPath(b, a)
 	b = append(b, '|')
@@ -136,13 +156,13 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	}
 	b = append(b, '|')
 	if signed {
-		b = strconv.AppendInt(b, int64(int32(a.LocalPref)), 10)
+		b = appendInt(b, int32(a.LocalPref))
 		b = append(b, '|')
-		b = strconv.AppendInt(b, int64(int32(a.MED)), 10)
+		b = appendInt(b, int32(a.MED))
 	} else {
-		b = strconv.AppendUint(b, uint64(a.LocalPref), 10)
+		b = appendUint(b, a.LocalPref)
 		b = append(b, '|')
-		b = strconv.AppendUint(b, uint64(a.MED), 10)
+		b = appendUint(b, a.MED)
 	}
 	b = append(b, '|')
 	b = appendCommunities(b, a)
@@ -164,9 +184,9 @@ func appendCommunities(b []byte, a *bgp.Attrs) []byte {
 		case bgp.CommunityNoExportSub:
 			b = append(b, "local-AS"...)
 		default:
-			b = strconv.AppendUint(b, uint64(c>>16), 10)
+			b = appendUint(b, uint32(c>>16))
 			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(c&0xffff), 10)
+			b = appendUint(b, uint32(c&0xffff))
 		}
 	}
 	return b
@@ -186,7 +206,7 @@ func appendPath(b []byte, a *bgp.Attrs) []byte {
 			}
 		}
 	}
-	return a.Path.AppendString(b)
+	return appendASPath(b, &a.Path)
 }
 
 // appendAggregate appends the ATOMIC_AGGREGATE and AGGREGATOR fields and
@@ -198,7 +218,7 @@ func appendAggregate(b []byte, a *bgp.Attrs) []byte {
 		b = append(b, "NAG|"...)
 	}
 	if a.Has(bgp.AttrAggregator) && a.Aggregator.Addr != broadcast4 {
-		b = strconv.AppendUint(b, uint64(a.Aggregator.AS), 10)
+		b = appendUint(b, uint32(a.Aggregator.AS))
 		b = append(b, ' ')
 		b = AppendAddr(b, a.Aggregator.Addr)
 	}
@@ -471,14 +491,14 @@ func (rr *RouteReader) peerField(i int) []byte {
 func appendPeerField(b []byte, p bgp.Peer) []byte {
 	b = AppendAddr(b, p.Addr)
 	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(p.AS), 10)
+	b = appendUint(b, uint32(p.AS))
 	return append(b, '|')
 }
 
 func appendPrefixText(b []byte, p netip.Prefix) []byte {
 	b = AppendAddr(b, p.Addr())
 	b = append(b, '/')
-	return strconv.AppendUint(b, uint64(p.Bits()), 10)
+	return appendUint(b, uint32(p.Bits()))
 }
 
 // broadcast4 is INADDR_NONE, which bgpdump uses to mean "no address".

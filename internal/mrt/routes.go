@@ -71,6 +71,12 @@ type RouteReader struct {
 	ev         bgp.Event
 	eof        bool
 	deferred   error // an error to return after the event it belongs to
+
+	// lazyRIB leaves the attributes of TABLE_DUMP_V2 RIB entries undecoded
+	// (attrsPending) until decodeEntryAttrs (BgpdumpDumper).
+	lazyRIB      bool
+	attrsPending bool
+	tails        *tailCache
 }
 
 // NewRouteReader returns a RouteReader of r; name identifies the input in
@@ -369,15 +375,13 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 			return nil, &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype,
 				Err: fmt.Errorf("RIB entry for %s: peer index %d beyond the %d peers of the PEER_INDEX_TABLE", rr.rib.Prefix, rr.entry.PeerIndex, len(rr.peers))}
 		}
-		var none []wire.NLRI
-		err = rr.ribAttrs.Decode(rr.entry.Attrs, wire.AttrOptions{AS4: true, RIB: true}, &rr.attrs, &none, &none)
 		rr.originated = rr.entry.Originated
 		rr.stats.Announcements++
 		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,
 			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
-		if err != nil {
-			rr.stats.Errors++
-			rr.deferred = rr.recordError(fmt.Errorf("RIB entry for %s from %s: %w", rr.rib.Prefix, rr.ev.Peer.Addr, err))
+		rr.attrsPending = true
+		if !rr.lazyRIB {
+			rr.decodeEntryAttrs()
 		}
 		return &rr.ev, nil
 	}

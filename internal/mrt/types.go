@@ -22,6 +22,26 @@ const (
 // String returns the type's RFC name.
 func (t Type) String() string {
 	switch t {
+	case 0:
+		return "NULL"
+	case 1:
+		return "START"
+	case 2:
+		return "DIE"
+	case 3:
+		return "I_AM_DEAD"
+	case 4:
+		return "PEER_DOWN"
+	case 6:
+		return "RIP"
+	case 7:
+		return "IDRP"
+	case 8:
+		return "RIPNG"
+	case 9:
+		return "BGP4PLUS"
+	case 10:
+		return "BGP4PLUS_01"
 	case TypeBGP:
 		return "BGP"
 	case TypeOSPFv2:
@@ -44,6 +64,16 @@ func (t Type) String() string {
 		return "OSPFv3_ET"
 	}
 	return "TYPE_" + strconv.Itoa(int(t))
+}
+
+// assigned reports whether IANA assigned type t (RFC 6396, with the
+// deprecated types of its appendix B: NULL 0 to BGP4PLUS_01 10).
+func (t Type) assigned() bool {
+	switch {
+	case t <= 13, t == 16, t == 17, t == 32, t == 33, t == 48, t == 49:
+		return true
+	}
+	return false
 }
 
 // extendedTime reports whether records of type t carry a microsecond field.
