@@ -78,7 +78,8 @@ func eachEvent(ctx context.Context, env *cmdEnv, out *bufio.Writer, rr *mrt.Rout
 // Errors in the input (a truncated file, a corrupt record) are printed on
 // standard error naming the input and byte offset; every route before and
 // after is still printed. At the end a summary line per input goes to
-// standard error, and the exit status is 1 if any error happened.
+// standard error, with a line per type of record not decoded, and the exit
+// status is 1 if any error happened or any record was not decoded.
 func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "mrt dump", "[-m] [--json] [--collector NAME] FILE...")
 	bgpdumpMode := fs.Bool("m", false, "print what `bgpdump -m` prints, line for line")
@@ -136,7 +137,7 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 		if err := out.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(env.stderr, rr.Summary(errs))
+		total += mrt.WriteSummary(env.stderr, rr, errs).NotDecoded
 	}
 	if err := out.Flush(); err != nil {
 		return err
@@ -146,9 +147,6 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	return nil
 }
-
-// mrtStats is the report of `blackout mrt stats` (its JSON form).
-type mrtStats = mrt.StatsReport
 
 // runMRTStats implements `blackout mrt stats`: the counts of
 // mrt.StatsCollector over every input, printed by mrt.WriteStatsText or as
@@ -184,9 +182,7 @@ func runMRTStats(ctx context.Context, env *cmdEnv, args []string) error {
 		})
 		line.Clear()
 		rc.Close()
-		sum := rr.Summary(errs)
-		fmt.Fprintln(env.stderr, sum)
-		stats.File(sum, rr.Stats())
+		stats.File(mrt.WriteSummary(env.stderr, rr, errs), rr.Stats())
 		if err != nil {
 			return err
 		}
@@ -200,7 +196,7 @@ func runMRTStats(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if rep.Errors > 0 {
+	if rep.Errors > 0 || rep.NotDecoded > 0 {
 		return exitError{1}
 	}
 	return nil

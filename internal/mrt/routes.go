@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -22,7 +23,8 @@ func (k RecordKey) String() string { return k.Type.String() + "/" + SubtypeName(
 // Stats counts what a RouteReader has read.
 type Stats struct {
 	Records       map[RecordKey]int64 // records by type and subtype
-	Skipped       map[RecordKey]int64 // records not decoded: unknown types, RIB_GENERIC, other families
+	Skipped       map[RecordKey]int64 // records not decoded: types and subtypes not read (RIB_GENERIC, OSPF, ...)
+	FirstSkipped  map[RecordKey]int64 // the offset of the first record of each key in Skipped
 	Messages      [6]int64            // BGP4MP messages by BGP message type (index 1..5)
 	Announcements int64
 	Withdrawals   int64
@@ -31,6 +33,10 @@ type Stats struct {
 	Multicast     int64 // multicast routes left out of the events
 	Errors        int64 // records with an error
 	BytesSkipped  int64 // bytes skipped to resynchronise after corrupt headers
+	// HostBits counts the routes whose prefix had bits set beyond its
+	// length, as written: the events carry them masked (`bgpdump -m`
+	// lines print them as written).
+	HostBits int64
 	First, Last   time.Time
 }
 
@@ -86,7 +92,7 @@ func NewRouteReader(r io.Reader, name, collector string) *RouteReader {
 	return &RouteReader{
 		rd:        NewReader(r, name),
 		collector: collector,
-		stats:     Stats{Records: map[RecordKey]int64{}, Skipped: map[RecordKey]int64{}},
+		stats:     Stats{Records: map[RecordKey]int64{}, Skipped: map[RecordKey]int64{}, FirstSkipped: map[RecordKey]int64{}},
 	}
 }
 
@@ -102,6 +108,39 @@ func (rr *RouteReader) Originated() uint32 { return rr.originated }
 func (rr *RouteReader) Stats() *Stats {
 	rr.stats.BytesSkipped = rr.rd.Skipped
 	return &rr.stats
+}
+
+// Undecoded is the count of the records of one type and subtype that were
+// not decoded, and the offset of the first.
+type Undecoded struct {
+	Key   RecordKey
+	Count int64
+	First int64
+}
+
+// String says it for people: "24242 records of MRT type 5 (BGP) subtype 9
+// (SUBTYPE_9) not decoded, the first at offset 0".
+func (u Undecoded) String() string {
+	s := "s"
+	if u.Count == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%d record%s of MRT type %d (%s) subtype %d (%s) not decoded, the first at offset %d",
+		u.Count, s, u.Key.Type, u.Key.Type, u.Key.Subtype, SubtypeName(u.Key.Type, u.Key.Subtype), u.First)
+}
+
+// Undecoded returns the records not decoded so far, by type and subtype in
+// their numeric order.
+func (rr *RouteReader) Undecoded() []Undecoded {
+	var out []Undecoded
+	for k, n := range rr.stats.Skipped {
+		out = append(out, Undecoded{Key: k, Count: n, First: rr.stats.FirstSkipped[k]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Key, out[j].Key
+		return a.Type < b.Type || (a.Type == b.Type && a.Subtype < b.Subtype)
+	})
+	return out
 }
 
 // Offset returns the offset of the next unread byte of the decompressed input.
@@ -164,6 +203,9 @@ func (rr *RouteReader) count(skipped bool) {
 	k := RecordKey{rr.rec.Type, rr.rec.Subtype}
 	rr.stats.Records[k]++
 	if skipped {
+		if rr.stats.Skipped[k] == 0 {
+			rr.stats.FirstSkipped[k] = rr.rec.Offset
+		}
 		rr.stats.Skipped[k]++
 	}
 	t := rr.rec.Time()
@@ -243,6 +285,9 @@ func (rr *RouteReader) tableDumpV1() (*bgp.Event, error) {
 	err := rr.ribAttrs.Decode(rr.v1.Attrs, wire.AttrOptions{AS4: false}, &rr.attrs, &w, &w)
 	rr.stats.RIBEntries++
 	rr.stats.Announcements++
+	if rr.v1.RawPrefix != rr.v1.Prefix {
+		rr.stats.HostBits++
+	}
 	rr.originated = rr.v1.Originated
 	rr.ev = bgp.Event{Time: rec.Time(), Kind: bgp.Announce, Peer: bgp.Peer{Collector: rr.collector, Addr: rr.v1.PeerAddr, AS: rr.v1.PeerAS},
 		Prefix: rr.v1.Prefix, Attrs: &rr.attrs, RIB: true}
@@ -278,6 +323,7 @@ func (rr *RouteReader) bgp4mp() (*bgp.Event, error) {
 	}
 	if typ == wire.MsgUpdate {
 		rr.pending, rr.idx = 1, 0
+		rr.rawFields()
 	}
 	return nil, err
 }
@@ -321,6 +367,7 @@ func (rr *RouteReader) bgpLegacy() (*bgp.Event, error) {
 		rr.stats.Messages[wire.MsgUpdate]++
 		err := rr.dec.DecodeUpdate(rest, false, false, &rr.upd)
 		rr.pending, rr.idx = 1, 0
+		rr.rawFields()
 		return nil, err
 	}
 	return nil, nil
@@ -377,6 +424,9 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 		}
 		rr.originated = rr.entry.Originated
 		rr.stats.Announcements++
+		if rr.rib.RawPrefix != rr.rib.Prefix {
+			rr.stats.HostBits++
+		}
 		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,
 			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
 		rr.attrsPending = true
