@@ -206,7 +206,9 @@ func lgHostBits() []byte {
 		[]byte{2}, lgIP("193.0.0.56"), lgIP("193.0.0.56"), lgU32(3333),
 		[]byte{3}, lgIP("193.0.0.57"), lgIP6("2001:db8::56"), lgU32(65550))
 	b = append(b, lgRecord(1400000100, TypeTableDumpV2, PeerIndexTable, pit)...)
-	entry := func(peer uint16, attrs []byte) []byte { return lgCat(lgU16(peer), lgU32(1399990000), lgU16(uint16(len(attrs))), attrs) }
+	entry := func(peer uint16, attrs []byte) []byte {
+		return lgCat(lgU16(peer), lgU32(1399990000), lgU16(uint16(len(attrs))), attrs)
+	}
 	b = append(b, lgRecord(1400000100, TypeTableDumpV2, RIBIPv4Unicast, lgCat(lgU32(0), lgPrefix("11.13.0.0/13"), lgU16(1), entry(0, attrs4)))...)
 	attrs6 := lgCat(lgAttr(0x40, 1, []byte{0}), as4Path, lgAttr(0x80, 14, append([]byte{16}, lgIP6("2001:db8::56")...)))
 	b = append(b, lgRecord(1400000100, TypeTableDumpV2, RIBIPv6Unicast, lgCat(lgU32(1), lgPrefix6("2001:db8:123f::/44"), lgU16(1), entry(1, attrs6)))...)

@@ -36,8 +36,8 @@ type Stats struct {
 	// HostBits counts the routes whose prefix had bits set beyond its
 	// length, as written: the events carry them masked (`bgpdump -m`
 	// lines print them as written).
-	HostBits int64
-	First, Last   time.Time
+	HostBits    int64
+	First, Last time.Time
 }
 
 // RouteReader turns an MRT stream into route events, one at a time. Events
