@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/compress"
@@ -103,10 +104,7 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 		collectorJSON, _ = json.Marshal(*collector)
 	}
 	format := mrt.AppendEventText
-	switch {
-	case *bgpdumpMode:
-		format = mrt.AppendBgpdumpLine
-	case *jsonMode:
+	if *jsonMode {
 		format = func(b []byte, rr *mrt.RouteReader, ev *bgp.Event) []byte {
 			return mrt.AppendEventJSON(b, rr, ev, collectorJSON)
 		}
@@ -121,14 +119,16 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 			total++
 			continue
 		}
-		if *bgpdumpMode {
-			mrt.NewBgpdumpDumper(rr) // RIB attributes decoded only when not cached
+		var errs int64
+		if *bgpdumpMode { // decoded and formatted on every core, written in order
+			errs, err = mrt.WriteBgpdump(ctx, out, rr, runtime.GOMAXPROCS(0), func(err error) { fmt.Fprintf(env.stderr, "blackout: %v\n", err) })
+		} else {
+			errs, err = eachEvent(ctx, env, out, rr, func(ev *bgp.Event) error {
+				line = format(line[:0], rr, ev)
+				_, err := out.Write(line)
+				return err
+			})
 		}
-		errs, err := eachEvent(ctx, env, out, rr, func(ev *bgp.Event) error {
-			line = format(line[:0], rr, ev)
-			_, err := out.Write(line)
-			return err
-		})
 		rc.Close()
 		total += errs
 		if err != nil {

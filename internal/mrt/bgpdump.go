@@ -101,14 +101,15 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	}
 	if rec.Type == TypeTableDumpV2 && rr.tails != nil {
 		// What follows depends only on the entry's attribute bytes.
-		if t := rr.tails.get(rr.entry.Attrs); t != nil {
+		t, on := rr.tails.get(rr.entry.PeerIndex, rr.entry.Attrs)
+		if t != nil {
 			return append(b, t...)
 		}
 		ok := rr.decodeEntryAttrs()
 		start := len(b)
 		b = appendRouteTail(b, rr, ev)
-		if ok {
-			rr.tails.put(rr.entry.Attrs, b[start:])
+		if ok && on {
+			rr.tails.put(rr.entry.PeerIndex, rr.entry.Attrs, b[start:])
 		}
 		return b
 	}

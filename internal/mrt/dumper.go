@@ -57,43 +57,89 @@ func (rr *RouteReader) decodeEntryAttrs() bool {
 	return true
 }
 
-// tailCache maps attribute blocks to the end of their `bgpdump -m` line,
-// direct-mapped: a block evicts the one of the same slot. It allocates
-// nothing once its slots have grown.
+// tailCache maps attribute blocks to the end of their `bgpdump -m` line.
+// It looks first at the last block of the same peer (a peer often has the
+// same attributes for neighbouring prefixes), then in a direct-mapped
+// table where a block evicts the one of the same slot. It allocates
+// nothing once its slots have grown. Where blocks rarely repeat (a
+// synthetic RIB with random communities) the lookups cost more than they
+// save: when fewer than one in eight hit, it turns itself off for a while,
+// then tries again.
 type tailCache struct {
-	seed  maphash.Seed
-	slots [tailSlots]tailSlot
+	seed          maphash.Seed
+	lookups, hits int
+	off           int        // lookups left to skip
+	peers         []tailSlot // the last block of each peer index
+	slots         [tailSlots]tailSlot
 }
 
-const tailSlots = 1 << 14
+const (
+	tailSlots = 1 << 14
+	// tailProbe lookups are counted before the hit rate is judged;
+	// tailPause are skipped when it is too low.
+	tailProbe = 1 << 13
+	tailPause = 1 << 18
+)
 
+// tailSlot holds an attribute block and its tail, one after the other.
 type tailSlot struct {
-	key, tail []byte
-	used      bool
+	data []byte
+	klen int // 0: empty
 }
 
-func newTailCache() *tailCache { return &tailCache{seed: maphash.MakeSeed()} }
-
-func (c *tailCache) slot(key []byte) *tailSlot {
-	return &c.slots[maphash.Bytes(c.seed, key)&(tailSlots-1)]
-}
-
-// get returns the tail of attribute block key, or nil.
-func (c *tailCache) get(key []byte) []byte {
-	s := c.slot(key)
-	if s.used && bytes.Equal(s.key, key) {
-		return s.tail
+func (s *tailSlot) lookup(key []byte) []byte {
+	if s.klen == len(key) && s.klen > 0 && bytes.Equal(s.data[:s.klen], key) {
+		return s.data[s.klen:]
 	}
 	return nil
 }
 
-// put stores the tail of attribute block key.
-func (c *tailCache) put(key, tail []byte) {
+func (s *tailSlot) store(key, tail []byte) {
+	s.data = append(append(s.data[:0], key...), tail...)
+	s.klen = len(key)
+}
+
+func newTailCache() *tailCache { return &tailCache{seed: maphash.MakeSeed()} }
+
+func (c *tailCache) peer(i uint16) *tailSlot {
+	for int(i) >= len(c.peers) {
+		c.peers = append(c.peers, tailSlot{})
+	}
+	return &c.peers[i]
+}
+
+// get returns the tail of attribute block key of peer index peer, or nil.
+// When it returns nil with ok false, the cache is off and put need not be
+// called.
+func (c *tailCache) get(peer uint16, key []byte) (tail []byte, ok bool) {
+	if c.off > 0 {
+		c.off--
+		return nil, false
+	}
+	c.lookups++
+	if c.lookups == tailProbe {
+		if c.hits*8 < c.lookups {
+			c.off = tailPause
+		}
+		c.lookups, c.hits = 0, 0
+	}
+	if t := c.peer(peer).lookup(key); t != nil {
+		c.hits++
+		return t, true
+	}
+	if t := c.slots[maphash.Bytes(c.seed, key)&(tailSlots-1)].lookup(key); t != nil {
+		c.hits++
+		c.peer(peer).store(key, t)
+		return t, true
+	}
+	return nil, true
+}
+
+// put stores the tail of attribute block key of peer index peer.
+func (c *tailCache) put(peer uint16, key, tail []byte) {
 	if len(key) > 1024 || len(tail) > 4096 {
 		return // rare and large: not worth keeping
 	}
-	s := c.slot(key)
-	s.key = append(s.key[:0], key...)
-	s.tail = append(s.tail[:0], tail...)
-	s.used = true
+	c.peer(peer).store(key, tail)
+	c.slots[maphash.Bytes(c.seed, key)&(tailSlots-1)].store(key, tail)
 }

@@ -47,6 +47,9 @@ type Reader struct {
 	done   bool
 	// pendingErr is an error to return before reading on.
 	pendingErr error
+	// framed, when not nil, is the input instead of br: records another
+	// Reader already framed (WriteBgpdump), read without judging them.
+	framed []byte
 	// Skipped counts bytes skipped while resynchronising after corrupt headers.
 	Skipped int64
 }
@@ -121,6 +124,9 @@ func (r *Reader) Next(rec *Record) error {
 	if r.done {
 		return io.EOF
 	}
+	if r.framed != nil {
+		return r.nextFramed(rec)
+	}
 	hdr, err := r.br.Peek(HeaderLen)
 	if err != nil {
 		r.done = true
@@ -190,6 +196,20 @@ func (r *Reader) Next(rec *Record) error {
 		body = r.big
 	}
 	r.deliver(rec, ts, typ, sub, body, total)
+	return nil
+}
+
+// nextFramed reads the next record of r.framed.
+func (r *Reader) nextFramed(rec *Record) error {
+	b := r.framed
+	if len(b) < HeaderLen {
+		r.done = true
+		return io.EOF
+	}
+	ts, typ, sub, length := parseHeader(b)
+	total := HeaderLen + int(length)
+	r.deliver(rec, ts, typ, sub, b[HeaderLen:total], total)
+	r.framed = b[total:]
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package mrt_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -193,6 +195,21 @@ func dumpLines(data []byte, name string) ([]byte, []error) {
 	}
 }
 
+// writeBgpdumpParallel returns mrt.WriteBgpdump's lines for data on two
+// goroutines, and its count of errors.
+func writeBgpdumpParallel(t *testing.T, data []byte, name string) ([]byte, int64) {
+	rr := mrt.NewRouteReader(bytes.NewReader(data), name, "")
+	rr.IncludeMulticast = true
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	n, err := mrt.WriteBgpdump(context.Background(), w, rr, 2, func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	return out.Bytes(), n
+}
+
 func routeLines(b []byte) int {
 	n := 0
 	for _, l := range strings.Split(string(b), "\n") {
@@ -229,6 +246,10 @@ func TestResyncAgainstBgpdump(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, errs := dumpLines(data, c.name)
+			if par, perrs := writeBgpdumpParallel(t, data, c.name); !bytes.Equal(par, got) || perrs != int64(len(errs)) {
+				t.Errorf("WriteBgpdump on 2 goroutines: %d lines, %d errors; BgpdumpDumper: %d lines, %d errors",
+					bytes.Count(par, []byte("\n")), perrs, bytes.Count(got, []byte("\n")), len(errs))
+			}
 			theirs := bgpdumpLines(t, bin, damaged)
 			if g, b := routeLines(got), routeLines(theirs); g < b {
 				t.Errorf("%d routes, bgpdump %d on the same file", g, b)

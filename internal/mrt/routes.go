@@ -40,6 +40,35 @@ type Stats struct {
 	First, Last time.Time
 }
 
+// add adds the counters of o to s.
+func (s *Stats) add(o *Stats) {
+	for k, n := range o.Records {
+		s.Records[k] += n
+	}
+	for k, n := range o.Skipped {
+		if f, ok := s.FirstSkipped[k]; !ok || o.FirstSkipped[k] < f || s.Skipped[k] == 0 {
+			s.FirstSkipped[k] = o.FirstSkipped[k]
+		}
+		s.Skipped[k] += n
+	}
+	for i, n := range o.Messages {
+		s.Messages[i] += n
+	}
+	s.Announcements += o.Announcements
+	s.Withdrawals += o.Withdrawals
+	s.StateChanges += o.StateChanges
+	s.RIBEntries += o.RIBEntries
+	s.Multicast += o.Multicast
+	s.Errors += o.Errors
+	s.HostBits += o.HostBits
+	if !o.First.IsZero() && (s.First.IsZero() || o.First.Before(s.First)) {
+		s.First = o.First
+	}
+	if o.Last.After(s.Last) {
+		s.Last = o.Last
+	}
+}
+
 // RouteReader turns an MRT stream into route events, one at a time. Events
 // and their attributes alias the reader's buffers and stay valid until the
 // next call of Next: no heap allocation happens per route once the buffers
@@ -83,6 +112,7 @@ type RouteReader struct {
 	lazyRIB      bool
 	attrsPending bool
 	tails        *tailCache
+	lastPIT      []byte // the PEER_INDEX_TABLE body a WriteBgpdump worker loaded
 }
 
 // NewRouteReader returns a RouteReader of r; name identifies the input in
@@ -226,15 +256,8 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 		switch rec.Subtype {
 		case PeerIndexTable:
 			rr.count(false)
-			rr.piGen++
-			if err := DecodePeerIndex(rec.Body, &rr.pi); err != nil {
-				return nil, err
-			}
-			rr.peers = rr.peers[:0]
-			for _, p := range rr.pi.Peers {
-				rr.peers = append(rr.peers, bgp.Peer{Collector: rr.collector, Addr: p.Addr, AS: p.AS})
-			}
-			return nil, nil
+			rr.lastPIT = nil
+			return nil, rr.loadPeerIndex(rec.Body)
 		case RIBGeneric, RIBGenericAddPath:
 			rr.count(true)
 			return nil, nil
@@ -249,6 +272,7 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 		}
 		rr.time = rec.Time()
 		rr.pending = 2
+		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Prefix: rr.rib.Prefix, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
 		return nil, nil
 	case TypeTableDump:
 		if rec.Subtype != TableDumpAFIIPv4 && rec.Subtype != TableDumpAFIIPv6 {
@@ -274,6 +298,21 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 	}
 	rr.count(true)
 	return nil, nil
+}
+
+// loadPeerIndex decodes a PEER_INDEX_TABLE body: its peers are those of
+// the RIB entries that follow. On an error the peers stay those of the
+// table before.
+func (rr *RouteReader) loadPeerIndex(body []byte) error {
+	rr.piGen++
+	if err := DecodePeerIndex(body, &rr.pi); err != nil {
+		return err
+	}
+	rr.peers = rr.peers[:0]
+	for _, p := range rr.pi.Peers {
+		rr.peers = append(rr.peers, bgp.Peer{Collector: rr.collector, Addr: p.Addr, AS: p.AS})
+	}
+	return nil
 }
 
 func (rr *RouteReader) tableDumpV1() (*bgp.Event, error) {
@@ -427,8 +466,9 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 		if rr.rib.RawPrefix != rr.rib.Prefix {
 			rr.stats.HostBits++
 		}
-		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,
-			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
+		// The fields common to the record's entries were set by dispatch.
+		rr.ev.Peer = rr.peers[rr.entry.PeerIndex]
+		rr.ev.PathID = rr.entry.PathID
 		rr.attrsPending = true
 		if !rr.lazyRIB {
 			rr.decodeEntryAttrs()
