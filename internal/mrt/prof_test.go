@@ -3,6 +3,7 @@ package mrt_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"testing"
@@ -19,21 +20,8 @@ func BenchmarkProfDump(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		rr := mrt.NewRouteReader(bytes.NewReader(data), "x", "")
 		rr.IncludeMulticast = true
-		d := mrt.NewBgpdumpDumper(rr)
-		_ = d
 		out := bufio.NewWriterSize(io.Discard, 1<<20)
-		var line []byte
-		for {
-			ev, err := rr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				continue
-			}
-			line = mrt.AppendBgpdumpLine(line[:0], rr, ev)
-			out.Write(line)
-		}
+		mrt.WriteBgpdump(context.Background(), out, rr, 1, func(error) {})
 		out.Flush()
 	}
 }
