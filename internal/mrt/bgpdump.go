@@ -105,9 +105,17 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 		if t != nil {
 			return append(b, t...)
 		}
-		ok := rr.decodeEntryAttrs()
 		start := len(b)
-		b = appendRouteTail(b, rr, ev)
+		var ok bool
+		if rr.attrsPending {
+			// Not decoded yet: format straight from the bytes if they
+			// are plain enough.
+			b, ok = appendRIBTail(b, rr.entry.Attrs)
+		}
+		if !ok {
+			ok = rr.decodeEntryAttrs()
+			b = appendRouteTail(b, rr, ev)
+		}
 		if ok && on {
 			rr.tails.put(rr.entry.PeerIndex, rr.entry.Attrs, b[start:])
 		}

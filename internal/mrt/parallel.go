@@ -2,6 +2,7 @@ package mrt
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -115,6 +116,7 @@ type pipeline struct {
 	stop              chan struct{} // closed by the writer when writing failed
 	errs              int64         // framing errors
 	pit               []byte        // the last PEER_INDEX_TABLE body that decoded
+	lines             bytes.Reader  // the writer's reader of a batch's lines
 }
 
 func (p *pipeline) newBatch(off int64) *batch {
@@ -271,6 +273,18 @@ func (p *pipeline) writeBatch(b *batch) error {
 		p.onErr(e.err)
 		pos = e.pos
 	}
-	_, err := p.w.Write(b.out[pos:])
+	rest := b.out[pos:]
+	if len(rest) < 64<<10 {
+		_, err := p.w.Write(rest)
+		return err
+	}
+	// Hand a large run of lines to the output directly, not through w's
+	// buffer: bufio.Writer.ReadFrom does when its buffer is empty and the
+	// output has a ReadFrom (a file: one write, no copy).
+	if err := p.w.Flush(); err != nil {
+		return err
+	}
+	p.lines.Reset(rest)
+	_, err := p.w.ReadFrom(&p.lines)
 	return err
 }

@@ -123,3 +123,77 @@ func firstDiff(a, b string) string {
 	}
 	return fmt.Sprintf("%d lines vs %d", len(al), len(bl))
 }
+
+// TestAppendRIBTail checks the tails formatted straight from attribute
+// bytes against those of the decoded attributes, on every RIB entry of the
+// writer's samples, the legacy files and the corpus RIBs when present (the
+// generated RIB: TestResyncAgainstBgpdump, through bgpdump).
+func TestAppendRIBTail(t *testing.T) {
+	inputs := map[string][]byte{"host-bits": lgHostBits(), "writer": fuzzWriterSample(t), "sample": dumpSample(t)}
+	for _, name := range []string{"routeviews2.rib.20140523.0600.partial.gz", "routeviews6.rib.20151101.0600.partial.gz",
+		"bview.ipv4_unicast_add_path.gz", "bview.ipv6_unicast_add_path.gz", "mrtparse.bird-mrtdump_rib", "mrtparse.bird6-mrtdump_rib"} {
+		path := filepath.Join(corpusDirOrEmpty(), "mrt", name)
+		if fileSize(path) > 0 {
+			var b bytes.Buffer
+			b.ReadFrom(openCorpus(t, path))
+			inputs[name] = b.Bytes()
+		}
+	}
+	var fast, slow []byte
+	for name, data := range inputs {
+		rr := NewRouteReader(bytes.NewReader(data), name, "")
+		n, plain := 0, 0
+		for {
+			ev, err := rr.Next()
+			if err != nil {
+				if _, ok := err.(*RecordError); ok {
+					continue
+				}
+				break
+			}
+			if rr.rec.Type != TypeTableDumpV2 || !ev.RIB {
+				continue
+			}
+			n++
+			var ok bool
+			fast, ok = appendRIBTail(fast[:0], rr.entry.Attrs)
+			if !ok {
+				continue
+			}
+			plain++
+			if rr.deferred != nil {
+				t.Errorf("%s: %s: a block with an error formatted straight: %v", name, ev.Prefix, rr.deferred)
+			}
+			slow = appendRouteTail(slow[:0], rr, ev)
+			if !bytes.Equal(fast, slow) {
+				t.Fatalf("%s: %s from %s:\n  from the bytes: %s  decoded:        %s", name, ev.Prefix, ev.Peer.Addr, fast, slow)
+			}
+		}
+		t.Logf("%s: %d of %d entries formatted straight from their bytes", name, plain, n)
+	}
+}
+
+// TestAppendRIBTailDeclines checks that the blocks the decoder must read
+// (malformed, repeated or unusual attributes) are left to it.
+func TestAppendRIBTailDeclines(t *testing.T) {
+	origin := lgAttr(0x40, 1, []byte{0})
+	path := lgAttr(0x40, 2, append([]byte{2, 1}, lgU32(3333)...))
+	for name, attrs := range map[string][]byte{
+		"bad segment type":    lgCat(origin, lgAttr(0x40, 2, append([]byte{7, 1}, lgU32(3333)...))),
+		"segment too long":    lgCat(origin, lgAttr(0x40, 2, append([]byte{2, 2}, lgU32(3333)...))),
+		"origin twice":        lgCat(origin, path, origin),
+		"origin of 2 bytes":   lgCat(lgAttr(0x40, 1, []byte{0, 0}), path),
+		"next hop of 5":       lgCat(origin, path, lgAttr(0x40, 3, []byte{1, 2, 3, 4, 5})),
+		"communities of 6":    lgCat(origin, path, lgAttr(0xc0, 8, make([]byte, 6))),
+		"aggregator of 7":     lgCat(origin, path, lgAttr(0xc0, 7, make([]byte, 7))),
+		"large of 11":         lgCat(origin, path, lgAttr(0xc0, 32, make([]byte, 11))),
+		"mp next hop of 5":    lgCat(origin, path, lgAttr(0x80, 14, append([]byte{5}, make([]byte, 5)...))),
+		"mp_unreach":          lgCat(origin, path, lgAttr(0x80, 15, lgCat(lgU16(1), []byte{1}))),
+		"truncated header":    lgCat(origin, path, []byte{0x40, 5}),
+		"length past the end": lgCat(origin, path, []byte{0x40, 5, 9, 0, 0}),
+	} {
+		if b, ok := appendRIBTail([]byte("x"), attrs); ok || string(b) != "x" {
+			t.Errorf("%s: formatted straight (%q)", name, b)
+		}
+	}
+}
