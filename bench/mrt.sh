@@ -95,7 +95,7 @@ cputime() {
 minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
 
 echo "mrt dump -m vs bgpdump -m: least of $RUNS alternating runs, wall and user+sys CPU seconds ($(nproc) cores; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-52s %12s %12s %12s %12s %9s %9s\n' input "lines" ours_wall ours_cpu bgpdump_wall bgpdump_cpu x_wall x_cpu
+printf '%-48s %9s %10s %9s %13s %12s %7s %6s\n' input lines ours_wall ours_cpu bgpdump_wall bgpdump_cpu x_wall x_cpu
 ratio_inputs=()
 [ -s "$rv2x10" ] && ratio_inputs+=("$rv2x10")
 ratio_inputs+=("$rib")
@@ -108,7 +108,7 @@ for f in "${ratio_inputs[@]}"; do
 		bw=$(minof "$bw" "$wall") bc=$(minof "$bc" "$cpu")
 	done
 	lines=$("$bin/blackout" mrt dump -m "$f" 2>/dev/null | wc -l)
-	printf '%-52s %12s %12s %12s %12s %9s %9s\n' "$(basename "$f")" "$lines" "$ow" "$oc" "$bw" "$bc" "$(ratio "$bw" "$ow")" "$(ratio "$bc" "$oc")"
+	printf '%-48s %9s %10s %9s %13s %12s %7s %6s\n' "$(basename "$f")" "$lines" "$ow" "$oc" "$bw" "$bc" "$(ratio "$bw" "$ow")" "$(ratio "$bc" "$oc")"
 done
 if [ -s "$rv2x10" ]; then
 	if cmp -s <("$bin/blackout" mrt dump -m "$rv2x10" 2>/dev/null) <(bgpdump -m "$rv2x10" 2>/dev/null); then

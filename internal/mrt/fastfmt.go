@@ -44,11 +44,37 @@ func decimalLen(v uint32) int {
 	return 10
 }
 
-// appendUint appends v in decimal.
+// appendUint appends v in decimal. The numbers of a line (ASNs,
+// communities, LOCAL_PREF, MED) mostly have at most five digits: those
+// take one append of their digits, from two-digit table lookups.
 func appendUint(b []byte, v uint32) []byte {
-	if v < 10 {
+	switch {
+	case v < 10:
 		return append(b, byte('0'+v))
+	case v < 100:
+		return append(b, digits2[2*v], digits2[2*v+1])
+	case v < 1000:
+		q := v / 100
+		r := (v - q*100) * 2
+		return append(b, byte('0'+q), digits2[r], digits2[r+1])
+	case v < 10000:
+		q := v / 100
+		r := (v - q*100) * 2
+		q *= 2
+		return append(b, digits2[q], digits2[q+1], digits2[r], digits2[r+1])
+	case v < 100000:
+		q := v / 10000
+		m := v - q*10000
+		h := m / 100
+		r := (m - h*100) * 2
+		h *= 2
+		return append(b, byte('0'+q), digits2[h], digits2[h+1], digits2[r], digits2[r+1])
 	}
+	return appendUintLong(b, v)
+}
+
+// appendUintLong appends v, of six digits or more, in decimal.
+func appendUintLong(b []byte, v uint32) []byte {
 	n := decimalLen(v)
 	l := len(b)
 	if cap(b)-l < n {
