@@ -145,8 +145,8 @@ func (r *Reader) Next(rec *Record) error {
 	decoded := knownSubtype(typ, sub)
 	if !decoded || (r.lastTS != 0 && farApart(ts, r.lastTS)) {
 		// A type not decoded, or a jump in time: a record only if the
-		// records after it frame.
-		buf, err := r.br.Peek(resyncWindow)
+		// records after it frame (judged on what the next 64 KiB hold).
+		buf, err := r.br.Peek(lookahead)
 		if !chain(buf, 0, err != nil, false) {
 			why := "the records after it do not frame"
 			if decoded {
