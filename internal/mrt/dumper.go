@@ -71,6 +71,7 @@ type tailCache struct {
 	lookups, hits int
 	off           int      // lookups left to skip
 	peers         []uint16 // by peer index: the slot of its last block
+	missed        uint16   // the slot of the block the last get did not find
 	slots         [tailSlots]tailSlot
 }
 
@@ -134,15 +135,17 @@ func (c *tailCache) get(peer uint16, key []byte) (tail []byte, ok bool) {
 		*last = i
 		return t, true
 	}
+	c.missed = i
 	return nil, true
 }
 
-// put stores the tail of attribute block key of peer index peer.
+// put stores the tail of attribute block key of peer index peer, which
+// the last get did not find.
 func (c *tailCache) put(peer uint16, key, tail []byte) {
 	if len(key) > 1024 || len(tail) > 4096 {
 		return // rare and large: not worth keeping
 	}
-	i := c.slotOf(key)
+	i := c.missed
 	s := &c.slots[i]
 	s.data = append(append(s.data[:0], key...), tail...)
 	s.klen = len(key)
