@@ -39,12 +39,11 @@ func (r *Record) Time() time.Time {
 // Reader reads MRT records one at a time from a stream, in constant memory
 // (the read buffer, plus the largest record seen when it exceeds the buffer).
 type Reader struct {
-	name   string
-	br     *bufio.Reader
-	off    int64  // offset of the next unread byte
-	big    []byte // buffer for records larger than the read buffer
-	lastTS uint32
-	done   bool
+	name string
+	br   *bufio.Reader
+	off  int64  // offset of the next unread byte
+	big  []byte // buffer for records larger than the read buffer
+	done bool
 	// pendingErr is an error to return before reading on.
 	pendingErr error
 	// framed, when not nil, is the input instead of br: records another
@@ -107,13 +106,13 @@ var ErrCorruptHeader = errors.New("corrupt record header")
 // Other read errors are returned wrapped with the input's name and offset;
 // after them Next returns io.EOF.
 //
-// A header is corrupt when its type is not one IANA assigned, its length
-// exceeds MaxRecordLen or is too short for the microsecond field of an _ET
-// type, or when it is of a type not decoded, or its time is more than a
-// day away from the last record's, and the records after it do not frame.
+// A header is corrupt when its length exceeds MaxRecordLen or is too short
+// for the microsecond field of an _ET type, or when it is of a type or
+// subtype not decoded and the records after it do not frame. (A record's
+// time is not judged here: package source does, naming the record.)
 // The resynchronisation looks, byte by byte, for a header of a decoded
-// type followed by records that frame (chainLen headers with sane types
-// and lengths, times within a day of each other, or the end of the input),
+// type followed by records that frame (chainLen headers with sane
+// lengths, times within a day of each other, or the end of the input),
 // whatever their time; so it finds at least every record that bgpdump,
 // which trusts each length it reads, finds after a corrupt header.
 func (r *Reader) Next(rec *Record) error {
@@ -143,16 +142,13 @@ func (r *Reader) Next(rec *Record) error {
 		return r.corrupt(typ, sub, length, "")
 	}
 	decoded := knownSubtype(typ, sub)
-	if !decoded || (r.lastTS != 0 && farApart(ts, r.lastTS)) {
-		// A type not decoded, or a jump in time: a record only if the
-		// records after it frame (judged on what the next 64 KiB hold).
+	if !decoded {
+		// A type or subtype not decoded: a record (not decoded, counted)
+		// only if the records after it frame (judged on what the next
+		// 64 KiB hold), else a corrupt header.
 		buf, err := r.br.Peek(lookahead)
 		if !chain(buf, 0, err != nil, false) {
-			why := "the records after it do not frame"
-			if decoded {
-				why = fmt.Sprintf("its time is %s from the last record's and the records after it do not frame", timeGap(ts, r.lastTS))
-			}
-			return r.corrupt(typ, sub, length, why)
+			return r.corrupt(typ, sub, length, "a type not decoded, and the records after it do not frame")
 		}
 	}
 	total := HeaderLen + int(length)
@@ -217,7 +213,6 @@ func (r *Reader) nextFramed(rec *Record) error {
 func (r *Reader) deliver(rec *Record, ts uint32, typ Type, sub uint16, body []byte, total int) {
 	*rec = Record{Offset: r.off, Timestamp: ts, Type: typ, Subtype: sub, Body: body}
 	r.off += int64(total)
-	r.lastTS = ts
 	if typ.extendedTime() {
 		rec.Microsecond = binary.BigEndian.Uint32(body)
 		rec.Body = body[4:]
@@ -301,24 +296,16 @@ func parseHeader(b []byte) (ts uint32, typ Type, sub uint16, length uint32) {
 }
 
 // saneHeader reports whether a header of type typ and length could be
-// right: an assigned type, a length within MaxRecordLen that holds the
-// microsecond field of an _ET type.
+// right: a length within MaxRecordLen that holds the microsecond field of
+// an _ET type.
 func saneHeader(typ Type, length uint32) bool {
-	return typ.assigned() && length <= MaxRecordLen && (!typ.extendedTime() || length >= 4)
+	return length <= MaxRecordLen && (!typ.extendedTime() || length >= 4)
 }
 
 // farApart reports whether two record times are more than a day apart.
 func farApart(a, b uint32) bool {
 	d := int64(a) - int64(b)
 	return d < -86400 || d > 86400
-}
-
-func timeGap(a, b uint32) string {
-	d := int64(a) - int64(b)
-	if d < 0 {
-		d = -d
-	}
-	return (time.Duration(d) * time.Second).String()
 }
 
 // chainLen is how many headers in a row must frame for a candidate to be
@@ -334,8 +321,8 @@ const (
 )
 
 // chain reports whether records frame from offset p of b, the input's
-// bytes ahead (eof: up to its end): chainLen headers with sane types and
-// lengths and times within a day of each other, or fewer that end exactly
+// bytes ahead (eof: up to its end): chainLen headers with sane lengths and
+// times within a day of each other, or fewer that end exactly
 // at the end of the input. Fewer that run beyond b (the input goes on) or
 // end in a truncated last record do too if one of them is of a decoded
 // type. With decoded, the first must be of a decoded type and subtype.

@@ -66,16 +66,6 @@ func (t Type) String() string {
 	return "TYPE_" + strconv.Itoa(int(t))
 }
 
-// assigned reports whether IANA assigned type t (RFC 6396, with the
-// deprecated types of its appendix B: NULL 0 to BGP4PLUS_01 10).
-func (t Type) assigned() bool {
-	switch {
-	case t <= 13, t == 16, t == 17, t == 32, t == 33, t == 48, t == 49:
-		return true
-	}
-	return false
-}
-
 // extendedTime reports whether records of type t carry a microsecond field.
 func (t Type) extendedTime() bool {
 	return t == TypeBGP4MPET || t == TypeISISET || t == TypeOSPFv3ET
