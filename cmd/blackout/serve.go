@@ -133,16 +133,12 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	defer st.Close()
 	mets := metrics.New()
 
-	disp, err := alert.New(alerts, alert.Options{Logger: log,
-		Delivered: mets.AlertDelivered,
-		DeadLetter: func(d alert.DeadLetter) {
-			mets.DeadLetter()
-			if err := st.AddDeadLetter(context.Background(), store.DeadLetter{Sink: d.Sink, Payload: d.Payload, Error: d.Error, Attempts: d.Attempts}); err != nil {
-				log.Error("dead letter not stored", "error", err)
-			}
-		}})
+	disp, err := alert.New(alerts, alert.Options{Outbox: st, Logger: log, Delivered: mets.AlertDelivered, Dead: func(string) { mets.DeadLetter() }})
 	if err != nil {
 		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
+	}
+	if err := disp.Start(ctx); err != nil {
+		return err
 	}
 
 	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
