@@ -77,7 +77,7 @@ type Writer struct {
 	lastID int64              // the highest id assigned
 
 	mu      sync.Mutex
-	err     error         // the last flush error
+	err     error // the last flush error
 	health  Health
 	runDone chan struct{} // non-nil while Run runs; closed when it returns
 	stop    chan struct{} // closed by Close
