@@ -422,13 +422,7 @@ func (s *sinkRunner) chain(key string) {
 		}
 		m := q[0]
 		s.mu.Unlock()
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.d.closing:
-			return // stays in the outbox
-		}
 		d, ok := s.deliverWithRetries(m, 0)
-		<-s.sem
 		if !ok {
 			return // shutting down: stays in the outbox
 		}
@@ -476,7 +470,15 @@ func (s *sinkRunner) deliverWithRetries(m *message, prior int) (d store.Delivery
 		if s.d.ctx.Err() != nil {
 			return d, false
 		}
+		// A slot for the attempt only: an alert waiting to retry holds
+		// none, so it never holds back the other events' alerts.
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.d.closing:
+			return d, false
+		}
 		err := s.deliver(m)
+		<-s.sem
 		if s.d.opts.Delivered != nil {
 			s.d.opts.Delivered(s.cfg.Name, err)
 		}
