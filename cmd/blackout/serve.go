@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
@@ -25,48 +22,6 @@ func init() {
 	register(command{name: "serve", summary: "run the pipeline continuously with a store, an HTTP API, a live dashboard and alerts", run: runServe})
 }
 
-// speedFlag is --speed: a factor (data seconds per wall second) or "max".
-type speedFlag float64
-
-func (s *speedFlag) String() string {
-	if *s == 0 {
-		return "max"
-	}
-	return strconv.FormatFloat(float64(*s), 'g', -1, 64)
-}
-
-func (s *speedFlag) Set(v string) error {
-	if v == "max" {
-		*s = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
-		return errors.New("want a positive number (3600 = an hour of data a second) or max")
-	}
-	*s = speedFlag(f)
-	return nil
-}
-
-// parseRetention reads "90d", "12h", "0" (forever).
-func parseRetention(v string) (time.Duration, error) {
-	if v == "0" || v == "" {
-		return 0, nil
-	}
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("retention %q: want e.g. 90d", v)
-		}
-		return time.Duration(n * 24 * float64(time.Hour)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("retention %q: want e.g. 90d or 720h", v)
-	}
-	return d, nil
-}
-
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
@@ -74,7 +29,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		listen    = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
 		config    = fs.String("config", "", "configuration file (JSON) with the alert rules and sinks")
 		replay    multiFlag
-		speed     speedFlag
+		speed     pipeline.Speed
 		demoFlag  = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
 		retention = fs.String("retention", "90d", "keep signal bins this long behind the data time (0: forever); events are kept forever")
 		geoPaths  multiFlag
@@ -104,7 +59,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
 		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
-	ret, err := parseRetention(*retention)
+	ret, err := store.ParseRetention(*retention)
 	if err != nil {
 		return fmt.Errorf("%w: --%v", errUsage, err)
 	}
@@ -114,13 +69,13 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log := slog.New(h)
 
-	var alerts alert.Config
+	alerts := &alert.Config{}
 	if *config != "" {
 		fc, err := alert.LoadFile(*config)
 		if err != nil {
 			return fmt.Errorf("%w: --config %v", errUsage, err)
 		}
-		alerts = fc.Alerts
+		alerts = &fc.Alerts
 	}
 	db, err := loadGeoTo(env.stderr, geoPaths)
 	if err != nil {
@@ -133,45 +88,27 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	defer st.Close()
 	mets := metrics.New()
 
-	disp, err := alert.New(alerts, alert.Options{Outbox: st, Logger: log, Delivered: mets.AlertDelivered, Dead: func(string) { mets.DeadLetter() }})
-	if err != nil {
-		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
-	}
-	if err := disp.Start(ctx); err != nil {
-		return err
-	}
-
 	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
 	opts.Bin = *bin
 	opts.Detect.WarmUp = *warmUp
-	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
+	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, AlertConfig: alerts, Logger: log, Metrics: mets,
 		Writer: store.WriterOptions{Retention: ret}})
 	if err != nil {
 		return err
 	}
 	if t := eng.ResumedTo(); !t.IsZero() {
-		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
+		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume from the outbox")
 	}
 
 	var src source.Source
 	inputs := 0
 	switch {
-	case *demoFlag:
-		ds := demo.Sources()
-		inputs = len(ds)
-		src = source.Merge(ds)
-	case len(replay) > 0:
-		files, err := source.OpenFiles(ctx, replay)
-		if err != nil {
+	case *demoFlag || len(replay) > 0:
+		var closeAll func()
+		if src, inputs, closeAll, err = replaySource(ctx, *demoFlag, replay); err != nil {
 			return err
 		}
-		var fs []source.Source
-		for _, f := range files {
-			defer f.Close()
-			fs = append(fs, f)
-		}
-		inputs = len(fs)
-		src = source.Merge(fs)
+		defer closeAll()
 	case len(live) > 0:
 		// Live: the events as they come (no pacing), optionally recorded.
 		liveCtx, stopLive := context.WithCancel(ctx)
@@ -247,7 +184,28 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := eng.Close(shCtx); err != nil {
 		log.Error("store flush failed", "error", err)
 	}
-	disp.Close(shCtx)
 	log.Info("stopped", "data_time", eng.DataTime())
 	return failed
+}
+
+// replaySource returns the embedded scenario or the merged files, with
+// how many inputs it has and a function that closes them.
+func replaySource(ctx context.Context, demoFlag bool, files []string) (source.Source, int, func(), error) {
+	if demoFlag {
+		ds := demo.Sources()
+		return source.Merge(ds), len(ds), func() {}, nil
+	}
+	fs, err := source.OpenFiles(ctx, files)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	srcs := make([]source.Source, len(fs))
+	for i, f := range fs {
+		srcs[i] = f
+	}
+	return source.Merge(srcs), len(srcs), func() {
+		for _, f := range fs {
+			f.Close()
+		}
+	}, nil
 }

@@ -30,12 +30,15 @@ import (
 
 // Config wires the sinks.
 type Config struct {
-	Store   store.Store
-	Writer  store.WriterOptions
-	Geo     *geo.DB           // names of upstream ASes
-	Alerts  *alert.Dispatcher // may be nil
-	Logger  *slog.Logger      // default slog.Default()
-	Metrics *metrics.Metrics  // may be nil
+	Store  store.Store
+	Writer store.WriterOptions
+	Geo    *geo.DB           // names of upstream ASes
+	Alerts *alert.Dispatcher // may be nil
+	// AlertConfig, if set and Alerts is nil, makes New start a dispatcher
+	// on it with the store as outbox (Close closes it).
+	AlertConfig *alert.Config
+	Logger      *slog.Logger     // default slog.Default()
+	Metrics     *metrics.Metrics // may be nil
 }
 
 // Engine records what the pipeline finds in the store, publishes notices
@@ -52,6 +55,7 @@ type Engine struct {
 	// outboxFrom: in a store from before the outbox, the data time up to
 	// which the notices were announced by the older version.
 	outboxFrom time.Time
+	ownAlerts  bool // New started cfg.Alerts: Close closes it
 	writerStop context.CancelFunc
 	writerDone chan struct{}
 
@@ -107,8 +111,23 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			obs(d, rows, err)
 		}
 	}
+	if cfg.Alerts == nil && cfg.AlertConfig != nil {
+		ao := alert.Options{Outbox: cfg.Store, Logger: cfg.Logger}
+		if m := cfg.Metrics; m != nil {
+			ao.Delivered, ao.Dead = m.AlertDelivered, func(string) { m.DeadLetter() }
+		}
+		d, err := alert.New(*cfg.AlertConfig, ao)
+		if err == nil {
+			err = d.Start(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.cfg.Alerts, e.ownAlerts = d, true
+	}
 	w, err := store.NewWriter(ctx, cfg.Store, wo)
 	if err != nil {
+		e.closeAlerts(ctx)
 		return nil, err
 	}
 	e.w = w
@@ -247,12 +266,21 @@ func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Optio
 // Flush returns once everything handed to the store is written (or ctx is done).
 func (e *Engine) Flush(ctx context.Context) error { return e.w.Flush(ctx) }
 
-// Close flushes the store and stops the writer.
+// Close flushes the store and stops the writer, then the alerts New
+// started (given until ctx is done; what is not delivered stays in the
+// outbox for the next start).
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.w.Close(ctx)
 	e.writerStop()
 	<-e.writerDone
+	e.closeAlerts(ctx)
 	return err
+}
+
+func (e *Engine) closeAlerts(ctx context.Context) {
+	if e.ownAlerts {
+		e.cfg.Alerts.Close(ctx)
+	}
 }
 
 // Notify implements pipeline.Sink: the store, the hub and the alerts get
