@@ -341,8 +341,21 @@ func (w *Writer) send(it item) {
 			}
 		}
 		if w.io.TryLock() {
-			w.drain(context.Background())
-			w.apply(context.Background(), it)
+			bg := context.Background()
+			w.drain(bg)
+			if w.failed && w.buffered() >= w.opts.MaxBuffered {
+				// Full while writes fail: try again when due, else wait.
+				if !time.Now().Before(w.retryAt) {
+					_ = w.flush(bg)
+				}
+				if w.failed && w.buffered() >= w.opts.MaxBuffered {
+					wait := time.Until(w.retryAt)
+					w.io.Unlock()
+					time.Sleep(max(wait, time.Millisecond))
+					continue
+				}
+			}
+			w.apply(bg, it)
 			w.io.Unlock()
 			return
 		}
