@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -122,4 +125,48 @@ func TestServeDiskFull(t *testing.T) {
 		t.Errorf("no store write error in the log:\n%s", p.log())
 	}
 	p.stop(t)
+}
+
+// TestCorruptStoreRefused: serve refuses a damaged store with an error
+// naming the file and the way out (exit 1, not a usage error); store
+// check says damaged (exit 1); store rebuild --demo makes a sound one.
+func TestCorruptStoreRefused(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	env := &cmdEnv{stdout: &out, stderr: &errb}
+	if code := run(ctx, env, []string{"store", "rebuild", "--data", dir, "--demo"}); code != 0 || !strings.Contains(out.String(), "6 events") {
+		t.Fatalf("rebuild: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	path := filepath.Join(dir, "blackout.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		i := 100 + rng.IntN(len(b)-100)
+		b[i] ^= 1 << rng.IntN(8)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	code := run(ctx, env, []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"})
+	if msg := errb.String(); code != 1 || !strings.Contains(msg, path) || !strings.Contains(msg, "damaged") || !strings.Contains(msg, "blackout store rebuild --data "+dir) {
+		t.Errorf("serve on a damaged store: exit %d\n%s", code, msg)
+	}
+	out.Reset()
+	if code := run(ctx, env, []string{"store", "check", "--data", dir}); code != 1 || !strings.Contains(out.String(), "damaged") {
+		t.Errorf("store check: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run(ctx, env, []string{"store", "rebuild", "--data", dir, "--demo"}); code != 0 || !strings.Contains(out.String(), "moved the old store to "+path+".damaged-") {
+		t.Errorf("rebuild of the damaged store: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run(ctx, env, []string{"store", "check", "--data", dir}); code != 0 || !strings.Contains(out.String(), ": ok (6 events, 12 notices") {
+		t.Errorf("store check after the rebuild: exit %d\n%s", code, out.String())
+	}
 }

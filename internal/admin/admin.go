@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func Check(ctx context.Context, w io.Writer, dir string) error {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
-	fmt.Fprintf(w, "Rebuild it from the sources: blackout store rebuild --data %s --replay FILE... (or --demo); the damaged file is moved aside.\n", dir)
+	fmt.Fprintf(w, "Rebuild it from the sources: blackout store rebuild --data %s FILE... (or --demo); the damaged file is moved aside.\n", dir)
 	return ErrProblems
 }
 
@@ -89,11 +90,15 @@ func (ids *IDs) Set(v string) error {
 // of the new outbox (store.MetaOutboxFrom).
 func Rebuild(ctx context.Context, w io.Writer, o RebuildOptions) error {
 	oldTime, oldBin := readMeta(ctx, o.Dir, store.MetaDataTime), readMeta(ctx, o.Dir, store.MetaBin)
-	moved, err := store.MoveAside(o.Dir, time.Now())
-	if err != nil {
-		return err
+	if _, err := os.Stat(filepath.Join(o.Dir, store.FileName)); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(w, "no store in %s yet: building one\n", o.Dir)
+	} else {
+		moved, err := store.MoveAside(o.Dir, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "moved the old store to %s\n", moved)
 	}
-	fmt.Fprintf(w, "moved the old store to %s\n", moved)
 	st, err := store.OpenSQLite(o.Dir)
 	if err != nil {
 		return err

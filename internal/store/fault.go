@@ -83,7 +83,19 @@ func quickCheck(db *sql.DB) error {
 		return err
 	}
 	if len(probs) > 0 {
-		return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, strings.Join(probs, "; "))
+		var lines []string
+		for _, p := range probs {
+			for _, l := range strings.Split(p, "\n") {
+				if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "***") {
+					lines = append(lines, l)
+				}
+			}
+		}
+		msg := strings.Join(lines, "; ")
+		if len(msg) > 300 {
+			msg = msg[:300] + "..."
+		}
+		return fmt.Errorf("%w (PRAGMA quick_check: %s)", ErrCorrupt, msg)
 	}
 	return nil
 }
@@ -114,7 +126,10 @@ func corrupt(path, dir string, err error) error {
 	if !IsCorrupt(err) {
 		return fmt.Errorf("store %s: %w", path, err)
 	}
-	return fmt.Errorf("store %s: %w (%v); check it with `blackout store check --data %s`, then rebuild it from the sources with `blackout store rebuild --data %s --replay FILE...` (or --demo), which moves the damaged file aside", path, ErrCorrupt, err, dir, dir)
+	if !errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("%w (%v)", ErrCorrupt, err)
+	}
+	return fmt.Errorf("store %s: %w; check it with `blackout store check --data %s`, then rebuild it from the sources with `blackout store rebuild --data %s FILE...` (or --demo), which moves the damaged file aside", path, err, dir, dir)
 }
 
 // CheckResult is what Check found.
