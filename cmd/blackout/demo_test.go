@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,22 @@ func TestDemo(t *testing.T) {
 				}
 				if !strings.Contains(ev.Explanation, "AS4837") || ev.PrecededBy == nil && w.start.Day() == 22 {
 					t.Errorf("explanation lacks the upstream or the instability: %s", ev.Explanation)
+				}
+				if w.start.Day() == 22 {
+					// Issue 18: origin side first (AS4837 kept its other
+					// routes), after the instability, and what routing data
+					// cannot tell.
+					var codes []event.CauseCode
+					for _, c := range ev.Causes {
+						codes = append(codes, c.Cause)
+					}
+					if len(codes) == 0 || codes[0] != event.OriginSide || !slices.Contains(codes, event.AfterInstability) {
+						t.Errorf("%s %s outage: causes %v, want origin_side first and after_instability", w.entity, w.code, codes)
+					}
+					x := ev.Evidence
+					if x == nil || len(x.Upstreams) != 1 || x.Upstreams[0].ASN != 4837 || x.Upstreams[0].Before == 0 || x.Upstreams[0].After != x.Upstreams[0].Before || x.Unseen == "" {
+						t.Errorf("%s %s outage: evidence %+v, want AS4837 keeping all its other routes and the unseen", w.entity, w.code, x)
+					}
 				}
 			}
 		}

@@ -110,11 +110,16 @@ type Before struct {
 	// none).
 	Instability time.Duration `json:"instability_ns,omitempty"`
 	Flaps       int           `json:"flaps,omitempty"`
+	// InstabilityEnd is when that instability ended.
+	InstabilityEnd *time.Time `json:"instability_end,omitempty"`
 	// UpstreamChange is when the entity's upstreams last changed before the
 	// fall (nil: not in the look-back).
 	UpstreamChange *time.Time `json:"upstream_change,omitempty"`
-	// PathChanges counts the entity's path changes in the hour before.
-	PathChanges int `json:"path_changes"`
+	// Updates counts the entity's route events (announcements and
+	// withdrawals) in about the hour before the fall; NormalUpdates is its
+	// median hourly count of the last day.
+	Updates       int `json:"updates_hour_before"`
+	NormalUpdates int `json:"normal_updates_hour"`
 }
 
 // OtherOriginRoute is a route of another origin over an entity's address
@@ -152,6 +157,10 @@ func (e *Evidence) Clone() *Evidence {
 		if e.Before.UpstreamChange != nil {
 			t := *e.Before.UpstreamChange
 			v.UpstreamChange = &t
+		}
+		if e.Before.InstabilityEnd != nil {
+			t := *e.Before.InstabilityEnd
+			v.InstabilityEnd = &t
 		}
 		c.Before = &v
 	}
