@@ -153,9 +153,9 @@ func TestCausesRoundTrip(t *testing.T) {
 	ev.Evidence = &event.Evidence{
 		Upstreams:    []event.UpstreamHealth{{ASN: 4837, Name: "China Unicom", Before: 900, After: 899}},
 		Convergence:  &event.Convergence{Spread: 4 * time.Second, Peers: 30, PathChanges: 2, Abrupt: true},
-		Before:       &event.Before{Instability: time.Hour, Flaps: 3, UpstreamChange: &change, PathChanges: 7},
+		Before:       &event.Before{Instability: time.Hour, Flaps: 3, InstabilityEnd: &change, UpstreamChange: &change, Updates: 70, NormalUpdates: 7},
 		Recurrences:  []time.Time{t0.Add(-48 * time.Hour)},
-		OtherOrigins: []event.OtherOriginRoute{{ASN: 64500, Prefix: "175.45.176.0/22"}},
+		OtherOrigins: []event.OtherOriginRoute{{ASN: 64500, Prefix: "175.45.176.0/24", Covers: "175.45.176.0/22", Seen: change}},
 		Unseen:       "nothing else",
 	}
 	w, err := NewWriter(ctx, st, WriterOptions{})
