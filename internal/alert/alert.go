@@ -75,7 +75,6 @@ type Dispatcher struct {
 
 	limMu sync.Mutex
 	lim   map[int]map[string]bool // rule -> event key -> announced (rate limits)
-	first map[int]map[string]int64
 }
 
 type message struct {
@@ -118,7 +117,7 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 		opts.Poll = 5 * time.Second
 	}
 	d := &Dispatcher{rules: cfg.Rules, byName: map[string]*sinkRunner{}, opts: opts, closing: make(chan struct{}),
-		lim: map[int]map[string]bool{}, first: map[int]map[string]int64{}}
+		lim: map[int]map[string]bool{}}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for _, s := range cfg.Sinks {
 		if s.Timeout <= 0 {
