@@ -299,7 +299,7 @@ func TestOneFailingEventHoldsBackOnlyItself(t *testing.T) {
 		return 200
 	})
 	cfg := Config{Rules: []Rule{{AllASNs: true}}, Sinks: []SinkConfig{fastSink(rcv.server.URL)}}
-	cfg.Sinks[0].MaxAttempts, cfg.Sinks[0].Backoff, cfg.Sinks[0].MaxBackoff = 8, Duration(40*time.Millisecond), Duration(40*time.Millisecond)
+	cfg.Sinks[0].MaxAttempts, cfg.Sinks[0].Backoff, cfg.Sinks[0].MaxBackoff = 1000, Duration(40*time.Millisecond), Duration(40*time.Millisecond)
 	var dead atomic.Int32
 	d := start(t, ob, cfg, Options{Dead: func(string) { dead.Add(1) }})
 	t1 := kpOutage().Start
