@@ -97,4 +97,9 @@ func TestDemo(t *testing.T) {
 	if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("outage")) {
 		t.Errorf("chart %s: %v", chart, err)
 	}
+	if st, err := os.Stat(chart); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Errorf("chart %s: mode %v, want 0644", chart, st.Mode().Perm())
+	}
 }

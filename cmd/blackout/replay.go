@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -37,16 +39,19 @@ type analysisFlags struct {
 	ownProgress bool
 }
 
-func (a *analysisFlags) register(fs *flag.FlagSet) {
-	fs.Var(&a.geo, "geo", "registry data file to stack over the default (delegated, .mmdb or CSV; repeatable)")
-	fs.DurationVar(&a.bin, "bin", 5*time.Minute, "signal time bin")
-	fs.Var(&a.countries, "country", "report only this country (ISO code; repeatable)")
-	fs.Var(&a.asns, "asn", "report only this origin AS (repeatable)")
-	fs.BoolVar(&a.json, "json", false, "print one JSON object per event instead of the report")
-	fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
-	fs.Float64Var(&a.visible, "visible-share", 0.5, "a prefix is visible when more than this share of full-feed peers see it")
-	fs.Float64Var(&a.partial, "partial-share", 0.2, "lost share of an entity's address space that makes a partial outage")
-	fs.DurationVar(&a.warmUp, "warm-up", time.Hour, "without a RIB dump, start detecting after this much data (the time to learn the peers' full tables)")
+// register registers the flags on fs; chart: --chart too (replay, demo).
+func (a *analysisFlags) register(fs *flag.FlagSet, chart bool) {
+	fs.Var(&a.geo, "geo", "registry data file to stack over the default: `PATH` of a delegated, .mmdb or CSV file (repeatable)")
+	cliflag.DurationVar(fs, &a.bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
+	fs.Var(&a.countries, "country", "report only this country, an ISO 3166 code `CC` (repeatable)")
+	fs.Var(&a.asns, "asn", "report only this origin AS `N` (repeatable)")
+	fs.BoolVar(&a.json, "json", false, "print one JSON object per event (watch: per notice) instead of the readable text")
+	if chart {
+		fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
+	}
+	cliflag.ShareVar(fs, &a.visible, "visible-share", 0.5, "a prefix is visible when more than this `share` (over 0, at most 1) of full-feed peers see it")
+	cliflag.ShareVar(fs, &a.partial, "partial-share", 0.2, "lost `share` (over 0, at most 1) of an entity's address space that makes a partial outage")
+	cliflag.DurationVar(fs, &a.warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (the time to learn the peers' full tables; 0 or more)")
 }
 
 // pipelineConfig returns the pipeline configuration the flags describe.
@@ -65,6 +70,9 @@ func (a *analysisFlags) entities() ([]signal.Entity, error) {
 	var out []signal.Entity
 	for _, c := range a.countries {
 		cc, err := geo.ParseCountry(c)
+		if err == nil && !cc.Known() {
+			err = errors.New("not an ISO 3166 country code")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: --country %q: %v", errUsage, c, err)
 		}
@@ -83,12 +91,15 @@ func (a *analysisFlags) entities() ([]signal.Entity, error) {
 func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "replay", "[flags] FILE... | --from TIME --until TIME [flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, true)
 	var arch archiveFlags
 	arch.register(fs, true)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if _, err := af.entities(); err != nil {
+		return err // before any file is opened or downloaded
 	}
 	if arch.requested() {
 		if len(files) > 0 {
@@ -114,19 +125,6 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 		es[i] = s
 	}
 	return analyse(ctx, env, "blackout replay", &af, es)
-}
-
-// terminalProgress shows the run's progress on one terminal line.
-type terminalProgress struct {
-	line  *progress.Line
-	title string
-}
-
-func (p *terminalProgress) Notify(event.Notice) {}
-
-// Progress implements pipeline.ProgressSink.
-func (p *terminalProgress) Progress(now time.Time, n int64) {
-	p.line.Showf("%s: %d route events (%.0f/s), data clock %s", p.title, n, p.line.Rate(n), progress.Clock(now))
 }
 
 // analyse runs the pipeline over the sources, merged in time order, and
@@ -155,14 +153,14 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 		}
 	}
 	if line := progress.New(env.stderr); !af.ownProgress && line.On() {
-		opts.Sinks = append(opts.Sinks, &terminalProgress{line: line, title: title})
+		opts.Sinks = append(opts.Sinks, &progress.Sink{Line: line, Title: title})
 		defer line.Clear()
 	}
 	res, err := pipeline.Run(ctx, source.Merge(srcs), opts)
 	if err != nil {
 		return err
 	}
-	shown, hidden := filterEvents(res.Events, ents)
+	shown, hidden := report.FilterEvents(res.Events, ents)
 	out := bufio.NewWriterSize(env.stdout, 1<<16)
 	if af.json {
 		err = report.WriteJSON(out, shown)
@@ -203,26 +201,4 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-// filterEvents keeps the events of the chosen entities (all when none are
-// chosen); peer events are kept in both cases, as context.
-func filterEvents(events []*event.Event, ents []signal.Entity) (shown []*event.Event, hidden int) {
-	if len(ents) == 0 {
-		return events, 0
-	}
-	for _, ev := range events {
-		keep := ev.EntityType == event.Peer
-		for _, e := range ents {
-			if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() {
-				keep = true
-			}
-		}
-		if keep {
-			shown = append(shown, ev)
-		} else {
-			hidden++
-		}
-	}
-	return shown, hidden
 }

@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"os"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/metrics"
@@ -25,24 +27,28 @@ func init() {
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
-		dataDir   = fs.String("data", "./blackout-data", "directory of the store (SQLite database)")
-		listen    = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
-		config    = fs.String("config", "", "configuration file (JSON) with the alert rules and sinks")
-		replay    multiFlag
-		speed     pipeline.Speed
-		demoFlag  = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
-		retention = fs.String("retention", "90d", "keep signal bins this long behind the data time (0: forever); events are kept forever")
-		geoPaths  multiFlag
-		bin       = fs.Duration("bin", 5*time.Minute, "signal time bin")
-		logJSON   = fs.Bool("log-json", false, "write logs as JSON lines")
+		dataDir           = fs.String("data", "./blackout-data", "the store's directory `DIR` (an SQLite database in it)")
+		listen            = fs.String("listen", "127.0.0.1:8080", "serve HTTP on `ADDR` (host:port; port 0 picks a free port)")
+		config            = fs.String("config", "", "configuration `FILE` (JSON) with the alert rules and sinks")
+		replay            multiFlag
+		speed             = cliflag.Speed(3600)
+		demoFlag          = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
+		ret               = cliflag.Retention(90 * 24 * time.Hour)
+		geoPaths          multiFlag
+		bin, warmUp       time.Duration
+		logJSON           = fs.Bool("log-json", false, "write logs as JSON lines")
+		maxConns, maxSubs int
 	)
-	speed = 3600
+	cliflag.DurationVar(fs, &bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
 	build := registerLiveSources(fs)
 	rec := registerRecordFlags(fs)
-	warmUp := fs.Duration("warm-up", time.Hour, "without a RIB dump, start detecting after this much data (live sources)")
-	fs.Var(&replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
-	fs.Var(&speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
-	fs.Var(&geoPaths, "geo", "registry data file to stack over the default (repeatable)")
+	cliflag.DurationVar(fs, &warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (live sources; 0 or more)")
+	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
+	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
+	fs.Var(&ret, "retention", "keep signal bins for this `duration` behind the data time (e.g. 90d, 720h; 0: forever); events are kept forever")
+	fs.Var(&replay, "replay", "MRT `FILE` to replay (repeatable; further file arguments are added)")
+	fs.Var(&speed, "speed", "replay pace: data seconds per wall second, a `factor` (3600 = an hour a second), or max")
+	fs.Var(&geoPaths, "geo", "registry data file `PATH` to stack over the default (repeatable)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -59,10 +65,6 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
 		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
-	ret, err := store.ParseRetention(*retention)
-	if err != nil {
-		return fmt.Errorf("%w: --%v", errUsage, err)
-	}
 	var h slog.Handler = slog.NewTextHandler(env.stderr, nil)
 	if *logJSON {
 		h = slog.NewJSONHandler(env.stderr, nil)
@@ -72,7 +74,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	alerts := &alert.Config{}
 	if *config != "" {
 		fc, err := alert.LoadFile(*config)
-		if err != nil {
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			return fmt.Errorf("--config: %w", err) // unreadable: not a usage error
+		} else if err != nil {
 			return fmt.Errorf("%w: --config %v", errUsage, err)
 		}
 		alerts = &fc.Alerts
@@ -89,10 +93,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	mets := metrics.New()
 
 	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
-	opts.Bin = *bin
-	opts.Detect.WarmUp = *warmUp
+	opts.Bin = bin
+	opts.Detect.WarmUp = warmUp
 	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, AlertConfig: alerts, Logger: log, Metrics: mets,
-		Writer: store.WriterOptions{Retention: ret}})
+		Writer: store.WriterOptions{Retention: time.Duration(ret)}})
 	if err != nil {
 		return err
 	}
@@ -103,12 +107,22 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var src source.Source
 	inputs := 0
 	switch {
-	case *demoFlag || len(replay) > 0:
-		var closeAll func()
-		if src, inputs, closeAll, err = replaySource(ctx, *demoFlag, replay); err != nil {
+	case *demoFlag:
+		ds := demo.Sources()
+		inputs = len(ds)
+		src = source.Merge(ds)
+	case len(replay) > 0:
+		files, err := source.OpenFiles(ctx, replay)
+		if err != nil {
 			return err
 		}
-		defer closeAll()
+		var fs []source.Source
+		for _, f := range files {
+			defer f.Close()
+			fs = append(fs, f)
+		}
+		inputs = len(fs)
+		src = source.Merge(fs)
 	case len(live) > 0:
 		// Live: the events as they come (no pacing), optionally recorded.
 		liveCtx, stopLive := context.WithCancel(ctx)
@@ -136,12 +150,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		eng.MarkRunning()
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err)
+	ln, err := server.Listen(*listen, maxConns, log)
+	if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err) // malformed
+	} else if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err) // in use: an environment failure, exit 1
 	}
-	srv := &http.Server{Handler: server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(), Logger: log, Metrics: mets}),
-		ReadHeaderTimeout: 10 * time.Second}
+	srv := server.NewHTTPServer(server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(),
+		Logger: log, Metrics: mets, MaxSubscribers: maxSubs}), log)
 	log.Info("listening on http://"+ln.Addr().String(), "data", st.Path(), "version", versionString())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
@@ -186,26 +202,4 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log.Info("stopped", "data_time", eng.DataTime())
 	return failed
-}
-
-// replaySource returns the embedded scenario or the merged files, with
-// how many inputs it has and a function that closes them.
-func replaySource(ctx context.Context, demoFlag bool, files []string) (source.Source, int, func(), error) {
-	if demoFlag {
-		ds := demo.Sources()
-		return source.Merge(ds), len(ds), func() {}, nil
-	}
-	fs, err := source.OpenFiles(ctx, files)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	srcs := make([]source.Source, len(fs))
-	for i, f := range fs {
-		srcs[i] = f
-	}
-	return source.Merge(srcs), len(srcs), func() {
-		for _, f := range fs {
-			f.Close()
-		}
-	}, nil
 }

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/alert"
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
@@ -80,7 +80,7 @@ func lineLogger(w io.Writer, prefix string) func(format string, args ...any) {
 func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "watch", "[--ris-live[=URL]] [--ris-filter KEY=VALUE]... [--record DIR] [--json] [flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, false)
 	build := registerLiveSources(fs)
 	rec := registerRecordFlags(fs)
 	rest, err := parseInterspersed(fs, args)
@@ -89,9 +89,6 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: watch takes no file arguments (got %q); use `blackout replay` for files", errUsage, rest[0])
-	}
-	if af.chart != "" {
-		return fmt.Errorf("%w: --chart is for replay; watch prints events as they happen", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout watch")
 	srcs, err := build(liveEnv{Logf: logf})
@@ -168,7 +165,7 @@ func (s *noticeSink) Notify(n event.Notice) {
 	if s.err != nil {
 		return
 	}
-	if shown, _ := filterEvents([]*event.Event{n.Event}, s.ents); len(shown) == 0 {
+	if shown, _ := report.FilterEvents([]*event.Event{n.Event}, s.ents); len(shown) == 0 {
 		return
 	}
 	s.n++
@@ -176,11 +173,8 @@ func (s *noticeSink) Notify(n event.Notice) {
 		s.err = report.WriteJSON(s.w, []*event.Event{n.Event})
 		return
 	}
-	_, s.err = io.WriteString(s.w, noticeLine(n)+"\n")
+	_, s.err = io.WriteString(s.w, report.NoticeLine(n)+"\n")
 }
-
-// noticeLine formats a notice as one readable line (alert.NoticeLine).
-func noticeLine(n event.Notice) string { return alert.NoticeLine(n) }
 
 // recordFlags are the --record flags of watch and serve.
 type recordFlags struct {
@@ -191,7 +185,7 @@ type recordFlags struct {
 func registerRecordFlags(fs *flag.FlagSet) *recordFlags {
 	r := &recordFlags{}
 	fs.StringVar(&r.dir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
-	fs.DurationVar(&r.every, "record-every", 15*time.Minute, "rotate the recorded files every `D` of data time")
+	cliflag.DurationVar(fs, &r.every, "record-every", 15*time.Minute, false, "rotate the recorded files every `D` of data time")
 	return r
 }
 
@@ -247,7 +241,7 @@ func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
 		filters++
 		return filter.Set(kv)
 	})
-	fs.DurationVar(&maxBackoff, "ris-max-backoff", time.Minute, "longest wait between two RIS Live reconnection attempts")
+	cliflag.DurationVar(fs, &maxBackoff, "ris-max-backoff", time.Minute, false, "longest wait between two RIS Live reconnection attempts, a positive `duration`")
 	return func(env liveEnv) ([]source.Runner, error) {
 		if u.url == "" && filters > 0 {
 			u.url = rislive.DefaultURL

@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, to read a damaged file
 
 	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -57,10 +58,16 @@ func Check(ctx context.Context, w io.Writer, dir string) error {
 
 // RebuildOptions configure Rebuild.
 type RebuildOptions struct {
-	Dir     string
-	Source  source.Source    // nil: only move the damaged file aside
-	Options pipeline.Options // the pipeline's (as serve's: same bin)
-	Geo     *geo.DB
+	Dir string
+	// The sources replayed into the new store: the embedded scenario, or
+	// MRT files (merged in time order); neither: only move the damaged
+	// file aside.
+	Demo  bool
+	Files []string
+	// Options are the pipeline's (zero: the defaults over Geo, with the
+	// old store's bin width when it can be read).
+	Options pipeline.Options
+	Geo     *geo.DB // default geo.Default()
 	Logger  *slog.Logger
 }
 
@@ -89,6 +96,22 @@ func (ids *IDs) Set(v string) error {
 // a source the data time the old store had reached is kept as the start
 // of the new outbox (store.MetaOutboxFrom).
 func Rebuild(ctx context.Context, w io.Writer, o RebuildOptions) error {
+	var src source.Source
+	switch {
+	case o.Demo:
+		src = source.Merge(demo.Sources())
+	case len(o.Files) > 0:
+		files, err := source.OpenFiles(ctx, o.Files)
+		if err != nil {
+			return err
+		}
+		srcs := make([]source.Source, len(files))
+		for i, f := range files {
+			defer f.Close()
+			srcs[i] = f
+		}
+		src = source.Merge(srcs)
+	}
 	oldTime, oldBin := readMeta(ctx, o.Dir, store.MetaDataTime), readMeta(ctx, o.Dir, store.MetaBin)
 	if _, err := os.Stat(filepath.Join(o.Dir, store.FileName)); errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(w, "no store in %s yet: building one\n", o.Dir)
@@ -104,7 +127,7 @@ func Rebuild(ctx context.Context, w io.Writer, o RebuildOptions) error {
 		return err
 	}
 	defer st.Close()
-	if o.Source == nil {
+	if src == nil {
 		if oldTime == "" {
 			fmt.Fprintln(w, "warning: the old store's data time could not be read: a serve replaying the sources will send their alerts again")
 		} else if err := setMeta(ctx, st, store.MetaOutboxFrom, oldTime); err != nil {
@@ -121,12 +144,20 @@ func Rebuild(ctx context.Context, w io.Writer, o RebuildOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.Geo == nil {
+		if o.Geo, err = geo.Default(); err != nil {
+			return err
+		}
+	}
 	opts := o.Options
+	if opts.Config.Geo == nil {
+		opts.Config = pipeline.DefaultConfig(o.Geo)
+	}
 	opts.Speed = 0
 	if d, err := time.ParseDuration(oldBin); err == nil && d > 0 && opts.Bin == 0 {
 		opts.Bin = d
 	}
-	res, runErr := eng.Run(ctx, o.Source, opts)
+	res, runErr := eng.Run(ctx, src, opts)
 	if err := eng.Close(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}

@@ -12,10 +12,7 @@ import (
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
-	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/geo"
-	"github.com/blackout-bgp/blackout/internal/pipeline"
-	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
@@ -33,7 +30,7 @@ func TestCheckRebuild(t *testing.T) {
 	rebuild := func() {
 		t.Helper()
 		out.Reset()
-		if err := Rebuild(ctx, &out, RebuildOptions{Dir: dir, Source: source.Merge(demo.Sources()), Options: pipeline.Options{Config: pipeline.DefaultConfig(db)}, Geo: db}); err != nil {
+		if err := Rebuild(ctx, &out, RebuildOptions{Dir: dir, Demo: true, Geo: db}); err != nil {
 			t.Fatalf("rebuild: %v\n%s", err, out.String())
 		}
 	}

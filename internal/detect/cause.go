@@ -10,6 +10,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
+	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
@@ -79,7 +80,6 @@ func (d *Detector) gatherEvidence(t *track, ev *event.Event, ids []view.PrefixID
 		x = &event.Evidence{Unseen: unseen}
 		ev.Evidence = x
 	}
-	f := t.key.f
 	origins := map[uint32]bool{}
 	for _, o := range ev.Origins {
 		origins[o] = true
@@ -88,16 +88,16 @@ func (d *Detector) gatherEvidence(t *track, ev *event.Event, ids []view.PrefixID
 		origins[t.key.e.Code] = true
 	}
 	// Where the loss sits: the upstreams' other routes.
+	cc := d.entityCountry(t.key.e)
 	if x.Upstreams == nil || d.now.Sub(ev.Start) <= settle {
 		var ups []event.UpstreamHealth
 		for _, u := range ev.UpstreamASes[:min(4, len(ev.UpstreamASes))] {
-			then, now := d.evidence.Transit(bgp.ASN(u.ASN), f, ev.Start)
-			ownThen, ownNow := d.ownVia(t, origins, bgp.ASN(u.ASN))
-			h := event.UpstreamHealth{ASN: u.ASN, Name: u.Name, Before: max(0, int(then)-ownThen), After: max(0, int(now)-ownNow)}
+			h := d.upstreamHealth(t, origins, bgp.ASN(u.ASN), cc, ev.Start)
 			if i := slices.IndexFunc(x.Upstreams, func(o event.UpstreamHealth) bool { return o.ASN == u.ASN }); i >= 0 {
 				// The counts before are the fall's; after, the worst seen.
-				h.Before = x.Upstreams[i].Before
-				h.After = min(h.After, x.Upstreams[i].After)
+				o := x.Upstreams[i]
+				h.Before, h.OutsideBefore = o.Before, o.OutsideBefore
+				h.After, h.OutsideAfter = min(h.After, o.After), min(h.OutsideAfter, o.OutsideAfter)
 			}
 			ups = append(ups, h)
 		}
@@ -158,6 +158,34 @@ func (d *Detector) gatherEvidence(t *track, ev *event.Event, ids []view.PrefixID
 	}
 	x.Scope = d.scope(t, ev)
 	ev.Causes = d.causes(ev, x)
+}
+
+// entityCountry returns the country of an entity: its own, or an AS's
+// registered one (zero if unknown).
+func (d *Detector) entityCountry(e signal.Entity) geo.Country {
+	if e.Type == event.Country {
+		return e.Country()
+	}
+	info, _ := d.db.ASN(e.Code)
+	return info.Country
+}
+
+// upstreamHealth counts upstream u's other routes (not the entity's
+// origins') before the fall at start and now: in all, and outside country
+// cc unless u is registered there (a domestic upstream's other routes are
+// the country's own).
+func (d *Detector) upstreamHealth(t *track, origins map[uint32]bool, u bgp.ASN, cc geo.Country, start time.Time) event.UpstreamHealth {
+	f := t.key.f
+	then, now := d.evidence.Transit(u, f, geo.Country{}, start)
+	ownThen, ownNow := d.ownVia(t, origins, u)
+	info, _ := d.db.ASN(uint32(u))
+	h := event.UpstreamHealth{ASN: uint32(u), Name: info.Name, Before: max(0, int(then)-ownThen), After: max(0, int(now)-ownNow)}
+	if !cc.IsZero() && info.Country != cc {
+		inThen, inNow := d.evidence.Transit(u, f, cc, start)
+		h.Country = cc.String()
+		h.OutsideBefore, h.OutsideAfter = max(0, int(then-inThen)), max(0, int(now-inNow))
+	}
+	return h
 }
 
 // ownVia returns the entity's own full-feed routes whose origin's
@@ -238,28 +266,53 @@ func (d *Detector) causes(ev *event.Event, x *event.Evidence) []event.Cause {
 		add(event.OtherOrigin, 90, "%s announced %s (within %s%s) from %s, around the fall: consistent with a hijack or a route leak drawing the routes away rather than a shutdown; the origin's own statement or RPKI would tell them apart",
 			d.asLabel(o[0].ASN), o[0].Prefix, o[0].Covers, plusMore(len(o)-1, "other route", "other routes"), fmtTime(o[0].Seen))
 	}
-	var failed, kept, measured []event.UpstreamHealth
+	var failed, kept, measured, between []event.UpstreamHealth
 	for _, u := range x.Upstreams {
-		if u.Before < minOther {
+		before, after, _ := u.Judged(minOther)
+		if before < minOther {
 			continue
 		}
 		measured = append(measured, u)
-		switch k := u.Kept(); {
+		switch k := float64(after) / float64(before); {
 		case k < failShare:
 			failed = append(failed, u)
 		case k >= keptShare:
 			kept = append(kept, u)
+		default:
+			between = append(between, u)
 		}
 	}
 	if len(failed) > 0 {
 		u := failed[0]
-		add(event.UpstreamFailure, 80, "%s, its upstream, lost %s of the %s routes of other networks it carried at the same time: consistent with a failure of %s itself (or of its links), not of this network alone; the upstream's other customers falling with it is what tells this from an origin-side loss",
-			d.asLabel(u.ASN), thousands(u.Before-u.After), thousands(u.Before), asNum(u.ASN))
+		before, after, outside := u.Judged(minOther)
+		switch {
+		case outside:
+			add(event.UpstreamFailure, 80, "%s, its upstream, lost %s of the %s routes of other networks outside %s it carried at the same time: consistent with a failure of %s itself (or of its links), not of this network alone; the upstream's other customers falling with it is what tells this from an origin-side loss",
+				d.asLabel(u.ASN), thousands(before-after), thousands(before), u.Country, asNum(u.ASN))
+		case u.Country != "":
+			// Its other routes were nearly all in the entity's country: a
+			// failure of the upstream and a loss across the country look
+			// the same.
+			add(event.UpstreamFailure, 60, "%s, its upstream, lost %s of the %s routes of other networks it carried at the same time, nearly all of them in %s: consistent with a failure of %s, or with a loss across %s (a national shutdown); its routes elsewhere are too few to tell them apart",
+				d.asLabel(u.ASN), thousands(before-after), thousands(before), u.Country, asNum(u.ASN), u.Country)
+		default:
+			add(event.UpstreamFailure, 80, "%s, its upstream, lost %s of the %s routes of other networks it carried at the same time: consistent with a failure of %s itself (or of its links), not of this network alone; the upstream's other customers falling with it is what tells this from an origin-side loss",
+				d.asLabel(u.ASN), thousands(before-after), thousands(before), asNum(u.ASN))
+		}
 	}
 	if len(kept) > 0 && len(kept) == len(measured) {
 		parts := make([]string, 0, len(kept))
+		across := ""
 		for _, u := range kept[:min(3, len(kept))] {
-			parts = append(parts, fmt.Sprintf("%s kept %s of its %s other routes", asNum(u.ASN), thousands(u.After), thousands(u.Before)))
+			before, after, outside := u.Judged(minOther)
+			if outside {
+				parts = append(parts, fmt.Sprintf("%s kept %s of its %s other routes outside %s", asNum(u.ASN), thousands(after), thousands(before), u.Country))
+				if in, inAfter := u.Before-u.OutsideBefore, u.After-u.OutsideAfter; in >= minOther && float64(inAfter) < keptShare*float64(in) && across == "" {
+					across = fmt.Sprintf("; %s of its %s routes to other networks in %s fell at the same time: the loss spans the country (consistent with a national shutdown or a failure of the country's own infrastructure)", thousands(in-inAfter), thousands(in), u.Country)
+				}
+			} else {
+				parts = append(parts, fmt.Sprintf("%s kept %s of its %s other routes", asNum(u.ASN), thousands(after), thousands(before)))
+			}
 		}
 		fit, how := 50, ""
 		if c := x.Convergence; c != nil && c.Abrupt {
@@ -267,7 +320,7 @@ func (d *Detector) causes(ev *event.Event, x *event.Evidence) []event.Cause {
 		} else if c != nil && c.PathChanges > 0 {
 			how = fmt.Sprintf("; the withdrawals were staggered over %s with %s (path hunting), as when a link fails and BGP converges", fmtDuration(c.Spread), plural(c.PathChanges, "path change", "path changes"))
 		}
-		add(event.OriginSide, fit, "%s: the loss sits at the network itself or at its link to the upstream (consistent with a shutdown, a failure at the origin or a cut of that link)%s", strings.Join(parts, ", "), how)
+		add(event.OriginSide, fit, "%s: the loss sits at the network itself or at its link to the upstream (consistent with a shutdown, a failure at the origin or a cut of that link)%s%s", strings.Join(parts, ", "), across, how)
 	}
 	if r := x.Recurrences; len(r) > 0 {
 		days := make([]string, 0, len(r))
@@ -298,7 +351,16 @@ func (d *Detector) causes(ev *event.Event, x *event.Evidence) []event.Cause {
 			fmtTime(*b.UpstreamChange), fmtDuration(ev.Start.Sub(*b.UpstreamChange)))
 	}
 	if len(cs) == 0 {
-		add(event.UnknownCause, 0, "the routing view cannot tell where the loss sits: its upstreams carried too few other routes to compare, and no instability, upstream change, recurrence or other origin came with it")
+		why := "its upstreams carried too few other routes to compare"
+		switch {
+		case len(x.Upstreams) == 0:
+			why = "no upstream was known before the fall"
+		case len(between) > 0:
+			u := between[0]
+			before, after, _ := u.Judged(minOther)
+			why = fmt.Sprintf("%s lost %s of its %s other routes at the same time, too many to place the loss at the network alone and too few for the upstream's failure", asNum(u.ASN), thousands(before-after), thousands(before))
+		}
+		add(event.UnknownCause, 0, "the routing view cannot tell where the loss sits: %s, and no instability, upstream change, recurrence or other origin came with it", why)
 	}
 	return sortCauses(cs)
 }
@@ -309,19 +371,18 @@ func (d *Detector) causes(ev *event.Event, x *event.Evidence) []event.Cause {
 func (d *Detector) upstreamCauses(t *track, ev *event.Event) {
 	x := &event.Evidence{Unseen: unseen}
 	var cs []scoredCause
+	origins := map[uint32]bool{}
+	if t.key.e.Type == event.OriginAS {
+		origins[t.key.e.Code] = true
+	}
+	cc := d.entityCountry(t.key.e)
 	for _, a := range ev.Lost {
-		then, now := d.evidence.Transit(bgp.ASN(a), t.key.f, ev.Start)
-		origins := map[uint32]bool{}
-		if t.key.e.Type == event.OriginAS {
-			origins[t.key.e.Code] = true
-		}
-		ownThen, ownNow := d.ownVia(t, origins, bgp.ASN(a))
-		h := event.UpstreamHealth{ASN: a, Name: d.asInfo(a).Name, Before: max(0, int(then)-ownThen), After: max(0, int(now)-ownNow)}
+		h := d.upstreamHealth(t, origins, bgp.ASN(a), cc, ev.Start)
 		x.Upstreams = append(x.Upstreams, h)
-		if h.Before >= minOther && h.Kept() < failShare {
+		if before, after, _ := h.Judged(minOther); before >= minOther && float64(after) < failShare*float64(before) {
 			cs = append(cs, scoredCause{event.Cause{Cause: event.UpstreamFailure, Evidence: fmt.Sprintf(
 				"%s lost %s of the %s routes of other networks it carried at the same time: consistent with a failure of %s itself, which its customers routed around",
-				d.asLabel(a), thousands(h.Before-h.After), thousands(h.Before), asNum(a))}, 88})
+				d.asLabel(a), thousands(before-after), thousands(before), asNum(a))}, 88})
 		}
 	}
 	var via []string
@@ -333,8 +394,10 @@ func (d *Detector) upstreamCauses(t *track, ev *event.Event) {
 		if len(via) > 0 {
 			s += " to " + strings.Join(via, ", ")
 		}
-		if len(x.Upstreams) > 0 && x.Upstreams[0].Before >= minOther && x.Upstreams[0].Kept() >= keptShare {
-			s += fmt.Sprintf(" while %s kept %s of its %s other routes", asNum(ev.Lost[0]), thousands(x.Upstreams[0].After), thousands(x.Upstreams[0].Before))
+		if len(x.Upstreams) > 0 {
+			if before, after, _ := x.Upstreams[0].Judged(minOther); before >= minOther && float64(after) >= keptShare*float64(before) {
+				s += fmt.Sprintf(" while %s kept %s of its %s other routes", asNum(ev.Lost[0]), thousands(after), thousands(before))
+			}
 		}
 		cs = append(cs, scoredCause{event.Cause{Cause: event.UpstreamCut, Evidence: s + ", and it stayed reachable: consistent with a cut link, a de-peering or a change of transit"}, 85})
 	} else {

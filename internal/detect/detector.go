@@ -208,9 +208,10 @@ type Evidence interface {
 	// BinStart returns the start of the open bin; BinWidth its width.
 	BinStart() time.Time
 	BinWidth() time.Duration
-	// Transit returns how many full-feed routes of family f had AS a as
-	// the origin's neighbour just before the bin holding before, and now.
-	Transit(a bgp.ASN, f bgp.Family, before time.Time) (then, now int32)
+	// Transit returns how many full-feed routes of family f (to prefixes of
+	// country cc; zero: of any) had AS a as the origin's neighbour just
+	// before the bin holding before, and now.
+	Transit(a bgp.ASN, f bgp.Family, cc geo.Country, before time.Time) (then, now int32)
 	// PathHunting returns the path changes full-feed peers made to the
 	// prefix around its fall.
 	PathHunting(id view.PrefixID) int

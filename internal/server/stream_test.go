@@ -29,7 +29,7 @@ type sseClient struct {
 	resp *http.Response
 }
 
-func openStream(t *testing.T, url string, lastID string) *sseClient {
+func openSSE(t *testing.T, url string, lastID string) *sseClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -115,14 +115,14 @@ func TestStreamIDsAndResume(t *testing.T) {
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/api/v1/stream"
 
-	c := openStream(t, url, "2")
+	c := openSSE(t, url, "2")
 	for want := 3; want <= 5; want++ {
 		e := c.nextNotice()
 		if e.event != "notice" || e.id != fmt.Sprint(want) || !strings.Contains(e.data, fmt.Sprintf(`"entity_code":"%d"`, 64500+want)) {
 			t.Fatalf("resumed notice %d: %+v", want, e)
 		}
 	}
-	fresh := openStream(t, url+"?last_event_id=", "")
+	fresh := openSSE(t, url+"?last_event_id=", "")
 	if e := fresh.next(); e.event != "tick" {
 		t.Fatalf("first message %+v", e)
 	}
@@ -166,7 +166,7 @@ func TestStreamTellsWhatIsLost(t *testing.T) {
 	s.backlog = 3
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	c := openStream(t, srv.URL+"/api/v1/stream", "1")
+	c := openSSE(t, srv.URL+"/api/v1/stream", "1")
 	e := c.nextNotice()
 	var lost struct {
 		Missed  int    `json:"missed"`

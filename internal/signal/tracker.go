@@ -130,7 +130,8 @@ type Tracker struct {
 	chgAt      []int64
 	visSince   []int64 // by prefix: when it last became visible
 	// Transit counts by AS (see Transit).
-	transit map[uint64]*transitCount // by ASN<<1 | family
+	transit map[uint64]*transitCount // by transitKey
+	routeCC geo.Country              // the country of the route being counted
 }
 
 type pathEntry struct {
@@ -420,6 +421,7 @@ func (t *Tracker) route(now time.Time, id view.PrefixID, p netip.Prefix, old, ne
 	if cs != nil {
 		t.touch(cs)
 	}
+	t.routeCC = cc
 	path := new
 	if path == 0 {
 		path = old

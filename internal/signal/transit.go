@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -23,13 +24,26 @@ type transitCount struct {
 	hist [transitBins]int32
 }
 
+// transitKey keys the transit counts: by AS, country of the routes'
+// prefixes (zero: of all countries) and family.
+func transitKey(a bgp.ASN, cc geo.Country, f bgp.Family) uint64 {
+	return uint64(a)<<17 | uint64(cc[0])<<9 | uint64(cc[1])<<1 | uint64(f&1)
+}
+
 // noteTransit adds d to the transit count of a in family f (the origin's
-// neighbour of d full-feed routes that came or went).
+// neighbour of d full-feed routes that came or went), in all and in the
+// country of the route's prefix (t.routeCC).
 func (t *Tracker) noteTransit(a bgp.ASN, f bgp.Family, d int32) {
+	t.addTransit(transitKey(a, geo.Country{}, f), d)
+	if !t.routeCC.IsZero() {
+		t.addTransit(transitKey(a, t.routeCC, f), d)
+	}
+}
+
+func (t *Tracker) addTransit(k uint64, d int32) {
 	if t.transit == nil {
 		t.transit = map[uint64]*transitCount{}
 	}
-	k := uint64(a)<<1 | uint64(f&1)
 	c := t.transit[k]
 	if c == nil {
 		c = &transitCount{last: t.seq}
@@ -45,13 +59,14 @@ func (t *Tracker) noteTransit(a bgp.ASN, f bgp.Family, d int32) {
 	c.cur += d
 }
 
-// Transit returns how many full-feed routes of family f had AS a as the
-// origin's neighbour at the close of the last bin before the bin holding
-// before (then; the oldest remembered count if that is too long ago), and
-// how many have now. It is the health of an upstream: an upstream that
-// fails loses many of them at once.
-func (t *Tracker) Transit(a bgp.ASN, f bgp.Family, before time.Time) (then, now int32) {
-	c := t.transit[uint64(a)<<1|uint64(f&1)]
+// Transit returns how many full-feed routes of family f (to prefixes of
+// country cc; zero: of any) had AS a as the origin's neighbour at the
+// close of the last bin before the bin holding before (then; the oldest
+// remembered count if that is too long ago), and how many have now. It is
+// the health of an upstream: an upstream that fails loses many of them at
+// once.
+func (t *Tracker) Transit(a bgp.ASN, f bgp.Family, cc geo.Country, before time.Time) (then, now int32) {
+	c := t.transit[transitKey(a, cc, f)]
 	if c == nil {
 		return 0, 0
 	}

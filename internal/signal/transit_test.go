@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/geo"
 )
 
 // TestTransit follows an upstream's routes (those for which it is the
@@ -19,7 +20,7 @@ func TestTransit(t *testing.T) {
 		h.announce(fmt.Sprintf("10.%d.0.0/16", i), fmt.Sprintf("3356 4837 %d", 65001+i), true)
 	}
 	h.settle()
-	then, now := h.tr.Transit(4837, bgp.IPv4, h.now)
+	then, now := h.tr.Transit(4837, bgp.IPv4, geo.Country{}, h.now)
 	if then != 12 || now != 12 {
 		t.Fatalf("transit of AS4837 %d then, %d now; want 12, 12 (4 prefixes x 3 full-feed peers)", then, now)
 	}
@@ -29,18 +30,18 @@ func TestTransit(t *testing.T) {
 	h.now = h.now.Add(7 * time.Minute)
 	fall := h.now
 	h.withdraw("10.1.0.0/16")
-	then, now = h.tr.Transit(4837, bgp.IPv4, fall)
+	then, now = h.tr.Transit(4837, bgp.IPv4, geo.Country{}, fall)
 	if then != 9 || now != 6 {
 		t.Errorf("at the second fall: %d then, %d now; want 9 (after the first fall, bins before) and 6", then, now)
 	}
-	then, _ = h.tr.Transit(4837, bgp.IPv4, fall.Add(-30*time.Minute))
+	then, _ = h.tr.Transit(4837, bgp.IPv4, geo.Country{}, fall.Add(-30*time.Minute))
 	if then != 12 {
 		t.Errorf("half an hour before: %d, want 12", then)
 	}
-	if then, now := h.tr.Transit(4837, bgp.IPv6, fall); then != 0 || now != 0 {
+	if then, now := h.tr.Transit(4837, bgp.IPv6, geo.Country{}, fall); then != 0 || now != 0 {
 		t.Errorf("IPv6 transit %d, %d; want none", then, now)
 	}
-	if then, now := h.tr.Transit(3356, bgp.IPv4, fall); then != 0 || now != 0 {
+	if then, now := h.tr.Transit(3356, bgp.IPv4, geo.Country{}, fall); then != 0 || now != 0 {
 		t.Errorf("AS3356 is no origin's neighbour: %d, %d", then, now)
 	}
 	// Path hunting: path changes of a prefix then its withdrawal.

@@ -1,4 +1,4 @@
-package alert
+package report
 
 import (
 	"fmt"
@@ -8,9 +8,8 @@ import (
 	"github.com/blackout-bgp/blackout/internal/event"
 )
 
-// NoticeLine formats a notice as one readable line (what `blackout watch`
-// prints): time, notice type, kind, severity, entity, family and the first
-// sentence of the explanation.
+// NoticeLine formats a notice as one readable line: time, notice type,
+// kind, severity, entity, family and the first sentence of the explanation.
 func NoticeLine(n event.Notice) string {
 	ev := n.Event
 	t := n.Time
@@ -38,11 +37,11 @@ func NoticeLine(n event.Notice) string {
 	}
 	return fmt.Sprintf("%s  %-8s %-15s %-8s %s %s%s: %s",
 		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(string(n.Type)), ev.Kind, ev.Severity,
-		entity, ev.Family, extra, lineSentence(ev.Explanation))
+		entity, ev.Family, extra, firstSentence(ev.Explanation))
 }
 
-// lineSentence returns s up to the end of its first sentence, on one line.
-func lineSentence(s string) string {
+// firstSentence returns s up to the end of its first sentence, on one line.
+func firstSentence(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if i := strings.Index(s, ". "); i >= 0 {
 		return s[:i+1]
