@@ -230,7 +230,7 @@ func TestHealthDegraded(t *testing.T) {
 	}
 	for _, p := range []string{"/api/v1/events", "/api/v1/alerts/dead", "/api/v1/status"} {
 		code, h := get(p)
-		if msg := fmt.Sprint(h["error"]); code != 500 || strings.Contains(msg, "sql") || !strings.HasPrefix(msg, "internal error: ") {
+		if msg := fmt.Sprint(h["error"]); code != 500 || strings.Contains(msg, "sql") || !strings.HasPrefix(msg, "internal error (request id ") {
 			t.Errorf("%s on a closed store: %d %v", p, code, h)
 		}
 	}
