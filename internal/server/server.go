@@ -69,6 +69,7 @@ type Server struct {
 	st     store.Store
 	mux    *http.ServeMux
 	routes []string
+	depc   depCache      // transit.go, fragility.go
 	subs   chan struct{} // the stream's subscribers
 	// backlog is the most notices the stream sends from the store to one
 	// client at once (a resume, a slow client catching up); past it the
@@ -90,6 +91,10 @@ func New(opts Options) *Server {
 	s.handle("GET /api/v1/entities", s.entities)
 	s.handle("GET /api/v1/entities/{type}/{code}", s.entity)
 	s.handle("GET /api/v1/entities/{type}/{code}/signals", s.signals)
+	s.handle("GET /api/v1/entities/{type}/{code}/chart.svg", s.chartSVG)
+	s.handle("GET /api/v1/entities/asn/{code}/transit", s.transit)
+	s.handle("GET /api/v1/entities/country/{code}/fragility", s.countryFragilityHandler)
+	s.handle("GET /api/v1/fragility", s.fragilityRanking)
 	s.handle("GET /api/v1/events", s.events)
 	s.handle("GET /api/v1/events/{id}", s.event)
 	s.handle("GET /api/v1/status", s.status)
@@ -112,7 +117,7 @@ func New(opts Options) *Server {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(b)
 	}
-	for _, p := range []string{"GET /country/{code}", "GET /asn/{code}", "GET /event/{id}"} {
+	for _, p := range []string{"GET /country/{code}", "GET /asn/{code}", "GET /event/{id}", "GET /fragility", "GET /embed/{type}/{code}"} {
 		s.mux.HandleFunc(p, index)
 	}
 	s.mux.HandleFunc("GET /{$}", index)
@@ -304,6 +309,9 @@ func (s *Server) entities(w http.ResponseWriter, r *http.Request) {
 		for _, e := range ents {
 			add("asn", e.Code, s.asName(e.Code))
 		}
+		for _, code := range s.transitOnly(r.Context()) { // transit.go
+			add("asn", code, s.asName(code))
+		}
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Get("q")))
 	if text != "" {
@@ -366,6 +374,9 @@ func (s *Server) entityCode(w http.ResponseWriter, r *http.Request) (typ, code s
 			return typ, code, true
 		}
 		if evs, err := s.st.Events(r.Context(), store.EventFilter{EntityType: event.OriginAS, EntityCode: code, Limit: 1}); err == nil && len(evs) > 0 {
+			return typ, code, true
+		}
+		if s.isTransit(r, code) { // on the paths of others: a transit AS
 			return typ, code, true
 		}
 		writeError(w, 404, "AS"+code+" not seen in the data")
