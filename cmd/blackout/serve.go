@@ -17,6 +17,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/livefeed"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
@@ -40,8 +41,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		maxConns, maxSubs int
 	)
 	cliflag.DurationVar(fs, &bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
-	build := registerLiveSources(fs)
-	rec := registerRecordFlags(fs)
+	lf := livefeed.Register(fs)
 	cliflag.DurationVar(fs, &warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (live sources; 0 or more)")
 	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
 	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
@@ -58,10 +58,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout serve")
-	live, err := build(liveEnv{Logf: logf})
+	feed, err := lf.Build(logf)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	live := feed.Runners
 	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
 		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
@@ -127,24 +128,27 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		// Live: the events as they come (no pacing), optionally recorded.
 		liveCtx, stopLive := context.WithCancel(ctx)
 		defer stopLive()
-		events := source.Join(liveCtx, live, 4096, func(s source.Runner, err error) {
+		ls, closeRec, err := feed.Start(liveCtx, func(s source.Runner, err error) {
 			log.Error("source stopped", "source", s.Name(), "error", err)
 		})
-		if rec.dir != "" {
-			recorder, err := rec.start(liveCtx, events, logf)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if err := recorder.close(); err != nil {
-					log.Error("record", "error", err)
-				}
-			}()
-			events = recorder.events
+		if err != nil {
+			return err
 		}
-		src = source.FromChannel(events)
-		inputs = len(live)
-		opts.Speed = 0
+		defer func() {
+			if err := closeRec(); err != nil {
+				log.Error("record", "error", err)
+			}
+		}()
+		src, inputs, opts.Speed = ls, len(live), 0
+		opts.View.MaxPrefixes, opts.View.OnMaxPrefix = feed.MaxPrefixes()
+		mets.Live(func(f int) (peers, ready, full int) {
+			for _, fc := range eng.Coverage().Families {
+				if int(fc.Family) == f {
+					return fc.LivePeers, fc.ReadyPeers, fc.FullFeedPeers
+				}
+			}
+			return 0, 0, 0
+		}, eng.DataTime, feed.Sessions)
 	}
 
 	if src != nil {
@@ -169,9 +173,15 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			if len(live) > 0 {
+				log.Info("live sources started", "sources", feed.Names())
+			} else {
+				log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			}
 			res, err := eng.Run(runCtx, src, opts)
-			if err == nil {
+			if len(live) > 0 {
+				log.Info("live sources stopped", "route_events", res.RouteEvents, "events", eng.Events(), "input_errors", res.Errors)
+			} else if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
 					"events", eng.Events(), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
 			}

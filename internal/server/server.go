@@ -222,18 +222,36 @@ type entState struct {
 // decoded), whether any family is judged, and the same as sentences.
 type JudgingJSON struct {
 	event.Coverage
+	Families   []FamilyJSON     `json:"families"`  // the coverage's, with their state
 	Undecoded  map[string]int64 `json:"undecoded"` // never omitted: {} when every record was decoded
 	Judged     bool             `json:"judged"`    // some family is judged
 	Statements []string         `json:"statements"`
+}
+
+// FamilyJSON is one family's coverage with its state: "judging" (from
+// judged_from), or "learning" (not judged yet: reason says why, e.g. the
+// live peers are still sending their tables), and the live peers that
+// signal when their tables are complete (BGP sessions, BMP), up now, and
+// how many of them are ready (0 and 0 for files, archives, RIS Live).
+type FamilyJSON struct {
+	event.FamilyCoverage
+	State      string `json:"state"`
+	Reason     string `json:"reason"`
+	Peers      int    `json:"peers"`
+	ReadyPeers int    `json:"ready_peers"`
 }
 
 // judging returns the Status's coverage for the API. Before any data the
 // coverage has no family; a statement says so.
 func (s *Server) judging() JudgingJSON {
 	c := s.opts.Status.Coverage()
-	j := JudgingJSON{Coverage: c, Undecoded: c.Undecoded, Judged: c.Judged(), Statements: c.Statements()}
-	if j.Families == nil {
-		j.Families = []event.FamilyCoverage{}
+	j := JudgingJSON{Coverage: c, Undecoded: c.Undecoded, Judged: c.Judged(), Statements: c.Statements(), Families: []FamilyJSON{}}
+	for _, fc := range c.Families {
+		f := FamilyJSON{FamilyCoverage: fc, State: "learning", Reason: fc.NotJudged, Peers: fc.LivePeers, ReadyPeers: fc.ReadyPeers}
+		if fc.JudgedFrom != nil {
+			f.State, f.Reason = "judging", fc.Note
+		}
+		j.Families = append(j.Families, f)
 	}
 	if j.Undecoded == nil {
 		j.Undecoded = map[string]int64{}

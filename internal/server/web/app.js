@@ -2,6 +2,7 @@
 import { NAMES } from './iso3166.js';
 import { createMap } from './map.js';
 import { drawSignals } from './chart.js';
+import { showLearning } from './learning.js';
 
 // ---------- helpers ----------
 
@@ -195,6 +196,7 @@ function setJudging(j) {
   if (!j || typeof j !== 'object') return;
   live.judging = j;
   showJudging();
+  showLearning(j);
 }
 
 // The health answers 503 {"status": "degraded", "reason": ...} while the
