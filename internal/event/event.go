@@ -312,6 +312,12 @@ type FamilyCoverage struct {
 	NotJudged string `json:"not_judged,omitempty"`
 	// Note qualifies a judged family ("no RIB dump: ...").
 	Note string `json:"note,omitempty"`
+	// LivePeers and ReadyPeers count the live peers that signal when
+	// their tables are complete (BGP sessions, BMP), up now, and those of
+	// them whose table of the family is complete. Not in a report's JSON
+	// (the API shows them).
+	LivePeers  int `json:"-"`
+	ReadyPeers int `json:"-"`
 }
 
 // Judged reports whether some family was judged.
