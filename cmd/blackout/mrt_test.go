@@ -366,4 +366,9 @@ func TestMRTUndecoded(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &rep); err != nil || code != 1 || rep.NotDecoded != 3 || rep.Files[0].NotDecoded != 3 {
 		t.Errorf("mrt stats --json: exit status %d, not_decoded %d (file %v), err %v", code, rep.NotDecoded, rep.Files, err)
 	}
+	// replay says them in its summary, per type, and exits 1 too.
+	code, text, stderr = runMRT(t, nil, "replay", path)
+	if code != 1 || !strings.Contains(text, "2 records of MRT OSPFv2/SUBTYPE_0, 1 record of MRT TABLE_DUMP_V2/RIB_GENERIC not decoded") || !strings.Contains(stderr, "2 kind(s) of records not decoded") {
+		t.Errorf("replay: exit status %d, want 1, and the records not decoded said:\n%s\n%s", code, text, stderr)
+	}
 }

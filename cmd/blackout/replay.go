@@ -196,8 +196,8 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 			fmt.Fprintf(env.stdout, "\nchart: %s\n", af.chart)
 		}
 	}
-	if res.Errors > 0 {
-		fmt.Fprintf(env.stderr, "blackout: %d input error(s); the report covers everything that could be read\n", res.Errors)
+	if res.Errors > 0 || len(res.Coverage.Undecoded) > 0 {
+		fmt.Fprintf(env.stderr, "blackout: %d input error(s), %d kind(s) of records not decoded; the report covers everything that could be read\n", res.Errors, len(res.Coverage.Undecoded))
 		return exitError{code: 1}
 	}
 	return nil
