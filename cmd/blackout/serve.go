@@ -74,7 +74,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log := slog.New(h)
 
-	var alerts alert.Config
+	alerts := &alert.Config{}
 	if *config != "" {
 		fc, err := alert.LoadFile(*config)
 		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
@@ -82,7 +82,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		} else if err != nil {
 			return fmt.Errorf("%w: --config %v", errUsage, err)
 		}
-		alerts = fc.Alerts
+		alerts = &fc.Alerts
 	}
 	db, err := loadGeoTo(env.stderr, geoPaths)
 	if err != nil {
@@ -97,28 +97,16 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	defer st.Close()
 	mets := metrics.New()
 
-	disp, err := alert.New(alerts, alert.Options{Logger: log,
-		Delivered: mets.AlertDelivered,
-		DeadLetter: func(d alert.DeadLetter) {
-			mets.DeadLetter()
-			if err := st.AddDeadLetter(context.Background(), store.DeadLetter{Sink: d.Sink, Payload: d.Payload, Error: d.Error, Attempts: d.Attempts}); err != nil {
-				log.Error("dead letter not stored", "error", err)
-			}
-		}})
-	if err != nil {
-		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
-	}
-
 	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
 	opts.Bin = bin
 	opts.Detect.WarmUp = warmUp
-	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
+	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, AlertConfig: alerts, Logger: log, Metrics: mets,
 		Writer: store.WriterOptions{Retention: time.Duration(ret)}})
 	if err != nil {
 		return err
 	}
 	if t := eng.ResumedTo(); !t.IsZero() {
-		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
+		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume from the outbox")
 	}
 
 	var src source.Source
@@ -226,7 +214,6 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := eng.Close(shCtx); err != nil {
 		log.Error("store flush failed", "error", err)
 	}
-	disp.Close(shCtx)
 	log.Info("stopped", "data_time", eng.DataTime())
 	return failed
 }

@@ -136,7 +136,8 @@ func API(ctx context.Context, nc *nats.Conn, cfg APIConfig) error {
 		if kind == "tick" {
 			status.tick(m.Data)
 		}
-		h.Publish(hub.Message{Event: kind, Data: m.Data})
+		id, _ := strconv.ParseInt(m.Header.Get(HeaderSeq), 10, 64) // a notice's outbox sequence number
+		h.Publish(hub.Message{ID: id, Event: kind, Data: m.Data})
 	})
 	if err != nil {
 		return fmt.Errorf("api: subscribe to notices: %w", err)

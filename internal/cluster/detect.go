@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -187,15 +188,19 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 		cfg.OnEngine(eng)
 	}
 	// The engine's notices and ticks go to the api roles.
-	msgs, unsub := eng.Hub().Subscribe()
-	defer unsub()
+	sub := eng.Hub().Subscribe()
+	defer sub.Close()
 	go func() {
 		for {
 			select {
 			case <-tctx.Done():
 				return
-			case m := <-msgs:
-				_ = nc.Publish(SubjectNotice+"."+m.Event, m.Data)
+			case m := <-sub.C():
+				msg := &nats.Msg{Subject: SubjectNotice + "." + m.Event, Data: m.Data}
+				if m.ID != 0 {
+					msg.Header = nats.Header{HeaderSeq: []string{strconv.FormatInt(m.ID, 10)}}
+				}
+				_ = nc.PublishMsg(msg)
 				if m.Event == "tick" {
 					if b, err := json.Marshal(eng.Coverage()); err == nil {
 						_ = nc.Publish(SubjectCoverage, b)

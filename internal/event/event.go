@@ -9,6 +9,7 @@ package event
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -346,17 +347,40 @@ func (c *Coverage) Statements() []string {
 		}
 	}
 	if len(c.Undecoded) > 0 {
-		var n int64
 		names := make([]string, 0, len(c.Undecoded))
-		for k, v := range c.Undecoded {
-			n += v
+		for k := range c.Undecoded {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		if len(names) > 4 {
-			names = append(names[:4], "...")
+		parts := make([]string, 0, 4)
+		var rest int64
+		for i, k := range names {
+			if i < 4 {
+				rs := "records"
+				if c.Undecoded[k] == 1 {
+					rs = "record"
+				}
+				parts = append(parts, fmt.Sprintf("%s %s of MRT %s", thousands(c.Undecoded[k]), rs, k))
+			} else {
+				rest += c.Undecoded[k]
+			}
 		}
-		out = append(out, fmt.Sprintf("%d input records were not decoded (%s): what they hold was not judged.", n, strings.Join(names, ", ")))
+		if rest > 0 {
+			parts = append(parts, fmt.Sprintf("%s of other types", thousands(rest)))
+		}
+		out = append(out, strings.Join(parts, ", ")+" not decoded: what they hold was not judged.")
 	}
 	return out
+}
+
+// thousands writes n with thousands separators: 24,242.
+func thousands(n int64) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -41,7 +41,7 @@ func New() *Metrics {
 		Notices:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_notices_total", Help: "Detector Notices by type."}, []string{"type"}),
 		Alerts:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_alert_deliveries_total", Help: "Alert deliveries that succeeded, by sink."}, []string{"sink"}),
 		AlertFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_alert_failures_total", Help: "Alert delivery attempts that failed, by sink."}, []string{"sink"}),
-		DeadLetters:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_alert_dead_letters_total", Help: "Alerts given up on (recorded in dead_letters)."}),
+		DeadLetters:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_alert_dead_letters_total", Help: "Alerts given up on (dead letters: blackout alerts dead, /api/v1/alerts/dead)."}),
 		StoreWrite:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "blackout_store_write_seconds", Help: "Duration of store write transactions.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		StoreErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_store_write_errors_total", Help: "Store write transactions that failed."}),
 		HTTPRequests:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),

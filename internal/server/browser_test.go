@@ -419,6 +419,7 @@ func waitReplay(t *testing.T, base string) {
 		var h struct {
 			DataTime    string `json:"data_time"`
 			RouteEvents int    `json:"route_events"`
+			Running     bool   `json:"running"`
 		}
 		resp, err := http.Get(base + "/api/v1/health")
 		if err == nil {
@@ -426,7 +427,9 @@ func waitReplay(t *testing.T, base string) {
 			resp.Body.Close()
 		}
 		if err == nil {
-			if h.DataTime >= "2014-12-23T23" {
+			// The end of the data, and the replay's last write done (it
+			// runs until then).
+			if h.DataTime >= "2014-12-23T23" && !h.Running {
 				return
 			}
 			if h.RouteEvents > 0 && h.RouteEvents == last {

@@ -71,6 +71,10 @@ type Server struct {
 	routes []string
 	depc   depCache      // transit.go, fragility.go
 	subs   chan struct{} // the stream's subscribers
+	// backlog is the most notices the stream sends from the store to one
+	// client at once (a resume, a slow client catching up); past it the
+	// client is told it lost the older ones.
+	backlog int
 }
 
 // New returns the server.
@@ -81,7 +85,8 @@ func New(opts Options) *Server {
 	if opts.MaxSubscribers <= 0 {
 		opts.MaxSubscribers = DefaultMaxSubscribers
 	}
-	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux(), subs: make(chan struct{}, opts.MaxSubscribers)}
+	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux(), subs: make(chan struct{}, opts.MaxSubscribers),
+		backlog: 1000}
 	s.handle("GET /api/v1/health", s.health)
 	s.handle("GET /api/v1/entities", s.entities)
 	s.handle("GET /api/v1/entities/{type}/{code}", s.entity)
@@ -94,6 +99,7 @@ func New(opts Options) *Server {
 	s.handle("GET /api/v1/events/{id}", s.event)
 	s.handle("GET /api/v1/status", s.status)
 	s.handle("GET /api/v1/stream", s.limitStream(s.stream))
+	s.handle("GET /api/v1/alerts/dead", s.deadLetters)
 	s.handle("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
@@ -209,27 +215,6 @@ func (s *Server) openState(ctx context.Context) (map[string]*entState, []store.S
 type entState struct {
 	state   string
 	ongoing int
-}
-
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	_, open, err := s.openState(r.Context())
-	if err != nil {
-		s.internal(w, err)
-		return
-	}
-	e := s.opts.Status
-	j := s.judging()
-	status := "ok"
-	if !j.Judged {
-		switch {
-		case e.Running():
-			status = "warming_up"
-		case !e.DataTime().IsZero():
-			status = "not_judged"
-		}
-	}
-	writeJSON(w, 200, map[string]any{"status": status, "version": s.opts.Version, "data_time": timeOrNil(e.DataTime()),
-		"route_events": e.RouteEvents(), "events_open": len(open), "running": e.Running(), "judging": j})
 }
 
 // JudgingJSON is what the detector judges, in status and health: the
@@ -773,39 +758,6 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{"data_time": timeOrNil(s.opts.Status.DataTime()), "ongoing": ongoing, "countries": countries,
 		"judging": s.judging()})
-}
-
-func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, 500, "streaming unsupported")
-		return
-	}
-	ch, cancel := s.opts.Hub.Subscribe()
-	defer cancel()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
-	e := s.opts.Status
-	tick, _ := json.Marshal(map[string]any{"data_time": timeOrNil(e.DataTime()), "route_events": e.RouteEvents()})
-	fmt.Fprintf(w, "retry: 2000\nevent: tick\ndata: %s\n\n", tick)
-	fl.Flush()
-	keep := time.NewTicker(15 * time.Second)
-	defer keep.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keep.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
-		case m := <-ch:
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", m.Event, m.Data)
-			fl.Flush()
-		}
-	}
 }
 
 func kindList() string {

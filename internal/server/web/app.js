@@ -199,7 +199,25 @@ function setJudging(j) {
   showLearning(j);
 }
 
-const refreshHealth = throttle(() => api('/health').then(h => { live.running = !!h.running; showMode(); setJudging(h.judging); }).catch(() => {}), 15000);
+// The health answers 503 {"status": "degraded", "reason": ...} while the
+// store cannot be written or read: a banner says so until it heals.
+async function fetchHealth() {
+  const r = await fetch('/api/v1/health', { headers: { Accept: 'application/json' } });
+  return r.json(); // 200 and 503 both carry the health object
+}
+function showHealth(h) {
+  const b = $('#degraded');
+  if (!b || !h || typeof h !== 'object') return;
+  if (h.status === 'degraded') {
+    b.textContent = 'Storage problem: ' + (h.reason || 'the store is failing') +
+      '. What is shown may be behind the data; writes are retried until they succeed.';
+    b.hidden = false;
+  } else {
+    b.hidden = true;
+  }
+}
+const refreshHealth = throttle(() => fetchHealth().then(h => { showHealth(h); live.running = !!h.running; showMode(); setJudging(h.judging); }).catch(() => {}), 15000);
+setInterval(() => fetchHealth().then(showHealth).catch(() => {}), 10000);
 
 // throttle runs f at most once per ms, trailing call included.
 function throttle(f, ms) {
@@ -1092,7 +1110,8 @@ document.addEventListener('click', e => { if (!e.target.closest('#search')) clos
 // ---------- start ----------
 
 live.listeners.add(m => { if (page && page.onLive) page.onLive(m); });
-api('/health').then(h => {
+fetchHealth().then(h => {
+  showHealth(h);
   if (h.data_time && (!live.dataTime || h.data_time > live.dataTime)) live.dataTime = h.data_time;
   if (typeof h.route_events === 'number') live.routeEvents = h.route_events;
   live.running = !!h.running;

@@ -75,13 +75,34 @@ CREATE TABLE IF NOT EXISTS entities (
 	PRIMARY KEY (entity_type, entity_code)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letters (
-	id       BIGSERIAL PRIMARY KEY,
-	time     BIGINT NOT NULL,
+-- The alert outbox: every notice, in order, and what became of each
+-- delivery to each sink.
+CREATE TABLE IF NOT EXISTS notices (
+	seq      BIGSERIAL PRIMARY KEY,
+	ekey     TEXT NOT NULL,    -- the event's natural key (store.KeyString)
+	type     TEXT NOT NULL,    -- start, escalate, end, retract
+	time     BIGINT NOT NULL,  -- unix nanoseconds, data time of the change
+	event_id BIGINT NOT NULL,
+	json     TEXT NOT NULL,    -- the event as announced
+	created  BIGINT NOT NULL,  -- unix nanoseconds, wall time
+	UNIQUE (ekey, type, time)
+);
+CREATE INDEX IF NOT EXISTS notices_time ON notices (time);
+CREATE INDEX IF NOT EXISTS notices_ekey ON notices (ekey, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+	seq      BIGINT NOT NULL,
 	sink     TEXT NOT NULL,
-	payload  TEXT NOT NULL,
+	state    TEXT NOT NULL,    -- delivered or dead
+	attempts INTEGER NOT NULL,
 	error    TEXT NOT NULL,
-	attempts INTEGER NOT NULL
+	time     BIGINT NOT NULL,  -- unix nanoseconds, wall time of the last attempt
+	PRIMARY KEY (sink, seq)
+);
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (seq DESC) WHERE state = 'dead';
+CREATE TABLE IF NOT EXISTS alert_sinks (
+	sink     TEXT PRIMARY KEY,
+	from_seq BIGINT NOT NULL,  -- the sink is sent the notices after this one
+	done_seq BIGINT NOT NULL   -- every notice up to this one is handled
 );
 INSERT INTO meta (key, value) VALUES ('pg_schema', '` + schemaVersion + `') ON CONFLICT DO NOTHING;
 `
@@ -226,6 +247,9 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, b *store.Batch) ([]int64, 
 	var maxID int64
 	for i, op := range b.Events {
 		id, err := s.writeEvent(ctx, tx, op, local, now)
+		if err == nil && op.Notice != nil {
+			err = writeNotice(ctx, tx, op, id, now)
+		}
 		if err != nil {
 			k := op.Key
 			return nil, fmt.Errorf("event %s %s %s %s %s: %w", k.EntityType, k.EntityCode, k.Kind, k.Family, k.Start.Format(time.RFC3339), err)
@@ -618,43 +642,6 @@ func (s *Store) Meta(ctx context.Context, key string) (string, bool, error) {
 		return "", false, s.wrap("meta "+key, err)
 	}
 	return v, true, nil
-}
-
-// AddDeadLetter implements store.Store.
-func (s *Store) AddDeadLetter(ctx context.Context, d store.DeadLetter) error {
-	if d.Time.IsZero() {
-		d.Time = time.Now()
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (time, sink, payload, error, attempts) VALUES ($1,$2,$3,$4,$5)`,
-		nanos(d.Time), d.Sink, string(d.Payload), d.Error, d.Attempts)
-	if err != nil {
-		return s.wrap("dead letter", err)
-	}
-	return nil
-}
-
-// DeadLetters implements store.Store: the latest first.
-func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.DeadLetter, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id, time, sink, payload, error, attempts FROM dead_letters ORDER BY id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, s.wrap("dead letters", err)
-	}
-	defer rows.Close()
-	var out []store.DeadLetter
-	for rows.Next() {
-		var d store.DeadLetter
-		var t int64
-		var p string
-		if err := rows.Scan(&d.ID, &t, &d.Sink, &p, &d.Error, &d.Attempts); err != nil {
-			return nil, s.wrap("dead letters", err)
-		}
-		d.Time, d.Payload = fromNanos(t), []byte(p)
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // PruneBins implements store.Store.

@@ -37,7 +37,8 @@ func Run(t *testing.T, b Backend) {
 		{"DataTimeNeverBackwards", testDataTimeNeverBackwards},
 		{"Concurrent", testConcurrent},
 		{"DirectWrite", testDirectWrite},
-		{"EntitiesAndDeadLetters", testEntitiesAndDeadLetters},
+		{"Entities", testEntitiesAndDeadLetters},
+		{"Outbox", testOutbox},
 		{"LatestAndFirstBins", testLatestAndFirstBins},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
@@ -543,6 +544,7 @@ func testDirectWrite(t *testing.T, b Backend) {
 	}
 }
 
+// testEntitiesAndDeadLetters: entities survive a reopen.
 func testEntitiesAndDeadLetters(t *testing.T, b Backend) {
 	ctx := context.Background()
 	open := b(t)
@@ -552,11 +554,6 @@ func testEntitiesAndDeadLetters(t *testing.T, b Backend) {
 	as := store.Entity{Type: event.OriginAS, Code: "131279", Families: []bgp.Family{bgp.IPv4}, Updated: t0.Add(time.Minute)}
 	if _, err := st.Write(ctx, &store.Batch{Entities: []store.Entity{kp, as}}); err != nil {
 		t.Fatal(err)
-	}
-	for i := range 3 {
-		if err := st.AddDeadLetter(ctx, store.DeadLetter{Time: t0.Add(time.Duration(i) * time.Second), Sink: "hook", Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), Error: "503", Attempts: i + 1}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	st.Close()
 	st = open(t)
@@ -573,10 +570,6 @@ func testEntitiesAndDeadLetters(t *testing.T, b Backend) {
 	}
 	if ases, _ := st.Entities(ctx, event.OriginAS); len(ases) != 1 || ases[0].Code != "131279" || len(ases[0].Upstreams) != 0 {
 		t.Errorf("AS entities %+v", ases)
-	}
-	dl, err := st.DeadLetters(ctx, 2)
-	if err != nil || len(dl) != 2 || string(dl[0].Payload) != `{"n":2}` || dl[0].Attempts != 3 || !dl[0].Time.Equal(t0.Add(2*time.Second)) || dl[1].ID >= dl[0].ID {
-		t.Errorf("dead letters %+v (%v)", dl, err)
 	}
 }
 
@@ -621,5 +614,112 @@ func testLatestAndFirstBins(t *testing.T, b Backend) {
 	}
 	if len(first) != 2 || first[0].Prefixes != 1 || first[1].Prefixes != 1 || !first[0].Time.Equal(t0) {
 		t.Errorf("first IPv4 AS bins: %+v", first)
+	}
+}
+
+// testOutbox: a notice goes into the outbox with its event change, once
+// (a replay after a crash adds none); sinks start after the latest notice;
+// deliveries are recorded, dead ones listed with their notice.
+func testOutbox(t *testing.T, b Backend) {
+	ctx := context.Background()
+	open := b(t)
+	run := func() []store.Notice {
+		st := open(t)
+		defer st.Close()
+		var mu sync.Mutex
+		var got []store.Notice
+		w, err := store.NewWriter(ctx, st, store.WriterOptions{Committed: func(ns []store.Notice) { mu.Lock(); got = append(got, ns...); mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go w.Run(ctx)
+		inst := testEvent("KP", event.Instability, 0)
+		inst.ID = 1
+		out := testEvent("KP", event.Outage, 10*time.Minute)
+		out.ID = 2
+		out.PrecededBy = &inst.ID
+		blip := testEvent("SY", event.Outage, 5*time.Minute)
+		blip.ID = 3
+		w.Event(store.EventOp{Key: store.KeyOf(&inst), DetID: 1, Event: *inst.Clone(), Notice: &store.NoticeOp{Type: event.Start, Time: inst.Start}})
+		w.Event(store.EventOp{Key: store.KeyOf(&blip), DetID: 3, Event: *blip.Clone(), Notice: &store.NoticeOp{Type: event.Start, Time: blip.Start}})
+		w.Event(store.EventOp{Key: store.KeyOf(&blip), DetID: 3, Event: *blip.Clone(), Delete: true, Notice: &store.NoticeOp{Type: event.Retract, Time: blip.Start.Add(time.Minute)}})
+		w.Event(store.EventOp{Key: store.KeyOf(&out), DetID: 2, Event: *out.Clone(), Notice: &store.NoticeOp{Type: event.Start, Time: out.Start}})
+		if err := w.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	first := run()
+	if len(first) != 4 {
+		t.Fatalf("first run: %d notices told, want 4: %+v", len(first), first)
+	}
+	for i := 1; i < len(first); i++ {
+		if first[i].Seq <= first[i-1].Seq {
+			t.Errorf("notice %d has seq %d after %d", i, first[i].Seq, first[i-1].Seq)
+		}
+	}
+	if r := first[2]; r.Type != event.Retract || r.Event.ID == 0 || r.Event.ID != first[1].Event.ID {
+		t.Errorf("the retraction carries id %d, the start %d", r.Event.ID, first[1].Event.ID)
+	}
+	if o := first[3]; o.Event.PrecededBy == nil || *o.Event.PrecededBy != first[0].Event.ID {
+		t.Errorf("preceded_by %v, want the stored id %d", o.Event.PrecededBy, first[0].Event.ID)
+	}
+	if again := run(); len(again) != 0 {
+		t.Errorf("the replay added %d notices: %+v", len(again), again)
+	}
+	st := open(t)
+	defer st.Close()
+	all, err := st.Notices(ctx, 0, 100)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("outbox holds %d notices (%v), want 4", len(all), err)
+	}
+	last, _ := st.LastNoticeSeq(ctx)
+	if last != all[3].Seq {
+		t.Errorf("last seq %d, want %d", last, all[3].Seq)
+	}
+	if after, _ := st.Notices(ctx, all[1].Seq, 1); len(after) != 1 || after[0].Seq != all[2].Seq {
+		t.Errorf("notices after %d, limit 1: %+v", all[1].Seq, after)
+	}
+	if of, _ := st.NoticesOf(ctx, all[1].Key); len(of) != 2 || of[0].Type != event.Start || of[1].Type != event.Retract {
+		t.Errorf("notices of %s: %+v", all[1].Key, of)
+	}
+	if in, _ := st.NoticesIn(ctx, t0, t0.Add(6*time.Minute)); len(in) != 2 { // 0 and 5 min; the retraction at 6 is out
+		t.Errorf("notices in [0, 6 min): %d, want 2", len(in))
+	}
+	// A new sink starts after the latest notice; done only moves forward.
+	from, done, err := st.Sink(ctx, "hook")
+	if err != nil || from != last || done != last {
+		t.Errorf("new sink: from %d done %d (%v), want %d", from, done, err, last)
+	}
+	if err := st.SetSinkDone(ctx, "hook", last-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, _ := st.Sink(ctx, "hook"); done != last {
+		t.Errorf("done moved back to %d", done)
+	}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, d := range []store.Delivery{
+		{Seq: all[0].Seq, Sink: "hook", State: store.Delivered, Attempts: 1, Time: at},
+		{Seq: all[3].Seq, Sink: "hook", State: store.Dead, Attempts: 6, Error: "503", Time: at},
+		{Seq: all[3].Seq, Sink: "slack", State: store.Dead, Attempts: 2, Error: "404", Time: at},
+	} {
+		if err := st.RecordDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := st.Handled(ctx, "hook", 0, last); len(h) != 2 || !h[all[0].Seq] || !h[all[3].Seq] {
+		t.Errorf("handled for hook: %v", h)
+	}
+	dead, err := st.DeadLetters(ctx, store.DeadFilter{})
+	if err != nil || len(dead) != 2 || dead[0].Notice.Seq != all[3].Seq || dead[0].Sink != "hook" || dead[0].Notice.Event.EntityCode != "KP" || !dead[0].Time.Equal(at) {
+		t.Errorf("dead letters %+v (%v)", dead, err)
+	}
+	if dead, _ := st.DeadLetters(ctx, store.DeadFilter{Sink: "slack", Seqs: []int64{all[3].Seq}}); len(dead) != 1 || dead[0].Error != "404" || dead[0].Attempts != 2 {
+		t.Errorf("slack's dead letters: %+v", dead)
+	}
+	if dead, _ := st.DeadLetters(ctx, store.DeadFilter{Seqs: []int64{all[0].Seq}}); len(dead) != 0 {
+		t.Errorf("a delivered notice listed dead: %+v", dead)
 	}
 }
