@@ -288,7 +288,7 @@ func feed(w *store.Writer, stopAfter int) {
 
 // Dump lists what a store holds, through the Store interface, as sorted
 // lines: every event (with its JSON), the bins of the given countries,
-// the entities and the progress metadata.
+// the entities, the outbox's notices in order and the progress metadata.
 func Dump(t *testing.T, st store.Store, countries ...string) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -322,6 +322,15 @@ func Dump(t *testing.T, st store.Store, countries ...string) []string {
 	}
 	for _, e := range ents {
 		out = append(out, fmt.Sprintf("entity %+v", e))
+	}
+	// The outbox, in order (sequence numbers aside: a store may skip some).
+	ns, err := st.Notices(ctx, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range ns {
+		js, _ := json.Marshal(&n.Event)
+		out = append(out, fmt.Sprintf("notice %06d %s %s %s %s", i, n.Key, n.Type, n.Time.Format(time.RFC3339Nano), js))
 	}
 	for _, k := range []string{store.MetaDataTime, store.MetaEvents, store.MetaSource, store.MetaBin} {
 		v, ok, err := st.Meta(ctx, k)
