@@ -116,9 +116,12 @@ type Tracker struct {
 	upCache  []upEntry // country upstream by PathID, for the last country asked
 	seq      int64     // number of the open bin
 	// Per-route caches: the country state of a prefix, and per path the
-	// states of its origin AS (by family) and the origin's neighbour.
+	// origin AS's states (an index in origins, +1; 0: not cached). Both
+	// per-path caches are reset when the view frees a path.
 	prefixState []*State
-	pathInfo    []pathEntry
+	pathOrigin  []uint32
+	origins     []originStates
+	originIdx   map[bgp.ASN]uint32
 	shares      []geo.Share
 	subShare    []geo.Share
 	// Withdrawal spread per prefix, since it was last visible to all.
@@ -126,11 +129,8 @@ type Tracker struct {
 	wPeers        []uint16
 }
 
-type pathEntry struct {
-	as   [2]*State
-	nb   bgp.ASN
-	done bool
-}
+// originStates are an origin AS's states, by family (nil until needed).
+type originStates [2]*State
 
 type upEntry struct {
 	cc geo.Country
@@ -141,9 +141,21 @@ type upEntry struct {
 // New returns a Tracker with bins of the given width reporting to sink. It
 // reads AS paths from paths, the table the view interns them into.
 func New(db *geo.DB, bin time.Duration, paths *view.Paths, sink Sink) *Tracker {
-	return &Tracker{db: db, paths: paths, sink: sink, bin: bin, states: map[uint64]*State{},
+	t := &Tracker{db: db, paths: paths, sink: sink, bin: bin, states: map[uint64]*State{},
 		vis:  [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])},
-		asCC: map[bgp.ASN]geo.Country{}}
+		asCC: map[bgp.ASN]geo.Country{}, originIdx: map[bgp.ASN]uint32{}}
+	paths.OnFree(t.forgetPath)
+	return t
+}
+
+// forgetPath drops what is cached of a path the view freed.
+func (t *Tracker) forgetPath(id view.PathID) {
+	if int(id) < len(t.upCache) {
+		t.upCache[id] = upEntry{}
+	}
+	if int(id) < len(t.pathOrigin) {
+		t.pathOrigin[id] = 0
+	}
 }
 
 // BinWidth returns the bin width.
@@ -305,11 +317,12 @@ func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
 	} else {
 		t.upCache = append(t.upCache, make([]upEntry, int(path)+1-len(t.upCache)+len(t.upCache)/4)...)
 	}
-	asns := t.paths.Path(path)
 	var up bgp.ASN
-	for i := len(asns) - 1; i >= 0; i-- {
-		if t.asCountry(asns[i]) != cc {
-			up = asns[i]
+	for n := path; n != 0; {
+		var a bgp.ASN
+		a, n = t.paths.Step(n)
+		if a != 0 && t.asCountry(a) != cc {
+			up = a
 			break
 		}
 	}
@@ -317,14 +330,6 @@ func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
 	return up
 }
 
-// neighbour returns the AS before the origin on the path (0 if none).
-func (t *Tracker) neighbour(path view.PathID) bgp.ASN {
-	asns := t.paths.Path(path)
-	if len(asns) < 2 {
-		return 0
-	}
-	return asns[len(asns)-2]
-}
 
 func (t *Tracker) upstream(now time.Time, e Entity, f bgp.Family, s *State, a bgp.ASN, d int32) {
 	if a == 0 {
@@ -370,20 +375,28 @@ func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Co
 // path returns the cached facts of a path: its origin AS's state in family
 // f (nil without an origin) and the origin's neighbour.
 func (t *Tracker) path(id view.PathID, f bgp.Family) (*State, bgp.ASN) {
-	if int(id) >= len(t.pathInfo) {
-		t.pathInfo = append(t.pathInfo, make([]pathEntry, int(id)+1-len(t.pathInfo)+len(t.pathInfo)/4)...)
+	nb := t.paths.Neighbour(id)
+	if int(id) >= len(t.pathOrigin) {
+		t.pathOrigin = append(t.pathOrigin, make([]uint32, int(id)+1-len(t.pathOrigin)+len(t.pathOrigin)/4)...)
 	}
-	e := &t.pathInfo[id]
-	if !e.done {
-		e.done = true
-		e.nb = t.neighbour(id)
-	}
-	if e.as[f] == nil {
-		if o := t.paths.Origin(id); o != 0 {
-			e.as[f] = t.state(ASEntity(o), f)
+	i := t.pathOrigin[id]
+	if i == 0 {
+		o := t.paths.Origin(id)
+		if o == 0 {
+			return nil, nb
 		}
+		if i = t.originIdx[o]; i == 0 {
+			t.origins = append(t.origins, originStates{})
+			i = uint32(len(t.origins))
+			t.originIdx[o] = i
+		}
+		t.pathOrigin[id] = i
 	}
-	return e.as[f], e.nb
+	os := &t.origins[i-1]
+	if os[f] == nil {
+		os[f] = t.state(ASEntity(t.paths.Origin(id)), f)
+	}
+	return os[f], nb
 }
 
 // Route implements view.Observer.

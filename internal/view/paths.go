@@ -1,13 +1,15 @@
 package view
 
 import (
-	"hash/maphash"
-	"unsafe"
+	"math/bits"
+	"math/rand/v2"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
 
-// PathID names an interned AS path; 0 is "no route".
+// PathID names an interned AS path; 0 is "no route". An id stays the same
+// path while some route uses it; once none does, the path is freed and the
+// id may name another path later (Paths.OnFree says when).
 type PathID uint32
 
 // Paths is the table of interned AS paths: the view interns the paths it
@@ -18,94 +20,315 @@ type Paths struct{ t *pathTable }
 // NewPaths returns an empty path table.
 func NewPaths() *Paths { return &Paths{t: newPathTable()} }
 
-// Path returns the ASes of path id (valid until the next path is interned;
+// Path returns the ASes of path id, origin last, prepending removed, sets
+// and confederation segments dropped (valid until the next call of Path;
 // nil for 0).
-func (p *Paths) Path(id PathID) []bgp.ASN { return p.t.get(id) }
-
-// Origin returns the origin AS of path id (0 if the path ends in a set).
-func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin[id] }
-
-// pathTable interns AS paths. Paths are stored flattened (AS_SEQUENCE
-// members with prepending removed; sets and confederation segments dropped)
-// in one arena, so that 40 peers sharing a path pay for it once. Written by
-// hand rather than with a map[string]PathID because the arena costs a few
-// bytes per path instead of a string header and a heap object each.
-type pathTable struct {
-	arena   []bgp.ASN // len, asns..., len, asns...
-	offs    []uint32  // PathID -> offset in arena (index 0 unused)
-	index   map[uint64]PathID
-	seed    maphash.Seed
-	origin  []bgp.ASN // PathID -> origin AS (0 if the path ends in a set)
-	scratch []bgp.ASN
+func (p *Paths) Path(id PathID) []bgp.ASN {
+	p.t.out = p.t.appendPath(p.t.out[:0], id)
+	return p.t.out
 }
+
+// Origin returns the origin AS of path id (0 if the path ends in a set of
+// more than one AS, or is empty).
+func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin(id) }
+
+// Neighbour returns the AS before the last AS of path id's sequence (the
+// origin's neighbour towards the vantage point), 0 if none.
+func (p *Paths) Neighbour(id PathID) bgp.ASN { return p.t.neighbour(id) }
+
+// Step walks a path from its origin towards the vantage point: it returns
+// the AS at id (the origin first) and the id of the rest of the path (0
+// at the end):
+//
+//	for n := id; n != 0; {
+//		var a bgp.ASN
+//		a, n = paths.Step(n)
+//	}
+//
+// visits the path's ASes as Path returns them, in reverse, with no copy.
+func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
+	n := uint32(id)
+	if p.t.parent[n]&markerBit != 0 {
+		n = p.t.parent[n] &^ markerBit
+		if n == 0 {
+			return 0, 0
+		}
+	}
+	return p.t.asn[n], PathID(p.t.parent[n])
+}
+
+// OnFree registers fn to be called with each path id that is freed (no
+// route uses it any more), before the id can be reused: a reader that
+// caches facts by PathID forgets them there.
+func (p *Paths) OnFree(fn func(PathID)) { p.t.onFree = append(p.t.onFree, fn) }
+
+// Nodes returns the number of trie nodes in use (each path is one, and
+// paths share the nodes of their common first ASes).
+func (p *Paths) Nodes() int { return p.t.nodes() }
+
+// pathTable interns AS paths as a trie: node i is an AS (asn[i]) after
+// the path of node parent[i], from the vantage point's neighbour (a child
+// of the root, node 0) towards the origin, so that the paths of one peer,
+// which share their first ASes, share those nodes, and a new path costs
+// one or two nodes of 12 bytes plus its hash slot. A path whose origin is
+// not its last AS (it ends in an AS_SET, or is empty) ends in a marker
+// node holding the origin (the high bit of parent set).
+//
+// Every node counts its references: the routes that use it as their path
+// and its children. A node no route and no child uses is freed and its id
+// reused, so that the table follows the live routing table, not its
+// history. Written by hand rather than with a map because a map entry and
+// a path slice per path cost several times more than the 16-20 bytes per
+// node here, and the table holds millions of paths.
+type pathTable struct {
+	parent []uint32 // by node; high bit: a marker node (origin only)
+	asn    []bgp.ASN
+	refs   []uint32
+	free   []uint32 // freed node ids, reused last-in first-out
+	// slots is an open-addressing hash table of node ids by (parent,
+	// asn); 0 is an empty slot, tomb a deleted one.
+	slots      []uint32
+	used, tomb int
+	seed       uint64
+	routes     int // references held by routes
+	onFree     []func(PathID)
+	scratch    []bgp.ASN
+	out        []bgp.ASN
+}
+
+const (
+	markerBit = 1 << 31
+	tomb      = ^uint32(0)
+)
 
 func newPathTable() *pathTable {
-	return &pathTable{offs: []uint32{0}, origin: []bgp.ASN{0}, index: map[uint64]PathID{}, seed: maphash.MakeSeed()}
+	return &pathTable{parent: []uint32{0}, asn: []bgp.ASN{0}, refs: []uint32{1}, slots: make([]uint32, 1024), seed: rand.Uint64() | 1}
 }
 
-func (t *pathTable) hash(asns []bgp.ASN, probe uint64) uint64 {
-	var b []byte
-	if len(asns) > 0 {
-		b = unsafe.Slice((*byte)(unsafe.Pointer(&asns[0])), len(asns)*4)
+func (t *pathTable) hash(parent uint32, a bgp.ASN) uint64 {
+	// The splitmix64 finaliser, seeded so that crafted AS numbers cannot
+	// aim at one slot.
+	x := (uint64(parent)<<32 | uint64(a)) ^ t.seed
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// find returns the child of parent for a (0 if none).
+func (t *pathTable) find(parent uint32, a bgp.ASN) uint32 {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.hash(parent, a) & mask; ; i = (i + 1) & mask {
+		n := t.slots[i]
+		switch {
+		case n == 0:
+			return 0
+		case n != tomb && t.parent[n] == parent && t.asn[n] == a:
+			return n
+		}
 	}
-	return maphash.Bytes(t.seed, b) + probe*0x9E3779B97F4A7C15
 }
 
-// intern returns the id of path p, adding it when new. last is a one-entry
-// cache (the caller's previous path): a peer's consecutive routes often
-// share their path, and comparing is cheaper than hashing.
-func (t *pathTable) intern(p bgp.Path, last PathID) PathID {
+// child returns the child of parent for a, adding it when new.
+func (t *pathTable) child(parent uint32, a bgp.ASN) uint32 {
+	if n := t.find(parent, a); n != 0 {
+		return n
+	}
+	if (t.used+t.tomb+1)*4 > len(t.slots)*3 {
+		t.rehash()
+	}
+	var n uint32
+	if k := len(t.free); k > 0 {
+		n = t.free[k-1]
+		t.free = t.free[:k-1]
+		t.parent[n], t.asn[n], t.refs[n] = parent, a, 0
+	} else {
+		n = uint32(len(t.parent))
+		t.parent = append(t.parent, parent)
+		t.asn = append(t.asn, a)
+		t.refs = append(t.refs, 0)
+	}
+	t.refs[parent&^markerBit]++
+	mask := uint64(len(t.slots) - 1)
+	i := t.hash(parent, a) & mask
+	for t.slots[i] != 0 && t.slots[i] != tomb {
+		i = (i + 1) & mask
+	}
+	if t.slots[i] == tomb {
+		t.tomb--
+	}
+	t.slots[i] = n
+	t.used++
+	return n
+}
+
+// rehash rebuilds the slots for the nodes in use, at most half full.
+func (t *pathTable) rehash() {
+	size := 1 << bits.Len(uint((t.used+1)*2))
+	size = max(size, 1024)
+	old := t.slots
+	t.slots = make([]uint32, size)
+	mask := uint64(size - 1)
+	for _, n := range old {
+		if n == 0 || n == tomb {
+			continue
+		}
+		i := t.hash(t.parent[n], t.asn[n]) & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = n
+	}
+	t.tomb = 0
+}
+
+// remove takes node n out of the slots.
+func (t *pathTable) remove(n uint32) {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.hash(t.parent[n], t.asn[n]) & mask; ; i = (i + 1) & mask {
+		if t.slots[i] == n {
+			t.slots[i] = tomb
+			t.used--
+			t.tomb++
+			return
+		}
+	}
+}
+
+// intern returns the id of path p, adding it when new, with one more
+// reference (the caller's route); ok is false, and nothing is added, when
+// the path has more than maxLen ASes after prepending is removed (maxLen
+// <= 0: no limit). last is a one-entry hint (the caller's previous path):
+// a peer's consecutive routes often share their path.
+func (t *pathTable) intern(p bgp.Path, last PathID, maxLen int) (PathID, bool) {
 	t.scratch = p.AppendFlat(t.scratch[:0])
 	flat := t.scratch
-	if last != 0 && equalASNs(t.get(last), flat) {
-		if o, ok := p.Origin(); ok && o == t.origin[last] || !ok && t.origin[last] == 0 {
-			return last
-		}
+	if maxLen > 0 && len(flat) > maxLen {
+		return 0, false
 	}
-	for probe := uint64(0); ; probe++ {
-		h := t.hash(flat, probe)
-		id, ok := t.index[h]
-		if !ok {
-			id = PathID(len(t.offs))
-			t.offs = append(t.offs, uint32(len(t.arena)))
-			t.arena = append(t.arena, bgp.ASN(len(flat)))
-			t.arena = append(t.arena, flat...)
-			o, ok := p.Origin()
-			if !ok {
-				o = 0
-			}
-			t.origin = append(t.origin, o)
-			t.index[h] = id
-			return id
-		}
-		if equalASNs(t.get(id), flat) {
-			return id
-		}
+	o, ok := p.Origin()
+	if !ok {
+		o = 0
 	}
+	marker := len(flat) == 0 || o != flat[len(flat)-1]
+	if last != 0 && int(last) < len(t.refs) && t.refs[last] > 0 && t.is(uint32(last), flat, marker, o) {
+		t.retain(last)
+		return last, true
+	}
+	var n uint32
+	for _, a := range flat {
+		n = t.child(n, a)
+	}
+	if marker {
+		n = t.child(n|markerBit, o)
+	}
+	t.retain(PathID(n))
+	return PathID(n), true
 }
 
-// get returns the flattened ASNs of path id; the slice aliases the arena.
-func (t *pathTable) get(id PathID) []bgp.ASN {
-	if id == 0 || int(id) >= len(t.offs) {
-		return nil
-	}
-	off := t.offs[id]
-	n := uint32(t.arena[off])
-	return t.arena[off+1 : off+1+n : off+1+n]
-}
-
-func (t *pathTable) bytes() int {
-	return len(t.arena)*4 + len(t.offs)*4 + len(t.origin)*4 + len(t.index)*24
-}
-
-func equalASNs(a, b []bgp.ASN) bool {
-	if len(a) != len(b) {
+// is reports whether node n is the path flat (with a marker holding o).
+func (t *pathTable) is(n uint32, flat []bgp.ASN, marker bool, o bgp.ASN) bool {
+	if m := t.parent[n]&markerBit != 0; m != marker {
 		return false
 	}
-	for i := range a {
-		if a[i] != b[i] {
+	if marker {
+		if t.asn[n] != o {
 			return false
 		}
+		n = t.parent[n] &^ markerBit
 	}
-	return true
+	for i := len(flat) - 1; i >= 0; i-- {
+		if n == 0 || t.asn[n] != flat[i] {
+			return false
+		}
+		n = t.parent[n]
+	}
+	return n == 0
 }
+
+// retain adds a route's reference to path id.
+func (t *pathTable) retain(id PathID) {
+	if id == 0 {
+		return
+	}
+	t.refs[id]++
+	t.routes++
+}
+
+// release drops a route's reference to path id, freeing the path's nodes
+// no other route or path uses.
+func (t *pathTable) release(id PathID) {
+	if id == 0 {
+		return
+	}
+	t.routes--
+	n := uint32(id)
+	for n != 0 {
+		t.refs[n]--
+		if t.refs[n] > 0 {
+			return
+		}
+		p := t.parent[n] &^ markerBit
+		t.remove(n)
+		for _, fn := range t.onFree {
+			fn(PathID(n))
+		}
+		t.free = append(t.free, n)
+		n = p
+	}
+}
+
+// appendPath appends the ASes of path id, from the vantage point's side.
+func (t *pathTable) appendPath(dst []bgp.ASN, id PathID) []bgp.ASN {
+	n := uint32(id)
+	if n == 0 {
+		return dst
+	}
+	if t.parent[n]&markerBit != 0 {
+		n = t.parent[n] &^ markerBit
+	}
+	start := len(dst)
+	for ; n != 0; n = t.parent[n] {
+		dst = append(dst, t.asn[n])
+	}
+	s := dst[start:]
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+	return dst
+}
+
+func (t *pathTable) origin(id PathID) bgp.ASN {
+	if id == 0 {
+		return 0
+	}
+	return t.asn[id]
+}
+
+func (t *pathTable) neighbour(id PathID) bgp.ASN {
+	n := uint32(id)
+	if n == 0 {
+		return 0
+	}
+	if t.parent[n]&markerBit != 0 {
+		n = t.parent[n] &^ markerBit
+	}
+	if n == 0 {
+		return 0
+	}
+	p := t.parent[n]
+	if p == 0 {
+		return 0
+	}
+	return t.asn[p]
+}
+
+// bytes returns the memory the table holds, by capacity.
+func (t *pathTable) bytes() int {
+	return cap(t.parent)*4 + cap(t.asn)*4 + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
+}
+
+// nodes returns the number of nodes in use.
+func (t *pathTable) nodes() int { return len(t.parent) - 1 - len(t.free) }

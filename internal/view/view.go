@@ -51,13 +51,24 @@ type Config struct {
 	// Paths is the table the view interns AS paths into (nil: a table of
 	// its own). Give the same table to the signal tracker.
 	Paths *Paths
+	// MaxPathLen is the longest AS path accepted into the view, in ASes
+	// after prepending is removed (sets and confederations dropped); 0 is
+	// no limit. A longer path is an input no real route needs (the
+	// longest seen in practice are a few tens) and one that costs memory:
+	// its announcement is treated as a withdrawal of the prefix by that
+	// peer (RFC 7606's treat-as-withdraw) and counted (LongPaths).
+	MaxPathLen int
 }
+
+// DefaultMaxPathLen is Config.MaxPathLen's default.
+const DefaultMaxPathLen = 64
 
 // DefaultConfig returns the defaults described on Config's fields.
 func DefaultConfig() Config {
 	return Config{
 		VisibleShare: 0.5, FullFeedV4: 400_000, FullFeedV6: 10_000, FullFeedRelative: 0.8,
 		FlushWindow: 60 * time.Second, FlushShare: 0.5, FlushMin: 10, RefreshEvery: time.Minute,
+		MaxPathLen: DefaultMaxPathLen,
 	}
 }
 
@@ -125,9 +136,15 @@ type apRoute struct {
 }
 
 type peerState struct {
-	peer    bgp.Peer
-	table   []PathID // by PrefixID
-	n4, n6  int      // routes in table
+	peer bgp.Peer
+	// The peer's routes: path by PrefixID, dense (table) once the peer
+	// holds a fair share of the view's prefixes, in a map (sparse) while
+	// it holds few, so that a thousand small peers do not each pay 4
+	// bytes for every prefix of the view. Each route holds a reference to
+	// its path.
+	table   []PathID
+	sparse  map[PrefixID]PathID
+	n4, n6  int // routes in table
 	up      bool     // session believed established
 	flushed bool     // withdrew its table in a burst; out until refilled
 	full4   bool
@@ -154,7 +171,7 @@ type View struct {
 	seen     []uint16 // full-feed peers with a route, by PrefixID
 	visible  []bool
 	origin   []bgp.ASN
-	lastPath []PathID // the last path withdrawn by a full-feed peer
+	lastPath []PathID // the last path withdrawn by a full-feed peer (holding a reference)
 	paths    *pathTable
 	peers    []*peerState
 	byPeer   map[bgp.Peer]int
@@ -166,6 +183,7 @@ type View struct {
 	first    [2]time.Time // the first route event of the family
 	lastPeer int
 	lastKey  bgp.Peer
+	long     int64 // announcements dropped for their path's length
 }
 
 // New returns an empty view reporting to obs (which may be nil).
@@ -300,13 +318,40 @@ func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
 }
 
 func (ps *peerState) get(id PrefixID) PathID {
+	if ps.sparse != nil {
+		return ps.sparse[id]
+	}
 	if int(id) < len(ps.table) {
 		return ps.table[id]
 	}
 	return 0
 }
 
+// Sparse tables: a map entry costs about 5 times a dense slot, so a peer
+// goes dense once it holds a fifth of the view's prefixes (and at least
+// sparseMin routes).
+const sparseMin = 64
+
 func (ps *peerState) set(id PrefixID, path PathID, nPrefixes int) {
+	if ps.table == nil {
+		if path == 0 {
+			delete(ps.sparse, id)
+			return
+		}
+		if ps.sparse == nil {
+			ps.sparse = map[PrefixID]PathID{}
+		}
+		ps.sparse[id] = path
+		if n := len(ps.sparse); n < sparseMin || n*5 < nPrefixes {
+			return
+		}
+		t := make([]PathID, nPrefixes, max(nPrefixes+nPrefixes/4, 1024))
+		for i, p := range ps.sparse {
+			t[i] = p
+		}
+		ps.table, ps.sparse = t, nil
+		return
+	}
 	if int(id) >= len(ps.table) {
 		if int(id) >= cap(ps.table) {
 			n := max(nPrefixes+nPrefixes/4, 1024)
@@ -319,11 +364,51 @@ func (ps *peerState) set(id PrefixID, path PathID, nPrefixes int) {
 	ps.table[id] = path
 }
 
+// each calls fn for every route of the peer, in PrefixID order.
+func (ps *peerState) each(fn func(id PrefixID, path PathID)) {
+	if ps.sparse != nil {
+		ids := make([]PrefixID, 0, len(ps.sparse))
+		for id := range ps.sparse {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			fn(id, ps.sparse[id])
+		}
+		return
+	}
+	for id, path := range ps.table {
+		if path != 0 {
+			fn(PrefixID(id), path)
+		}
+	}
+}
+
+// forget drops every route of the peer, releasing their paths.
+func (v *View) forget(ps *peerState) {
+	ps.each(func(_ PrefixID, path PathID) { v.paths.release(path) })
+	for _, rs := range ps.addPath {
+		for _, r := range rs {
+			v.paths.release(r.path)
+		}
+	}
+	ps.table, ps.sparse, ps.addPath = nil, nil, nil
+	ps.n4, ps.n6 = 0, 0
+}
+
+// LongPaths returns the number of announcements dropped (treated as
+// withdrawals) because their AS path was longer than Config.MaxPathLen.
+func (v *View) LongPaths() int64 { return v.long }
+
 func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
+	path, ok := v.paths.intern(ev.Attrs.Path, ps.lastPath, v.cfg.MaxPathLen)
+	if !ok {
+		v.long++
+		v.withdraw(t, pi, ps, ev)
+		return
+	}
 	id, _ := v.prefixID(ev.Prefix, true)
-	path := v.paths.intern(ev.Attrs.Path, ps.lastPath)
 	ps.lastPath = path
-	f := fam(ev.Prefix)
 	old := ps.get(id)
 	if ev.PathID != 0 {
 		if ps.addPath == nil {
@@ -331,17 +416,27 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		}
 		rs := ps.addPath[id]
 		i := slices.IndexFunc(rs, func(r apRoute) bool { return r.pathID == ev.PathID })
+		v.paths.retain(path)
 		if i < 0 {
 			rs = append(rs, apRoute{ev.PathID, path})
 		} else {
+			v.paths.release(rs[i].path)
 			rs[i].path = path
 		}
 		ps.addPath[id] = rs
 	}
 	if old == path {
+		v.paths.release(path) // the table holds it already
 		return
 	}
 	ps.set(id, path, len(v.prefixes))
+	v.announced(t, pi, ps, ev, id, old, path)
+	v.paths.release(old) // after the observer read it
+}
+
+// announced tells what an announcement changed, once ps holds path for id.
+func (v *View) announced(t time.Time, pi int, ps *peerState, ev *bgp.Event, id PrefixID, old, path PathID) {
+	f := fam(ev.Prefix)
 	if old == 0 {
 		if f == 0 {
 			ps.n4++
@@ -357,7 +452,7 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		return
 	}
 	v.obs.Route(t, id, ev.Prefix, pi, old, path)
-	if o := v.paths.origin[path]; o != 0 && o != v.origin[id] {
+	if o := v.paths.origin(path); o != 0 && o != v.origin[id] {
 		if v.visible[id] {
 			v.obs.Visibility(t, id, ev.Prefix, v.origin[id], false)
 			v.origin[id] = o
@@ -384,22 +479,28 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	if ev.PathID != 0 && ps.addPath != nil {
 		rs := ps.addPath[id]
 		if i := slices.IndexFunc(rs, func(r apRoute) bool { return r.pathID == ev.PathID }); i >= 0 {
+			gone := rs[i].path
 			rs = slices.Delete(rs, i, i+1)
+			// The table holds its own reference to old: releasing the
+			// entry's frees nothing the observer still reads.
+			v.paths.release(gone)
 			if len(rs) > 0 {
 				// Other paths remain: the route is the latest of them.
 				ps.addPath[id] = rs
 				if nw := rs[len(rs)-1].path; nw != old {
-					ps.table[id] = nw
+					v.paths.retain(nw)
+					ps.set(id, nw, len(v.prefixes))
 					if ps.isFull(fam(ev.Prefix)) && !ps.flushed {
 						v.obs.Route(t, id, ev.Prefix, pi, old, nw)
 					}
+					v.paths.release(old)
 				}
 				return
 			}
 			delete(ps.addPath, id)
 		}
 	}
-	ps.table[id] = 0
+	ps.set(id, 0, len(v.prefixes))
 	f := fam(ev.Prefix)
 	if f == 0 {
 		ps.n4--
@@ -407,8 +508,11 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		ps.n6--
 	}
 	if !ps.isFull(f) || ps.flushed {
+		v.paths.release(old)
 		return
 	}
+	// The table's reference to old passes to lastPath.
+	v.paths.release(v.lastPath[id])
 	v.lastPath[id] = old
 	v.obs.Route(t, id, ev.Prefix, pi, old, 0)
 	v.seen[id]--
@@ -488,9 +592,7 @@ func (v *View) peerState(t time.Time, pi int, ps *peerState, old, nw bgp.State) 
 	v.obs.Peer(PeerEvent{Time: t, Kind: PeerDown, Peer: ps.peer, Index: pi, Routes: routes, OldState: old, NewState: nw})
 	v.leave(t, pi, ps)
 	// The routes are unknown now, not withdrawn: forget them.
-	clear(ps.table)
-	ps.n4, ps.n6 = 0, 0
-	ps.addPath = nil
+	v.forget(ps)
 	v.reevaluate(t)
 }
 
@@ -517,21 +619,21 @@ func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
 	} else {
 		v.nFull[f]--
 	}
-	for id, path := range ps.table {
-		if path == 0 || fam(v.prefixes[id]) != f {
-			continue
+	ps.each(func(id PrefixID, path PathID) {
+		if fam(v.prefixes[id]) != f {
+			return
 		}
 		if full {
 			v.seen[id]++
-			v.obs.Membership(t, PrefixID(id), v.prefixes[id], pi, path, true)
-			if o := v.paths.origin[path]; o != 0 && v.origin[id] == 0 {
+			v.obs.Membership(t, id, v.prefixes[id], pi, path, true)
+			if o := v.paths.origin(path); o != 0 && v.origin[id] == 0 {
 				v.origin[id] = o
 			}
 		} else {
 			v.seen[id]--
-			v.obs.Membership(t, PrefixID(id), v.prefixes[id], pi, path, false)
+			v.obs.Membership(t, id, v.prefixes[id], pi, path, false)
 		}
-	}
+	})
 }
 
 // Refresh re-evaluates the full-feed set now; Apply calls it at the end of a
