@@ -95,11 +95,14 @@ func run(cpuProf, heapProf string, files []string) error {
 		pprof.StopCPUProfile()
 	}
 	live := liveHeap() - base
-	routes := p.View().Memory().Routes
+	mem := p.View().Memory()
+	routes := mem.Routes
 	fmt.Printf("route events %d, routes held %d, prefixes %d, peers %d, full-feed %v, events %d, errors %d\n",
 		res.RouteEvents, routes, res.Prefixes, res.Peers, res.FullFeed, len(res.Events), res.Errors)
 	fmt.Printf("live heap %.1f MB = %.2f bytes/route; cpu %.2fs (%.2f M route events/cpu-s); wall %.2fs\n",
 		float64(live)/1e6, float64(live)/float64(max(routes, 1)), cpu.Seconds(), float64(res.RouteEvents)/cpu.Seconds()/1e6, wall.Seconds())
+	fmt.Printf("view estimate: tables %.1f MB, prefixes %.1f MB, paths %.1f MB (%d trie nodes)\n",
+		float64(mem.Tables)/1e6, float64(mem.Prefixes)/1e6, float64(mem.Paths)/1e6, mem.DistinctPath)
 	if heapProf != "" {
 		f, err := os.Create(heapProf)
 		if err != nil {

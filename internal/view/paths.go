@@ -9,7 +9,8 @@ import (
 
 // PathID names an interned AS path; 0 is "no route". An id stays the same
 // path while some route uses it; once none does, the path is freed and the
-// id may name another path later (Paths.OnFree says when).
+// id may name another path later: an id is read while the route that
+// holds it is current (Observer calls come before the old path is let go).
 type PathID uint32
 
 // Paths is the table of interned AS paths: the view interns the paths it
@@ -57,15 +58,6 @@ func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
 	return p.t.asn[n], PathID(p.t.parent[n])
 }
 
-// OnFree registers fn to be called with each path id that is freed (no
-// route uses it any more), before the id can be reused: a reader that
-// caches facts by PathID forgets them there.
-func (p *Paths) OnFree(fn func(PathID)) { p.t.onFree = append(p.t.onFree, fn) }
-
-// Nodes returns the number of trie nodes in use (each path is one, and
-// paths share the nodes of their common first ASes).
-func (p *Paths) Nodes() int { return p.t.nodes() }
-
 // pathTable interns AS paths as a trie: node i is an AS (asn[i]) after
 // the path of node parent[i], from the vantage point's neighbour (a child
 // of the root, node 0) towards the origin, so that the paths of one peer,
@@ -91,7 +83,6 @@ type pathTable struct {
 	used, tomb int
 	seed       uint64
 	routes     int // references held by routes
-	onFree     []func(PathID)
 	scratch    []bgp.ASN
 	out        []bgp.ASN
 }
@@ -272,9 +263,6 @@ func (t *pathTable) release(id PathID) {
 		}
 		p := t.parent[n] &^ markerBit
 		t.remove(n)
-		for _, fn := range t.onFree {
-			fn(PathID(n))
-		}
 		t.free = append(t.free, n)
 		n = p
 	}

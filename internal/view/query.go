@@ -40,7 +40,9 @@ func (v *View) Origin(id PrefixID) bgp.ASN { return v.origin[id] }
 
 // LastWithdrawnPath returns the AS path of the last route to id that a
 // full-feed peer withdrew (nil if none).
-func (v *View) LastWithdrawnPath(id PrefixID) []bgp.ASN { return v.paths.appendPath(nil, v.lastPath[id]) }
+func (v *View) LastWithdrawnPath(id PrefixID) []bgp.ASN {
+	return v.paths.appendPath(nil, v.lastPath[id])
+}
 
 // Path returns the flattened AS path of an id in a new slice (nil for 0).
 func (v *View) Path(id PathID) []bgp.ASN { return v.paths.appendPath(nil, id) }

@@ -144,9 +144,9 @@ type peerState struct {
 	// its path.
 	table   []PathID
 	sparse  map[PrefixID]PathID
-	n4, n6  int // routes in table
-	up      bool     // session believed established
-	flushed bool     // withdrew its table in a burst; out until refilled
+	n4, n6  int  // routes in table
+	up      bool // session believed established
+	flushed bool // withdrew its table in a burst; out until refilled
 	full4   bool
 	full6   bool
 	// ADD-PATH routes by prefix: every path id the peer announced, so that
