@@ -15,6 +15,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/view"
 )
 
 func init() {
@@ -32,6 +33,7 @@ type analysisFlags struct {
 	visible   float64
 	partial   float64
 	warmUp    time.Duration
+	maxPath   int
 	// ownProgress is set by callers that print a progress line of their
 	// own (replay from the archives): analyse then prints none.
 	ownProgress bool
@@ -47,6 +49,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&a.visible, "visible-share", 0.5, "a prefix is visible when more than this share of full-feed peers see it")
 	fs.Float64Var(&a.partial, "partial-share", 0.2, "lost share of an entity's address space that makes a partial outage")
 	fs.DurationVar(&a.warmUp, "warm-up", time.Hour, "without a RIB dump, start detecting after this much data (the time to learn the peers' full tables)")
+	fs.IntVar(&a.maxPath, "max-path-len", view.DefaultMaxPathLen, "drop (and count) announcements whose AS path has more ASes than this, prepending removed; 0: no limit")
 }
 
 // pipelineConfig returns the pipeline configuration the flags describe.
@@ -57,6 +60,7 @@ func (a *analysisFlags) pipelineConfig(db *geo.DB) pipeline.Config {
 	cfg.Detect.PartialShare = a.partial
 	cfg.Detect.RecoverShare = a.partial / 2
 	cfg.Detect.WarmUp = a.warmUp
+	cfg.View.MaxPathLen = a.maxPath
 	return cfg
 }
 

@@ -198,6 +198,9 @@ func (p *Pipeline) Finish() *Result {
 	p.res.Prefixes = p.view.Prefixes()
 	p.res.Coverage = p.det.Coverage()
 	p.res.Coverage.InputErrors = p.res.Errors
+	if n := p.view.LongPaths(); n > 0 {
+		p.res.Coverage.LongPaths, p.res.Coverage.MaxPathLen = n, p.cfg.View.MaxPathLen
+	}
 	return &p.res
 }
 
