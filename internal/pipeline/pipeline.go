@@ -217,6 +217,10 @@ func Run(ctx context.Context, src source.Source, opts Options) (*Result, error) 
 // opts.Sinks are p's already and are not read again.
 func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*Result, error) {
 	p.out.forget = opts.ForgetEvents
+	if st, ok := src.(interface{ Stop() }); ok {
+		// The run is the stream's one reader: when it ends, reading ahead ends.
+		defer st.Stop()
+	}
 	var wallStart, dataStart time.Time
 	var n int64
 	idle, _ := src.(interface{ Idle() bool })
