@@ -20,8 +20,6 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"time"
@@ -51,7 +49,7 @@ func main() {
 	}
 	err := write(*out, gen)
 	if err == nil && *updates > 0 {
-		err = write(*updOut, func(w *mrt.Writer) (int64, error) { return writeUpdates(w, *out, opt, *updates) })
+		err = write(*updOut, func(w *mrt.Writer) (int64, error) { return churn(w, *out, opt, *updates) })
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "genrib:", err)
@@ -86,71 +84,6 @@ func write(name string, gen func(w *mrt.Writer) (int64, error)) error {
 	return nil
 }
 
-// writeUpdates writes n update messages about the routes of the RIB file
-// rib (see the command's doc).
-func writeUpdates(w *mrt.Writer, rib string, opt mrtgen.Options, n int) (int64, error) {
-	f, err := os.Open(rib)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	type route struct {
-		p    netip.Prefix
-		tail []bgp.ASN // the origin's provider and the origin
-	}
-	var routes []route
-	rr := mrt.NewRouteReader(bufio.NewReaderSize(f, 1<<20), rib, "")
-	var last netip.Prefix
-	for {
-		ev, err := rr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
-		if ev.Prefix != last {
-			last = ev.Prefix
-			flat := ev.Attrs.Path.AppendFlat(nil)
-			routes = append(routes, route{p: ev.Prefix, tail: flat[max(0, len(flat)-2):]})
-		}
-	}
-	peers := mrtgen.Peers(opt)
-	rng := rand.New(rand.NewPCG(opt.Seed, 7))
-	local := netip.AddrFrom4([4]byte{192, 0, 2, 254})
-	transit := []bgp.ASN{174, 1299, 2914, 3257, 3356, 6453, 6762, 7018, 7000, 7003, 262147, 7009}
-	t0 := opt.Time
-	if t0.IsZero() {
-		t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
-	attrs := &bgp.Attrs{}
-	var total int64
-	for i := range n {
-		tm := t0.Add(time.Second + time.Duration(i)*10*time.Millisecond)
-		pi := rng.IntN(len(peers))
-		r := routes[rng.IntN(len(routes))]
-		pfx := []netip.Prefix{r.p}
-		total++
-		if rng.IntN(4) == 0 {
-			if err := w.WriteUpdate(tm, peers[pi], local, 12654, pfx, nil, nil); err != nil {
-				return total, err
-			}
-			continue
-		}
-		path := append([]bgp.ASN{peers[pi].AS, transit[rng.IntN(len(transit))]}, r.tail...)
-		attrs.Reset()
-		attrs.Set(bgp.AttrOrigin)
-		attrs.Set(bgp.AttrASPath)
-		attrs.Set(bgp.AttrNextHop)
-		attrs.NextHop = peers[pi].Addr
-		attrs.Path.Segments = append(attrs.Path.Segments, bgp.Segment{Type: bgp.ASSequence, ASNs: path})
-		if err := w.WriteUpdate(tm, peers[pi], local, 12654, nil, attrs, pfx); err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
 // writeCrafted writes the hostile RIB of -crafted-path-len.
 func writeCrafted(w *mrt.Writer, opt mrtgen.Options, pathLen int) (int64, error) {
 	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -179,4 +112,14 @@ func writeCrafted(w *mrt.Writer, opt mrtgen.Options, pathLen int) (int64, error)
 		}
 	}
 	return int64(opt.Prefixes), nil
+}
+
+// churn writes the updates of -updates about the RIB file rib.
+func churn(w *mrt.Writer, rib string, opt mrtgen.Options, n int) (int64, error) {
+	f, err := os.Open(rib)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return mrtgen.WriteChurn(w, bufio.NewReaderSize(f, 1<<20), opt, n)
 }
