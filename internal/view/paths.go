@@ -49,13 +49,13 @@ func (p *Paths) Neighbour(id PathID) bgp.ASN { return p.t.neighbour(id) }
 // visits the path's ASes as Path returns them, in reverse, with no copy.
 func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
 	n := uint32(id)
-	if p.t.parent[n]&markerBit != 0 {
-		n = p.t.parent[n] &^ markerBit
+	if p.t.nd(n).parent&markerBit != 0 {
+		n = p.t.nd(n).parent &^ markerBit
 		if n == 0 {
 			return 0, 0
 		}
 	}
-	return p.t.asn[n], PathID(p.t.parent[n])
+	return p.t.nd(n).asn, PathID(p.t.nd(n).parent)
 }
 
 // pathTable interns AS paths as a trie: node i is an AS (asn[i]) after
@@ -73,9 +73,12 @@ func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
 // a path slice per path cost several times more than the 16-20 bytes per
 // node here, and the table holds millions of paths.
 type pathTable struct {
-	parent []uint32 // by node; high bit: a marker node (origin only)
-	asn    []bgp.ASN
-	refs   []uint32
+	// nodes in chunks of chunkNodes, so that growing never copies nor
+	// leaves more than a chunk unused (a table of millions of nodes
+	// grown by append would hold a quarter more, and twice its size while
+	// it moves).
+	chunks [][]node
+	n      int      // nodes allocated (in use or free), the root included
 	free   []uint32 // freed node ids, reused last-in first-out
 	// slots is an open-addressing hash table of node ids by (parent,
 	// asn); 0 is an empty slot, tomb a deleted one.
@@ -87,13 +90,36 @@ type pathTable struct {
 	out        []bgp.ASN
 }
 
+// node is one AS of a path after its parent's path.
+type node struct {
+	parent uint32 // high bit: a marker node (origin only)
+	asn    bgp.ASN
+	refs   uint32 // routes whose path it is, and children
+}
+
+const chunkNodes = 1 << 14
+
+// nd returns node i.
+func (t *pathTable) nd(i uint32) *node { return &t.chunks[i/chunkNodes][i%chunkNodes] }
+
+// alloc returns a new node id past the last.
+func (t *pathTable) alloc() uint32 {
+	if t.n%chunkNodes == 0 {
+		t.chunks = append(t.chunks, make([]node, chunkNodes))
+	}
+	t.n++
+	return uint32(t.n - 1)
+}
+
 const (
 	markerBit = 1 << 31
 	tomb      = ^uint32(0)
 )
 
 func newPathTable() *pathTable {
-	return &pathTable{parent: []uint32{0}, asn: []bgp.ASN{0}, refs: []uint32{1}, slots: make([]uint32, 1024), seed: rand.Uint64() | 1}
+	t := &pathTable{slots: make([]uint32, 1024), seed: rand.Uint64() | 1}
+	t.nd(t.alloc()).refs = 1 // the root
+	return t
 }
 
 func (t *pathTable) hash(parent uint32, a bgp.ASN) uint64 {
@@ -116,7 +142,7 @@ func (t *pathTable) find(parent uint32, a bgp.ASN) uint32 {
 		switch {
 		case n == 0:
 			return 0
-		case n != tomb && t.parent[n] == parent && t.asn[n] == a:
+		case n != tomb && t.nd(n).parent == parent && t.nd(n).asn == a:
 			return n
 		}
 	}
@@ -134,14 +160,11 @@ func (t *pathTable) child(parent uint32, a bgp.ASN) uint32 {
 	if k := len(t.free); k > 0 {
 		n = t.free[k-1]
 		t.free = t.free[:k-1]
-		t.parent[n], t.asn[n], t.refs[n] = parent, a, 0
 	} else {
-		n = uint32(len(t.parent))
-		t.parent = append(t.parent, parent)
-		t.asn = append(t.asn, a)
-		t.refs = append(t.refs, 0)
+		n = t.alloc()
 	}
-	t.refs[parent&^markerBit]++
+	*t.nd(n) = node{parent: parent, asn: a}
+	t.nd(parent&^markerBit).refs++
 	mask := uint64(len(t.slots) - 1)
 	i := t.hash(parent, a) & mask
 	for t.slots[i] != 0 && t.slots[i] != tomb {
@@ -166,7 +189,7 @@ func (t *pathTable) rehash() {
 		if n == 0 || n == tomb {
 			continue
 		}
-		i := t.hash(t.parent[n], t.asn[n]) & mask
+		i := t.hash(t.nd(n).parent, t.nd(n).asn) & mask
 		for t.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
@@ -178,7 +201,7 @@ func (t *pathTable) rehash() {
 // remove takes node n out of the slots.
 func (t *pathTable) remove(n uint32) {
 	mask := uint64(len(t.slots) - 1)
-	for i := t.hash(t.parent[n], t.asn[n]) & mask; ; i = (i + 1) & mask {
+	for i := t.hash(t.nd(n).parent, t.nd(n).asn) & mask; ; i = (i + 1) & mask {
 		if t.slots[i] == n {
 			t.slots[i] = tomb
 			t.used--
@@ -204,7 +227,7 @@ func (t *pathTable) intern(p bgp.Path, last PathID, maxLen int) (PathID, bool) {
 		o = 0
 	}
 	marker := len(flat) == 0 || o != flat[len(flat)-1]
-	if last != 0 && int(last) < len(t.refs) && t.refs[last] > 0 && t.is(uint32(last), flat, marker, o) {
+	if last != 0 && int(last) < t.n && t.nd(uint32(last)).refs > 0 && t.is(uint32(last), flat, marker, o) {
 		t.retain(last)
 		return last, true
 	}
@@ -221,20 +244,20 @@ func (t *pathTable) intern(p bgp.Path, last PathID, maxLen int) (PathID, bool) {
 
 // is reports whether node n is the path flat (with a marker holding o).
 func (t *pathTable) is(n uint32, flat []bgp.ASN, marker bool, o bgp.ASN) bool {
-	if m := t.parent[n]&markerBit != 0; m != marker {
+	if m := t.nd(n).parent&markerBit != 0; m != marker {
 		return false
 	}
 	if marker {
-		if t.asn[n] != o {
+		if t.nd(n).asn != o {
 			return false
 		}
-		n = t.parent[n] &^ markerBit
+		n = t.nd(n).parent &^ markerBit
 	}
 	for i := len(flat) - 1; i >= 0; i-- {
-		if n == 0 || t.asn[n] != flat[i] {
+		if n == 0 || t.nd(n).asn != flat[i] {
 			return false
 		}
-		n = t.parent[n]
+		n = t.nd(n).parent
 	}
 	return n == 0
 }
@@ -244,7 +267,7 @@ func (t *pathTable) retain(id PathID) {
 	if id == 0 {
 		return
 	}
-	t.refs[id]++
+	t.nd(uint32(id)).refs++
 	t.routes++
 }
 
@@ -257,11 +280,11 @@ func (t *pathTable) release(id PathID) {
 	t.routes--
 	n := uint32(id)
 	for n != 0 {
-		t.refs[n]--
-		if t.refs[n] > 0 {
+		t.nd(n).refs--
+		if t.nd(n).refs > 0 {
 			return
 		}
-		p := t.parent[n] &^ markerBit
+		p := t.nd(n).parent &^ markerBit
 		t.remove(n)
 		t.free = append(t.free, n)
 		n = p
@@ -274,12 +297,12 @@ func (t *pathTable) appendPath(dst []bgp.ASN, id PathID) []bgp.ASN {
 	if n == 0 {
 		return dst
 	}
-	if t.parent[n]&markerBit != 0 {
-		n = t.parent[n] &^ markerBit
+	if t.nd(n).parent&markerBit != 0 {
+		n = t.nd(n).parent &^ markerBit
 	}
 	start := len(dst)
-	for ; n != 0; n = t.parent[n] {
-		dst = append(dst, t.asn[n])
+	for ; n != 0; n = t.nd(n).parent {
+		dst = append(dst, t.nd(n).asn)
 	}
 	s := dst[start:]
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
@@ -292,7 +315,7 @@ func (t *pathTable) origin(id PathID) bgp.ASN {
 	if id == 0 {
 		return 0
 	}
-	return t.asn[id]
+	return t.nd(uint32(id)).asn
 }
 
 func (t *pathTable) neighbour(id PathID) bgp.ASN {
@@ -300,23 +323,23 @@ func (t *pathTable) neighbour(id PathID) bgp.ASN {
 	if n == 0 {
 		return 0
 	}
-	if t.parent[n]&markerBit != 0 {
-		n = t.parent[n] &^ markerBit
+	if t.nd(n).parent&markerBit != 0 {
+		n = t.nd(n).parent &^ markerBit
 	}
 	if n == 0 {
 		return 0
 	}
-	p := t.parent[n]
+	p := t.nd(n).parent
 	if p == 0 {
 		return 0
 	}
-	return t.asn[p]
+	return t.nd(p).asn
 }
 
 // bytes returns the memory the table holds, by capacity.
 func (t *pathTable) bytes() int {
-	return cap(t.parent)*4 + cap(t.asn)*4 + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
+	return len(t.chunks)*chunkNodes*12 + cap(t.free)*4 + cap(t.slots)*4
 }
 
 // nodes returns the number of nodes in use.
-func (t *pathTable) nodes() int { return len(t.parent) - 1 - len(t.free) }
+func (t *pathTable) nodes() int { return t.n - 1 - len(t.free) }
