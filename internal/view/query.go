@@ -81,7 +81,10 @@ func (v *View) Memory() MemoryStats {
 	var m MemoryStats
 	for _, ps := range v.peers {
 		m.Routes += ps.n4 + ps.n6
-		m.Tables += cap(ps.table)*4 + len(ps.sparse)*20
+		for _, c := range ps.table {
+			m.Tables += len(c) * 4
+		}
+		m.Tables += len(ps.sparse) * 20
 	}
 	m.Prefixes = cap(v.prefixes)*32 + cap(v.seen)*2 + cap(v.visible) + cap(v.origin)*4 + cap(v.lastPath)*4 + len(v.index4)*24 + len(v.index6)*40
 	m.Paths = v.paths.bytes()

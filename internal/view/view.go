@@ -142,7 +142,7 @@ type peerState struct {
 	// it holds few, so that a thousand small peers do not each pay 4
 	// bytes for every prefix of the view. Each route holds a reference to
 	// its path.
-	table   []PathID
+	table   [][]PathID // chunks of tableChunk, nil where empty
 	sparse  map[PrefixID]PathID
 	n4, n6  int  // routes in table
 	up      bool // session believed established
@@ -321,11 +321,17 @@ func (ps *peerState) get(id PrefixID) PathID {
 	if ps.sparse != nil {
 		return ps.sparse[id]
 	}
-	if int(id) < len(ps.table) {
-		return ps.table[id]
+	if c := int(id / tableChunk); c < len(ps.table) && ps.table[c] != nil {
+		return ps.table[c][id%tableChunk]
 	}
 	return 0
 }
+
+// Dense tables are in chunks of tableChunk routes, allocated when a route
+// falls in them: growing copies nothing (a hundred peers' tables growing
+// by append at once would leave their old arrays as garbage together) and
+// leaves at most a chunk unused.
+const tableChunk = 1 << 12
 
 // Sparse tables: a map entry costs about 5 times a dense slot, so a peer
 // goes dense once it holds a fifth of the view's prefixes (and at least
@@ -345,23 +351,32 @@ func (ps *peerState) set(id PrefixID, path PathID, nPrefixes int) {
 		if n := len(ps.sparse); n < sparseMin || n*5 < nPrefixes {
 			return
 		}
-		t := make([]PathID, nPrefixes, max(nPrefixes+nPrefixes/4, 1024))
-		for i, p := range ps.sparse {
-			t[i] = p
+		sp := ps.sparse
+		ps.sparse = nil
+		ps.table = make([][]PathID, 0, nPrefixes/tableChunk+1)
+		for i, p := range sp {
+			ps.setDense(i, p)
 		}
-		ps.table, ps.sparse = t, nil
 		return
 	}
-	if int(id) >= len(ps.table) {
-		if int(id) >= cap(ps.table) {
-			n := max(nPrefixes+nPrefixes/4, 1024)
-			t := make([]PathID, len(ps.table), n)
-			copy(t, ps.table)
-			ps.table = t
+	ps.setDense(id, path)
+}
+
+func (ps *peerState) setDense(id PrefixID, path PathID) {
+	c := int(id / tableChunk)
+	if c >= len(ps.table) {
+		if path == 0 {
+			return
 		}
-		ps.table = ps.table[:int(id)+1]
+		ps.table = append(ps.table, make([][]PathID, c+1-len(ps.table))...)
 	}
-	ps.table[id] = path
+	if ps.table[c] == nil {
+		if path == 0 {
+			return
+		}
+		ps.table[c] = make([]PathID, tableChunk)
+	}
+	ps.table[c][id%tableChunk] = path
 }
 
 // each calls fn for every route of the peer, in PrefixID order.
@@ -377,9 +392,11 @@ func (ps *peerState) each(fn func(id PrefixID, path PathID)) {
 		}
 		return
 	}
-	for id, path := range ps.table {
-		if path != 0 {
-			fn(PrefixID(id), path)
+	for c, chunk := range ps.table {
+		for i, path := range chunk {
+			if path != 0 {
+				fn(PrefixID(c*tableChunk+i), path)
+			}
 		}
 	}
 }
