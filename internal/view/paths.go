@@ -211,12 +211,20 @@ func (t *pathTable) remove(n uint32) {
 	}
 }
 
+// pathHint is a caller's previous path, as ASes and the trie nodes of its
+// sequence: a peer's consecutive routes share their first ASes, so that
+// interning the next one starts where the two part instead of at the root.
+// The nodes are checked before use (they may have been freed since).
+type pathHint struct {
+	flat  []bgp.ASN
+	nodes []uint32
+}
+
 // intern returns the id of path p, adding it when new, with one more
 // reference (the caller's route); ok is false, and nothing is added, when
 // the path has more than maxLen ASes after prepending is removed (maxLen
-// <= 0: no limit). last is a one-entry hint (the caller's previous path):
-// a peer's consecutive routes often share their path.
-func (t *pathTable) intern(p bgp.Path, last PathID, maxLen int) (PathID, bool) {
+// <= 0: no limit). h (may be nil) is the caller's hint, updated.
+func (t *pathTable) intern(p bgp.Path, h *pathHint, maxLen int) (PathID, bool) {
 	t.scratch = p.AppendFlat(t.scratch[:0])
 	flat := t.scratch
 	if maxLen > 0 && len(flat) > maxLen {
@@ -226,40 +234,34 @@ func (t *pathTable) intern(p bgp.Path, last PathID, maxLen int) (PathID, bool) {
 	if !ok {
 		o = 0
 	}
-	marker := len(flat) == 0 || o != flat[len(flat)-1]
-	if last != 0 && int(last) < t.n && t.nd(uint32(last)).refs > 0 && t.is(uint32(last), flat, marker, o) {
-		t.retain(last)
-		return last, true
-	}
 	var n uint32
-	for _, a := range flat {
-		n = t.child(n, a)
+	start := 0
+	if h != nil {
+		k := min(len(h.flat), len(flat))
+		for start < k && h.flat[start] == flat[start] {
+			m := h.nodes[start]
+			if nd := t.nd(m); nd.refs == 0 || nd.parent != n || nd.asn != flat[start] {
+				break
+			}
+			n = m
+			start++
+		}
+		h.nodes = h.nodes[:start]
 	}
-	if marker {
+	for _, a := range flat[start:] {
+		n = t.child(n, a)
+		if h != nil {
+			h.nodes = append(h.nodes, n)
+		}
+	}
+	if h != nil {
+		h.flat = append(h.flat[:0], flat...)
+	}
+	if len(flat) == 0 || o != flat[len(flat)-1] {
 		n = t.child(n|markerBit, o)
 	}
 	t.retain(PathID(n))
 	return PathID(n), true
-}
-
-// is reports whether node n is the path flat (with a marker holding o).
-func (t *pathTable) is(n uint32, flat []bgp.ASN, marker bool, o bgp.ASN) bool {
-	if m := t.nd(n).parent&markerBit != 0; m != marker {
-		return false
-	}
-	if marker {
-		if t.nd(n).asn != o {
-			return false
-		}
-		n = t.nd(n).parent &^ markerBit
-	}
-	for i := len(flat) - 1; i >= 0; i-- {
-		if n == 0 || t.nd(n).asn != flat[i] {
-			return false
-		}
-		n = t.nd(n).parent
-	}
-	return n == 0
 }
 
 // retain adds a route's reference to path id.

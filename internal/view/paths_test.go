@@ -21,7 +21,7 @@ func TestPathTableInternsAndFrees(t *testing.T) {
 	tb := newPathTable()
 	intern := func(s string) PathID {
 		t.Helper()
-		id, ok := tb.intern(mustPath(t, s), 0, 0)
+		id, ok := tb.intern(mustPath(t, s), nil, 0)
 		if !ok || id == 0 {
 			t.Fatalf("intern %q: %d, %v", s, id, ok)
 		}
@@ -75,15 +75,18 @@ func TestPathTableInternsAndFrees(t *testing.T) {
 	if n := tb.nodes(); n != 7 {
 		t.Errorf("%d nodes, want 7", n)
 	}
-	// The hint is taken only when it is the same path.
-	if id, _ := tb.intern(mustPath(t, "64500 3356 65002"), a, 0); id != c {
-		t.Errorf("intern with a wrong hint: %d, want %d", id, c)
-	}
-	if id, _ := tb.intern(mustPath(t, "64500 3356 65002"), c, 0); id != c {
-		t.Errorf("intern with the right hint: %d, want %d", id, c)
+	// A hint: the same ids, whatever the previous path was.
+	var h pathHint
+	for _, s := range []string{"64500 3356 65001", "64500 3356 65002", "64500 3356 {65001}", "64500 3356 65002", "", "64500 3356 65002"} {
+		want, _ := tb.intern(mustPath(t, s), nil, 0)
+		if id, _ := tb.intern(mustPath(t, s), &h, 0); id != want {
+			t.Errorf("intern %q with the hint: %d, want %d", s, id, want)
+		}
+		tb.release(want)
+		tb.release(want)
 	}
 	// Every reference let go: nothing is left.
-	for _, id := range []PathID{a, b, c, c, c, d, e, f} {
+	for _, id := range []PathID{a, b, c, d, e, f} {
 		tb.release(id)
 	}
 	if n := tb.nodes(); n != 0 || tb.used != 0 || tb.routes != 0 {
@@ -105,17 +108,17 @@ func TestPathTableLimit(t *testing.T) {
 	for i := range 64 {
 		long += fmt.Sprintf(" %d", 1000+i)
 	}
-	if _, ok := tb.intern(mustPath(t, long), 0, 64); ok {
+	if _, ok := tb.intern(mustPath(t, long), nil, 64); ok {
 		t.Errorf("a path of 65 ASes was accepted with a limit of 64")
 	}
 	if tb.nodes() != 0 {
 		t.Errorf("a refused path left %d nodes", tb.nodes())
 	}
-	if _, ok := tb.intern(mustPath(t, long), 0, 0); !ok {
+	if _, ok := tb.intern(mustPath(t, long), nil, 0); !ok {
 		t.Errorf("refused with no limit")
 	}
 	// Prepending does not count.
-	if _, ok := tb.intern(mustPath(t, "64500 3356"+fmt.Sprint(slices.Repeat([]string{" 65001"}, 100))), 0, 64); !ok {
+	if _, ok := tb.intern(mustPath(t, "64500 3356"+fmt.Sprint(slices.Repeat([]string{" 65001"}, 100))), nil, 64); !ok {
 		t.Errorf("a path of 3 ASes prepended 100 times was refused")
 	}
 }
@@ -126,8 +129,9 @@ func TestPathTableLimit(t *testing.T) {
 func TestPathTableChurn(t *testing.T) {
 	tb := newPathTable()
 	var held []PathID
+	var h pathHint
 	for i := range 100_000 {
-		id, _ := tb.intern(mustPath(t, fmt.Sprintf("64500 %d %d", 1000+i%500, 70000+i)), 0, 0)
+		id, _ := tb.intern(mustPath(t, fmt.Sprintf("64500 %d %d", 1000+i%500, 70000+i)), &h, 0)
 		held = append(held, id)
 		if len(held) > 100 {
 			tb.release(held[0])

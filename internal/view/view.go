@@ -158,7 +158,7 @@ type peerState struct {
 	winSolo  int
 	winIDs   []PrefixID // the window's withdrawals of prefixes then visible
 	refill   bool       // re-announcing after a flush
-	lastPath PathID     // the path of the peer's last announcement
+	hint     pathHint   // the path of the peer's last announcement
 }
 
 // View is the routing view. The zero value is not usable; use New.
@@ -418,14 +418,13 @@ func (v *View) forget(ps *peerState) {
 func (v *View) LongPaths() int64 { return v.long }
 
 func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
-	path, ok := v.paths.intern(ev.Attrs.Path, ps.lastPath, v.cfg.MaxPathLen)
+	path, ok := v.paths.intern(ev.Attrs.Path, &ps.hint, v.cfg.MaxPathLen)
 	if !ok {
 		v.long++
 		v.withdraw(t, pi, ps, ev)
 		return
 	}
 	id, _ := v.prefixID(ev.Prefix, true)
-	ps.lastPath = path
 	old := ps.get(id)
 	if ev.PathID != 0 {
 		if ps.addPath == nil {
