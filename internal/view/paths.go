@@ -21,14 +21,6 @@ type Paths struct{ t *pathTable }
 // NewPaths returns an empty path table.
 func NewPaths() *Paths { return &Paths{t: newPathTable()} }
 
-// Path returns the ASes of path id, origin last, prepending removed, sets
-// and confederation segments dropped (valid until the next call of Path;
-// nil for 0).
-func (p *Paths) Path(id PathID) []bgp.ASN {
-	p.t.out = p.t.appendPath(p.t.out[:0], id)
-	return p.t.out
-}
-
 // Origin returns the origin AS of path id (0 if the path ends in a set of
 // more than one AS, or is empty).
 func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin(id) }
@@ -46,7 +38,7 @@ func (p *Paths) Neighbour(id PathID) bgp.ASN { return p.t.neighbour(id) }
 //		a, n = paths.Step(n)
 //	}
 //
-// visits the path's ASes as Path returns them, in reverse, with no copy.
+// visits the path's ASes (View.Path) in reverse, with no copy.
 func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
 	n := uint32(id)
 	if p.t.nd(n).parent&markerBit != 0 {
@@ -87,7 +79,6 @@ type pathTable struct {
 	seed       uint64
 	routes     int // references held by routes
 	scratch    []bgp.ASN
-	out        []bgp.ASN
 }
 
 // node is one AS of a path after its parent's path.

@@ -51,7 +51,7 @@ func TestPathTableInternsAndFrees(t *testing.T) {
 		{f, "[]", 0, 0},
 	} {
 		p := &Paths{t: tb}
-		if got := fmt.Sprint(p.Path(tc.id)); got != tc.path {
+		if got := fmt.Sprint(tb.appendPath(nil, tc.id)); got != tc.path {
 			t.Errorf("path %d: %s, want %s", tc.id, got, tc.path)
 		}
 		if p.Origin(tc.id) != tc.origin || p.Neighbour(tc.id) != tc.nb {
