@@ -163,9 +163,6 @@ func runArchiveFetch(ctx context.Context, env *cmdEnv, args []string) error {
 // fetched in time order while each collector's are parsed as they arrive,
 // and the collectors are merged in time order into the analysis.
 func replayArchive(ctx context.Context, env *cmdEnv, af *analysisFlags, a *archiveFlags) error {
-	if _, err := af.entities(); err != nil {
-		return err // before any download
-	}
 	from, until, cols, files, err := a.plan(env)
 	if err != nil {
 		return err

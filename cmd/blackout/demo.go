@@ -14,7 +14,7 @@ func init() {
 func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "demo", "[flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, true)
 	fs.Lookup("chart").DefValue = "northkorea-2014.svg"
 	af.chart = "northkorea-2014.svg"
 	rest, err := parseInterspersed(fs, args)
@@ -27,6 +27,9 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(af.countries) == 0 && len(af.asns) == 0 {
 		af.countries = multiFlag{"KP"}
 		af.asns = multiFlag{"131279"}
+	}
+	if _, err := af.entities(); err != nil {
+		return err
 	}
 	srcs := demo.Sources()
 	if !af.json {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,22 @@ func TestDemo(t *testing.T) {
 				if !strings.Contains(ev.Explanation, "AS4837") || ev.PrecededBy == nil && w.start.Day() == 22 {
 					t.Errorf("explanation lacks the upstream or the instability: %s", ev.Explanation)
 				}
+				if w.start.Day() == 22 {
+					// Issue 18: origin side first (AS4837 kept its other
+					// routes), after the instability, and what routing data
+					// cannot tell.
+					var codes []event.CauseCode
+					for _, c := range ev.Causes {
+						codes = append(codes, c.Cause)
+					}
+					if len(codes) == 0 || codes[0] != event.OriginSide || !slices.Contains(codes, event.AfterInstability) {
+						t.Errorf("%s %s outage: causes %v, want origin_side first and after_instability", w.entity, w.code, codes)
+					}
+					x := ev.Evidence
+					if x == nil || len(x.Upstreams) != 1 || x.Upstreams[0].ASN != 4837 || x.Upstreams[0].Before == 0 || x.Upstreams[0].After != x.Upstreams[0].Before || x.Unseen == "" {
+						t.Errorf("%s %s outage: evidence %+v, want AS4837 keeping all its other routes and the unseen", w.entity, w.code, x)
+					}
+				}
 			}
 		}
 		if !found {
@@ -79,5 +96,10 @@ func TestDemo(t *testing.T) {
 	svg, err := os.ReadFile(chart)
 	if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("outage")) {
 		t.Errorf("chart %s: %v", chart, err)
+	}
+	if st, err := os.Stat(chart); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Errorf("chart %s: mode %v, want 0644", chart, st.Mode().Perm())
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 )
 
 // command is one subcommand of the binary.
@@ -55,7 +57,11 @@ func main() {
 
 // run dispatches args to a subcommand and returns the process exit status.
 func run(ctx context.Context, env *cmdEnv, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		printHelp(env.stderr, nil)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printHelp(env.stdout, args)
 		return 0
 	}
@@ -71,8 +77,31 @@ func run(ctx context.Context, env *cmdEnv, args []string) int {
 		err := c.run(ctx, env, args[len(words):])
 		return exitCode(env, c.name, err)
 	}
+	if sub := group(args[0]); sub != nil {
+		// "blackout mrt": the group's subcommands.
+		w, code := env.stderr, 2
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+			w, code = env.stdout, 0
+		} else if len(args) > 1 {
+			fmt.Fprintf(w, "blackout: unknown command %q\n", strings.Join(args, " "))
+		}
+		fmt.Fprintf(w, "Usage: blackout %s COMMAND [flags] [args]\n", args[0])
+		listCommands(w, sub)
+		return code
+	}
 	fmt.Fprintf(env.stderr, "blackout: unknown command %q; run 'blackout help' for the list\n", strings.Join(args, " "))
 	return 2
+}
+
+// group returns the subcommands of a group name ("mrt"), nil if none.
+func group(name string) []command {
+	var sub []command
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, name+" ") {
+			sub = append(sub, c)
+		}
+	}
+	return sub
 }
 
 func exitCode(env *cmdEnv, name string, err error) int {
@@ -99,10 +128,21 @@ func printHelp(w io.Writer, args []string) {
 				return
 			}
 		}
+		if sub := group(args[1]); sub != nil && len(args) == 2 {
+			fmt.Fprintf(w, "Usage: blackout %s COMMAND [flags] [args]\n", args[1])
+			listCommands(w, sub)
+			return
+		}
 	}
 	fmt.Fprintln(w, "blackout detects and explains Internet outages of countries and networks from BGP data.")
-	fmt.Fprintln(w, "\nUsage: blackout COMMAND [flags] [args]\n\nCommands:")
-	names := slices.Clone(commands)
+	fmt.Fprintln(w, "\nUsage: blackout COMMAND [flags] [args]")
+	listCommands(w, commands)
+}
+
+// listCommands prints the commands cs, sorted, with their summaries.
+func listCommands(w io.Writer, cs []command) {
+	fmt.Fprintln(w, "\nCommands:")
+	names := slices.Clone(cs)
 	sort.Slice(names, func(i, j int) bool { return names[i].name < names[j].name })
 	for _, c := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
@@ -126,12 +166,20 @@ func newFlags(env *cmdEnv, name, usage string) *flag.FlagSet {
 // positional arguments. A lone "--" ends flag parsing.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	// The flag package's own messages (the error, then the whole usage)
+	// are silenced: an error is one line, the usage is for -h.
+	out, usage := fs.Output(), fs.Usage
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %v (run 'blackout %s -h' for the flags)", errUsage, err, strings.TrimPrefix(fs.Name(), "blackout "))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -146,7 +194,4 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // multiFlag is a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+type multiFlag = cliflag.Strings

@@ -81,7 +81,7 @@ func eachEvent(ctx context.Context, env *cmdEnv, out *bufio.Writer, rr *mrt.Rout
 // standard error, and the exit status is 1 if any error happened.
 func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "mrt dump", "[-m] [--json] [--collector NAME] FILE...")
-	bgpdumpMode := fs.Bool("m", false, "print what `bgpdump -m` prints, line for line")
+	bgpdumpMode := fs.Bool("m", false, "print what bgpdump -m prints, line for line")
 	jsonMode := fs.Bool("json", false, "print one JSON object per route event (JSON Lines)")
 	collector := fs.String("collector", "", "name of the route collector, shown in the events' peers")
 	files, err := parseInterspersed(fs, args)

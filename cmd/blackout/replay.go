@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -39,17 +41,20 @@ type analysisFlags struct {
 	ownProgress bool
 }
 
-func (a *analysisFlags) register(fs *flag.FlagSet) {
-	fs.Var(&a.geo, "geo", "registry data file to stack over the default (delegated, .mmdb or CSV; repeatable)")
-	fs.DurationVar(&a.bin, "bin", 5*time.Minute, "signal time bin")
-	fs.Var(&a.countries, "country", "report only this country (ISO code; repeatable)")
-	fs.Var(&a.asns, "asn", "report only this origin AS (repeatable)")
-	fs.BoolVar(&a.json, "json", false, "print one JSON object per event instead of the report")
-	fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
-	fs.Float64Var(&a.visible, "visible-share", 0.5, "a prefix is visible when more than this share of full-feed peers see it")
-	fs.Float64Var(&a.partial, "partial-share", 0.2, "lost share of an entity's address space that makes a partial outage")
-	fs.DurationVar(&a.warmUp, "warm-up", time.Hour, "without a RIB dump, start detecting after this much data (the time to learn the peers' full tables)")
-	fs.IntVar(&a.maxPath, "max-path-len", view.DefaultMaxPathLen, "drop (and count) announcements whose AS path has more ASes than this, prepending removed; 0: no limit")
+// register registers the flags on fs; chart: --chart too (replay, demo).
+func (a *analysisFlags) register(fs *flag.FlagSet, chart bool) {
+	fs.Var(&a.geo, "geo", "registry data file to stack over the default: `PATH` of a delegated, .mmdb or CSV file (repeatable)")
+	cliflag.DurationVar(fs, &a.bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
+	fs.Var(&a.countries, "country", "report only this country, an ISO 3166 code `CC` (repeatable)")
+	fs.Var(&a.asns, "asn", "report only this origin AS `N` (repeatable)")
+	fs.BoolVar(&a.json, "json", false, "print one JSON object per event (watch: per notice) instead of the readable text")
+	if chart {
+		fs.StringVar(&a.chart, "chart", "", "write an SVG chart of the chosen entity's visible address space to `FILE.svg`")
+	}
+	cliflag.ShareVar(fs, &a.visible, "visible-share", 0.5, "a prefix is visible when more than this `share` (over 0, at most 1) of full-feed peers see it")
+	cliflag.ShareVar(fs, &a.partial, "partial-share", 0.2, "lost `share` (over 0, at most 1) of an entity's address space that makes a partial outage")
+	cliflag.DurationVar(fs, &a.warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (the time to learn the peers' full tables; 0 or more)")
+	fs.IntVar(&a.maxPath, "max-path-len", view.DefaultMaxPathLen, "drop (and count) announcements whose AS path has more than `N` ASes, prepending removed; 0: no limit")
 }
 
 // pipelineConfig returns the pipeline configuration the flags describe.
@@ -69,6 +74,9 @@ func (a *analysisFlags) entities() ([]signal.Entity, error) {
 	var out []signal.Entity
 	for _, c := range a.countries {
 		cc, err := geo.ParseCountry(c)
+		if err == nil && !cc.Known() {
+			err = errors.New("not an ISO 3166 country code")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: --country %q: %v", errUsage, c, err)
 		}
@@ -87,12 +95,15 @@ func (a *analysisFlags) entities() ([]signal.Entity, error) {
 func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "replay", "[flags] FILE... | --from TIME --until TIME [flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, true)
 	var arch archiveFlags
 	arch.register(fs, true)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if _, err := af.entities(); err != nil {
+		return err // before any file is opened or downloaded
 	}
 	if arch.requested() {
 		if len(files) > 0 {

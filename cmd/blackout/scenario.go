@@ -18,7 +18,7 @@ func init() {
 
 func runScenario(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "scenario", "[--case KIND|suite|realistic|northkorea] [--seed N] [--out DIR]")
-	kind := fs.String("case", "northkorea", "what to generate: northkorea (the December 2014 demo), suite (every case), realistic (the realistic suite: Internet-like worlds of 20 peers, 30 countries, ~6,850 prefixes, 30 h to 7 days; about 600 MB, use --gzip), or one kind of the suite: "+strings.Join(scenario.Kinds, ", ")+", combined")
+	kind := fs.String("case", "northkorea", "what to generate: northkorea (the December 2014 demo), suite (every case), realistic (the realistic suite: Internet-like worlds of 20 peers, 30 countries, ~6,850 prefixes, 30 h to 7 days; about 600 MB, use --gzip), causes (one world per cause code, see the README), or one kind of the suite: "+strings.Join(scenario.Kinds, ", ")+", combined")
 	seed := fs.Int64("seed", 1, "seed of the suite (northkorea has its own fixed seed unless this is set)")
 	out := fs.String("out", "scenario-out", "output directory (suite and kinds: one subdirectory per case)")
 	gz := fs.Bool("gzip", false, "gzip the MRT files (.gz)")
@@ -99,6 +99,12 @@ func scenarioCases(kind string, seed int64, seedSet bool) ([]scenario.Case, erro
 		return scenario.Suite(seed), nil
 	case "realistic":
 		return scenario.RealisticSuite(seed), nil
+	case "causes":
+		var cs []scenario.Case
+		for _, c := range scenario.CauseSuite(seed) {
+			cs = append(cs, c.Case)
+		}
+		return cs, nil
 	}
 	var cases []scenario.Case
 	for _, c := range scenario.Suite(seed) {

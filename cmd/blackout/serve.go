@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"strconv"
-	"strings"
+	"os"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/metrics"
@@ -25,69 +24,31 @@ func init() {
 	register(command{name: "serve", summary: "run the pipeline continuously with a store, an HTTP API, a live dashboard and alerts", run: runServe})
 }
 
-// speedFlag is --speed: a factor (data seconds per wall second) or "max".
-type speedFlag float64
-
-func (s *speedFlag) String() string {
-	if *s == 0 {
-		return "max"
-	}
-	return strconv.FormatFloat(float64(*s), 'g', -1, 64)
-}
-
-func (s *speedFlag) Set(v string) error {
-	if v == "max" {
-		*s = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
-		return errors.New("want a positive number (3600 = an hour of data a second) or max")
-	}
-	*s = speedFlag(f)
-	return nil
-}
-
-// parseRetention reads "90d", "12h", "0" (forever).
-func parseRetention(v string) (time.Duration, error) {
-	if v == "0" || v == "" {
-		return 0, nil
-	}
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("retention %q: want e.g. 90d", v)
-		}
-		return time.Duration(n * 24 * float64(time.Hour)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("retention %q: want e.g. 90d or 720h", v)
-	}
-	return d, nil
-}
-
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "serve", "[flags] [--replay FILE... | --demo | live source flags (as watch)]")
 	var (
-		dataDir   = fs.String("data", "./blackout-data", "directory of the store (SQLite database)")
-		listen    = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on (port 0 picks a free port)")
-		config    = fs.String("config", "", "configuration file (JSON) with the alert rules and sinks")
-		replay    multiFlag
-		speed     speedFlag
-		demoFlag  = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
-		retention = fs.String("retention", "90d", "keep signal bins this long behind the data time (0: forever); events are kept forever")
-		geoPaths  multiFlag
-		bin       = fs.Duration("bin", 5*time.Minute, "signal time bin")
-		logJSON   = fs.Bool("log-json", false, "write logs as JSON lines")
+		dataDir           = fs.String("data", "./blackout-data", "the store's directory `DIR` (an SQLite database in it)")
+		listen            = fs.String("listen", "127.0.0.1:8080", "serve HTTP on `ADDR` (host:port; port 0 picks a free port)")
+		config            = fs.String("config", "", "configuration `FILE` (JSON) with the alert rules and sinks")
+		replay            multiFlag
+		speed             = cliflag.Speed(3600)
+		demoFlag          = fs.Bool("demo", false, "replay the embedded North Korea 2014 scenario")
+		ret               = cliflag.Retention(90 * 24 * time.Hour)
+		geoPaths          multiFlag
+		bin, warmUp       time.Duration
+		logJSON           = fs.Bool("log-json", false, "write logs as JSON lines")
+		maxConns, maxSubs int
 	)
-	speed = 3600
+	cliflag.DurationVar(fs, &bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
 	build := registerLiveSources(fs)
 	rec := registerRecordFlags(fs)
-	warmUp := fs.Duration("warm-up", time.Hour, "without a RIB dump, start detecting after this much data (live sources)")
-	fs.Var(&replay, "replay", "MRT file to replay (repeatable; further file arguments are added)")
-	fs.Var(&speed, "speed", "replay pace: data seconds per wall second (3600 = an hour a second) or max")
-	fs.Var(&geoPaths, "geo", "registry data file to stack over the default (repeatable)")
+	cliflag.DurationVar(fs, &warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (live sources; 0 or more)")
+	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
+	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
+	fs.Var(&ret, "retention", "keep signal bins for this `duration` behind the data time (e.g. 90d, 720h; 0: forever); events are kept forever")
+	fs.Var(&replay, "replay", "MRT `FILE` to replay (repeatable; further file arguments are added)")
+	fs.Var(&speed, "speed", "replay pace: data seconds per wall second, a `factor` (3600 = an hour a second), or max")
+	fs.Var(&geoPaths, "geo", "registry data file `PATH` to stack over the default (repeatable)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -104,10 +65,6 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
 		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
-	ret, err := parseRetention(*retention)
-	if err != nil {
-		return fmt.Errorf("%w: --%v", errUsage, err)
-	}
 	var h slog.Handler = slog.NewTextHandler(env.stderr, nil)
 	if *logJSON {
 		h = slog.NewJSONHandler(env.stderr, nil)
@@ -117,7 +74,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	var alerts alert.Config
 	if *config != "" {
 		fc, err := alert.LoadFile(*config)
-		if err != nil {
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			return fmt.Errorf("--config: %w", err) // unreadable: not a usage error
+		} else if err != nil {
 			return fmt.Errorf("%w: --config %v", errUsage, err)
 		}
 		alerts = fc.Alerts
@@ -146,10 +105,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 
 	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
-	opts.Bin = *bin
-	opts.Detect.WarmUp = *warmUp
+	opts.Bin = bin
+	opts.Detect.WarmUp = warmUp
 	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
-		Writer: store.WriterOptions{Retention: ret}})
+		Writer: store.WriterOptions{Retention: time.Duration(ret)}})
 	if err != nil {
 		return err
 	}
@@ -203,12 +162,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		eng.MarkRunning()
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err)
+	ln, err := server.Listen(*listen, maxConns, log)
+	if ae := (*net.AddrError)(nil); errors.As(err, &ae) {
+		return fmt.Errorf("%w: --listen %s: %v", errUsage, *listen, err) // malformed
+	} else if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err) // in use: an environment failure, exit 1
 	}
-	srv := &http.Server{Handler: server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(), Logger: log, Metrics: mets}),
-		ReadHeaderTimeout: 10 * time.Second}
+	srv := server.NewHTTPServer(server.New(server.Options{Store: st, Status: eng, Hub: eng.Hub(), Geo: db, Version: versionString(),
+		Logger: log, Metrics: mets, MaxSubscribers: maxSubs}), log)
 	log.Info("listening on http://"+ln.Addr().String(), "data", st.Path(), "version", versionString())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -22,6 +23,9 @@ func versionString() string {
 
 func init() {
 	register(command{name: "version", summary: "print the version", run: func(ctx context.Context, env *cmdEnv, args []string) error {
+		if rest, err := parseInterspersed(newFlags(env, "version", ""), args); err != nil || len(rest) > 0 {
+			return cmp.Or(err, fmt.Errorf("%w: version takes no arguments", errUsage))
+		}
 		fmt.Fprintln(env.stdout, "blackout", versionString())
 		return nil
 	}})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/report"
@@ -79,7 +80,7 @@ func lineLogger(w io.Writer, prefix string) func(format string, args ...any) {
 func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "watch", "[--ris-live[=URL]] [--ris-filter KEY=VALUE]... [--record DIR] [--json] [flags]")
 	var af analysisFlags
-	af.register(fs)
+	af.register(fs, false)
 	build := registerLiveSources(fs)
 	rec := registerRecordFlags(fs)
 	rest, err := parseInterspersed(fs, args)
@@ -88,9 +89,6 @@ func runWatch(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: watch takes no file arguments (got %q); use `blackout replay` for files", errUsage, rest[0])
-	}
-	if af.chart != "" {
-		return fmt.Errorf("%w: --chart is for replay; watch prints events as they happen", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout watch")
 	srcs, err := build(liveEnv{Logf: logf})
@@ -175,48 +173,7 @@ func (s *noticeSink) Notify(n event.Notice) {
 		s.err = report.WriteJSON(s.w, []*event.Event{n.Event})
 		return
 	}
-	_, s.err = io.WriteString(s.w, noticeLine(n)+"\n")
-}
-
-// noticeLine formats a notice as one readable line: time, notice type,
-// kind, severity, entity, family and the first sentence of the explanation.
-func noticeLine(n event.Notice) string {
-	ev := n.Event
-	t := n.Time
-	if t.IsZero() {
-		t = ev.Start
-	}
-	entity := ev.EntityCode
-	switch ev.EntityType {
-	case event.OriginAS:
-		entity = "AS" + ev.EntityCode
-	case event.Peer:
-		entity = "peer " + ev.EntityCode
-	}
-	if ev.EntityName != "" {
-		entity += " (" + ev.EntityName + ")"
-	}
-	var extra string
-	switch n.Type {
-	case event.End, event.Retract:
-		extra = fmt.Sprintf(" after %s", ev.Duration(t).Round(time.Second))
-	default:
-		if ev.FractionLost > 0 {
-			extra = fmt.Sprintf(" lost %.0f%%", ev.FractionLost*100)
-		}
-	}
-	return fmt.Sprintf("%s  %-8s %-15s %-8s %s %s%s: %s",
-		t.UTC().Format("2006-01-02 15:04:05.000 UTC"), strings.ToUpper(string(n.Type)), ev.Kind, ev.Severity,
-		entity, ev.Family, extra, firstSentence(ev.Explanation))
-}
-
-// firstSentence returns s up to the end of its first sentence, on one line.
-func firstSentence(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
-	}
-	return s
+	_, s.err = io.WriteString(s.w, report.NoticeLine(n)+"\n")
 }
 
 // recordFlags are the --record flags of watch and serve.
@@ -228,7 +185,7 @@ type recordFlags struct {
 func registerRecordFlags(fs *flag.FlagSet) *recordFlags {
 	r := &recordFlags{}
 	fs.StringVar(&r.dir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
-	fs.DurationVar(&r.every, "record-every", 15*time.Minute, "rotate the recorded files every `D` of data time")
+	cliflag.DurationVar(fs, &r.every, "record-every", 15*time.Minute, false, "rotate the recorded files every `D` of data time")
 	return r
 }
 
@@ -284,7 +241,7 @@ func risLiveFlags(fs *flag.FlagSet) func(env liveEnv) ([]source.Runner, error) {
 		filters++
 		return filter.Set(kv)
 	})
-	fs.DurationVar(&maxBackoff, "ris-max-backoff", time.Minute, "longest wait between two RIS Live reconnection attempts")
+	cliflag.DurationVar(fs, &maxBackoff, "ris-max-backoff", time.Minute, false, "longest wait between two RIS Live reconnection attempts, a positive `duration`")
 	return func(env liveEnv) ([]source.Runner, error) {
 		if u.url == "" && filters > 0 {
 			u.url = rislive.DefaultURL

@@ -16,6 +16,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/scenario"
 	"github.com/blackout-bgp/blackout/internal/source/rislive/ristest"
 )
@@ -272,13 +273,13 @@ func TestWatchLines(t *testing.T) {
 	ev := &event.Event{EntityType: event.Country, EntityCode: "KP", EntityName: "North Korea", Kind: event.Outage, Family: bgp.AllFamilies,
 		Start: time.Date(2014, 12, 22, 16, 15, 4, 0, time.UTC), Severity: event.Critical, FractionLost: 1,
 		Explanation: "North Korea (KP) went dark: 100% of its visible IPv4 address space. 4 prefixes became unreachable."}
-	got := noticeLine(event.Notice{Type: event.Start, Event: ev, Time: ev.Start})
+	got := report.NoticeLine(event.Notice{Type: event.Start, Event: ev, Time: ev.Start})
 	want := "2014-12-22 16:15:04.000 UTC  START    outage          critical KP (North Korea) all lost 100%: North Korea (KP) went dark: 100% of its visible IPv4 address space."
 	if got != want {
 		t.Errorf("start:\n got %q\nwant %q", got, want)
 	}
 	ev.End = &end
-	got = noticeLine(event.Notice{Type: event.End, Event: ev, Time: end})
+	got = report.NoticeLine(event.Notice{Type: event.End, Event: ev, Time: end})
 	if !strings.Contains(got, "END      outage") || !strings.Contains(got, "after 9h31m0s") {
 		t.Errorf("end: %q", got)
 	}

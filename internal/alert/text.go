@@ -54,6 +54,19 @@ func firstSentence(s string) string {
 	return s
 }
 
+// causeWords names the causes the event is consistent with (" Consistent
+// with: origin_side, after_instability (not a verdict)."), empty without.
+func causeWords(ev *event.Event) string {
+	if len(ev.Causes) == 0 {
+		return ""
+	}
+	codes := make([]string, 0, len(ev.Causes))
+	for _, c := range ev.Causes {
+		codes = append(codes, string(c.Cause))
+	}
+	return " Routing data consistent with: " + strings.Join(codes, ", ") + " (not a verdict)."
+}
+
 // Text is the one-paragraph message of a notice.
 func Text(n *Notice) string {
 	ev := &n.Event
@@ -63,9 +76,9 @@ func Text(n *Notice) string {
 	}
 	switch n.Type {
 	case event.Start:
-		return fmt.Sprintf("%s: %s%s, %s, since %s. %s", Label(ev), kindWords(ev.Kind), fam, ev.Severity, fmtTime(ev.Start), firstSentence(ev.Explanation))
+		return fmt.Sprintf("%s: %s%s, %s, since %s. %s%s", Label(ev), kindWords(ev.Kind), fam, ev.Severity, fmtTime(ev.Start), firstSentence(ev.Explanation), causeWords(ev))
 	case event.Escalate:
-		return fmt.Sprintf("%s: now %s%s, %s (since %s). %s", Label(ev), kindWords(ev.Kind), fam, ev.Severity, fmtTime(ev.Start), firstSentence(ev.Explanation))
+		return fmt.Sprintf("%s: now %s%s, %s (since %s). %s%s", Label(ev), kindWords(ev.Kind), fam, ev.Severity, fmtTime(ev.Start), firstSentence(ev.Explanation), causeWords(ev))
 	case event.End:
 		end := n.Time
 		if ev.End != nil {

@@ -135,6 +135,14 @@ type track struct {
 	lost       map[view.PrefixID]time.Time // prefixes lost and not back
 	eventLost  map[view.PrefixID]bool      // lost in an outage: not flaps (all-family track)
 
+	// Cause evidence (all-family track): the starts of earlier outages,
+	// and when the upstreams last changed; per family, the route events
+	// of the last bins.
+	past        []time.Time
+	upChangedAt time.Time
+	churnRing   [12]int32
+	churnRingI  int
+
 	upSnap    map[bgp.ASN]float64 // upstream shares at the last normal bin
 	upRoutes  int32               // full-feed routes at that bin
 	upPending *event.Event
@@ -200,6 +208,16 @@ type Evidence interface {
 	// BinStart returns the start of the open bin; BinWidth its width.
 	BinStart() time.Time
 	BinWidth() time.Duration
+	// Transit returns how many full-feed routes of family f (to prefixes of
+	// country cc; zero: of any) had AS a as the origin's neighbour just
+	// before the bin holding before, and now.
+	Transit(a bgp.ASN, f bgp.Family, cc geo.Country, before time.Time) (then, now int32)
+	// PathHunting returns the path changes full-feed peers made to the
+	// prefix around its fall.
+	PathHunting(id view.PrefixID) int
+	// OtherRoutes calls fn for each visible prefix equal to p or inside
+	// it, with its origin and since when it has been visible.
+	OtherRoutes(p netip.Prefix, fn func(q netip.Prefix, origin bgp.ASN, since time.Time))
 }
 
 // Detector turns signals into events. It implements signal.Sink; the
@@ -597,6 +615,7 @@ func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
 		d.endInstability(a, end)
 	}
 	d.explain(t, ev)
+	a.recordPast(ev.Start)
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
@@ -641,6 +660,7 @@ func (d *Detector) end(t *track, now time.Time) {
 			}
 		}
 		a.judge = a.inst == nil
+		a.forgetPast(ev.Start)
 		delete(d.affected, ev)
 		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
 		return
@@ -927,6 +947,8 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	d.nextID++
 	ev.ID = d.nextID
 	d.explainUpstream(t, ev, cur)
+	d.upstreamCauses(t, ev)
+	t.all.upChangedAt = ev.Start
 	t.upSnap, t.upRoutes = cur, s.Routes()
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
@@ -995,6 +1017,8 @@ func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
 		t.hourBusy = true
 	}
 	t.churnBin += churn
+	t.churnRing[t.churnRingI%len(t.churnRing)] = int32(churn)
+	t.churnRingI++
 	t.lossBins += losses
 	perHour := max(1, int(time.Hour/d.evidence.BinWidth()))
 	if len(t.hourBins) >= perHour {

@@ -43,6 +43,11 @@ func (f *fakeEvidence) Withdrawals(id view.PrefixID) (time.Time, time.Time, int)
 func (f *fakeEvidence) State(signal.Entity, bgp.Family) *signal.State { return nil }
 func (f *fakeEvidence) BinStart() time.Time                           { return f.binStart }
 func (f *fakeEvidence) BinWidth() time.Duration                       { return 5 * time.Minute }
+func (f *fakeEvidence) Transit(bgp.ASN, bgp.Family, geo.Country, time.Time) (int32, int32) {
+	return 0, 0
+}
+func (f *fakeEvidence) PathHunting(view.PrefixID) int                                    { return 0 }
+func (f *fakeEvidence) OtherRoutes(netip.Prefix, func(netip.Prefix, bgp.ASN, time.Time)) {}
 
 // recorder keeps the notices, with the event as it was at each.
 type recorder struct {

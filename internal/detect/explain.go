@@ -140,6 +140,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 	if ev.Prefixes == nil {
 		ev.Prefixes = []string{}
 	}
+	d.gatherEvidence(t, ev, ids)
 	ev.Explanation = d.outageText(ev, t)
 }
 
@@ -198,6 +199,13 @@ func (d *Detector) outageText(ev *event.Event, t *track) string {
 			th = d.cfg.OutageShare
 		}
 		fmt.Fprintf(&b, " The fall began at %s and crossed %.0f%% at %s.", fmtTime(ev.Start), th*100, fmtTime(c))
+	}
+	if len(ev.Causes) > 0 {
+		codes := make([]string, 0, len(ev.Causes))
+		for _, c := range ev.Causes {
+			codes = append(codes, string(c.Cause))
+		}
+		fmt.Fprintf(&b, " Consistent with: %s (not a verdict; see its causes).", strings.Join(codes, ", "))
 	}
 	if ev.End != nil {
 		fmt.Fprintf(&b, " Visibility came back at %s, after %s", fmtTime(*ev.End), fmtDuration(ev.End.Sub(ev.Start)))

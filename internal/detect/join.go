@@ -196,6 +196,7 @@ func joinEvents(a, b *event.Event) *event.Event {
 	j.OriginASes = append(slices.Clone(a.OriginASes), b.OriginASes...)
 	j.PathsBefore = append(slices.Clone(a.PathsBefore), b.PathsBefore...)
 	j.Explanation = a.Explanation + " " + b.Explanation
+	j.Causes, j.Evidence = joinCauses(a, b)
 	j.Baseline, j.Lowest, j.Unit = 0, 0, ""
 	return j
 }
@@ -214,4 +215,35 @@ func unionKeepOrder(a, b []uint32) []uint32 {
 		}
 	}
 	return u
+}
+
+// joinCauses returns the causes and evidence of a joined event: the IPv4
+// part's, with the IPv6 part's causes it lacks after them and both
+// families' upstreams and other origins.
+func joinCauses(a, b *event.Event) ([]event.Cause, *event.Evidence) {
+	cs := slices.Clone(a.Causes)
+	for _, c := range b.Causes {
+		if !slices.ContainsFunc(cs, func(x event.Cause) bool { return x.Cause == c.Cause }) {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) > 1 {
+		cs = slices.DeleteFunc(cs, func(x event.Cause) bool { return x.Cause == event.UnknownCause })
+	}
+	x := a.Evidence.Clone()
+	if x == nil {
+		return cs, b.Evidence.Clone()
+	}
+	if y := b.Evidence; y != nil {
+		x.Upstreams = append(x.Upstreams, y.Upstreams...)
+		x.OtherOrigins = append(x.OtherOrigins, y.OtherOrigins...)
+		if x.Scope != nil && y.Scope != nil {
+			for _, f := range y.Scope.Families {
+				if !slices.Contains(x.Scope.Families, f) {
+					x.Scope.Families = append(x.Scope.Families, f)
+				}
+			}
+		}
+	}
+	return cs, x
 }

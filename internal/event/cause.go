@@ -78,6 +78,14 @@ type UpstreamHealth struct {
 	// best paths); After how many of those it still carried after it.
 	Before int `json:"other_routes_before"`
 	After  int `json:"other_routes_after"`
+	// Country is the entity's country (empty: none, or the upstream is
+	// registered there); OutsideBefore and OutsideAfter count the other
+	// routes to prefixes outside it. A loss across a whole country (a
+	// national shutdown) takes the upstream's routes in the country with
+	// it, not those elsewhere; an upstream's own failure takes both.
+	Country       string `json:"country,omitempty"`
+	OutsideBefore int    `json:"other_routes_outside_before,omitempty"`
+	OutsideAfter  int    `json:"other_routes_outside_after,omitempty"`
 }
 
 // Kept returns the share of the upstream's other routes it kept (1 when it
@@ -87,6 +95,17 @@ func (u UpstreamHealth) Kept() float64 {
 		return 1
 	}
 	return float64(u.After) / float64(u.Before)
+}
+
+// Judged returns the other routes an upstream's health is judged on,
+// before and after, and whether they are those outside the entity's
+// country: those when Country is set and there were at least min of them,
+// else all of them.
+func (u UpstreamHealth) Judged(min int) (before, after int, outside bool) {
+	if u.Country != "" && u.OutsideBefore >= min {
+		return u.OutsideBefore, u.OutsideAfter, true
+	}
+	return u.Before, u.After, false
 }
 
 // Convergence says how a fall spread over the vantage points.
@@ -110,11 +129,16 @@ type Before struct {
 	// none).
 	Instability time.Duration `json:"instability_ns,omitempty"`
 	Flaps       int           `json:"flaps,omitempty"`
+	// InstabilityEnd is when that instability ended.
+	InstabilityEnd *time.Time `json:"instability_end,omitempty"`
 	// UpstreamChange is when the entity's upstreams last changed before the
 	// fall (nil: not in the look-back).
 	UpstreamChange *time.Time `json:"upstream_change,omitempty"`
-	// PathChanges counts the entity's path changes in the hour before.
-	PathChanges int `json:"path_changes"`
+	// Updates counts the entity's route events (announcements and
+	// withdrawals) in about the hour before the fall; NormalUpdates is its
+	// median hourly count of the last day.
+	Updates       int `json:"updates_hour_before"`
+	NormalUpdates int `json:"normal_updates_hour"`
 }
 
 // OtherOriginRoute is a route of another origin over an entity's address
@@ -152,6 +176,10 @@ func (e *Evidence) Clone() *Evidence {
 		if e.Before.UpstreamChange != nil {
 			t := *e.Before.UpstreamChange
 			v.UpstreamChange = &t
+		}
+		if e.Before.InstabilityEnd != nil {
+			t := *e.Before.InstabilityEnd
+			v.InstabilityEnd = &t
 		}
 		c.Before = &v
 	}

@@ -146,6 +146,7 @@ func updateOne(ctx context.Context, o UpdateOptions, r RIR) UpdateResult {
 		u.Err = fmt.Errorf("geo update: %w", err)
 		return u
 	}
+	tmp.Chmod(0o644)            // CreateTemp makes it 0600
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	h := md5.New()
 	var w io.Writer = io.MultiWriter(tmp, h)
@@ -240,6 +241,7 @@ func writeFileAtomic(path string, b []byte) error {
 	if err != nil {
 		return err
 	}
+	tmp.Chmod(0o644) // CreateTemp makes it 0600
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, bytes.NewReader(b)); err != nil {
 		tmp.Close()

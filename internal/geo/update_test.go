@@ -135,6 +135,9 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("conditional requests %d, 304s %d; want 5, 5", srv.conditional.Load(), srv.notMod.Load())
 	}
 
+	if st, err := os.Stat(filepath.Join(dir, "delegated-apnic-extended-latest")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("cached file not 0644: %v", err)
+	}
 	before, _ := os.ReadFile(filepath.Join(dir, "delegated-apnic-extended-latest"))
 	for _, tc := range []struct{ dir, want string }{
 		{"badsum", "checksum mismatch"},

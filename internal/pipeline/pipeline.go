@@ -327,6 +327,19 @@ func (e evidence) Withdrawals(id view.PrefixID) (time.Time, time.Time, int) {
 func (e evidence) State(en signal.Entity, f bgp.Family) *signal.State { return e.p.track.State(en, f) }
 func (e evidence) BinStart() time.Time                                { return e.p.track.BinStart() }
 func (e evidence) BinWidth() time.Duration                            { return e.p.track.BinWidth() }
+func (e evidence) Transit(a bgp.ASN, f bgp.Family, cc geo.Country, before time.Time) (int32, int32) {
+	return e.p.track.Transit(a, f, cc, before)
+}
+func (e evidence) PathHunting(id view.PrefixID) int { return e.p.track.PathHunting(id) }
+func (e evidence) OtherRoutes(p netip.Prefix, fn func(netip.Prefix, bgp.ASN, time.Time)) {
+	for q, o := range e.p.track.VisibleWithin(p) {
+		var since time.Time
+		if id, ok := e.p.view.Lookup(q); ok {
+			since = e.p.track.VisibleSince(id)
+		}
+		fn(q, o, since)
+	}
+}
 
 // fanout hands the detector's output to the sinks and keeps the result's
 // events and series.

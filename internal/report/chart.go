@@ -189,6 +189,7 @@ func WriteChartFile(path string, series []*signal.Series, e signal.Entity, event
 	if err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
+	f.Chmod(0o644) // CreateTemp makes it 0600; a chart is for sharing
 	defer os.Remove(f.Name())
 	w := bufio.NewWriter(f)
 	if err := WriteSVG(w, title, best.Family.Unit(), best.Bins, evs); err != nil {

@@ -73,10 +73,26 @@ func WriteText(w io.Writer, s Summary, events []*event.Event) error {
 		fmt.Fprintf(bw, "%s  %-15s %-8s %-7s %-30s %-4s %s%s\n", fmtTime(ev.Start), ev.Kind, ev.Severity,
 			entityTag(ev), clip(ev.EntityName, 30), ev.Family, until, lost)
 		fmt.Fprintf(bw, "    %s\n", wrap(ev.Explanation, 100, "    "))
+		writeCauses(bw, ev)
 	}
 	fmt.Fprintln(bw)
 	writeSummary(bw, events)
 	return bw.err
+}
+
+// writeCauses writes the causes an event is consistent with, best fit
+// first, and what routing data cannot see.
+func writeCauses(w io.Writer, ev *event.Event) {
+	if len(ev.Causes) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "    Causes consistent with the routing data (best fit first; not a verdict):")
+	for i, c := range ev.Causes {
+		fmt.Fprintf(w, "      %d. %s\n", i+1, wrap(string(c.Cause)+": "+c.Evidence+".", 98, "         "))
+	}
+	if x := ev.Evidence; x != nil && x.Unseen != "" {
+		fmt.Fprintf(w, "      %s\n", wrap("What it cannot see: "+x.Unseen, 98, "      "))
+	}
 }
 
 var plurals = map[event.Kind]string{event.Outage: "outages", event.PartialOutage: "partial outages",

@@ -25,6 +25,10 @@ const (
 var Kinds = []string{CaseOutage, CasePartialOutage, CaseIPv6Outage, CaseInstability,
 	CasePeerReset, CasePeerFlush, CaseUpstreamChange, CaseQuiet}
 
+// CauseKinds lists the case kinds of known causes that Suite leaves out
+// (see CaseUpstreamFailure).
+var CauseKinds = []string{CaseUpstreamFailure, CaseOtherOrigin}
+
 // Config describes one generated scenario: a world, its vantage points,
 // its normal churn and the events injected into it. Zero fields take the
 // defaults of withDefaults.
@@ -124,6 +128,9 @@ const (
 	PickBig     = "big"      // a big country (Background.Big), or an AS of one
 	PickOther   = "other"    // a country that is not big, or an AS of one
 	PickSmallAS = "small_as" // an AS of a big country holding 1-2 % of its IPv4 space (Entity asn)
+	// PickSharedUpstream: an AS each of whose upstreams carries other ASes
+	// too (so that the upstreams' other routes can tell where a loss sits).
+	PickSharedUpstream = "shared_upstream"
 )
 
 const (
@@ -187,7 +194,7 @@ func (c *Config) validate() error {
 	}
 	for i, e := range c.Events {
 		known := false
-		for _, k := range Kinds {
+		for _, k := range append(slices.Clone(Kinds), CauseKinds...) {
 			known = known || k == e.Kind
 		}
 		if !known {
@@ -205,8 +212,8 @@ func (c *Config) validate() error {
 		if last := e.At + time.Duration(e.Repeat)*e.Every + e.For; e.Repeat > 0 && (e.For <= 0 || last >= c.Duration || e.For+e.Ramp >= e.Every) {
 			return fmt.Errorf("scenario: event %d (%s): %d repetitions every %v of %v each: outside the data or overlapping", i, e.Kind, e.Repeat+1, e.Every, e.For)
 		}
-		if e.Pick != "" && e.Pick != PickBig && e.Pick != PickOther && e.Pick != PickSmallAS {
-			return fmt.Errorf("scenario: event %d: pick %q: want %s, %s or %s", i, e.Pick, PickBig, PickOther, PickSmallAS)
+		if e.Pick != "" && e.Pick != PickBig && e.Pick != PickOther && e.Pick != PickSmallAS && e.Pick != PickSharedUpstream {
+			return fmt.Errorf("scenario: event %d: pick %q: want %s, %s, %s or %s", i, e.Pick, PickBig, PickOther, PickSmallAS, PickSharedUpstream)
 		}
 		if e.Ramp < 0 || (e.Ramp > 0 && e.Kind != CaseOutage && e.Kind != CasePartialOutage) {
 			return fmt.Errorf("scenario: event %d (%s): ramp %v: only outage and partial_outage ramp", i, e.Kind, e.Ramp)

@@ -139,6 +139,9 @@ func GenerateTo(ctx context.Context, cfg Config, db *geo.DB, create func(name st
 	if err != nil {
 		return nil, err
 	}
+	if err := addOtherOrigins(&cfg, w); err != nil {
+		return nil, err
+	}
 	// The world as it is at the start of the data: planning an upstream
 	// change moves the ASes' upstreams (wAS.ups) to their later state.
 	info := w.info()
@@ -214,7 +217,8 @@ func newSim(cfg *Config, w *world, initUp []bgp.ASN, rng *rand.Rand, g *Generate
 		want: make([]bool, n), present: make([]bool, n), variant: make([]uint8, n),
 		up: slices.Clone(initUp), session: make([]bool, len(w.peers)), flushed: make([]bool, len(w.peers))}
 	for i := range s.want {
-		s.want[i], s.present[i] = true, true
+		late := w.prefixes[i%s.np].late
+		s.want[i], s.present[i] = !late, !late
 	}
 	for i := range s.session {
 		s.session[i] = true
@@ -383,14 +387,22 @@ func (s *sim) writeRIB(t time.Time) error {
 	})
 	entries := make([]mrt.RIBEntryOut, 0, len(s.w.peers))
 	attrs := make([]bgp.Attrs, len(s.w.peers))
-	for seq, x := range order {
+	seq := -1
+	for _, x := range order {
 		entries = entries[:0]
 		for p := range s.w.peers {
+			if s.w.prefixes[x].late && !s.present[p*s.np+x] {
+				continue
+			}
 			attrs[p] = *s.path(p, x).Clone()
 			// Routes learnt some time in the past days.
 			orig := t.Add(-time.Duration(60+s.rng.IntN(7*24*3600)) * time.Second)
 			entries = append(entries, mrt.RIBEntryOut{PeerIndex: uint16(p), Originated: orig, Attrs: &attrs[p]})
 		}
+		if len(entries) == 0 {
+			continue
+		}
+		seq++
 		if err := s.mw.WriteRIB(t, uint32(seq), s.w.prefixes[x].p, entries); err != nil {
 			return err
 		}

@@ -194,6 +194,8 @@ func (pl *planner) picks(pick string, e entity) bool {
 		c = e.as.cc
 	}
 	switch pick {
+	case PickSharedUpstream:
+		return e.as != nil && pl.sharedUpstreams(e.as)
 	case PickBig:
 		return c.big
 	case PickOther:
@@ -331,6 +333,19 @@ func (pl *planner) plan(spec EventSpec) error {
 			return err
 		}
 		pl.upstreamChange(e, x, y, t0)
+	case CaseUpstreamFailure:
+		spec.Entity = event.OriginAS
+		e, err := pl.pickEntity(spec, func(e entity) bool { return hasV4(e) && pl.singleHomed(e) })
+		if err != nil {
+			return err
+		}
+		pl.upstreamFailure(e, e.as.ups[0], t0, t1)
+	case CaseOtherOrigin:
+		e, err := pl.pickEntity(spec, hasV4)
+		if err != nil {
+			return err
+		}
+		pl.otherOrigin(e, t0, t1)
 	case CasePeerReset, CasePeerFlush:
 		p, err := pl.pickPeer(spec)
 		if err != nil {

@@ -51,6 +51,7 @@ type wPrefix struct {
 	v6      bool
 	as      *wAS
 	prepend int    // extra copies of the origin
+	late    bool   // not announced at the start (other_origin's more-specifics)
 	size    uint64 // in /24 (IPv4) or /48 (IPv6) units... see units
 }
 

@@ -58,6 +58,9 @@ type Options struct {
 	Version string
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics // may be nil
+	// MaxSubscribers bounds the event stream's subscribers at a time (0:
+	// DefaultMaxSubscribers); one more is answered 503.
+	MaxSubscribers int
 }
 
 // Server serves the API, the stream, the metrics and the dashboard.
@@ -66,6 +69,7 @@ type Server struct {
 	st     store.Store
 	mux    *http.ServeMux
 	routes []string
+	subs   chan struct{} // the stream's subscribers
 }
 
 // New returns the server.
@@ -73,7 +77,10 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux()}
+	if opts.MaxSubscribers <= 0 {
+		opts.MaxSubscribers = DefaultMaxSubscribers
+	}
+	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux(), subs: make(chan struct{}, opts.MaxSubscribers)}
 	s.handle("GET /api/v1/health", s.health)
 	s.handle("GET /api/v1/entities", s.entities)
 	s.handle("GET /api/v1/entities/{type}/{code}", s.entity)
@@ -81,19 +88,15 @@ func New(opts Options) *Server {
 	s.handle("GET /api/v1/events", s.events)
 	s.handle("GET /api/v1/events/{id}", s.event)
 	s.handle("GET /api/v1/status", s.status)
-	s.handle("GET /api/v1/stream", s.stream)
+	s.handle("GET /api/v1/stream", s.limitStream(s.stream))
 	s.handle("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
-	})
-	s.mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	if opts.Metrics != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
 	}
 	web, _ := fs.Sub(webFS, "web")
-	files := http.FileServerFS(web)
 	index := func(w http.ResponseWriter, r *http.Request) {
 		b, err := fs.ReadFile(web, "index.html")
 		if err != nil {
@@ -107,7 +110,7 @@ func New(opts Options) *Server {
 		s.mux.HandleFunc(p, index)
 	}
 	s.mux.HandleFunc("GET /{$}", index)
-	s.mux.Handle("GET /", files)
+	s.mux.Handle("/", s.fallback(static(web)))
 	return s
 }
 
@@ -122,7 +125,8 @@ type statusWriter struct {
 	code int
 }
 
-func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) WriteHeader(c int)           { w.code = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -134,7 +138,11 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 	route := strings.TrimPrefix(pattern, "GET ")
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: 200}
-		h(sw, r)
+		if err := checkQuery(r.URL.RawQuery); err != nil {
+			writeError(sw, 400, err.Error())
+		} else {
+			h(sw, r)
+		}
 		if s.opts.Metrics != nil {
 			s.opts.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 		}
@@ -153,9 +161,13 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
+// internal answers 500 for an error of the store: the error goes to the
+// log with a request id, the client gets the id and no internals.
 func (s *Server) internal(w http.ResponseWriter, err error) {
-	s.opts.Logger.Error("api", "error", err)
-	writeError(w, http.StatusInternalServerError, "internal error: "+err.Error())
+	id := requestID()
+	s.opts.Logger.Error("api", "request_id", id, "error", err)
+	w.Header().Set("X-Request-Id", id)
+	writeError(w, http.StatusInternalServerError, "internal error (request id "+id+"; the server's log has the details)")
 }
 
 func timeOrNil(t time.Time) any {
@@ -273,7 +285,7 @@ func (s *Server) entities(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	typ := q.Get("type")
 	if typ != "" && typ != "country" && typ != "asn" {
-		writeError(w, 400, "type: want country or asn, got "+strconv.Quote(typ))
+		writeError(w, 400, "type: want country or asn, got "+quote(typ))
 		return
 	}
 	limit, ok := intParam(w, q, "limit", 100, 1, 100000)
@@ -354,14 +366,14 @@ func (s *Server) entityCode(w http.ResponseWriter, r *http.Request) (typ, code s
 	case "country":
 		c, err := geo.ParseCountry(code)
 		if err != nil || !c.Known() {
-			writeError(w, 404, "unknown country "+strconv.Quote(code))
+			writeError(w, 404, "unknown country "+quote(code))
 			return "", "", false
 		}
 		return typ, c.String(), true
 	case "asn":
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(code), "AS"), 10, 32)
 		if err != nil {
-			writeError(w, 400, "code: not an AS number: "+strconv.Quote(code))
+			writeError(w, 400, "code: not an AS number: "+quote(code))
 			return "", "", false
 		}
 		code = strconv.FormatUint(n, 10)
@@ -374,7 +386,7 @@ func (s *Server) entityCode(w http.ResponseWriter, r *http.Request) (typ, code s
 		writeError(w, 404, "AS"+code+" not seen in the data")
 		return "", "", false
 	}
-	writeError(w, 404, "unknown entity type "+strconv.Quote(typ)+": want country or asn")
+	writeError(w, 404, "unknown entity type "+quote(typ)+": want country or asn")
 	return "", "", false
 }
 
@@ -439,38 +451,6 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
-func intParam(w http.ResponseWriter, q map[string][]string, name string, def, lo, hi int) (int, bool) {
-	v := ""
-	if x := q[name]; len(x) > 0 {
-		v = x[0]
-	}
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		writeError(w, 400, fmt.Sprintf("%s: want an integer from %d to %d, got %q", name, lo, hi, v))
-		return 0, false
-	}
-	return n, true
-}
-
-func timeParam(w http.ResponseWriter, q map[string][]string, name string) (time.Time, bool) {
-	v := ""
-	if x := q[name]; len(x) > 0 {
-		v = x[0]
-	}
-	if v == "" {
-		return time.Time{}, true
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		writeError(w, 400, fmt.Sprintf("%s: want an RFC 3339 time like 2014-12-22T16:15:00Z, got %q", name, v))
-		return time.Time{}, false
-	}
-	return t.UTC(), true
-}
-
 // Point is one point of a signal in the API: a stored bin, or several
 // downsampled into one.
 type Point struct {
@@ -506,14 +486,14 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 		fam = "ipv4"
 	case "ipv4", "ipv6":
 	default:
-		writeError(w, 400, "family: want ipv4 or ipv6, got "+strconv.Quote(fam))
+		writeError(w, 400, "family: want ipv4 or ipv6, got "+quote(fam))
 		return
 	}
-	from, ok := timeParam(w, q, "from")
+	from, ok := timeParam(w, q, "from", lower)
 	if !ok {
 		return
 	}
-	until, ok := timeParam(w, q, "until")
+	until, ok := timeParam(w, q, "until", upper)
 	if !ok {
 		return
 	}
@@ -522,17 +502,13 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bin := s.binWidth(r.Context())
-	var step time.Duration
-	if v := q.Get("step"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			writeError(w, 400, "step: want a positive duration like 5m or 1h, got "+strconv.Quote(v))
-			return
-		}
-		step = d
+	step, ok := stepParam(w, q)
+	if !ok {
+		return
 	}
 	dt := s.opts.Status.DataTime()
-	if until.IsZero() {
+	if until.IsZero() || (!dt.IsZero() && until.After(dt)) {
+		// Points stop at the data time: a later until only widens the steps.
 		until = dt
 		if until.IsZero() {
 			until = time.Now().UTC()
@@ -545,6 +521,20 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "from: must be before until")
 		return
 	}
+	family, _ := bgp.ParseFamily(fam) // validated above
+	var bins []store.Bin
+	var err error
+	if from.Equal(MinTime) {
+		// From the beginning (a from at or before 1970): from the
+		// entity's first bin, so that the steps fit the data.
+		if bins, err = s.st.Bins(r.Context(), entityType(typ), code, family, from, until); err != nil {
+			s.internal(w, err)
+			return
+		}
+		if len(bins) > 0 && bins[0].Time.After(from) && bins[0].Time.Before(until) {
+			from = bins[0].Time
+		}
+	}
 	span := until.Sub(from)
 	if step == 0 {
 		step = time.Duration(math.Ceil(float64(span) / float64(maxPoints)))
@@ -553,11 +543,11 @@ func (s *Server) signals(w http.ResponseWriter, r *http.Request) {
 	step = max(step, bin, time.Duration(math.Ceil(float64(span)/maxSignalPoints)))
 	step = (step + bin - 1) / bin * bin
 	from = from.Truncate(step)
-	family, _ := bgp.ParseFamily(fam) // validated above
-	bins, err := s.st.Bins(r.Context(), entityType(typ), code, family, from, until)
-	if err != nil {
-		s.internal(w, err)
-		return
+	if bins == nil {
+		if bins, err = s.st.Bins(r.Context(), entityType(typ), code, family, from, until); err != nil {
+			s.internal(w, err)
+			return
+		}
 	}
 	unit := "/24"
 	if fam == "ipv6" {
@@ -629,10 +619,10 @@ func decodeCursor(s string) (*store.Cursor, error) {
 	}
 	t, err1 := strconv.ParseInt(a, 10, 64)
 	id, err2 := strconv.ParseInt(z, 10, 64)
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || id <= 0 || t < MinTime.UnixNano() || t > MaxTime.UnixNano() {
 		return nil, errors.New("malformed")
 	}
-	return &store.Cursor{Start: time.Unix(0, t), ID: id}, nil
+	return &store.Cursor{Start: time.Unix(0, t).UTC(), ID: id}, nil
 }
 
 // entityType returns the type named by a validated name (0 for "").
@@ -647,28 +637,28 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	switch typ {
 	case "", "country", "asn", "peer":
 	default:
-		writeError(w, 400, "entity_type: want country, asn or peer, got "+strconv.Quote(typ))
+		writeError(w, 400, "entity_type: want country, asn or peer, got "+quote(typ))
 		return
 	}
 	if typ == "asn" {
 		code = strings.TrimPrefix(strings.ToUpper(code), "AS")
 	}
 	if kind != "" && !slices.Contains(eventKinds, event.Kind(kind)) {
-		writeError(w, 400, "kind: want one of "+kindList()+", got "+strconv.Quote(kind))
+		writeError(w, 400, "kind: want one of "+kindList()+", got "+quote(kind))
 		return
 	}
 	switch sev {
 	case "", "warning", "critical":
 	default:
-		writeError(w, 400, "severity: want warning or critical, got "+strconv.Quote(sev))
+		writeError(w, 400, "severity: want warning or critical, got "+quote(sev))
 		return
 	}
 	f := store.EventFilter{EntityType: entityType(typ), EntityCode: code, Kind: event.Kind(kind), Severity: event.Severity(sev)}
 	var ok bool
-	if f.From, ok = timeParam(w, q, "from"); !ok {
+	if f.From, ok = timeParam(w, q, "from", lower); !ok {
 		return
 	}
-	if f.Until, ok = timeParam(w, q, "until"); !ok {
+	if f.Until, ok = timeParam(w, q, "until", upper); !ok {
 		return
 	}
 	switch v := q.Get("ongoing"); v {
@@ -676,7 +666,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	case "true", "1":
 		f.Ongoing = true
 	default:
-		writeError(w, 400, "ongoing: want true or false, got "+strconv.Quote(v))
+		writeError(w, 400, "ongoing: want true or false, got "+quote(v))
 		return
 	}
 	limit, ok := intParam(w, q, "limit", 50, 1, 1000)
@@ -713,7 +703,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, 400, "id: not an event id: "+strconv.Quote(r.PathValue("id")))
+		writeError(w, 400, "id: not an event id: "+quote(r.PathValue("id")))
 		return
 	}
 	ev, err := s.st.Event(r.Context(), id)

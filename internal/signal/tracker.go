@@ -127,6 +127,14 @@ type Tracker struct {
 	// Withdrawal spread per prefix, since it was last visible to all.
 	firstW, lastW []int64
 	wPeers        []uint16
+	// Path hunting per prefix (see PathHunting): changes around its fall,
+	// and the latest run of changes before it.
+	hunt, chgN []uint16
+	chgAt      []int64
+	visSince   []int64 // by prefix: when it last became visible
+	// Transit counts by AS (see Transit).
+	transit map[uint64]*transitCount // by transitKey
+	routeCC geo.Country              // the country of the route being counted
 }
 
 // originStates are an origin AS's states, by family (nil until needed).
@@ -347,6 +355,9 @@ func (t *Tracker) upstream(now time.Time, e Entity, f bgp.Family, s *State, a bg
 	}
 	n := s.upstreams[a] + d
 	s.routes += d
+	if e.Type == event.OriginAS {
+		t.noteTransit(a, f, d)
+	}
 	switch {
 	case n <= 0:
 		delete(s.upstreams, a)
@@ -427,6 +438,7 @@ func (t *Tracker) route(now time.Time, id view.PrefixID, p netip.Prefix, old, ne
 	if cs != nil {
 		t.touch(cs)
 	}
+	t.routeCC = cc
 	path := new
 	if path == 0 {
 		path = old
@@ -437,10 +449,20 @@ func (t *Tracker) route(now time.Time, id view.PrefixID, p netip.Prefix, old, ne
 	}
 	switch {
 	case !update:
+	case new != 0 && old != 0:
+		if old != new {
+			t.notePathChange(now, id)
+		}
+		if cs != nil {
+			cs.cur.Announcements++
+		}
+		if as != nil {
+			as.cur.Announcements++
+		}
 	case new != 0:
 		if old == 0 && int(id) < len(t.firstW) && int(id) < len(t.visible) && t.visible[id] {
 			// Back with this peer while visible: a fall, if one comes, starts anew.
-			t.firstW[id], t.lastW[id], t.wPeers[id] = 0, 0, 0
+			t.firstW[id], t.lastW[id], t.wPeers[id], t.hunt[id] = 0, 0, 0, 0
 		}
 		if cs != nil {
 			cs.cur.Announcements++
@@ -493,13 +515,14 @@ func (t *Tracker) route(now time.Time, id view.PrefixID, p netip.Prefix, old, ne
 }
 
 func (t *Tracker) noteWithdrawal(now time.Time, id view.PrefixID) {
-	for int(id) >= len(t.firstW) {
-		t.firstW = append(t.firstW, 0)
-		t.lastW = append(t.lastW, 0)
-		t.wPeers = append(t.wPeers, 0)
-	}
+	t.growW(id)
 	if t.firstW[id] == 0 {
 		t.firstW[id] = now.UnixNano()
+		// The run of path changes just before the first withdrawal is
+		// part of the fall's path hunting.
+		if t.firstW[id]-t.chgAt[id] <= int64(huntWindow) {
+			t.hunt[id] = t.chgN[id]
+		}
 	}
 	t.lastW[id] = now.UnixNano()
 	t.wPeers[id]++
@@ -520,11 +543,17 @@ func (t *Tracker) Visibility(now time.Time, id view.PrefixID, p netip.Prefix, or
 		t.visible = append(t.visible, false)
 	}
 	t.visible[id] = visible
+	if visible {
+		for int(id) >= len(t.visSince) {
+			t.visSince = append(t.visSince, 0)
+		}
+		t.visSince[id] = now.UnixNano()
+	}
 	f := family(p)
 	tbl := t.vis[f]
 	if visible {
 		if int(id) < len(t.firstW) {
-			t.firstW[id], t.lastW[id], t.wPeers[id] = 0, 0, 0
+			t.firstW[id], t.lastW[id], t.wPeers[id], t.hunt[id] = 0, 0, 0, 0
 		}
 	} else {
 		tbl.Delete(p)

@@ -41,6 +41,12 @@ func ProgressText(title string, s *Stats, ps *ParseStats, elapsed time.Duration)
 	el := elapsed.Seconds()
 	line := fmt.Sprintf("%s: files %d/%d (%d cached, %d missing), %s at %s/s", title, s.FilesDone.Load(), s.FilesTotal.Load(),
 		s.FromCache.Load(), s.Gaps.Load(), progress.Bytes(s.Bytes.Load()), progress.Bytes(int64(float64(s.Bytes.Load())/el)))
+	if n := s.Failed.Load(); n > 0 {
+		line += fmt.Sprintf(", %d failed", n)
+	}
+	if n := s.Retries.Load(); n > 0 {
+		line += fmt.Sprintf(", %d retries", n)
+	}
 	if ps != nil {
 		n := ps.Events.Load()
 		line += fmt.Sprintf("; parsed %d files, %d events (%.0f/s)", ps.FilesParsed.Load(), n, float64(n)/el)

@@ -138,3 +138,15 @@ func TestRangeLine(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestProgressTextRetries(t *testing.T) {
+	var s Stats
+	s.FilesTotal.Store(4)
+	s.FilesDone.Store(3)
+	s.Failed.Store(2)
+	s.Retries.Store(7)
+	want := "fetch: files 3/4 (0 cached, 0 missing), 0 B at 0 B/s, 2 failed, 7 retries"
+	if got := ProgressText("fetch", &s, nil, 2*time.Second); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -276,6 +276,7 @@ func (s *stream) open(p time.Time) error {
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
+	f.Chmod(0o644) // CreateTemp makes it 0600
 	s.f, s.tmp = f, f.Name()
 	s.w = mrt.NewWriter(f)
 	return nil
@@ -431,6 +432,7 @@ func (s *stream) writeBview(cfg Config, t time.Time) error {
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
+	f.Chmod(0o644) // CreateTemp makes it 0600
 	w := mrt.NewWriter(f)
 	err = s.dumpTable(w, cfg, t)
 	if err != nil {

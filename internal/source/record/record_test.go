@@ -144,6 +144,11 @@ func TestRecordReplaysTheSame(t *testing.T) {
 	if len(updates) != 5 || len(bviews) != 5 {
 		t.Fatalf("updates %v, bviews %v: want 5 of each (hours 00 to 04; the RIB at 00:00, then a bview each hour)", updates, bviews)
 	}
+	for _, f := range append(updates, bviews...) {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: not 0644 (%v)", f, err)
+		}
+	}
 	if tmp := glob(t, filepath.Join(dir, ".*")); len(tmp) > 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bgp/wire"
@@ -22,7 +23,33 @@ type ServerError struct {
 	Message string
 }
 
-func (e *ServerError) Error() string { return "server error: " + e.Message }
+// Error returns the message with its control and other unprintable
+// characters escaped (\x1b, \u202e): the server's text never reaches a
+// terminal raw. It is cut to 512 bytes.
+func (e *ServerError) Error() string { return "server error: " + Printable(e.Message, 512) }
+
+// Printable returns s with every unprintable rune (control characters,
+// terminal escapes, bidirectional overrides) written as a Go escape, and
+// cut to at most max bytes of s with "..." when longer.
+func Printable(s string, max int) string {
+	cut := len(s) > max
+	if cut {
+		s = s[:max]
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	if cut {
+		b.WriteString("...")
+	}
+	return b.String()
+}
 
 // Info says what a decoded message was, besides its route events.
 type Info struct {
