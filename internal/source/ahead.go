@@ -15,7 +15,7 @@ import (
 // source, in order: each event is copied into storage owned by its batch,
 // which is reused once the reader has moved past the batch.
 type ahead struct {
-	src   Source
+	src   *File
 	full  chan *batch // batches read, in order
 	empty chan *batch // batches the reader is done with
 	stop  chan struct{}
@@ -45,7 +45,7 @@ type batch struct {
 	bytes []byte
 }
 
-func newAhead(src Source) *ahead {
+func newAhead(src *File) *ahead {
 	a := &ahead{src: src, full: make(chan *batch, aheadDepth), empty: make(chan *batch, aheadDepth+2), stop: make(chan struct{})}
 	for range aheadDepth + 2 {
 		a.empty <- &batch{}
@@ -110,12 +110,6 @@ func (a *ahead) Next() (*bgp.Event, error) {
 // Stop ends the reading goroutine (the source is not read further).
 func (a *ahead) Stop() { a.once.Do(func() { close(a.stop) }) }
 
-// Undecoded implements Undecoder for the source, once it has ended.
-func (a *ahead) Undecoded(into map[string]int64) {
-	if u, ok := a.src.(Undecoder); ok {
-		u.Undecoded(into)
-	}
-}
 
 func (b *batch) reset() {
 	b.evs, b.errs, b.end = b.evs[:0], b.errs[:0], nil

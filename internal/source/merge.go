@@ -70,10 +70,11 @@ func (m *merger) advance(it *mergeItem) bool {
 // stream: a source that fails with an error that is not Skippable ends
 // there, the others go on.
 //
-// Each source is read on its own goroutine, a few thousand events ahead
+// Each File is read on its own goroutine, a few thousand events ahead
 // (decompression and MRT decoding of every file run beside the stages
 // that consume the stream, on the other cores); the stream is the same
-// as reading them in turn. Stop ends that reading when the stream is not
+// as reading them in turn. Other sources are read on the caller's
+// goroutine. Stop ends that reading when the stream is not
 // read to its end.
 type Merged struct {
 	m       merger
@@ -106,8 +107,11 @@ func (m *Merged) Next() (*bgp.Event, error) {
 	if !m.started {
 		m.started = true
 		for i, s := range m.srcs {
-			if _, live := s.(interface{ Idle() bool }); !m.Serial && !live {
-				a := newAhead(s)
+			if f, ok := s.(*File); ok && !m.Serial {
+				// Files only: other sources (archives, live feeds) may
+				// share state between them that one goroutine is meant
+				// to drive.
+				a := newAhead(f)
 				m.aheads = append(m.aheads, a)
 				s = a
 			}
