@@ -110,7 +110,6 @@ func (a *ahead) Next() (*bgp.Event, error) {
 // Stop ends the reading goroutine (the source is not read further).
 func (a *ahead) Stop() { a.once.Do(func() { close(a.stop) }) }
 
-
 func (b *batch) reset() {
 	b.evs, b.errs, b.end = b.evs[:0], b.errs[:0], nil
 	b.attrs, b.segs, b.asns = b.attrs[:0], b.segs[:0], b.asns[:0]
