@@ -13,10 +13,12 @@
 // harness fails only on gross breakage: no outage event at all, or an
 // outage reported for one peer's session reset.
 //
-// Harness configuration, documented: live data time is wall time and
-// there is no RIB dump, so the detector's warm-up (1 h of data by default)
-// is set to 2 s and the view re-evaluates its full-feed peers every second
-// instead of every minute; the bins are the default 5 minutes.
+// The latency harness runs the detector with its defaults: live data time
+// is wall time, and detection starts when the peers' tables are complete
+// (End-of-RIB, or a table quiet for 5 s; the time from the world's
+// announcement to judging is logged); the bins are the default 5 minutes.
+// The load harness sets the warm-up to 2 s and the view's full-feed
+// re-evaluation to 1 s (it does not wait for readiness).
 package live
 
 import (
@@ -64,6 +66,7 @@ type harness struct {
 	mu      sync.Mutex
 	notices []notice
 	events  int64
+	judged  time.Time // when the detector started judging
 }
 
 // countryRoutes returns the exabgp announce (or withdraw) commands of
@@ -198,14 +201,18 @@ func TestLatencySmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	pcfg := pipeline.DefaultConfig(db)
-	pcfg.Detect.WarmUp = 2 * time.Second
-	pcfg.View.RefreshEvery = time.Second
 	opts := pipeline.Options{Config: pcfg, Sinks: []pipeline.Sink{event.SinkFunc(func(n event.Notice) {
 		at := time.Now()
 		h.mu.Lock()
 		h.notices = append(h.notices, notice{at: at, n: n})
 		h.mu.Unlock()
-	})}}
+	})}, OnCoverage: func(c event.Coverage) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if c.Judged() && h.judged.IsZero() {
+			h.judged = time.Now()
+		}
+	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	events := source.Join(ctx, []source.Runner{src}, 1<<16, func(s source.Runner, err error) { t.Errorf("%s: %v", s.Name(), err) })
 	counted := make(chan bgp.Event, 1<<16)
@@ -234,11 +241,22 @@ func TestLatencySmall(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("world announced by %d peers in %v", nPeers, time.Since(start).Round(time.Millisecond))
-	// Warm up: 2 s of data, then one more event to let the detector start.
-	time.Sleep(2500 * time.Millisecond)
-	h.peers[0].Send(t, []string{"announce route 192.0.2.0/24 next-hop 198.51.100.2 as-path [ 65100 64496 ]"})
-	time.Sleep(1500 * time.Millisecond)
+	announced := time.Now()
+	t.Logf("world announced by %d peers in %v", nPeers, announced.Sub(start).Round(time.Millisecond))
+	// Readiness: the detector starts once every peer's table is complete.
+	for {
+		h.mu.Lock()
+		j := h.judged
+		h.mu.Unlock()
+		if !j.IsZero() {
+			t.Logf("READY judging %v after the first announcement was sent, %v after the last one arrived", j.Sub(start).Round(time.Millisecond), j.Sub(announced).Round(time.Millisecond))
+			break
+		}
+		if time.Since(announced) > time.Minute {
+			t.Fatal("not judging a minute after the world was announced")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	// Trials: withdraw one country's prefixes on every peer (a different,
 	// so far stable, country each time: repeated falls of one country

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/compress"
@@ -78,7 +79,8 @@ func eachEvent(ctx context.Context, env *cmdEnv, out *bufio.Writer, rr *mrt.Rout
 // Errors in the input (a truncated file, a corrupt record) are printed on
 // standard error naming the input and byte offset; every route before and
 // after is still printed. At the end a summary line per input goes to
-// standard error, and the exit status is 1 if any error happened.
+// standard error, with a line per type of record not decoded, and the exit
+// status is 1 if any error happened or any record was not decoded.
 func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "mrt dump", "[-m] [--json] [--collector NAME] FILE...")
 	bgpdumpMode := fs.Bool("m", false, "print what bgpdump -m prints, line for line")
@@ -102,10 +104,7 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 		collectorJSON, _ = json.Marshal(*collector)
 	}
 	format := mrt.AppendEventText
-	switch {
-	case *bgpdumpMode:
-		format = mrt.AppendBgpdumpLine
-	case *jsonMode:
+	if *jsonMode {
 		format = func(b []byte, rr *mrt.RouteReader, ev *bgp.Event) []byte {
 			return mrt.AppendEventJSON(b, rr, ev, collectorJSON)
 		}
@@ -120,11 +119,16 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 			total++
 			continue
 		}
-		errs, err := eachEvent(ctx, env, out, rr, func(ev *bgp.Event) error {
-			line = format(line[:0], rr, ev)
-			_, err := out.Write(line)
-			return err
-		})
+		var errs int64
+		if *bgpdumpMode { // decoded and formatted on every core, written in order
+			errs, err = mrt.WriteBgpdump(ctx, out, rr, runtime.GOMAXPROCS(0), func(err error) { fmt.Fprintf(env.stderr, "blackout: %v\n", err) })
+		} else {
+			errs, err = eachEvent(ctx, env, out, rr, func(ev *bgp.Event) error {
+				line = format(line[:0], rr, ev)
+				_, err := out.Write(line)
+				return err
+			})
+		}
 		rc.Close()
 		total += errs
 		if err != nil {
@@ -133,7 +137,7 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 		if err := out.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(env.stderr, rr.Summary(errs))
+		total += mrt.WriteSummary(env.stderr, rr, errs).NotDecoded
 	}
 	if err := out.Flush(); err != nil {
 		return err
@@ -143,9 +147,6 @@ func runMRTDump(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	return nil
 }
-
-// mrtStats is the report of `blackout mrt stats` (its JSON form).
-type mrtStats = mrt.StatsReport
 
 // runMRTStats implements `blackout mrt stats`: the counts of
 // mrt.StatsCollector over every input, printed by mrt.WriteStatsText or as
@@ -181,9 +182,7 @@ func runMRTStats(ctx context.Context, env *cmdEnv, args []string) error {
 		})
 		line.Clear()
 		rc.Close()
-		sum := rr.Summary(errs)
-		fmt.Fprintln(env.stderr, sum)
-		stats.File(sum, rr.Stats())
+		stats.File(mrt.WriteSummary(env.stderr, rr, errs), rr.Stats())
 		if err != nil {
 			return err
 		}
@@ -197,7 +196,7 @@ func runMRTStats(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if rep.Errors > 0 {
+	if rep.Errors > 0 || rep.NotDecoded > 0 {
 		return exitError{1}
 	}
 	return nil

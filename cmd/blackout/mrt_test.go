@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/blackout-bgp/blackout/internal/corpus"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/blackout-bgp/blackout/internal/compress"
+	"github.com/blackout-bgp/blackout/internal/corpus"
+	"github.com/blackout-bgp/blackout/internal/mrt"
 )
 
 // mrtCorpus returns the path of corpus file mrt/name ($BLACKOUT_CORPUS, by
@@ -286,7 +287,7 @@ func TestMRTStats(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var rep mrtStats
+	var rep mrt.StatsReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +315,60 @@ func TestMRTStats(t *testing.T) {
 		if code != 0 || !strings.Contains(text, want) {
 			t.Errorf("readable stats lack %q (exit %d):\n%s", want, code, text)
 		}
+	}
+}
+
+// TestMRTUndecoded: records of a type or subtype blackout does not decode
+// are named on stderr with the first offset, counted in `mrt stats`, and
+// make both commands exit with status 1, the routes around them printed.
+func TestMRTUndecoded(t *testing.T) {
+	rec := func(typ, sub uint16, body []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, 1400000000)
+		b = binary.BigEndian.AppendUint16(b, typ)
+		b = binary.BigEndian.AppendUint16(b, sub)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
+		return append(b, body...)
+	}
+	// A BGP4MP STATE_CHANGE, two OSPFv2 records, a TABLE_DUMP_V2
+	// RIB_GENERIC, another STATE_CHANGE.
+	state := rec(16, 0, []byte{0, 1, 0, 2, 0, 0, 0, 1, 192, 0, 2, 1, 192, 0, 2, 2, 0, 1, 0, 2})
+	var b []byte
+	b = append(b, state...)
+	ospf := len(b)
+	b = append(b, rec(11, 0, make([]byte, 30))...)
+	b = append(b, rec(11, 0, make([]byte, 20))...)
+	generic := len(b)
+	b = append(b, rec(13, 6, make([]byte, 16))...)
+	b = append(b, state...)
+	path := writeMRTTemp(t, "undecoded.mrt", b)
+	code, out, stderr := runMRT(t, nil, "mrt", "dump", "-m", path)
+	if code != 1 {
+		t.Errorf("mrt dump: exit status %d, want 1", code)
+	}
+	if n := strings.Count(out, "|STATE|"); n != 2 {
+		t.Errorf("mrt dump printed %d STATE lines, want 2:\n%s", n, out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("%s: 2 records of MRT type 11 (OSPFv2) subtype 0 (SUBTYPE_0) not decoded, the first at offset %d", path, ospf),
+		fmt.Sprintf("%s: 1 record of MRT type 13 (TABLE_DUMP_V2) subtype 6 (RIB_GENERIC) not decoded, the first at offset %d", path, generic),
+		"5 records, 0 routes, 0 errors, 0 bytes skipped, 3 records not decoded",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("mrt dump: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	code, text, _ := runMRT(t, nil, "mrt", "stats", path)
+	if code != 1 || !strings.Contains(text, "OSPFv2/SUBTYPE_0           2  (2 not decoded)") || !strings.Contains(text, "Records not decoded  3") {
+		t.Errorf("mrt stats: exit status %d, want 1, and the records not decoded counted:\n%s", code, text)
+	}
+	code, js, _ := runMRT(t, nil, "mrt", "stats", "--json", path)
+	var rep mrt.StatsReport
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || code != 1 || rep.NotDecoded != 3 || rep.Files[0].NotDecoded != 3 {
+		t.Errorf("mrt stats --json: exit status %d, not_decoded %d (file %v), err %v", code, rep.NotDecoded, rep.Files, err)
+	}
+	// replay says them in its summary, per type, and exits 1 too.
+	code, text, stderr = runMRT(t, nil, "replay", path)
+	if code != 1 || !strings.Contains(text, "2 records of MRT OSPFv2/SUBTYPE_0, 1 record of MRT TABLE_DUMP_V2/RIB_GENERIC not decoded") || !strings.Contains(stderr, "2 kind(s) of records not decoded") {
+		t.Errorf("replay: exit status %d, want 1, and the records not decoded said:\n%s\n%s", code, text, stderr)
 	}
 }

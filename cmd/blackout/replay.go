@@ -131,19 +131,6 @@ func runReplay(ctx context.Context, env *cmdEnv, args []string) error {
 	return analyse(ctx, env, "blackout replay", &af, es)
 }
 
-// terminalProgress shows the run's progress on one terminal line.
-type terminalProgress struct {
-	line  *progress.Line
-	title string
-}
-
-func (p *terminalProgress) Notify(event.Notice) {}
-
-// Progress implements pipeline.ProgressSink.
-func (p *terminalProgress) Progress(now time.Time, n int64) {
-	p.line.Showf("%s: %d route events (%.0f/s), data clock %s", p.title, n, p.line.Rate(n), progress.Clock(now))
-}
-
 // analyse runs the pipeline over the sources, merged in time order, and
 // prints the report.
 func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, srcs []source.Source) error {
@@ -170,14 +157,14 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 		}
 	}
 	if line := progress.New(env.stderr); !af.ownProgress && line.On() {
-		opts.Sinks = append(opts.Sinks, &terminalProgress{line: line, title: title})
+		opts.Sinks = append(opts.Sinks, &progress.Sink{Line: line, Title: title})
 		defer line.Clear()
 	}
 	res, err := pipeline.Run(ctx, source.Merge(srcs), opts)
 	if err != nil {
 		return err
 	}
-	shown, hidden := filterEvents(res.Events, ents)
+	shown, hidden := report.FilterEvents(res.Events, ents)
 	out := bufio.NewWriterSize(env.stdout, 1<<16)
 	if af.json {
 		err = report.WriteJSON(out, shown)
@@ -213,31 +200,9 @@ func analyse(ctx context.Context, env *cmdEnv, title string, af *analysisFlags, 
 			fmt.Fprintf(env.stdout, "\nchart: %s\n", af.chart)
 		}
 	}
-	if res.Errors > 0 {
-		fmt.Fprintf(env.stderr, "blackout: %d input error(s); the report covers everything that could be read\n", res.Errors)
+	if res.Errors > 0 || len(res.Coverage.Undecoded) > 0 {
+		fmt.Fprintf(env.stderr, "blackout: %d input error(s), %d kind(s) of records not decoded; the report covers everything that could be read\n", res.Errors, len(res.Coverage.Undecoded))
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-// filterEvents keeps the events of the chosen entities (all when none are
-// chosen); peer events are kept in both cases, as context.
-func filterEvents(events []*event.Event, ents []signal.Entity) (shown []*event.Event, hidden int) {
-	if len(ents) == 0 {
-		return events, 0
-	}
-	for _, ev := range events {
-		keep := ev.EntityType == event.Peer
-		for _, e := range ents {
-			if ev.EntityType == e.Type && ev.EntityCode == e.CodeString() {
-				keep = true
-			}
-		}
-		if keep {
-			shown = append(shown, ev)
-		} else {
-			hidden++
-		}
-	}
-	return shown, hidden
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/server"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/livefeed"
 	"github.com/blackout-bgp/blackout/internal/store"
 )
 
@@ -40,8 +41,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		maxConns, maxSubs int
 	)
 	cliflag.DurationVar(fs, &bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration`")
-	build := registerLiveSources(fs)
-	rec := registerRecordFlags(fs)
+	lf := livefeed.Register(fs)
 	cliflag.DurationVar(fs, &warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (live sources; 0 or more)")
 	cliflag.PositiveVar(fs, &maxConns, "max-connections", server.DefaultMaxConnections, "at most `N` HTTP connections open at a time; one more is answered 503")
 	cliflag.PositiveVar(fs, &maxSubs, "max-subscribers", server.DefaultMaxSubscribers, "at most `N` subscribers of the event stream (/api/v1/stream) at a time; one more is answered 503")
@@ -58,10 +58,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --demo and --replay exclude each other", errUsage)
 	}
 	logf := lineLogger(env.stderr, "blackout serve")
-	live, err := build(liveEnv{Logf: logf})
+	feed, err := lf.Build(logf)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	live := feed.Runners
 	if len(live) > 0 && (*demoFlag || len(replay) > 0) {
 		return fmt.Errorf("%w: live sources exclude --demo and --replay", errUsage)
 	}
@@ -71,7 +72,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	log := slog.New(h)
 
-	var alerts alert.Config
+	alerts := &alert.Config{}
 	if *config != "" {
 		fc, err := alert.LoadFile(*config)
 		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
@@ -79,7 +80,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		} else if err != nil {
 			return fmt.Errorf("%w: --config %v", errUsage, err)
 		}
-		alerts = fc.Alerts
+		alerts = &fc.Alerts
 	}
 	db, err := loadGeoTo(env.stderr, geoPaths)
 	if err != nil {
@@ -92,28 +93,16 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	defer st.Close()
 	mets := metrics.New()
 
-	disp, err := alert.New(alerts, alert.Options{Logger: log,
-		Delivered: mets.AlertDelivered,
-		DeadLetter: func(d alert.DeadLetter) {
-			mets.DeadLetter()
-			if err := st.AddDeadLetter(context.Background(), store.DeadLetter{Sink: d.Sink, Payload: d.Payload, Error: d.Error, Attempts: d.Attempts}); err != nil {
-				log.Error("dead letter not stored", "error", err)
-			}
-		}})
-	if err != nil {
-		return fmt.Errorf("%w: --config %s: %v", errUsage, *config, err)
-	}
-
 	opts := pipeline.Options{Config: pipeline.DefaultConfig(db), Speed: float64(speed)}
 	opts.Bin = bin
 	opts.Detect.WarmUp = warmUp
-	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, Alerts: disp, Logger: log, Metrics: mets,
+	eng, err := engine.New(ctx, engine.Config{Store: st, Geo: db, AlertConfig: alerts, Logger: log, Metrics: mets,
 		Writer: store.WriterOptions{Retention: time.Duration(ret)}})
 	if err != nil {
 		return err
 	}
 	if t := eng.ResumedTo(); !t.IsZero() {
-		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume after that time")
+		log.Info("store holds data", "path", st.Path(), "data_time", t, "resume", "replaying the sources again; bins already stored are skipped, events are upserted, alerts resume from the outbox")
 	}
 
 	var src source.Source
@@ -139,24 +128,27 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		// Live: the events as they come (no pacing), optionally recorded.
 		liveCtx, stopLive := context.WithCancel(ctx)
 		defer stopLive()
-		events := source.Join(liveCtx, live, 4096, func(s source.Runner, err error) {
+		ls, closeRec, err := feed.Start(liveCtx, func(s source.Runner, err error) {
 			log.Error("source stopped", "source", s.Name(), "error", err)
 		})
-		if rec.dir != "" {
-			recorder, err := rec.start(liveCtx, events, logf)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if err := recorder.close(); err != nil {
-					log.Error("record", "error", err)
-				}
-			}()
-			events = recorder.events
+		if err != nil {
+			return err
 		}
-		src = source.FromChannel(events)
-		inputs = len(live)
-		opts.Speed = 0
+		defer func() {
+			if err := closeRec(); err != nil {
+				log.Error("record", "error", err)
+			}
+		}()
+		src, inputs, opts.Speed = ls, len(live), 0
+		opts.View.MaxPrefixes, opts.View.OnMaxPrefix = feed.MaxPrefixes()
+		mets.Live(func(f int) (peers, ready, full int) {
+			for _, fc := range eng.Coverage().Families {
+				if int(fc.Family) == f {
+					return fc.LivePeers, fc.ReadyPeers, fc.FullFeedPeers
+				}
+			}
+			return 0, 0, 0
+		}, eng.DataTime, feed.Sessions)
 	}
 
 	if src != nil {
@@ -181,9 +173,15 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if src != nil {
 		go func() {
 			start := time.Now()
-			log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			if len(live) > 0 {
+				log.Info("live sources started", "sources", feed.Names())
+			} else {
+				log.Info("replay started", "inputs", inputs, "speed", speed.String())
+			}
 			res, err := eng.Run(runCtx, src, opts)
-			if err == nil {
+			if len(live) > 0 {
+				log.Info("live sources stopped", "route_events", res.RouteEvents, "events", eng.Events(), "input_errors", res.Errors)
+			} else if err == nil {
 				log.Info("replay finished; still serving", "route_events", res.RouteEvents, "data_time", eng.DataTime(),
 					"events", eng.Events(), "input_errors", res.Errors, "took", time.Since(start).Round(time.Millisecond))
 			}
@@ -212,7 +210,6 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := eng.Close(shCtx); err != nil {
 		log.Error("store flush failed", "error", err)
 	}
-	disp.Close(shCtx)
 	log.Info("stopped", "data_time", eng.DataTime())
 	return failed
 }

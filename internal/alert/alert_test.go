@@ -3,10 +3,12 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/event"
+	"github.com/blackout-bgp/blackout/internal/store"
 )
 
 func kpOutage() event.Event {
@@ -69,199 +72,6 @@ func TestRules(t *testing.T) {
 	}
 }
 
-// receiver is a webhook endpoint on loopback that fails, stalls and recovers
-// on command.
-type receiver struct {
-	mu     sync.Mutex
-	mode   string // "fail", "stall", "ok"
-	got    [][]byte
-	sigs   []string
-	calls  atomic.Int32
-	stall  chan struct{}
-	server *httptest.Server
-}
-
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{mode: "ok", stall: make(chan struct{})}
-	r.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.calls.Add(1)
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		mode := r.mode
-		r.mu.Unlock()
-		switch mode {
-		case "fail":
-			http.Error(w, "down", 503)
-		case "stall":
-			select {
-			case <-r.stall:
-			case <-req.Context().Done():
-			}
-		default:
-			r.mu.Lock()
-			r.got = append(r.got, b)
-			r.sigs = append(r.sigs, req.Header.Get("X-Blackout-Signature"))
-			r.mu.Unlock()
-		}
-	}))
-	t.Cleanup(func() { close(r.stall); r.server.Close() })
-	return r
-}
-
-func (r *receiver) set(mode string) { r.mu.Lock(); r.mode = mode; r.mu.Unlock() }
-func (r *receiver) received() int   { r.mu.Lock(); defer r.mu.Unlock(); return len(r.got) }
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out: %s", what)
-}
-
-func TestWebhookFailsStallsRecovers(t *testing.T) {
-	rcv := newReceiver(t)
-	var mu sync.Mutex
-	var dead []DeadLetter
-	var okN, failN atomic.Int32
-	cfg := Config{
-		Rules: []Rule{{AllASNs: true}},
-		Sinks: []SinkConfig{{Name: "hook", Type: "webhook", URL: rcv.server.URL, Secret: "s3cret",
-			Timeout: Duration(100 * time.Millisecond), QueueSize: 4, MaxAttempts: 4, Backoff: Duration(20 * time.Millisecond), MaxBackoff: Duration(50 * time.Millisecond)}},
-	}
-	d, err := New(cfg, Options{Logger: quiet(),
-		DeadLetter: func(x DeadLetter) { mu.Lock(); dead = append(dead, x); mu.Unlock() },
-		Delivered: func(_ string, err error) {
-			if err == nil {
-				okN.Add(1)
-			} else {
-				failN.Add(1)
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := kpOutage()
-
-	// 1. Failing, then recovering within the retries: delivered once, signed.
-	rcv.set("fail")
-	d.Notify(Notice{Type: event.End, Event: ev, Time: *ev.End})
-	waitUntil(t, "two failed attempts", func() bool { return failN.Load() >= 2 })
-	rcv.set("ok")
-	waitUntil(t, "delivery after recovery", func() bool { return rcv.received() == 1 })
-	rcv.mu.Lock()
-	body, sig := rcv.got[0], rcv.sigs[0]
-	rcv.mu.Unlock()
-	if sig != Sign("s3cret", body) || !strings.HasPrefix(sig, "sha256=") {
-		t.Errorf("signature %q does not match the body", sig)
-	}
-	var msg struct {
-		Type  string      `json:"type"`
-		Text  string      `json:"text"`
-		Event event.Event `json:"event"`
-	}
-	if err := json.Unmarshal(body, &msg); err != nil || msg.Type != "end" || msg.Event.ID != 7 || !strings.HasPrefix(msg.Text, "AS131279 is back after 9h31m") {
-		t.Errorf("body %s (%v)", body, err)
-	}
-
-	// 2. Stalled: attempts time out; Notify never blocks; the queue
-	// overflows into the dead letters; then the receiver recovers and what
-	// was queued is delivered.
-	rcv.set("stall")
-	start := time.Now()
-	for i := 0; i < 20; i++ {
-		d.Notify(Notice{Type: event.Start, Event: ev, Time: ev.Start})
-	}
-	if took := time.Since(start); took > 50*time.Millisecond {
-		t.Errorf("Notify blocked for %v", took)
-	}
-	mu.Lock()
-	overflow := 0
-	for _, x := range dead {
-		if x.Error == "queue full" {
-			overflow++
-		}
-	}
-	mu.Unlock()
-	if overflow < 15 || overflow > 16 {
-		t.Errorf("queue full dead letters: %d, want 15 or 16 (20 notices, 4 queued, maybe 1 in flight)", overflow)
-	}
-	waitUntil(t, "a stalled attempt to time out", func() bool { return failN.Load() >= 3 })
-	rcv.set("ok")
-	waitUntil(t, "the queued alerts after the stall", func() bool { return rcv.received() == 1+20-overflow })
-
-	// 3. Down for good: attempts exhausted, one dead letter with the error.
-	rcv.set("fail")
-	d.Notify(Notice{Type: event.Escalate, Event: ev, Time: ev.Start})
-	waitUntil(t, "the dead letter of exhausted attempts", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(dead) > 0 && dead[len(dead)-1].Attempts == 4
-	})
-	mu.Lock()
-	last := dead[len(dead)-1]
-	mu.Unlock()
-	if !strings.Contains(last.Error, "503") || !strings.Contains(string(last.Payload), `"type":"escalate"`) {
-		t.Errorf("dead letter %+v", last)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	d.Close(ctx)
-	if okN.Load() != int32(rcv.received()) {
-		t.Errorf("deliveries counted %d, received %d", okN.Load(), rcv.received())
-	}
-}
-
-func TestSlackAndLogAndShutdown(t *testing.T) {
-	rcv := newReceiver(t)
-	var dead []DeadLetter
-	var mu sync.Mutex
-	cfg := Config{
-		Rules: []Rule{{Countries: []string{"*"}, Sinks: []string{"slack", "log"}}},
-		Sinks: []SinkConfig{{Name: "slack", Type: "slack", URL: rcv.server.URL, Timeout: Duration(5 * time.Second), Backoff: Duration(time.Hour)}, {Name: "log", Type: "log"}},
-	}
-	var logBuf strings.Builder
-	var logMu sync.Mutex
-	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&logBuf, &logMu}, nil)),
-		DeadLetter: func(x DeadLetter) { mu.Lock(); dead = append(dead, x); mu.Unlock() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := kpOutage()
-	ev.EntityType, ev.EntityCode, ev.EntityName = event.Country, "KP", "North Korea"
-	d.Notify(Notice{Type: event.End, Event: ev, Time: *ev.End})
-	waitUntil(t, "slack delivery", func() bool { return rcv.received() == 1 })
-	var m map[string]string
-	if err := json.Unmarshal(rcv.got[0], &m); err != nil || !strings.HasPrefix(m["text"], "North Korea is back after 9h31m") || len(m) != 1 {
-		t.Errorf("slack body %s", rcv.got[0])
-	}
-	// A stalled Slack and a shutdown: the alert in flight is abandoned to
-	// the dead letters when Close's deadline passes; Close returns.
-	rcv.set("stall")
-	d.Notify(Notice{Type: event.Start, Event: ev, Time: ev.Start})
-	waitUntil(t, "the stalled call", func() bool { return rcv.calls.Load() >= 2 })
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	d.Close(ctx)
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Close took %v", took)
-	}
-	mu.Lock()
-	if len(dead) != 1 || dead[0].Sink != "slack" {
-		t.Errorf("dead letters after shutdown: %+v", dead)
-	}
-	mu.Unlock()
-	logMu.Lock()
-	if !strings.Contains(logBuf.String(), "North Korea is back after 9h31m") {
-		t.Errorf("log sink: %s", logBuf.String())
-	}
-	logMu.Unlock()
-	d.Notify(Notice{Type: event.Start, Event: ev}) // after Close: no panic
-}
-
 type lockedWriter struct {
 	b  *strings.Builder
 	mu *sync.Mutex
@@ -273,6 +83,414 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
+// outbox is a real store (SQLite in a temporary directory) to which the
+// test adds notices as the engine would: each with its event change.
+type outbox struct {
+	*store.SQLite
+	t *testing.T
+}
+
+func newOutbox(t *testing.T) *outbox {
+	st, err := store.OpenSQLite(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &outbox{st, t}
+}
+
+// add stores a notice of ev at data time at and returns its sequence number.
+func (o *outbox) add(typ event.NoticeType, ev event.Event, at time.Time) int64 {
+	o.t.Helper()
+	op := store.EventOp{Key: store.KeyOf(&ev), Event: ev, Notice: &store.NoticeOp{Type: typ, Time: at, Event: ev}}
+	if _, err := o.Write(context.Background(), &store.Batch{Events: []store.EventOp{op}}); err != nil {
+		o.t.Fatal(err)
+	}
+	if op.Notice.Seq == 0 {
+		o.t.Fatalf("notice %s of %s not stored", typ, ev.EntityCode)
+	}
+	return op.Notice.Seq
+}
+
+func (o *outbox) deliveries(sink string) map[int64]string {
+	o.t.Helper()
+	rows, err := o.DB().Query(`SELECT seq, state FROM deliveries WHERE sink = ?`, sink)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var n int64
+		var st string
+		rows.Scan(&n, &st)
+		out[n] = st
+	}
+	return out
+}
+
+// asEvent returns an outage of AS code starting at start.
+func asEvent(code string, start time.Time) event.Event {
+	ev := kpOutage()
+	ev.EntityCode, ev.Start, ev.End = code, start, nil
+	return ev
+}
+
+// hit is one request a receiver got.
+type hit struct {
+	body           []byte
+	seq, ts, sig   string
+	notice, entity string
+	status         int
+	received       time.Time
+}
+
+// receiver is a webhook endpoint on loopback; decide chooses each
+// answer's status (0 stalls until the request is cancelled).
+type receiver struct {
+	mu     sync.Mutex
+	hits   []hit
+	decide func(h *hit) int
+	server *httptest.Server
+}
+
+func newReceiver(t *testing.T, decide func(h *hit) int) *receiver {
+	r := &receiver{decide: decide}
+	r.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		var m struct {
+			Event event.Event `json:"event"`
+		}
+		json.Unmarshal(b, &m)
+		h := hit{body: b, seq: req.Header.Get("X-Blackout-Delivery"), ts: req.Header.Get("X-Blackout-Timestamp"),
+			sig: req.Header.Get("X-Blackout-Signature"), notice: req.Header.Get("X-Blackout-Notice"), entity: m.Event.EntityCode, received: time.Now()}
+		r.mu.Lock()
+		d := r.decide
+		r.mu.Unlock()
+		h.status = d(&h)
+		r.mu.Lock()
+		r.hits = append(r.hits, h)
+		r.mu.Unlock()
+		if h.status == 0 {
+			<-req.Context().Done()
+			return
+		}
+		w.WriteHeader(h.status)
+	}))
+	t.Cleanup(r.server.Close)
+	return r
+}
+
+func (r *receiver) set(decide func(h *hit) int) { r.mu.Lock(); r.decide = decide; r.mu.Unlock() }
+
+// ok returns the requests answered 2xx.
+func (r *receiver) ok() []hit {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []hit
+	for _, h := range r.hits {
+		if h.status >= 200 && h.status < 300 {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func always(code int) func(*hit) int { return func(*hit) int { return code } }
+
+func fastSink(url string) SinkConfig {
+	return SinkConfig{Name: "hook", Type: "webhook", URL: url, Secret: "s3cret", Timeout: Duration(200 * time.Millisecond),
+		MaxAttempts: 3, Backoff: Duration(10 * time.Millisecond), MaxBackoff: Duration(20 * time.Millisecond)}
+}
+
+func start(t *testing.T, ob *outbox, cfg Config, opts Options) *Dispatcher {
+	t.Helper()
+	opts.Outbox = ob
+	if opts.Logger == nil {
+		opts.Logger = quiet()
+	}
+	opts.Poll = 20 * time.Millisecond
+	d, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close(context.Background()) })
+	return d
+}
+
+// TestWebhookSignedRetriedRecorded: a failing receiver that recovers gets
+// the alert once, signed over the timestamp and the body; the delivery is
+// recorded; Verify accepts it and rejects it once old or altered.
+func TestWebhookSignedRetriedRecorded(t *testing.T) {
+	ob := newOutbox(t)
+	calls := 0
+	rcv := newReceiver(t, func(*hit) int {
+		calls++
+		if calls <= 2 {
+			return 503
+		}
+		return 200
+	})
+	var failed atomic.Int32
+	d := start(t, ob, Config{Rules: []Rule{{AllASNs: true}}, Sinks: []SinkConfig{fastSink(rcv.server.URL)}},
+		Options{Delivered: func(_ string, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+		}})
+	ev := kpOutage()
+	seq := ob.add(event.End, ev, *ev.End)
+	d.Wake()
+	waitUntil(t, "the delivery", func() bool { return ob.deliveries("hook")[seq] == store.Delivered })
+	got := rcv.ok()
+	if len(got) != 1 || failed.Load() != 2 {
+		t.Fatalf("%d deliveries after %d failures, want 1 after 2", len(got), failed.Load())
+	}
+	h := got[0]
+	if h.seq != fmt.Sprint(seq) || h.notice != "end" {
+		t.Errorf("headers: delivery %q notice %q", h.seq, h.notice)
+	}
+	if err := Verify("s3cret", h.ts, h.sig, h.body, time.Now(), 5*time.Minute); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	if err := Verify("s3cret", h.ts, h.sig, h.body, time.Now().Add(time.Hour), 5*time.Minute); err == nil {
+		t.Error("an hour-old delivery verified")
+	}
+	if err := Verify("s3cret", h.ts, h.sig, append([]byte(" "), h.body...), time.Now(), 5*time.Minute); err == nil {
+		t.Error("an altered body verified")
+	}
+	ts, _ := strconv.ParseInt(h.ts, 10, 64)
+	if err := Verify("s3cret", fmt.Sprint(ts+1), h.sig, h.body, time.Now(), 5*time.Minute); err == nil {
+		t.Error("an altered timestamp verified")
+	}
+	var msg struct {
+		Seq   int64       `json:"seq"`
+		Type  string      `json:"type"`
+		Text  string      `json:"text"`
+		Event event.Event `json:"event"`
+	}
+	if err := json.Unmarshal(h.body, &msg); err != nil || msg.Seq != seq || msg.Type != "end" || msg.Event.ID != 7 || !strings.HasPrefix(msg.Text, "AS131279 is back after 9h31m") {
+		t.Errorf("body %s (%v)", h.body, err)
+	}
+}
+
+// TestOneFailingEventHoldsBackOnlyItself: the notices of an event whose
+// deliveries fail wait for it (in order) while the other events' notices
+// go; a 4xx is a dead letter at once; exhausted retries are one too; the
+// dead letters are listed and re-sent.
+func TestOneFailingEventHoldsBackOnlyItself(t *testing.T) {
+	ob := newOutbox(t)
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(h *hit) int {
+		switch h.entity {
+		case "64500": // failing until released, then fine
+			select {
+			case <-release:
+				return 200
+			default:
+				return 503
+			}
+		case "64501":
+			return 410 // gone: permanent
+		}
+		return 200
+	})
+	cfg := Config{Rules: []Rule{{AllASNs: true}}, Sinks: []SinkConfig{fastSink(rcv.server.URL)}}
+	cfg.Sinks[0].MaxAttempts, cfg.Sinks[0].Backoff, cfg.Sinks[0].MaxBackoff = 1000, Duration(40*time.Millisecond), Duration(40*time.Millisecond)
+	var dead atomic.Int32
+	d := start(t, ob, cfg, Options{Dead: func(string) { dead.Add(1) }})
+	t1 := kpOutage().Start
+	bad, gone, good := asEvent("64500", t1), asEvent("64501", t1), asEvent("64502", t1)
+	badStart := ob.add(event.Start, bad, t1)
+	badEnd := ob.add(event.End, bad, t1.Add(time.Hour))
+	goneStart := ob.add(event.Start, gone, t1)
+	var goodSeqs []int64
+	for i := range 5 {
+		g := asEvent(fmt.Sprint(64510+i), t1)
+		goodSeqs = append(goodSeqs, ob.add(event.Start, g, t1), ob.add(event.End, g, t1.Add(time.Minute)))
+	}
+	goodSeqs = append(goodSeqs, ob.add(event.Start, good, t1))
+	d.Wake()
+	waitUntil(t, "the other events' notices", func() bool {
+		ds := ob.deliveries("hook")
+		for _, s := range goodSeqs {
+			if ds[s] != store.Delivered {
+				return false
+			}
+		}
+		return ds[goneStart] == store.Dead
+	})
+	ds := ob.deliveries("hook")
+	if _, ok := ds[badStart]; ok {
+		t.Errorf("the failing event's start is %s already", ds[badStart])
+	}
+	for _, h := range rcv.ok() {
+		if h.entity == "64500" {
+			t.Errorf("the failing event delivered before its receiver recovered")
+		}
+	}
+	// Each event's end came after its start.
+	pos := map[string]int{}
+	for i, h := range rcv.ok() {
+		if h.notice == "start" {
+			pos[h.entity] = i
+		} else if p, ok := pos[h.entity]; !ok || p > i {
+			t.Errorf("%s: end before start", h.entity)
+		}
+	}
+	close(release)
+	waitUntil(t, "the failing event after recovery", func() bool { return ob.deliveries("hook")[badEnd] == store.Delivered })
+	var order []string
+	for _, h := range rcv.ok() {
+		if h.entity == "64500" {
+			order = append(order, h.notice)
+		}
+	}
+	if strings.Join(order, ",") != "start,end" {
+		t.Errorf("the failing event's notices went as %v", order)
+	}
+	if dead.Load() != 1 {
+		t.Errorf("%d dead letters counted, want 1", dead.Load())
+	}
+	dls, err := ob.DeadLetters(context.Background(), store.DeadFilter{})
+	if err != nil || len(dls) != 1 || dls[0].Seq != goneStart || !strings.Contains(dls[0].Error, "410") || dls[0].Attempts != 1 || dls[0].Notice.Event.EntityCode != "64501" {
+		t.Fatalf("dead letters %+v (%v)", dls, err)
+	}
+
+	// Re-sent once the receiver takes it: delivered, no longer dead.
+	rcv.set(always(200))
+	rd, err := New(cfg, Options{Outbox: ob, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := rd.Resend(context.Background(), dls[0])
+	if err != nil || del.State != store.Delivered || del.Attempts != 2 {
+		t.Errorf("resend: %+v %v", del, err)
+	}
+	if dls, _ := ob.DeadLetters(context.Background(), store.DeadFilter{}); len(dls) != 0 {
+		t.Errorf("still dead after the resend: %+v", dls)
+	}
+}
+
+// TestRestartResumesNothingTwice: a dispatcher closed while its receiver
+// stalls leaves the undelivered notices in the outbox (no dead letters);
+// the next one, on the same store, sends them, and nothing twice. A sink
+// added later is not sent the history.
+func TestRestartResumesNothingTwice(t *testing.T) {
+	ob := newOutbox(t)
+	rcv := newReceiver(t, always(200))
+	cfg := Config{Rules: []Rule{{AllASNs: true}}, Sinks: []SinkConfig{fastSink(rcv.server.URL)}}
+	cfg.Sinks[0].Concurrency = 1
+	t1 := kpOutage().Start
+	var seqs []int64
+	d := start(t, ob, cfg, Options{})
+	for i := range 10 {
+		ev := asEvent(fmt.Sprint(64500+i), t1)
+		seqs = append(seqs, ob.add(event.Start, ev, t1))
+		if i == 3 {
+			d.Wake()
+			waitUntil(t, "the first four", func() bool { return len(rcv.ok()) == 4 })
+			rcv.set(always(0)) // stall
+		}
+	}
+	d.Wake()
+	waitUntil(t, "a stalled attempt", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.hits) >= 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	d.Close(ctx)
+	cancel()
+	if dls, _ := ob.DeadLetters(context.Background(), store.DeadFilter{}); len(dls) != 0 {
+		t.Errorf("shutdown made dead letters: %+v", dls)
+	}
+	rcv.set(always(200))
+	cfg.Sinks = append(cfg.Sinks, SinkConfig{Name: "later", Type: "webhook", URL: rcv.server.URL + "/later"})
+	start(t, ob, cfg, Options{})
+	waitUntil(t, "the rest after the restart", func() bool { return len(ob.deliveries("hook")) == 10 })
+	seen := map[string]int{}
+	for _, h := range rcv.ok() {
+		seen[h.seq]++
+	}
+	for _, s := range seqs {
+		if seen[fmt.Sprint(s)] != 1 {
+			t.Errorf("notice %d delivered %d times", s, seen[fmt.Sprint(s)])
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(ob.deliveries("later")); n != 0 {
+		t.Errorf("the sink added later was sent %d old notices", n)
+	}
+}
+
+// TestRateLimit: a rule limited to 2 events an hour announces the first
+// two events of each hour (start and end), not the others (neither start
+// nor end); a rule without a limit on another sink sends them all.
+func TestRateLimit(t *testing.T) {
+	ob := newOutbox(t)
+	rcv := newReceiver(t, always(200))
+	lim := fastSink(rcv.server.URL + "/limited")
+	lim.Name = "limited"
+	all := fastSink(rcv.server.URL + "/all")
+	all.Name = "all"
+	cfg := Config{
+		Rules: []Rule{{AllASNs: true, Sinks: []string{"limited"}, RateLimit: &RateLimit{Max: 2, Per: Duration(time.Hour)}},
+			{AllASNs: true, Sinks: []string{"all"}}},
+		Sinks: []SinkConfig{lim, all}}
+	d := start(t, ob, cfg, Options{})
+	h0 := time.Date(2014, 12, 22, 16, 0, 0, 0, time.UTC)
+	type want struct {
+		seqs      []int64
+		announced bool
+	}
+	var cases []want
+	for i, at := range []time.Duration{1, 10, 20, 30, 70, 80, 90} { // minutes
+		st := h0.Add(at * time.Minute)
+		ev := asEvent(fmt.Sprint(64500+i), st)
+		s := ob.add(event.Start, ev, st)
+		e := ob.add(event.End, ev, st.Add(45*time.Minute)) // ends in the next hour for some
+		cases = append(cases, want{[]int64{s, e}, i == 0 || i == 1 || i == 4 || i == 5})
+	}
+	d.Wake()
+	waitUntil(t, "every notice to the unlimited sink", func() bool { return len(ob.deliveries("all")) == 14 })
+	waitUntil(t, "the limited sink's notices", func() bool { return len(ob.deliveries("limited")) == 8 })
+	got := ob.deliveries("limited")
+	for i, c := range cases {
+		for _, s := range c.seqs {
+			if _, ok := got[s]; ok != c.announced {
+				t.Errorf("event %d notice %d: sent %v, want %v", i, s, ok, c.announced)
+			}
+		}
+	}
+}
+
+// TestSlackAndLog: the Slack body is its text; the log sink logs it.
+func TestSlackAndLog(t *testing.T) {
+	ob := newOutbox(t)
+	rcv := newReceiver(t, always(200))
+	var logBuf strings.Builder
+	var logMu sync.Mutex
+	cfg := Config{
+		Rules: []Rule{{Countries: []string{"*"}, Sinks: []string{"slack", "log"}}},
+		Sinks: []SinkConfig{{Name: "slack", Type: "slack", URL: rcv.server.URL}, {Name: "log", Type: "log"}},
+	}
+	d := start(t, ob, cfg, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&logBuf, &logMu}, nil))})
+	ev := kpOutage()
+	ev.EntityType, ev.EntityCode, ev.EntityName = event.Country, "KP", "North Korea"
+	ob.add(event.End, ev, *ev.End)
+	d.Wake()
+	waitUntil(t, "slack delivery", func() bool { return len(rcv.ok()) == 1 && len(ob.deliveries("log")) == 1 })
+	var m map[string]string
+	if b := rcv.ok()[0].body; json.Unmarshal(b, &m) != nil || !strings.HasPrefix(m["text"], "North Korea is back after 9h31m") || len(m) != 1 {
+		t.Errorf("slack body %s", b)
+	}
+	logMu.Lock()
+	if !strings.Contains(logBuf.String(), "North Korea is back after 9h31m") {
+		t.Errorf("log sink: %s", logBuf.String())
+	}
+	logMu.Unlock()
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{
 		{Sinks: []SinkConfig{{Name: "a", Type: "pager"}}},
@@ -281,6 +499,8 @@ func TestConfigValidate(t *testing.T) {
 		{Rules: []Rule{{Kinds: []event.Kind{"meteor"}}}},
 		{Rules: []Rule{{Sinks: []string{"nope"}}}},
 		{Rules: []Rule{{MinSeverity: "dire"}}},
+		{Rules: []Rule{{AllASNs: true, RateLimit: &RateLimit{Max: 0, Per: Duration(time.Hour)}}}},
+		{Rules: []Rule{{AllASNs: true, RateLimit: &RateLimit{Max: 3}}}},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)
@@ -288,50 +508,12 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestNotifyDuringClose calls Notify from several goroutines while Close
-// runs, many times over (run it with -race). Before the fix, a Notify that
-// passed the closing check then sent on a queue Close had just closed, and
-// panicked. Every notice is either delivered or a dead letter, none lost.
-func TestNotifyDuringClose(t *testing.T) {
-	ev := kpOutage()
-	ev.EntityType, ev.EntityCode = event.Country, "KP"
-	const iterations, senders, each = 300, 4, 25
-	for it := range iterations {
-		var delivered, dead atomic.Int64
-		cfg := Config{
-			Rules: []Rule{{Countries: []string{"*"}}},
-			Sinks: []SinkConfig{{Name: "a", Type: "log", QueueSize: 8}, {Name: "b", Type: "log", QueueSize: 2}},
-		}
-		d, err := New(cfg, Options{Logger: quiet(),
-			Delivered:  func(string, error) { delivered.Add(1) },
-			DeadLetter: func(DeadLetter) { dead.Add(1) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for range senders {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				for range each {
-					d.Notify(Notice{Type: event.Start, Event: ev, Time: ev.Start})
-				}
-			}()
-		}
-		closed := make(chan struct{})
-		go func() {
-			<-start
-			d.Close(context.Background())
-			close(closed)
-		}()
-		close(start)
-		wg.Wait()
-		<-closed
-		d.Close(context.Background()) // a second Close is harmless
-		if got, want := delivered.Load()+dead.Load(), int64(senders*each*len(cfg.Sinks)); got != want {
-			t.Fatalf("iteration %d: %d delivered + %d dead letters, want %d in all", it, delivered.Load(), dead.Load(), want)
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
 		}
 	}
+	t.Fatalf("timed out: %s", what)
 }

@@ -4,10 +4,15 @@
 // severity; sinks deliver: a generic webhook (JSON body signed with
 // HMAC-SHA256), a Slack-compatible incoming webhook, and a log line.
 //
-// Delivery never blocks the pipeline: each sink has a bounded queue and its
-// own worker that retries with exponential backoff; what cannot be
-// delivered (queue full, attempts exhausted, shutdown) is handed to a
-// dead-letter function (the store's dead_letters table in `blackout serve`).
+// The notices come from the store's outbox, where `blackout serve` writes
+// each one in the same transaction as the event change it announces. Per
+// sink, a loader reads the outbox after the last notice handled and the
+// deliveries run concurrently, one event's notices in order, each retried
+// with exponential backoff; what was delivered or given up on (a dead
+// letter: attempts exhausted, or a 4xx) is recorded in the outbox. Delivery
+// never blocks the pipeline, a restart resumes where the last run stopped,
+// and nothing is sent twice (but for a crash between a receiver's answer
+// and its recording: X-Blackout-Delivery lets receivers drop that one).
 package alert
 
 import (
@@ -48,6 +53,18 @@ type Rule struct {
 	Notices []event.NoticeType `json:"notices,omitempty"`
 	// Sinks names the sinks; empty is every sink.
 	Sinks []string `json:"sinks,omitempty"`
+	// RateLimit, if set, caps the events this rule announces.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+}
+
+// RateLimit caps a rule's alerts: at most Max events per Per of data time
+// (windows aligned on multiples of Per) are announced, in the order of
+// their first notice; the notices of an event over the limit are not sent
+// by this rule (none of them: a receiver never gets an end without its
+// start), those of an announced event all are.
+type RateLimit struct {
+	Max int      `json:"max"`
+	Per Duration `json:"per"`
 }
 
 // SinkConfig configures one sink.
@@ -55,13 +72,17 @@ type SinkConfig struct {
 	Name string `json:"name"`
 	Type string `json:"type"` // "webhook", "slack" or "log"
 	URL  string `json:"url,omitempty"`
-	// Secret signs webhook bodies: X-Blackout-Signature: sha256=<hex HMAC-SHA256 of the body>.
+	// Secret signs webhook deliveries: X-Blackout-Timestamp: <unix seconds>,
+	// X-Blackout-Signature: sha256=<hex HMAC-SHA256 of timestamp "." body>.
 	Secret      string   `json:"secret,omitempty"`
 	Timeout     Duration `json:"timeout,omitempty"`      // per attempt (default 10s)
 	QueueSize   int      `json:"queue_size,omitempty"`   // default 256
 	MaxAttempts int      `json:"max_attempts,omitempty"` // default 6
 	Backoff     Duration `json:"backoff,omitempty"`      // first retry delay, doubled each time (default 1s)
 	MaxBackoff  Duration `json:"max_backoff,omitempty"`  // default 5m
+	// Concurrency is how many deliveries to this sink run at once (default
+	// 4); one event's notices always go in order.
+	Concurrency int `json:"concurrency,omitempty"`
 }
 
 // Duration is a time.Duration written as "10s" in JSON (or a number of seconds).
@@ -151,6 +172,9 @@ func (c *Config) Validate() error {
 			if _, err := event.ParseNoticeType(string(n)); err != nil {
 				return fmt.Errorf("alerts.rules[%d]: notice %q: want start, escalate, end or retract", i, n)
 			}
+		}
+		if l := r.RateLimit; l != nil && (l.Max <= 0 || l.Per <= 0) {
+			return fmt.Errorf("alerts.rules[%d]: rate_limit: want a positive max and per (e.g. {\"max\": 10, \"per\": \"1h\"})", i)
 		}
 		switch r.MinSeverity {
 		case "", event.Warning, event.Critical:

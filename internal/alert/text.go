@@ -47,12 +47,7 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UT
 func kindWords(k event.Kind) string { return strings.ReplaceAll(string(k), "_", " ") }
 
 // firstSentence returns the explanation's first sentence.
-func firstSentence(s string) string {
-	if i := strings.Index(s, ". "); i > 0 {
-		return s[:i+1]
-	}
-	return s
-}
+func firstSentence(s string) string { return event.FirstSentence(s) }
 
 // causeWords names the causes the event is consistent with (" Consistent
 // with: origin_side, after_instability (not a verdict)."), empty without.

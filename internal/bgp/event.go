@@ -55,9 +55,15 @@ const (
 	Withdraw
 	// PeerState: the peer's session changed state (OldState -> NewState).
 	PeerState
+	// EndOfRIB: the peer has sent its whole table of the family of Prefix
+	// (0.0.0.0/0 for IPv4, ::/0 for IPv6, standing for the family only):
+	// an End-of-RIB marker (RFC 4724) or, lacking one, a table that
+	// stopped growing for a quiet time. Only live sources send it; the
+	// peer is ready for that family (see Event.SignalsReady).
+	EndOfRIB
 )
 
-// String returns "announce", "withdraw" or "state".
+// String returns "announce", "withdraw", "state" or "end-of-rib".
 func (k EventKind) String() string {
 	switch k {
 	case Announce:
@@ -66,6 +72,8 @@ func (k EventKind) String() string {
 		return "withdraw"
 	case PeerState:
 		return "state"
+	case EndOfRIB:
+		return "end-of-rib"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -87,6 +95,11 @@ type Event struct {
 	// RIB is true for routes read from a table dump rather than from an
 	// update: a snapshot of what the peer had, not a change.
 	RIB bool
+	// SignalsReady, on a PeerState event to Established, says that the
+	// source will send an EndOfRIB event for each family once the peer's
+	// table is complete (BGP sessions, BMP): the peer is learning its
+	// table until then, and does not count as a full-feed peer.
+	SignalsReady bool
 	// Multicast marks a multicast (SAFI 2) route. Decoders hand these out
 	// only when asked (mrt.RouteReader.IncludeMulticast): the routing view
 	// is about unicast reachability.
@@ -100,6 +113,15 @@ func (e *Event) Clone() Event {
 		c.Attrs = e.Attrs.Clone()
 	}
 	return c
+}
+
+// EndOfRIBFor returns the EndOfRIB event of peer for family f at t.
+func EndOfRIBFor(t time.Time, peer Peer, f Family) Event {
+	p := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	if f == IPv6 {
+		p = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	}
+	return Event{Time: t, Kind: EndOfRIB, Peer: peer, Prefix: p}
 }
 
 // Family returns 4 or 6 for the prefix's address family, 0 for none.

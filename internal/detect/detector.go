@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -236,6 +237,7 @@ type Detector struct {
 	nextID   int
 	warm     [2]bool // detection has started, by family
 	warmAt   [2]time.Time
+	warmLive [2]bool   // ... because the live peers' tables were complete
 	gapStart time.Time // the latest gap in the data (see Config.MaxGap)
 	gapEnd   time.Time
 	lastScan time.Time // data time the pending tracks were last looked at
@@ -298,10 +300,13 @@ func (d *Detector) Tick(now time.Time) {
 			first = g
 		}
 		// A family is warm once its full-feed peers are known: from a RIB
-		// dump, or after WarmUp of updates.
-		if full > 0 && (sawRIB || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
+		// dump, when every live peer that signals it has its whole table
+		// (End-of-RIB or a quiet table), or after WarmUp of updates.
+		ready := !sawRIB && d.peersReady(bgp.Family(f))
+		if full > 0 && (sawRIB || ready || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
 			d.warm[f] = true
 			d.warmAt[f] = now
+			d.warmLive[f] = ready
 			for k, t := range d.tracks {
 				// The value at the end of the last closed bin; before
 				// any bin closed (a warm-up shorter than a bin, live),
@@ -340,6 +345,28 @@ func (d *Detector) Tick(now time.Time) {
 	}
 	clear(d.pending[len(keep):])
 	d.pending = keep
+}
+
+// Readiness is implemented by evidence that knows live peers that signal
+// when their tables are complete (BGP sessions, BMP): how many of them are
+// up for family f, and how many are ready.
+type Readiness interface {
+	Readiness(f bgp.Family) (peers, ready int)
+}
+
+// readiness returns the evidence's readiness of f (0, 0 without).
+func (d *Detector) readiness(f bgp.Family) (peers, ready int) {
+	if r, ok := d.evidence.(Readiness); ok {
+		return r.Readiness(f)
+	}
+	return 0, 0
+}
+
+// peersReady reports whether family f has live peers that signal
+// readiness and all of them are ready.
+func (d *Detector) peersReady(f bgp.Family) bool {
+	peers, ready := d.readiness(f)
+	return peers > 0 && ready == peers
 }
 
 // gap handles a gap in the data from from to to (longer than MaxGap):
@@ -471,6 +498,13 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 	if !d.warm[f] {
 		t.setInitial(s.Space)
 		return
+	}
+	if d.warmLive[f] && len(t.hours) == 0 && len(t.hourBins) == 0 && s.Space > t.initial {
+		// Judged from the live peers' readiness, before any bin closed: a
+		// table still arriving (a peer declared ready by a quiet time it
+		// took to breathe) raises the starting baseline; a loss is a fall
+		// from the highest value seen.
+		t.setInitial(s.Space)
 	}
 	base := t.baseline()
 	if base <= 0 || base < d.cfg.MinBaseline {
@@ -1045,7 +1079,7 @@ func pushRing(r []float64, v float64, n int) []float64 {
 // Peer handles a vantage point's event: shown, never counted as an outage.
 func (d *Detector) Peer(pe view.PeerEvent) {
 	switch pe.Kind {
-	case view.PeerDown, view.PeerFlush:
+	case view.PeerDown, view.PeerFlush, view.PeerMaxPrefix:
 		if d.peers[pe.Index] != nil {
 			return
 		}
@@ -1126,6 +1160,7 @@ func (d *Detector) Coverage() event.Coverage {
 		lastRIB, first, full := d.evidence.FamilyState(f)
 		sawRIB := !lastRIB.IsZero()
 		fc := event.FamilyCoverage{Family: f, FullFeedPeers: full, RIB: sawRIB}
+		fc.LivePeers, fc.ReadyPeers = d.readiness(f)
 		if !d.gapEnd.IsZero() && !d.warm[f] {
 			fc.NotJudged = "a gap in the data from " + fmtTime(d.gapStart) + " to " + fmtTime(d.gapEnd) +
 				": judged again from a RIB dump after it or after the warm-up (--warm-up)"
@@ -1133,18 +1168,25 @@ func (d *Detector) Coverage() event.Coverage {
 			continue
 		}
 		switch {
-		case d.warm[f] && !d.now.After(d.warmAt[f]):
+		case d.warm[f] && !d.now.After(d.warmAt[f]) && fc.LivePeers == 0:
 			fc.NotJudged = "no data after " + fmtTime(d.warmAt[f]) + " (a RIB dump alone): nothing could change"
 		case d.warm[f]:
 			at := d.warmAt[f]
 			fc.JudgedFrom = &at
-			if !sawRIB {
+			switch {
+			case d.warmLive[f]:
+				fc.Note = fmt.Sprintf("from the live peers' whole tables (End-of-RIB or a quiet table); %d of %d peers ready now",
+					fc.ReadyPeers, fc.LivePeers)
+			case !sawRIB:
 				fc.Note = "no RIB dump: the view was learnt from updates, prefixes that did not change since " +
 					fmtTime(first) + " are not in it"
 			}
 			if full == 0 {
 				fc.Note = "no full-feed peers now: changes since are not judged"
 			}
+		case fc.LivePeers > fc.ReadyPeers:
+			fc.NotJudged = fmt.Sprintf("learning the peers' tables: %d of %d peers ready (each at its End-of-RIB, or when its table stops growing)",
+				fc.ReadyPeers, fc.LivePeers)
 		case first.IsZero():
 			fc.NotJudged = "no route of this family in the input"
 		case full == 0:

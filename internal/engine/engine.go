@@ -1,6 +1,9 @@
 // Package engine joins the pipeline to what blackout serve keeps and
-// tells: the store (bins, entities, events), the live hub (notices and the
-// data clock for the event stream) and the alert dispatcher. It is a set
+// tells: the store (bins, entities, events, and the outbox of notices,
+// each written in the same transaction as its event change), the live hub
+// (the notices once stored, with their sequence numbers, and the data
+// clock for the event stream) and the alert dispatcher (woken when
+// notices are stored; it reads them from the outbox). It is a set
 // of pipeline sinks and the status the HTTP server reports; it runs the one
 // run loop of package pipeline and has none of its own.
 package engine
@@ -27,12 +30,15 @@ import (
 
 // Config wires the sinks.
 type Config struct {
-	Store   store.Store
-	Writer  store.WriterOptions
-	Geo     *geo.DB           // names of upstream ASes
-	Alerts  *alert.Dispatcher // may be nil
-	Logger  *slog.Logger      // default slog.Default()
-	Metrics *metrics.Metrics  // may be nil
+	Store  store.Store
+	Writer store.WriterOptions
+	Geo    *geo.DB           // names of upstream ASes
+	Alerts *alert.Dispatcher // may be nil
+	// AlertConfig, if set and Alerts is nil, makes New start a dispatcher
+	// on it with the store as outbox (Close closes it).
+	AlertConfig *alert.Config
+	Logger      *slog.Logger     // default slog.Default()
+	Metrics     *metrics.Metrics // may be nil
 }
 
 // Engine records what the pipeline finds in the store, publishes notices
@@ -45,7 +51,13 @@ type Engine struct {
 	hub    *hub.Hub
 	log    *slog.Logger
 	m      *metrics.Metrics
-	resume time.Time // data time an earlier run reached: no alerts up to it
+	resume time.Time // data time an earlier run reached
+	// outboxFrom: in a store from before the outbox, the data time up to
+	// which the notices were announced by the older version.
+	outboxFrom time.Time
+	ownAlerts  bool // New started cfg.Alerts: Close closes it
+	writerStop context.CancelFunc
+	writerDone chan struct{}
 
 	dataTime    atomic.Int64 // unix nanoseconds
 	routeEvents atomic.Int64
@@ -74,6 +86,16 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, hub: hub.New(), open: map[*event.Event]*openEvent{}}
 	wo := cfg.Writer
+	committed := wo.Committed
+	wo.Committed = func(ns []store.Notice) {
+		for i := range ns {
+			e.hub.PublishNotice(ns[i].Seq, ns[i].Type, &ns[i].Event)
+		}
+		e.cfg.Alerts.Wake()
+		if committed != nil {
+			committed(ns)
+		}
+	}
 	obs := wo.Observe
 	wo.Observe = func(d time.Duration, rows int, err error) {
 		if e.m != nil {
@@ -89,12 +111,37 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			obs(d, rows, err)
 		}
 	}
+	if cfg.Alerts == nil && cfg.AlertConfig != nil {
+		ao := alert.Options{Outbox: cfg.Store, Logger: cfg.Logger}
+		if m := cfg.Metrics; m != nil {
+			ao.Delivered, ao.Dead = m.AlertDelivered, func(string) { m.DeadLetter() }
+		}
+		d, err := alert.New(*cfg.AlertConfig, ao)
+		if err == nil {
+			err = d.Start(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.cfg.Alerts, e.ownAlerts = d, true
+	}
 	w, err := store.NewWriter(ctx, cfg.Store, wo)
 	if err != nil {
+		e.closeAlerts(ctx)
 		return nil, err
 	}
 	e.w = w
 	e.resume = w.ResumedTo()
+	if v, ok, err := cfg.Store.Meta(ctx, store.MetaOutboxFrom); err != nil {
+		return nil, err
+	} else if ok {
+		e.outboxFrom, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	// The writer runs until Close, beyond the end of a replay: a write
+	// that fails is retried until it succeeds.
+	wctx, stop := context.WithCancel(context.Background())
+	e.writerStop, e.writerDone = stop, make(chan struct{})
+	go func() { w.Run(wctx); close(e.writerDone) }()
 	if !e.resume.IsZero() {
 		e.dataTime.Store(e.resume.UnixNano())
 	}
@@ -149,6 +196,17 @@ func (e *Engine) Coverage() event.Coverage {
 // one succeeds).
 func (e *Engine) StoreErr() error { return e.w.Err() }
 
+// StoreHealth returns the state of the store writes: when they fail, the
+// reason in plain words (no SQL internals), since when, the rows kept for
+// the next try and when it comes.
+func (e *Engine) StoreHealth() (ok bool, reason string, since time.Time, queued int, retry time.Time) {
+	h := e.w.Health()
+	if h.Err == nil {
+		return true, "", time.Time{}, 0, time.Time{}
+	}
+	return false, "store writes are failing: " + store.Describe(h.Err), h.Since, h.Queued, h.NextRetry
+}
+
 // Run feeds src through the pipeline with the engine as a sink (beside
 // opts.Sinks), the store writer and the tick publisher running beside it,
 // and flushes the store at the end. It returns when src ends or ctx is
@@ -156,16 +214,9 @@ func (e *Engine) StoreErr() error { return e.w.Err() }
 func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Options) (*pipeline.Result, error) {
 	e.running.Store(true)
 	defer e.running.Store(false)
-	writerCtx, stopWriter := context.WithCancel(context.Background())
-	writerDone := make(chan struct{})
-	go func() { e.w.Run(writerCtx); close(writerDone) }()
 	tickCtx, stopTick := context.WithCancel(ctx)
 	go e.ticker(tickCtx)
-	defer func() {
-		stopTick()
-		stopWriter()
-		<-writerDone
-	}()
+	defer stopTick()
 	e.w.SetMeta(store.MetaBin, opts.Bin.String())
 	onCov := opts.OnCoverage
 	opts.OnCoverage = func(c event.Coverage) {
@@ -197,23 +248,40 @@ func (e *Engine) Run(ctx context.Context, src source.Source, opts pipeline.Optio
 		e.coverage = res.Coverage
 		e.covMu.Unlock()
 	}
-	if err != nil {
-		// Interrupted: what went through the pipeline is recorded; the
-		// open bin is not (a restart replays and completes it).
-		if ferr := e.w.Flush(context.Background()); ferr != nil {
-			e.log.Error("store flush failed", "error", ferr)
-		}
-		return res, err
+	// What went through the pipeline is written now (when interrupted, the
+	// open bin is not: a restart replays and completes it). A write that
+	// fails stays queued and the writer retries it until Close.
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ferr := e.w.Flush(fctx); ferr != nil {
+		e.log.Error("store flush failed; what failed is kept and retried", "error", ferr)
 	}
-	if ferr := e.w.Flush(context.Background()); ferr != nil {
-		return res, ferr
+	if err != nil {
+		return res, err
 	}
 	e.publishTick()
 	return res, nil
 }
 
-// Close flushes the store and stops the writer.
-func (e *Engine) Close(ctx context.Context) error { return e.w.Close(ctx) }
+// Flush returns once everything handed to the store is written (or ctx is done).
+func (e *Engine) Flush(ctx context.Context) error { return e.w.Flush(ctx) }
+
+// Close flushes the store and stops the writer, then the alerts New
+// started (given until ctx is done; what is not delivered stays in the
+// outbox for the next start).
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.w.Close(ctx)
+	e.writerStop()
+	<-e.writerDone
+	e.closeAlerts(ctx)
+	return err
+}
+
+func (e *Engine) closeAlerts(ctx context.Context) {
+	if e.ownAlerts {
+		e.cfg.Alerts.Close(ctx)
+	}
+}
 
 // Notify implements pipeline.Sink: the store, the hub and the alerts get
 // the notice, each with its own copy of the event.
@@ -223,7 +291,11 @@ func (e *Engine) Notify(n event.Notice) {
 	if oe == nil {
 		oe = &openEvent{key: store.KeyOf(cur)}
 	}
-	if id := e.w.Event(store.EventOp{Key: oe.key, DetID: n.Event.ID, Event: *cur, Delete: n.Type == event.Retract}); id != 0 {
+	op := store.EventOp{Key: oe.key, DetID: n.Event.ID, Event: *cur, Delete: n.Type == event.Retract}
+	if n.Time.After(e.outboxFrom) {
+		op.Notice = &store.NoticeOp{Type: n.Type, Time: n.Time}
+	}
+	if id := e.w.Event(op); id != 0 {
 		oe.id = id
 	}
 	oe.last = cur
@@ -254,10 +326,7 @@ func (e *Engine) Notify(n event.Notice) {
 			ev.PrecededBy = nil
 		}
 	}
-	e.hub.PublishNotice(n.Type, &ev)
-	if e.cfg.Alerts != nil && n.Time.After(e.resume) {
-		e.cfg.Alerts.Notify(alert.Notice{Type: n.Type, Event: ev, Time: n.Time})
-	}
+	// The hub and the alerts hear of the notice once it is stored (Committed).
 	e.log.Info("event "+string(n.Type), "id", ev.ID, "entity_type", ev.EntityType, "entity_code", ev.EntityCode,
 		"kind", ev.Kind, "family", ev.Family, "severity", ev.Severity, "start", ev.Start, "data_time", n.Time)
 }

@@ -56,8 +56,9 @@ func TestServeStoresWhatReplayReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, cancel := eng.Hub().Subscribe()
-	defer cancel()
+	sub := eng.Hub().Subscribe()
+	defer sub.Close()
+	ch := sub.C()
 	if _, err := eng.Run(context.Background(), source.Merge(demo.Sources()), pipeline.Options{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}

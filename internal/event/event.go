@@ -9,6 +9,7 @@ package event
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -316,6 +317,12 @@ type FamilyCoverage struct {
 	NotJudged string `json:"not_judged,omitempty"`
 	// Note qualifies a judged family ("no RIB dump: ...").
 	Note string `json:"note,omitempty"`
+	// LivePeers and ReadyPeers count the live peers that signal when
+	// their tables are complete (BGP sessions, BMP), up now, and those of
+	// them whose table of the family is complete. Not in a report's JSON
+	// (the API shows them).
+	LivePeers  int `json:"-"`
+	ReadyPeers int `json:"-"`
 }
 
 // Judged reports whether some family was judged.
@@ -345,20 +352,43 @@ func (c *Coverage) Statements() []string {
 		}
 	}
 	if len(c.Undecoded) > 0 {
-		var n int64
 		names := make([]string, 0, len(c.Undecoded))
-		for k, v := range c.Undecoded {
-			n += v
+		for k := range c.Undecoded {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		if len(names) > 4 {
-			names = append(names[:4], "...")
+		parts := make([]string, 0, 4)
+		var rest int64
+		for i, k := range names {
+			if i < 4 {
+				rs := "records"
+				if c.Undecoded[k] == 1 {
+					rs = "record"
+				}
+				parts = append(parts, fmt.Sprintf("%s %s of MRT %s", thousands(c.Undecoded[k]), rs, k))
+			} else {
+				rest += c.Undecoded[k]
+			}
 		}
-		out = append(out, fmt.Sprintf("%d input records were not decoded (%s): what they hold was not judged.", n, strings.Join(names, ", ")))
+		if rest > 0 {
+			parts = append(parts, fmt.Sprintf("%s of other types", thousands(rest)))
+		}
+		out = append(out, strings.Join(parts, ", ")+" not decoded: what they hold was not judged.")
 	}
 	if c.LongPaths > 0 {
 		out = append(out, fmt.Sprintf("%d announcements had AS paths longer than %d ASes and were dropped (treated as withdrawals): what they announced was not judged.", c.LongPaths, c.MaxPathLen))
 	}
 	return out
+}
+
+// thousands writes n with thousands separators: 24,242.
+func thousands(n int64) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

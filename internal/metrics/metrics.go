@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -39,7 +41,7 @@ func New() *Metrics {
 		Notices:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_notices_total", Help: "Detector Notices by type."}, []string{"type"}),
 		Alerts:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_alert_deliveries_total", Help: "Alert deliveries that succeeded, by sink."}, []string{"sink"}),
 		AlertFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_alert_failures_total", Help: "Alert delivery attempts that failed, by sink."}, []string{"sink"}),
-		DeadLetters:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_alert_dead_letters_total", Help: "Alerts given up on (recorded in dead_letters)."}),
+		DeadLetters:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_alert_dead_letters_total", Help: "Alerts given up on (dead letters: blackout alerts dead, /api/v1/alerts/dead)."}),
 		StoreWrite:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "blackout_store_write_seconds", Help: "Duration of store write transactions.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		StoreErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blackout_store_write_errors_total", Help: "Store write transactions that failed."}),
 		HTTPRequests:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "blackout_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
@@ -61,3 +63,40 @@ func (m *Metrics) AlertDelivered(sink string, err error) {
 
 // DeadLetter counts one alert given up on.
 func (m *Metrics) DeadLetter() { m.DeadLetters.Inc() }
+
+// Live registers the gauges of live sources, read when scraped: per
+// family (ipv4 = 0, ipv6 = 1 for family), the live peers up that signal
+// when their tables are complete (blackout_peers), those of them that are
+// ready (blackout_ready_peers) and the full-feed peers
+// (blackout_full_feed_peers); the BGP connections open and sessions
+// established, from sessions; and blackout_lag_seconds becomes the
+// seconds the data time is behind the wall clock (0 before any data).
+func (m *Metrics) Live(family func(f int) (peers, ready, full int), dataTime func() time.Time, sessions func() (open, established int)) {
+	for i, g := range []struct{ name, help string }{
+		{"blackout_peers", "Live peers up that signal when their tables are complete (BGP sessions, BMP), by family."},
+		{"blackout_ready_peers", "Live peers whose table of the family is complete (End-of-RIB or a quiet table)."},
+		{"blackout_full_feed_peers", "Full-feed peers of the family (the vantage points that count)."},
+	} {
+		for f, name := range []string{"ipv4", "ipv6"} {
+			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help,
+				ConstLabels: prometheus.Labels{"family": name}}, func() float64 {
+				p, r, full := family(f)
+				return float64([3]int{p, r, full}[i])
+			}))
+		}
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_bgp_connections", Help: "BGP connections open now (established or not)."},
+			func() float64 { o, _ := sessions(); return float64(o) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_bgp_sessions", Help: "BGP sessions established now."},
+			func() float64 { _, e := sessions(); return float64(e) }))
+	m.Registry.Unregister(m.Lag)
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_lag_seconds", Help: "Wall time minus data time, for live sources (0 for a replay)."},
+		func() float64 {
+			t := dataTime()
+			if t.IsZero() {
+				return 0
+			}
+			return time.Since(t).Seconds()
+		}))
+}

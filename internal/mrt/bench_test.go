@@ -1,9 +1,12 @@
 package mrt_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +91,53 @@ func BenchmarkBgpdumpLine(b *testing.B) {
 	data, err := benchRIB()
 	var line []byte
 	benchRoutes(b, data, err, func(rr *mrt.RouteReader, ev *bgp.Event) { line = mrt.AppendBgpdumpLine(line[:0], rr, ev) })
+}
+
+// BenchmarkBgpdumpDumper is BenchmarkBgpdumpLine through BgpdumpDumper:
+// RIB attributes decoded only when their line's tail is not cached. One op
+// is one line.
+func BenchmarkBgpdumpDumper(b *testing.B) {
+	data, err := benchRIB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	d := mrt.NewBgpdumpDumper(mrt.NewRouteReader(bytes.NewReader(data), "bench", ""))
+	var line []byte
+	for i := 0; i < b.N; i++ {
+		line, err = d.Next(line[:0])
+		if err == io.EOF {
+			d = mrt.NewBgpdumpDumper(mrt.NewRouteReader(bytes.NewReader(data), "bench", ""))
+			line, err = d.Next(line[:0])
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkWriteBgpdump is `mrt dump -m` in process: WriteBgpdump of the
+// generated RIB to a buffered io.Discard, on GOMAXPROCS workers (-cpu 1:
+// one goroutine). One op is one line; the figure is for the whole RIB.
+func BenchmarkWriteBgpdump(b *testing.B) {
+	data, err := benchRIB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	lines := 0
+	for lines < b.N {
+		rr := mrt.NewRouteReader(bytes.NewReader(data), "bench", "")
+		w := bufio.NewWriterSize(io.Discard, 1<<20)
+		if _, err := mrt.WriteBgpdump(context.Background(), w, rr, runtime.GOMAXPROCS(0), func(error) {}); err != nil {
+			b.Fatal(err)
+		}
+		st := rr.Stats()
+		lines += int(st.RIBEntries)
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
 }
 
 // BenchmarkWriteRIB measures the writer: one op is one RIB entry.

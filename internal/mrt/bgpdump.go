@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
 // AppendBgpdumpLine appends the line that `bgpdump -m` (bgpdump 1.6)
@@ -75,12 +76,15 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 		// entries: both are formatted once.
 		b = append(b, rr.peerField(int(rr.entry.PeerIndex))...)
 		if len(c.pfx) == 0 {
-			c.pfx = appendPrefixText(c.pfx, ev.Prefix)
+			c.pfx = appendPrefixText(c.pfx, rr.rib.RawPrefix) // as written, as bgpdump prints it
 		}
 		b = append(b, c.pfx...)
 	} else {
 		b = appendPeerField(b, ev.Peer)
-		p, _ := rr.rawPrefix(ev)
+		p := rr.v1.RawPrefix
+		if rec.Type != TypeTableDump {
+			p, _ = rr.rawPrefix(ev)
+		}
 		b = appendPrefixText(b, p)
 	}
 	if ev.Kind == bgp.Withdraw {
@@ -92,9 +96,38 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	}
 	b = append(b, '|')
 	if addPath {
-		b = strconv.AppendUint(b, uint64(ev.PathID), 10)
+		b = appendUint(b, ev.PathID)
 		b = append(b, '|')
 	}
+	if rec.Type == TypeTableDumpV2 && rr.tails != nil {
+		// What follows depends only on the entry's attribute bytes.
+		t, on := rr.tails.get(rr.entry.PeerIndex, rr.entry.Attrs)
+		if t != nil {
+			return append(b, t...)
+		}
+		start := len(b)
+		var ok bool
+		if rr.attrsPending {
+			// Not decoded yet: format straight from the bytes if they
+			// are plain enough.
+			b, ok = appendRIBTail(b, rr.entry.Attrs)
+		}
+		if !ok {
+			ok = rr.decodeEntryAttrs()
+			b = appendRouteTail(b, rr, ev)
+		}
+		if ok && on {
+			rr.tails.put(rr.entry.PeerIndex, rr.entry.Attrs, b[start:])
+		}
+		return b
+	}
+	return appendRouteTail(b, rr, ev)
+}
+
+// appendRouteTail appends the fields of an announcement's line from the AS
+// path on, and the newline.
+func appendRouteTail(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
+	rec := rr.Record()
 	a := ev.Attrs
 	b = appendPath(b, a)
 	b = append(b, '|')
@@ -136,13 +169,13 @@ func AppendBgpdumpLine(b []byte, rr *RouteReader, ev *bgp.Event) []byte {
 	}
 	b = append(b, '|')
 	if signed {
-		b = strconv.AppendInt(b, int64(int32(a.LocalPref)), 10)
+		b = appendInt(b, int32(a.LocalPref))
 		b = append(b, '|')
-		b = strconv.AppendInt(b, int64(int32(a.MED)), 10)
+		b = appendInt(b, int32(a.MED))
 	} else {
-		b = strconv.AppendUint(b, uint64(a.LocalPref), 10)
+		b = appendUint(b, a.LocalPref)
 		b = append(b, '|')
-		b = strconv.AppendUint(b, uint64(a.MED), 10)
+		b = appendUint(b, a.MED)
 	}
 	b = append(b, '|')
 	b = appendCommunities(b, a)
@@ -164,9 +197,9 @@ func appendCommunities(b []byte, a *bgp.Attrs) []byte {
 		case bgp.CommunityNoExportSub:
 			b = append(b, "local-AS"...)
 		default:
-			b = strconv.AppendUint(b, uint64(c>>16), 10)
+			b = appendUint(b, uint32(c>>16))
 			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(c&0xffff), 10)
+			b = appendUint(b, uint32(c&0xffff))
 		}
 	}
 	return b
@@ -186,7 +219,7 @@ func appendPath(b []byte, a *bgp.Attrs) []byte {
 			}
 		}
 	}
-	return a.Path.AppendString(b)
+	return appendASPath(b, &a.Path)
 }
 
 // appendAggregate appends the ATOMIC_AGGREGATE and AGGREGATOR fields and
@@ -198,7 +231,7 @@ func appendAggregate(b []byte, a *bgp.Attrs) []byte {
 		b = append(b, "NAG|"...)
 	}
 	if a.Has(bgp.AttrAggregator) && a.Aggregator.Addr != broadcast4 {
-		b = strconv.AppendUint(b, uint64(a.Aggregator.AS), 10)
+		b = appendUint(b, uint32(a.Aggregator.AS))
 		b = append(b, ' ')
 		b = AppendAddr(b, a.Aggregator.Addr)
 	}
@@ -217,52 +250,50 @@ type dumpCache struct {
 	peerGen int      // the PEER_INDEX_TABLE the peers belong to
 	scratch []byte
 
-	// The prefixes of the UPDATE's withdrawn routes and NLRI fields as
-	// written, host bits included (bgpdump prints them so), when they
-	// match the decoded routes.
-	rawOff   int64
-	rawValid bool
-	rawOK    bool
-	rawW     []netip.Prefix
-	rawA     []netip.Prefix
+	// The prefixes of the UPDATE as written, host bits included
+	// (bgpdump prints them so): the withdrawn routes field then
+	// MP_UNREACH_NLRI, the NLRI field then MP_REACH_NLRI, as package wire
+	// orders the decoded routes. rawPlainW counts those of the withdrawn
+	// routes field.
+	rawOff    int64
+	rawValid  bool
+	rawW      []netip.Prefix
+	rawA      []netip.Prefix
+	rawPlainW int
 }
 
 // rawPrefix returns the prefix of route event ev (of an UPDATE) as written
 // in the message, host bits included, and whether it came from the
-// withdrawn routes or NLRI fields rather than from MP_(UN)REACH_NLRI. When
-// the fields cannot be read again it returns ev.Prefix and, for an
-// announcement, whether it came from the NLRI field.
+// withdrawn routes or NLRI fields rather than from MP_(UN)REACH_NLRI.
+// Where the message cannot be read again it returns ev.Prefix.
 func (rr *RouteReader) rawPrefix(ev *bgp.Event) (netip.Prefix, bool) {
 	rr.rawFields()
 	c := &rr.dump
 	i := rr.idx - 1
-	if ev.Kind == bgp.Withdraw {
-		if !c.rawOK {
-			return ev.Prefix, true
-		}
-		if i < len(c.rawW) {
-			return c.rawW[i], true
-		}
-		return ev.Prefix, false
+	raw, inField := c.rawW, i < c.rawPlainW
+	if ev.Kind != bgp.Withdraw {
+		i -= len(rr.upd.Withdrawn)
+		raw, inField = c.rawA, rr.upd.InNLRIField(i)
 	}
-	j := i - len(rr.upd.Withdrawn)
-	if c.rawOK && j < len(c.rawA) {
-		return c.rawA[j], true
+	if i < len(raw) && raw[i].Masked() == ev.Prefix {
+		return raw[i], inField
 	}
-	return ev.Prefix, rr.upd.InNLRIField(j)
+	return ev.Prefix, inField
 }
 
-// rawFields reads the withdrawn routes and NLRI fields of the current
-// record's UPDATE again, without clearing host bits, once per record.
+// rawFields reads the prefixes of the current record's UPDATE again,
+// without clearing host bits, once per record, and counts those that had
+// host bits set.
 func (rr *RouteReader) rawFields() {
 	rec := &rr.rec
 	c := &rr.dump
 	if c.rawValid && c.rawOff == rec.Offset {
 		return
 	}
-	c.rawValid, c.rawOff, c.rawOK = true, rec.Offset, false
-	c.rawW, c.rawA = c.rawW[:0], c.rawA[:0]
+	c.rawValid, c.rawOff = true, rec.Offset
+	c.rawW, c.rawA, c.rawPlainW = c.rawW[:0], c.rawA[:0], 0
 	var msg []byte
+	addPath := false
 	switch rec.Type {
 	case TypeBGP:
 		var h BGPHeader
@@ -272,9 +303,7 @@ func (rr *RouteReader) rawFields() {
 		}
 		msg = rest
 	case TypeBGP4MP, TypeBGP4MPET:
-		if isAddPath(rec.Subtype) {
-			return
-		}
+		addPath = isAddPath(rec.Subtype)
 		var h BGP4MPHeader
 		rest, err := DecodeBGP4MPHeader(rec.Body, rec.Subtype, &h)
 		if err != nil || len(rest) < 19 {
@@ -299,42 +328,105 @@ func (rr *RouteReader) rawFields() {
 	if len(msg) < 4+wl+al {
 		return
 	}
-	var ok1, ok2 bool
-	c.rawW, ok1 = appendRawPrefixes(c.rawW, msg[2:2+wl])
-	c.rawA, ok2 = appendRawPrefixes(c.rawA, msg[4+wl+al:])
-	u := &rr.upd
-	if !ok1 || !ok2 || len(c.rawW) > len(u.Withdrawn) || len(c.rawA) > len(u.Announced) ||
-		(len(c.rawA) > 0 && !u.InNLRIField(len(c.rawA)-1)) || u.InNLRIField(len(c.rawA)) {
-		return
-	}
-	for i, p := range c.rawW {
-		if p.Masked() != u.Withdrawn[i].Prefix {
-			return
+	c.rawW, _ = appendRawNLRI(c.rawW, msg[2:2+wl], wire.AFIIPv4, addPath)
+	c.rawPlainW = len(c.rawW)
+	c.rawA, _ = appendRawNLRI(c.rawA, msg[4+wl+al:], wire.AFIIPv4, addPath)
+	if rec.Type != TypeBGP {
+		// MP_REACH_NLRI and MP_UNREACH_NLRI, in attribute order.
+		for attrs := msg[4+wl : 4+wl+al]; len(attrs) >= 3; {
+			flags, typ := attrs[0], attrs[1]
+			hl, vl := 3, int(attrs[2])
+			if flags&0x10 != 0 { // extended length
+				if len(attrs) < 4 {
+					break
+				}
+				hl, vl = 4, int(attrs[2])<<8|int(attrs[3])
+			}
+			if len(attrs) < hl+vl {
+				break
+			}
+			v := attrs[hl : hl+vl]
+			attrs = attrs[hl+vl:]
+			switch typ {
+			case byte(bgp.AttrMPReach):
+				if len(v) >= 5 {
+					afi, safi, nhl := uint16(v[0])<<8|uint16(v[1]), v[2], int(v[3])
+					if len(v) >= 5+nhl && mpFamily(afi, safi) {
+						c.rawA, _ = appendRawNLRI(c.rawA, v[5+nhl:], afi, addPath)
+					}
+				}
+			case byte(bgp.AttrMPUnreach):
+				if len(v) >= 3 {
+					if afi, safi := uint16(v[0])<<8|uint16(v[1]), v[2]; mpFamily(afi, safi) {
+						c.rawW, _ = appendRawNLRI(c.rawW, v[3:], afi, addPath)
+					}
+				}
+			}
 		}
 	}
-	for i, p := range c.rawA {
-		if p.Masked() != u.Announced[i].Prefix {
-			return
+	for _, p := range c.rawW {
+		if p != p.Masked() {
+			rr.stats.HostBits++
 		}
 	}
-	c.rawOK = true
+	for _, p := range c.rawA {
+		if p != p.Masked() {
+			rr.stats.HostBits++
+		}
+	}
 }
 
-// appendRawPrefixes appends the IPv4 prefixes of an NLRI field as written,
-// host bits included, and reports whether the whole field read.
-func appendRawPrefixes(dst []netip.Prefix, b []byte) ([]netip.Prefix, bool) {
+// mpFamily reports whether package wire decodes the routes of an
+// MP_(UN)REACH_NLRI of afi and safi: IPv4 and IPv6, unicast and multicast.
+func mpFamily(afi uint16, safi uint8) bool {
+	return (afi == wire.AFIIPv4 || afi == wire.AFIIPv6) && (safi == wire.SAFIUnicast || safi == wire.SAFIMulticast)
+}
+
+// appendRawNLRI appends the prefixes of a run of NLRI of family afi as
+// written, host bits included, reading ADD-PATH identifiers as package
+// wire does (when addPath, or when only that reading works), and reports
+// whether the whole run read.
+func appendRawNLRI(dst []netip.Prefix, b []byte, afi uint16, addPath bool) ([]netip.Prefix, bool) {
+	addPath = addPath || (!wire.ValidNLRI(b, afi, false) && wire.ValidNLRI(b, afi, true))
 	for len(b) > 0 {
-		bits := int(b[0])
-		n := (bits + 7) / 8
-		if bits > 32 || len(b) < 1+n {
+		if addPath {
+			if len(b) < 4 {
+				return dst, false
+			}
+			b = b[4:]
+		}
+		p, n, ok := rawPrefix(b, afi)
+		if !ok {
 			return dst, false
 		}
-		var a [4]byte
-		copy(a[:], b[1:1+n])
-		dst = append(dst, netip.PrefixFrom(netip.AddrFrom4(a), bits))
-		b = b[1+n:]
+		dst = append(dst, p)
+		b = b[n:]
 	}
 	return dst, true
+}
+
+// rawPrefix decodes one length-prefixed prefix of family afi as written,
+// host bits included, and returns it with the bytes it used.
+func rawPrefix(b []byte, afi uint16) (netip.Prefix, int, bool) {
+	if len(b) < 1 {
+		return netip.Prefix{}, 0, false
+	}
+	bits := int(b[0])
+	n := (bits + 7) / 8
+	if afi == wire.AFIIPv6 {
+		if bits > 128 || len(b) < 1+n {
+			return netip.Prefix{}, 0, false
+		}
+		var a [16]byte
+		copy(a[:], b[1:1+n])
+		return netip.PrefixFrom(netip.AddrFrom16(a), bits), 1 + n, true
+	}
+	if bits > 32 || len(b) < 1+n {
+		return netip.Prefix{}, 0, false
+	}
+	var a [4]byte
+	copy(a[:], b[1:1+n])
+	return netip.PrefixFrom(netip.AddrFrom4(a), bits), 1 + n, true
 }
 
 // appendBGPLine appends the line bgpdump prints for an event of a record
@@ -471,14 +563,14 @@ func (rr *RouteReader) peerField(i int) []byte {
 func appendPeerField(b []byte, p bgp.Peer) []byte {
 	b = AppendAddr(b, p.Addr)
 	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(p.AS), 10)
+	b = appendUint(b, uint32(p.AS))
 	return append(b, '|')
 }
 
 func appendPrefixText(b []byte, p netip.Prefix) []byte {
 	b = AppendAddr(b, p.Addr())
 	b = append(b, '/')
-	return strconv.AppendUint(b, uint64(p.Bits()), 10)
+	return appendUint(b, uint32(p.Bits()))
 }
 
 // broadcast4 is INADDR_NONE, which bgpdump uses to mean "no address".

@@ -61,15 +61,20 @@ func openCorpus(t testing.TB, path string) io.Reader {
 	return br
 }
 
-// dumpM returns our `bgpdump -m` output for the MRT stream r.
+// dumpM returns our `bgpdump -m` output for the MRT stream r, made as
+// `mrt dump -m` makes it (BgpdumpDumper: RIB lines from the attribute
+// bytes or the tail cache where it can; AppendBgpdumpLine over a plain
+// RouteReader is checked against it in TestWriteBgpdumpParallel).
 func dumpM(t testing.TB, r io.Reader, name string) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	rr := NewRouteReader(r, name, "")
 	rr.IncludeMulticast = true // bgpdump prints them
+	d := NewBgpdumpDumper(rr)
 	var line []byte
 	for {
-		ev, err := rr.Next()
+		var err error
+		line, err = d.Next(line[:0])
 		if err == io.EOF {
 			break
 		}
@@ -81,7 +86,6 @@ func dumpM(t testing.TB, r io.Reader, name string) []byte {
 			t.Logf("%s: %v", name, err)
 			continue
 		}
-		line = AppendBgpdumpLine(line[:0], rr, ev)
 		out.Write(line)
 	}
 	return out.Bytes()

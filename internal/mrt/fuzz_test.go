@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -159,6 +160,10 @@ func FuzzReader(f *testing.F) {
 		}
 		f.Add(seed)
 	}
+	// The legacy forms: type 5, the early BGP4MP, host bits everywhere.
+	for _, lf := range legacyFiles {
+		f.Add(lf.data())
+	}
 	var line []byte
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rr := NewRouteReader(bytes.NewReader(data), "fuzz", "c")
@@ -182,6 +187,9 @@ func FuzzReader(f *testing.F) {
 			}
 			if ev.Kind == bgp.Announce && ev.Attrs == nil {
 				t.Fatalf("announcement without attributes: %+v", ev)
+			}
+			if ev.Prefix != ev.Prefix.Masked() {
+				t.Fatalf("event prefix %s not masked", ev.Prefix)
 			}
 			line = AppendBgpdumpLine(line[:0], rr, ev)
 		}
@@ -247,6 +255,30 @@ func FuzzPeerIndex(f *testing.F) {
 			if !p.Addr.IsValid() {
 				t.Fatalf("peer without an address")
 			}
+		}
+	})
+}
+
+// FuzzWriteBgpdump checks that WriteBgpdump makes the same lines, errors
+// and counters on several goroutines, with batches of a few records, as on
+// one, on any input (the seeds: the legacy files and damaged joins).
+func FuzzWriteBgpdump(f *testing.F) {
+	for _, lf := range legacyFiles {
+		d := lf.data()
+		f.Add(d)
+		f.Add(append(append(append([]byte(nil), d...), 0xff, 0, 0x13), d...))
+	}
+	f.Add(lgHostBits())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		defer func(n int) { batchSize = n }(batchSize)
+		batchSize = 64
+		want, wst, werrs := writeBgpdumpAll(t, data, 1)
+		got, gst, gerrs := writeBgpdumpAll(t, data, 3)
+		if got != want || gerrs != werrs {
+			t.Fatalf("3 goroutines: %d errors, 1: %d; %s", gerrs, werrs, firstDiff(got, want))
+		}
+		if !reflect.DeepEqual(gst, wst) {
+			t.Fatalf("stats differ:\n%+v\n%+v", gst, wst)
 		}
 	})
 }

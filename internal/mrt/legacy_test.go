@@ -169,6 +169,54 @@ var legacyFiles = []struct {
 			[]string{"11.13.0.0/13", "10.1.2.3/32", "10.1.2.3/31", "192.0.2.255/24"}))...)
 		return b
 	}, nil},
+	{"host-bits", lgHostBits, nil},
+}
+
+// lgIP6 is the 16 bytes of IPv6 address s.
+func lgIP6(s string) []byte { a := netip.MustParseAddr(s).As16(); return a[:] }
+
+// lgPrefix6 encodes "addr/n" of IPv6 as written, host bits included.
+func lgPrefix6(s string) []byte {
+	p := netip.MustParsePrefix(s)
+	return append([]byte{byte(p.Bits())}, lgIP6(p.Addr().String())[:(p.Bits()+7)/8]...)
+}
+
+// lgHostBits is a file of routes whose prefixes have host bits set, in
+// every place a prefix is written: the NLRI and withdrawn routes fields,
+// MP_REACH_NLRI and MP_UNREACH_NLRI (IPv4 and IPv6), TABLE_DUMP_V2 RIB
+// records (IPv4 and IPv6) and TABLE_DUMP records.
+func lgHostBits() []byte {
+	as4Path := lgAttr(0x40, 2, append([]byte{2, 2}, append(lgU32(3333), lgU32(65550)...)...))
+	attrs4 := lgCat(lgAttr(0x40, 1, []byte{0}), as4Path, lgAttr(0x40, 3, lgIP("193.0.0.56")), lgAttr(0xc0, 8, lgU32(3333<<16|7)))
+	mpReach6 := lgAttr(0x80, 14, lgCat(lgU16(2), []byte{1, 16}, lgIP6("2001:db8::1"), []byte{0}, lgPrefix6("2001:db8:123f::/44"), lgPrefix6("2001:db8:1::1/127")))
+	mpUnreach6 := lgAttr(0x80, 15, lgCat(lgU16(2), []byte{1}, lgPrefix6("2001:db8:ffff::/33")))
+	mpReach4 := lgAttr(0x80, 14, lgCat(lgU16(1), []byte{1, 4}, lgIP("10.0.0.9"), []byte{0}, lgPrefix("11.13.0.0/13")))
+	mpUnreach4 := lgAttr(0x80, 15, lgCat(lgU16(1), []byte{1}, lgPrefix("10.255.0.0/9")))
+	h := bytes.Join([][]byte{lgU32(3333), lgU32(12654), lgU16(0, 1), lgIP("193.0.0.56"), lgIP("193.0.0.1")}, nil)
+	msg := func(ts uint32, body []byte) []byte {
+		return lgRecord(ts, TypeBGP4MP, BGP4MPMessageAS4, lgCat(h, lgMessage(2, body)))
+	}
+	var b []byte
+	b = append(b, msg(1400000000, lgUpdate(nil, lgCat(attrs4[:len(attrs4)-len(lgAttr(0xc0, 8, lgU32(0)))], mpReach6), nil))...)
+	b = append(b, msg(1400000001, lgUpdate(nil, lgCat(mpUnreach6), nil))...)
+	b = append(b, msg(1400000002, lgUpdate([]string{"192.0.2.255/24"}, lgCat(attrs4, mpReach4, mpUnreach4), []string{"10.1.2.3/31"}))...)
+	// TABLE_DUMP_V2: two peers (IPv4, IPv6; 4-byte ASNs), a RIB record of
+	// each family.
+	pit := lgCat(lgIP("193.0.0.1"), lgU16(0), lgU16(2),
+		[]byte{2}, lgIP("193.0.0.56"), lgIP("193.0.0.56"), lgU32(3333),
+		[]byte{3}, lgIP("193.0.0.57"), lgIP6("2001:db8::56"), lgU32(65550))
+	b = append(b, lgRecord(1400000100, TypeTableDumpV2, PeerIndexTable, pit)...)
+	entry := func(peer uint16, attrs []byte) []byte {
+		return lgCat(lgU16(peer), lgU32(1399990000), lgU16(uint16(len(attrs))), attrs)
+	}
+	b = append(b, lgRecord(1400000100, TypeTableDumpV2, RIBIPv4Unicast, lgCat(lgU32(0), lgPrefix("11.13.0.0/13"), lgU16(1), entry(0, attrs4)))...)
+	attrs6 := lgCat(lgAttr(0x40, 1, []byte{0}), as4Path, lgAttr(0x80, 14, append([]byte{16}, lgIP6("2001:db8::56")...)))
+	b = append(b, lgRecord(1400000100, TypeTableDumpV2, RIBIPv6Unicast, lgCat(lgU32(1), lgPrefix6("2001:db8:123f::/44"), lgU16(1), entry(1, attrs6)))...)
+	// TABLE_DUMP (v1): the address is written in full.
+	v1 := lgCat(lgU16(0, 1), lgIP("11.13.5.7"), []byte{13, 1}, lgU32(1399990000), lgIP("193.0.0.56"), lgU16(3333),
+		lgU16(uint16(len(lgAttrs1))), lgAttrs1)
+	b = append(b, lgRecord(1400000200, TypeTableDump, TableDumpAFIIPv4, v1)...)
+	return b
 }
 
 // TestBgpdumpLegacy checks the hand-built legacy files against bgpdump -m.
@@ -218,7 +266,9 @@ func TestLegacyEvents(t *testing.T) {
 		"bgp-type5-state":   {0, 0, 4, 0},
 		"bgp4mp-early":      {1, 1, 2, 0},
 		"bgp4mp-odd":        {7, 2, 0, 3},
+		"host-bits":         {7, 3, 0, 0},
 	}
+	wantHostBits := map[string]int64{"bgp-type5-updates": 1, "bgp4mp-odd": 4, "host-bits": 9}
 	for _, f := range legacyFiles {
 		rr := NewRouteReader(bytes.NewReader(f.data()), f.name, "")
 		for {
@@ -241,6 +291,9 @@ func TestLegacyEvents(t *testing.T) {
 		}
 		if len(s.Skipped) != 0 {
 			t.Errorf("%s: records not decoded: %v", f.name, s.Skipped)
+		}
+		if s.HostBits != wantHostBits[f.name] {
+			t.Errorf("%s: %d prefixes with host bits counted, want %d", f.name, s.HostBits, wantHostBits[f.name])
 		}
 	}
 }

@@ -39,12 +39,16 @@ func (r *Record) Time() time.Time {
 // Reader reads MRT records one at a time from a stream, in constant memory
 // (the read buffer, plus the largest record seen when it exceeds the buffer).
 type Reader struct {
-	name   string
-	br     *bufio.Reader
-	off    int64  // offset of the next unread byte
-	big    []byte // buffer for records larger than the read buffer
-	lastTS uint32
-	done   bool
+	name string
+	br   *bufio.Reader
+	off  int64  // offset of the next unread byte
+	big  []byte // buffer for records larger than the read buffer
+	done bool
+	// pendingErr is an error to return before reading on.
+	pendingErr error
+	// framed, when not nil, is the input instead of br: records another
+	// Reader already framed (WriteBgpdump), read without judging them.
+	framed []byte
 	// Skipped counts bytes skipped while resynchronising after corrupt headers.
 	Skipped int64
 }
@@ -94,12 +98,33 @@ var ErrCorruptHeader = errors.New("corrupt record header")
 // Next returns the next record. At the end of the input it returns io.EOF.
 // A truncated last record yields a *RecordError wrapping io.ErrUnexpectedEOF
 // and then io.EOF. A corrupt header yields a *RecordError wrapping
-// ErrCorruptHeader; the next call resumes at the next plausible record.
+// ErrCorruptHeader, naming the stretch of bytes skipped; the next call
+// resumes at the next plausible record. A record whose length runs into
+// the records after it (the next header is corrupt, and records frame from
+// a point inside its body) is cut there: Next returns it, then a
+// *RecordError wrapping ErrCorruptHeader, then the records after it.
 // Other read errors are returned wrapped with the input's name and offset;
 // after them Next returns io.EOF.
+//
+// A header is corrupt when its length exceeds MaxRecordLen or is too short
+// for the microsecond field of an _ET type, or when it is of a type or
+// subtype not decoded and the records after it do not frame. (A record's
+// time is not judged here: package source does, naming the record.)
+// The resynchronisation looks, byte by byte, for a header of a decoded
+// type followed by records that frame (chainLen headers with sane
+// lengths, times within a day of each other, or the end of the input),
+// whatever their time; so it finds at least every record that bgpdump,
+// which trusts each length it reads, finds after a corrupt header.
 func (r *Reader) Next(rec *Record) error {
+	if err := r.pendingErr; err != nil {
+		r.pendingErr = nil
+		return err
+	}
 	if r.done {
 		return io.EOF
+	}
+	if r.framed != nil {
+		return r.nextFramed(rec)
 	}
 	hdr, err := r.br.Peek(HeaderLen)
 	if err != nil {
@@ -112,31 +137,46 @@ func (r *Reader) Next(rec *Record) error {
 		}
 		return fmt.Errorf("%s: offset %d: %w", r.name, r.off, err)
 	}
-	ts := binary.BigEndian.Uint32(hdr[0:])
-	typ := Type(binary.BigEndian.Uint16(hdr[4:]))
-	sub := binary.BigEndian.Uint16(hdr[6:])
-	length := binary.BigEndian.Uint32(hdr[8:])
-	if length > MaxRecordLen || (typ.extendedTime() && length < 4) {
-		start := r.off
-		skipped, ok := r.resync()
-		r.Skipped += skipped
-		msg := fmt.Errorf("%w (type %d, subtype %d, length %d); skipped %d bytes", ErrCorruptHeader, typ, sub, length, skipped)
-		if !ok {
-			r.done = true
-			msg = fmt.Errorf("%w (type %d, subtype %d, length %d); no record found in the remaining %d bytes", ErrCorruptHeader, typ, sub, length, skipped)
+	ts, typ, sub, length := parseHeader(hdr)
+	if !saneHeader(typ, length) {
+		return r.corrupt(typ, sub, length, "")
+	}
+	decoded := knownSubtype(typ, sub)
+	if !decoded {
+		// A type or subtype not decoded: a record (not decoded, counted)
+		// only if the records after it frame (judged on what the next
+		// 64 KiB hold), else a corrupt header.
+		buf, err := r.br.Peek(lookahead)
+		if !chain(buf, 0, err != nil, false) {
+			return r.corrupt(typ, sub, length, "a type not decoded, and the records after it do not frame")
 		}
-		return &RecordError{Name: r.name, Offset: start, Err: msg}
 	}
 	total := HeaderLen + int(length)
 	var body []byte
 	if total <= readBufSize {
-		buf, err := r.br.Peek(total)
-		if err != nil {
+		want := total + HeaderLen // the record and the header after it
+		if want > readBufSize {
+			want = total
+		}
+		buf, err := r.br.Peek(want)
+		if len(buf) < total {
 			return r.truncated(rec, typ, sub, len(buf), total, err)
 		}
-		body = buf[HeaderLen:]
+		if decoded && len(buf) >= total+HeaderLen {
+			if _, ntyp, _, nlen := parseHeader(buf[total:]); !saneHeader(ntyp, nlen) {
+				if q := r.runsInto(ts, total); q > 0 {
+					return r.cut(rec, ts, typ, sub, length, q)
+				}
+				// Re-peek: runsInto may have moved the buffer.
+				buf, _ = r.br.Peek(total)
+			}
+		}
+		body = buf[HeaderLen:total]
 		r.br.Discard(total)
 	} else {
+		if buf, err := r.br.Peek(readBufSize); err != nil && len(buf) < total {
+			return r.truncated(rec, typ, sub, len(buf), total, err)
+		}
 		if cap(r.big) < int(length) {
 			r.big = make([]byte, length)
 		}
@@ -151,92 +191,199 @@ func (r *Reader) Next(rec *Record) error {
 		}
 		body = r.big
 	}
+	r.deliver(rec, ts, typ, sub, body, total)
+	return nil
+}
+
+// nextFramed reads the next record of r.framed.
+func (r *Reader) nextFramed(rec *Record) error {
+	b := r.framed
+	if len(b) < HeaderLen {
+		r.done = true
+		return io.EOF
+	}
+	ts, typ, sub, length := parseHeader(b)
+	total := HeaderLen + int(length)
+	r.deliver(rec, ts, typ, sub, b[HeaderLen:total], total)
+	r.framed = b[total:]
+	return nil
+}
+
+// deliver hands out the record read at the current offset.
+func (r *Reader) deliver(rec *Record, ts uint32, typ Type, sub uint16, body []byte, total int) {
 	*rec = Record{Offset: r.off, Timestamp: ts, Type: typ, Subtype: sub, Body: body}
 	r.off += int64(total)
-	r.lastTS = ts
 	if typ.extendedTime() {
 		rec.Microsecond = binary.BigEndian.Uint32(body)
 		rec.Body = body[4:]
 	}
+}
+
+// runsInto looks inside the record of total bytes at the current offset,
+// whose next header is corrupt, for a point where records frame (a record
+// whose length ran into the records after it); it returns that point's
+// offset within the record, or 0.
+func (r *Reader) runsInto(ts uint32, total int) int {
+	buf, err := r.br.Peek(resyncWindow)
+	if len(buf) < total {
+		return 0
+	}
+	for q := HeaderLen + 1; q+HeaderLen <= total; q++ {
+		if t, typ, sub, _ := parseHeader(buf[q:]); knownSubtype(typ, sub) && !farApart(t, ts) && chain(buf, q, err != nil, true) {
+			return q
+		}
+	}
+	return 0
+}
+
+// cut hands out the first q bytes of the record at the current offset as
+// the record, and queues the error that says so.
+func (r *Reader) cut(rec *Record, ts uint32, typ Type, sub uint16, length uint32, q int) error {
+	buf, _ := r.br.Peek(q)
+	start := r.off
+	if typ.extendedTime() && q < HeaderLen+4 {
+		r.br.Discard(q)
+		r.off += int64(q)
+		return &RecordError{Name: r.name, Offset: start, Type: typ, Subtype: sub,
+			Err: fmt.Errorf("%w: length %d runs into a record at offset %d", ErrCorruptHeader, length, start+int64(q))}
+	}
+	r.deliver(rec, ts, typ, sub, buf[HeaderLen:q], q)
+	r.br.Discard(q)
+	r.pendingErr = &RecordError{Name: r.name, Offset: start, Type: typ, Subtype: sub,
+		Err: fmt.Errorf("%w: length %d runs into a record at offset %d; read as a record of %d bytes", ErrCorruptHeader, length, start+int64(q), q-HeaderLen)}
 	return nil
 }
 
+// corrupt skips a corrupt header and what follows it up to the next
+// plausible record, and returns the error that names the stretch.
+func (r *Reader) corrupt(typ Type, sub uint16, length uint32, why string) error {
+	start := r.off
+	skipped, ok := r.resync()
+	r.Skipped += skipped
+	if why != "" {
+		why = ": " + why
+	}
+	msg := fmt.Errorf("%w (type %d, subtype %d, length %d%s); skipped %d bytes, to offset %d", ErrCorruptHeader, typ, sub, length, why, skipped, start+skipped)
+	if !ok {
+		r.done = true
+		msg = fmt.Errorf("%w (type %d, subtype %d, length %d%s); no record found in the remaining %d bytes", ErrCorruptHeader, typ, sub, length, why, skipped)
+	}
+	return &RecordError{Name: r.name, Offset: start, Err: msg}
+}
+
+// truncated reports a record that runs past the end of the input. When
+// records frame again inside what is left (its length was corrupt), it
+// skips to them; otherwise the input ends there.
 func (r *Reader) truncated(rec *Record, typ Type, sub uint16, have, want int, err error) error {
-	r.done = true
-	if err != io.EOF && err != bufio.ErrBufferFull {
+	if err != io.EOF {
+		r.done = true
 		return fmt.Errorf("%s: offset %d: %w", r.name, r.off, err)
 	}
-	return &RecordError{Name: r.name, Offset: r.off, Type: typ, Subtype: sub,
+	start := r.off
+	if skipped, ok := r.resync(); ok {
+		r.Skipped += skipped
+		return &RecordError{Name: r.name, Offset: start, Type: typ, Subtype: sub,
+			Err: fmt.Errorf("%w: length %d runs past the end of the input (%d bytes left); skipped %d bytes, to offset %d", ErrCorruptHeader, want-HeaderLen, have, skipped, start+skipped)}
+	}
+	r.done = true
+	return &RecordError{Name: r.name, Offset: start, Type: typ, Subtype: sub,
 		Err: fmt.Errorf("truncated record (%d of %d bytes): %w", have, want, io.ErrUnexpectedEOF)}
 }
 
-// plausible reports whether b starts with a header that a real archive could
-// hold next: a known type and subtype, a sane length, and a timestamp within
-// a day of the last good record's.
-func (r *Reader) plausible(b []byte) bool {
-	if len(b) < HeaderLen {
-		return false
-	}
-	ts := binary.BigEndian.Uint32(b[0:])
-	typ := Type(binary.BigEndian.Uint16(b[4:]))
-	sub := binary.BigEndian.Uint16(b[6:])
-	length := binary.BigEndian.Uint32(b[8:])
-	if !knownSubtype(typ, sub) || length > MaxRecordLen || length == 0 {
-		return false
-	}
-	if r.lastTS != 0 {
-		d := int64(ts) - int64(r.lastTS)
-		if d < -86400 || d > 86400 {
+// parseHeader reads an MRT common header.
+func parseHeader(b []byte) (ts uint32, typ Type, sub uint16, length uint32) {
+	return binary.BigEndian.Uint32(b), Type(binary.BigEndian.Uint16(b[4:])), binary.BigEndian.Uint16(b[6:]), binary.BigEndian.Uint32(b[8:])
+}
+
+// saneHeader reports whether a header of type typ and length could be
+// right: a length within MaxRecordLen that holds the microsecond field of
+// an _ET type.
+func saneHeader(typ Type, length uint32) bool {
+	return length <= MaxRecordLen && (!typ.extendedTime() || length >= 4)
+}
+
+// farApart reports whether two record times are more than a day apart.
+func farApart(a, b uint32) bool {
+	d := int64(a) - int64(b)
+	return d < -86400 || d > 86400
+}
+
+// chainLen is how many headers in a row must frame for a candidate to be
+// taken as a record.
+const chainLen = 4
+
+// resyncWindow is how far ahead the resynchronisation looks at a time;
+// lookahead is the part of it kept for the next window, so that a
+// candidate near its end is judged with the records after it.
+const (
+	resyncWindow = readBufSize / 2
+	lookahead    = 64 << 10
+)
+
+// chain reports whether records frame from offset p of b, the input's
+// bytes ahead (eof: up to its end): chainLen headers with sane lengths and
+// times within a day of each other, or fewer that end exactly
+// at the end of the input. Fewer that run beyond b (the input goes on) or
+// end in a truncated last record do too if one of them is of a decoded
+// type. With decoded, the first must be of a decoded type and subtype.
+func chain(b []byte, p int, eof, decoded bool) bool {
+	var prev uint32
+	seen := false // a header of a decoded type and subtype
+	for i := 0; i < chainLen; i++ {
+		if p == len(b) && eof {
+			return i > 0
+		}
+		if p+HeaderLen > len(b) {
+			return i > 0 && seen && !eof
+		}
+		ts, typ, sub, length := parseHeader(b[p:])
+		known := knownSubtype(typ, sub)
+		if !saneHeader(typ, length) || (i == 0 && decoded && !known) || (i > 0 && farApart(ts, prev)) {
 			return false
+		}
+		seen = seen || known
+		prev = ts
+		p += HeaderLen + int(length)
+		if p > len(b) {
+			// Beyond what is buffered, or a truncated last record.
+			return seen && (!eof || i > 0)
 		}
 	}
 	return true
 }
 
-// resync skips bytes until a plausible header that is followed by another
-// plausible header or by the end of the input. It returns the bytes skipped
-// and whether such a header was found.
+// resync skips bytes until records frame again (see chain). It returns the
+// bytes skipped and whether such a point was found.
 func (r *Reader) resync() (int64, bool) {
 	var skipped int64
-	const window = readBufSize / 2
+	first := 1 // skip at least the first byte of the corrupt header
 	for {
-		buf, err := r.br.Peek(window)
-		if len(buf) <= HeaderLen {
-			n, _ := r.br.Discard(len(buf))
-			skipped += int64(n)
-			r.off += int64(n)
-			return skipped, false
+		buf, err := r.br.Peek(resyncWindow)
+		eof := err != nil
+		limit := len(buf) - HeaderLen + 1
+		if !eof {
+			limit = len(buf) - lookahead
 		}
-		for i := 1; i+HeaderLen <= len(buf); i++ {
-			if !r.plausible(buf[i:]) {
+		for i := first; i < limit; i++ {
+			if _, typ, sub, length := parseHeader(buf[i:]); !knownSubtype(typ, sub) || !saneHeader(typ, length) {
 				continue
 			}
-			next := i + HeaderLen + int(binary.BigEndian.Uint32(buf[i+8:]))
-			switch {
-			case next+HeaderLen <= len(buf):
-				if !r.plausible(buf[next:]) {
-					continue
-				}
-			case next == len(buf) && err != nil:
-				// The candidate ends exactly at the end of the input.
-			case err != nil:
-				continue // it would run past the end of the input
-			default:
-				// Its follower lies beyond the window: accept on one header.
+			if chain(buf, i, eof, true) {
+				r.br.Discard(i)
+				r.off += int64(i)
+				return skipped + int64(i), true
 			}
-			r.br.Discard(i)
-			r.off += int64(i)
-			return skipped + int64(i), true
 		}
-		step := len(buf) - HeaderLen
-		if err != nil {
+		step := max(limit, first)
+		if eof {
 			step = len(buf)
 		}
 		n, _ := r.br.Discard(step)
 		skipped += int64(n)
 		r.off += int64(n)
-		if err != nil {
+		if eof {
 			return skipped, false
 		}
+		first = 0
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -22,7 +23,8 @@ func (k RecordKey) String() string { return k.Type.String() + "/" + SubtypeName(
 // Stats counts what a RouteReader has read.
 type Stats struct {
 	Records       map[RecordKey]int64 // records by type and subtype
-	Skipped       map[RecordKey]int64 // records not decoded: unknown types, RIB_GENERIC, other families
+	Skipped       map[RecordKey]int64 // records not decoded: types and subtypes not read (RIB_GENERIC, OSPF, ...)
+	FirstSkipped  map[RecordKey]int64 // the offset of the first record of each key in Skipped
 	Messages      [6]int64            // BGP4MP messages by BGP message type (index 1..5)
 	Announcements int64
 	Withdrawals   int64
@@ -31,7 +33,40 @@ type Stats struct {
 	Multicast     int64 // multicast routes left out of the events
 	Errors        int64 // records with an error
 	BytesSkipped  int64 // bytes skipped to resynchronise after corrupt headers
-	First, Last   time.Time
+	// HostBits counts the routes whose prefix had bits set beyond its
+	// length, as written: the events carry them masked (`bgpdump -m`
+	// lines print them as written).
+	HostBits    int64
+	First, Last time.Time
+}
+
+// add adds the counters of o to s.
+func (s *Stats) add(o *Stats) {
+	for k, n := range o.Records {
+		s.Records[k] += n
+	}
+	for k, n := range o.Skipped {
+		if f, ok := s.FirstSkipped[k]; !ok || o.FirstSkipped[k] < f || s.Skipped[k] == 0 {
+			s.FirstSkipped[k] = o.FirstSkipped[k]
+		}
+		s.Skipped[k] += n
+	}
+	for i, n := range o.Messages {
+		s.Messages[i] += n
+	}
+	s.Announcements += o.Announcements
+	s.Withdrawals += o.Withdrawals
+	s.StateChanges += o.StateChanges
+	s.RIBEntries += o.RIBEntries
+	s.Multicast += o.Multicast
+	s.Errors += o.Errors
+	s.HostBits += o.HostBits
+	if !o.First.IsZero() && (s.First.IsZero() || o.First.Before(s.First)) {
+		s.First = o.First
+	}
+	if o.Last.After(s.Last) {
+		s.Last = o.Last
+	}
 }
 
 // RouteReader turns an MRT stream into route events, one at a time. Events
@@ -71,6 +106,13 @@ type RouteReader struct {
 	ev         bgp.Event
 	eof        bool
 	deferred   error // an error to return after the event it belongs to
+
+	// lazyRIB leaves the attributes of TABLE_DUMP_V2 RIB entries undecoded
+	// (attrsPending) until decodeEntryAttrs (BgpdumpDumper).
+	lazyRIB      bool
+	attrsPending bool
+	tails        *tailCache
+	lastPIT      []byte // the PEER_INDEX_TABLE body a WriteBgpdump worker loaded
 }
 
 // NewRouteReader returns a RouteReader of r; name identifies the input in
@@ -80,7 +122,7 @@ func NewRouteReader(r io.Reader, name, collector string) *RouteReader {
 	return &RouteReader{
 		rd:        NewReader(r, name),
 		collector: collector,
-		stats:     Stats{Records: map[RecordKey]int64{}, Skipped: map[RecordKey]int64{}},
+		stats:     Stats{Records: map[RecordKey]int64{}, Skipped: map[RecordKey]int64{}, FirstSkipped: map[RecordKey]int64{}},
 	}
 }
 
@@ -96,6 +138,39 @@ func (rr *RouteReader) Originated() uint32 { return rr.originated }
 func (rr *RouteReader) Stats() *Stats {
 	rr.stats.BytesSkipped = rr.rd.Skipped
 	return &rr.stats
+}
+
+// Undecoded is the count of the records of one type and subtype that were
+// not decoded, and the offset of the first.
+type Undecoded struct {
+	Key   RecordKey
+	Count int64
+	First int64
+}
+
+// String says it for people: "24242 records of MRT type 5 (BGP) subtype 9
+// (SUBTYPE_9) not decoded, the first at offset 0".
+func (u Undecoded) String() string {
+	s := "s"
+	if u.Count == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%d record%s of MRT type %d (%s) subtype %d (%s) not decoded, the first at offset %d",
+		u.Count, s, u.Key.Type, u.Key.Type, u.Key.Subtype, SubtypeName(u.Key.Type, u.Key.Subtype), u.First)
+}
+
+// Undecoded returns the records not decoded so far, by type and subtype in
+// their numeric order.
+func (rr *RouteReader) Undecoded() []Undecoded {
+	var out []Undecoded
+	for k, n := range rr.stats.Skipped {
+		out = append(out, Undecoded{Key: k, Count: n, First: rr.stats.FirstSkipped[k]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Key, out[j].Key
+		return a.Type < b.Type || (a.Type == b.Type && a.Subtype < b.Subtype)
+	})
+	return out
 }
 
 // Offset returns the offset of the next unread byte of the decompressed input.
@@ -158,6 +233,9 @@ func (rr *RouteReader) count(skipped bool) {
 	k := RecordKey{rr.rec.Type, rr.rec.Subtype}
 	rr.stats.Records[k]++
 	if skipped {
+		if rr.stats.Skipped[k] == 0 {
+			rr.stats.FirstSkipped[k] = rr.rec.Offset
+		}
 		rr.stats.Skipped[k]++
 	}
 	t := rr.rec.Time()
@@ -178,15 +256,8 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 		switch rec.Subtype {
 		case PeerIndexTable:
 			rr.count(false)
-			rr.piGen++
-			if err := DecodePeerIndex(rec.Body, &rr.pi); err != nil {
-				return nil, err
-			}
-			rr.peers = rr.peers[:0]
-			for _, p := range rr.pi.Peers {
-				rr.peers = append(rr.peers, bgp.Peer{Collector: rr.collector, Addr: p.Addr, AS: p.AS})
-			}
-			return nil, nil
+			rr.lastPIT = nil
+			return nil, rr.loadPeerIndex(rec.Body)
 		case RIBGeneric, RIBGenericAddPath:
 			rr.count(true)
 			return nil, nil
@@ -201,6 +272,7 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 		}
 		rr.time = rec.Time()
 		rr.pending = 2
+		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Prefix: rr.rib.Prefix, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
 		return nil, nil
 	case TypeTableDump:
 		if rec.Subtype != TableDumpAFIIPv4 && rec.Subtype != TableDumpAFIIPv6 {
@@ -228,6 +300,21 @@ func (rr *RouteReader) dispatch() (*bgp.Event, error) {
 	return nil, nil
 }
 
+// loadPeerIndex decodes a PEER_INDEX_TABLE body: its peers are those of
+// the RIB entries that follow. On an error the peers stay those of the
+// table before.
+func (rr *RouteReader) loadPeerIndex(body []byte) error {
+	rr.piGen++
+	if err := DecodePeerIndex(body, &rr.pi); err != nil {
+		return err
+	}
+	rr.peers = rr.peers[:0]
+	for _, p := range rr.pi.Peers {
+		rr.peers = append(rr.peers, bgp.Peer{Collector: rr.collector, Addr: p.Addr, AS: p.AS})
+	}
+	return nil
+}
+
 func (rr *RouteReader) tableDumpV1() (*bgp.Event, error) {
 	rec := &rr.rec
 	if err := DecodeTableDumpV1(rec.Body, rec.Subtype, &rr.v1); err != nil {
@@ -237,6 +324,9 @@ func (rr *RouteReader) tableDumpV1() (*bgp.Event, error) {
 	err := rr.ribAttrs.Decode(rr.v1.Attrs, wire.AttrOptions{AS4: false}, &rr.attrs, &w, &w)
 	rr.stats.RIBEntries++
 	rr.stats.Announcements++
+	if rr.v1.RawPrefix != rr.v1.Prefix {
+		rr.stats.HostBits++
+	}
 	rr.originated = rr.v1.Originated
 	rr.ev = bgp.Event{Time: rec.Time(), Kind: bgp.Announce, Peer: bgp.Peer{Collector: rr.collector, Addr: rr.v1.PeerAddr, AS: rr.v1.PeerAS},
 		Prefix: rr.v1.Prefix, Attrs: &rr.attrs, RIB: true}
@@ -272,6 +362,7 @@ func (rr *RouteReader) bgp4mp() (*bgp.Event, error) {
 	}
 	if typ == wire.MsgUpdate {
 		rr.pending, rr.idx = 1, 0
+		rr.rawFields()
 	}
 	return nil, err
 }
@@ -315,6 +406,7 @@ func (rr *RouteReader) bgpLegacy() (*bgp.Event, error) {
 		rr.stats.Messages[wire.MsgUpdate]++
 		err := rr.dec.DecodeUpdate(rest, false, false, &rr.upd)
 		rr.pending, rr.idx = 1, 0
+		rr.rawFields()
 		return nil, err
 	}
 	return nil, nil
@@ -369,15 +461,17 @@ func (rr *RouteReader) nextRIBEntry() (*bgp.Event, error) {
 			return nil, &RecordError{Name: rr.rd.name, Offset: rr.rec.Offset, Type: rr.rec.Type, Subtype: rr.rec.Subtype,
 				Err: fmt.Errorf("RIB entry for %s: peer index %d beyond the %d peers of the PEER_INDEX_TABLE", rr.rib.Prefix, rr.entry.PeerIndex, len(rr.peers))}
 		}
-		var none []wire.NLRI
-		err = rr.ribAttrs.Decode(rr.entry.Attrs, wire.AttrOptions{AS4: true, RIB: true}, &rr.attrs, &none, &none)
 		rr.originated = rr.entry.Originated
 		rr.stats.Announcements++
-		rr.ev = bgp.Event{Time: rr.time, Kind: bgp.Announce, Peer: rr.peers[rr.entry.PeerIndex], Prefix: rr.rib.Prefix,
-			PathID: rr.entry.PathID, Attrs: &rr.attrs, RIB: true, Multicast: rr.rib.Multicast}
-		if err != nil {
-			rr.stats.Errors++
-			rr.deferred = rr.recordError(fmt.Errorf("RIB entry for %s from %s: %w", rr.rib.Prefix, rr.ev.Peer.Addr, err))
+		if rr.rib.RawPrefix != rr.rib.Prefix {
+			rr.stats.HostBits++
+		}
+		// The fields common to the record's entries were set by dispatch.
+		rr.ev.Peer = rr.peers[rr.entry.PeerIndex]
+		rr.ev.PathID = rr.entry.PathID
+		rr.attrsPending = true
+		if !rr.lazyRIB {
+			rr.decodeEntryAttrs()
 		}
 		return &rr.ev, nil
 	}

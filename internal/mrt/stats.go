@@ -22,11 +22,22 @@ type FileSummary struct {
 	Routes       int64  `json:"routes"`
 	Errors       int64  `json:"errors"`
 	BytesSkipped int64  `json:"bytes_skipped"`
+	NotDecoded   int64  `json:"not_decoded"`                // records of types or subtypes not decoded
+	HostBits     int64  `json:"host_bits_masked,omitempty"` // routes whose prefix had host bits set
 }
 
-// String returns "NAME: N records, N routes, N errors, N bytes skipped".
+// String returns "NAME: N records, N routes, N errors, N bytes skipped",
+// then ", N records not decoded" and ", N prefixes with host bits
+// (masked)" when there are some.
 func (s FileSummary) String() string {
-	return fmt.Sprintf("%s: %d records, %d routes, %d errors, %d bytes skipped", s.Name, s.Records, s.Routes, s.Errors, s.BytesSkipped)
+	str := fmt.Sprintf("%s: %d records, %d routes, %d errors, %d bytes skipped", s.Name, s.Records, s.Routes, s.Errors, s.BytesSkipped)
+	if s.NotDecoded > 0 {
+		str += fmt.Sprintf(", %d records not decoded", s.NotDecoded)
+	}
+	if s.HostBits > 0 {
+		str += fmt.Sprintf(", %d prefixes with host bits (masked)", s.HostBits)
+	}
+	return str
 }
 
 // Summary returns the summary of what rr has read so far: its input's name
@@ -38,7 +49,26 @@ func (rr *RouteReader) Summary(errs int64) FileSummary {
 	for _, n := range st.Records {
 		recs += n
 	}
-	return FileSummary{Name: rr.rd.Name(), Records: recs, Routes: st.Announcements + st.Withdrawals, Errors: errs, BytesSkipped: st.BytesSkipped}
+	var nd int64
+	for _, n := range st.Skipped {
+		nd += n
+	}
+	return FileSummary{Name: rr.rd.Name(), Records: recs, Routes: st.Announcements + st.Withdrawals, Errors: errs, BytesSkipped: st.BytesSkipped,
+		NotDecoded: nd, HostBits: st.HostBits}
+}
+
+// WriteSummary writes to w the summary of what rr has read (errs: the
+// errors the caller counted), then a line per type and subtype of records
+// not decoded, with the offset of the first: "NAME: 24242 records of MRT
+// type 5 (BGP) subtype 9 (SUBTYPE_9) not decoded, the first at offset 0".
+// It returns the summary.
+func WriteSummary(w io.Writer, rr *RouteReader, errs int64) FileSummary {
+	sum := rr.Summary(errs)
+	fmt.Fprintln(w, sum)
+	for _, u := range rr.Undecoded() {
+		fmt.Fprintf(w, "%s: %s\n", sum.Name, u)
+	}
+	return sum
 }
 
 // StatsReport is the report of `blackout mrt stats` over one or more
@@ -60,6 +90,8 @@ type StatsReport struct {
 	Last          *time.Time       `json:"last,omitempty"`
 	Errors        int64            `json:"errors"`
 	BytesSkipped  int64            `json:"bytes_skipped"`
+	NotDecoded    int64            `json:"not_decoded"`      // records of types or subtypes not decoded
+	HostBits      int64            `json:"host_bits_masked"` // routes whose prefix had host bits set (masked in the events)
 }
 
 // RecordCount counts the records of one type and subtype.
@@ -139,6 +171,7 @@ func (c *StatsCollector) File(sum FileSummary, st *Stats) {
 	rep.Files = append(rep.Files, sum)
 	rep.Errors += sum.Errors
 	rep.BytesSkipped += st.BytesSkipped
+	rep.HostBits += st.HostBits
 	rep.Announcements += st.Announcements
 	rep.Withdrawals += st.Withdrawals
 	rep.StateChanges += st.StateChanges
@@ -153,6 +186,7 @@ func (c *StatsCollector) File(sum FileSummary, st *Stats) {
 		}
 		rc.Count += n
 		rc.Skipped += st.Skipped[k]
+		rep.NotDecoded += st.Skipped[k]
 	}
 	for i, n := range st.Messages {
 		if n > 0 {
@@ -267,6 +301,9 @@ func WriteStatsText(w io.Writer, rep *StatsReport) error {
 	if rep.Multicast > 0 {
 		fmt.Fprintf(tw, "  multicast (skipped)\t%d\n", rep.Multicast)
 	}
+	if rep.HostBits > 0 {
+		fmt.Fprintf(tw, "  with host bits (masked)\t%d\n", rep.HostBits)
+	}
 	fmt.Fprintf(tw, "  unique IPv4 prefixes\t%d\n", rep.PrefixesV4)
 	fmt.Fprintf(tw, "  unique IPv6 prefixes\t%d\n", rep.PrefixesV6)
 	if rep.First != nil {
@@ -276,6 +313,7 @@ func WriteStatsText(w io.Writer, rep *StatsReport) error {
 		fmt.Fprintf(tw, "  duration\t%s\n", rep.Last.Sub(*rep.First))
 	}
 	fmt.Fprintf(tw, "Errors\t%d\n", rep.Errors)
+	fmt.Fprintf(tw, "Records not decoded\t%d\n", rep.NotDecoded)
 	fmt.Fprintf(tw, "Bytes skipped\t%d\n", rep.BytesSkipped)
 	if err := tw.Flush(); err != nil {
 		return err

@@ -81,7 +81,7 @@ func TestStatsReportEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"files":null,"records":null,"peers":0,"peer_routes":[],"prefixes_ipv4":0,"prefixes_ipv6":0,"announcements":0,"withdrawals":0,"state_changes":0,"rib_entries":0,"multicast_routes_skipped":0,"errors":0,"bytes_skipped":0}`
+	want := `{"files":null,"records":null,"peers":0,"peer_routes":[],"prefixes_ipv4":0,"prefixes_ipv6":0,"announcements":0,"withdrawals":0,"state_changes":0,"rib_entries":0,"multicast_routes_skipped":0,"errors":0,"bytes_skipped":0,"not_decoded":0,"host_bits_masked":0}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
@@ -110,11 +110,12 @@ Routes
   unique IPv4 prefixes  3
   unique IPv6 prefixes  1
 Time span
-  first        2014-12-22T16:15:00.000000Z
-  last         2014-12-22T16:15:01.500000Z
-  duration     1.5s
-Errors         0
-Bytes skipped  0
+  first              2014-12-22T16:15:00.000000Z
+  last               2014-12-22T16:15:01.500000Z
+  duration           1.5s
+Errors               0
+Records not decoded  0
+Bytes skipped        0
 
 Peers: 3
           peer          AS  announce  withdraw  RIB  state

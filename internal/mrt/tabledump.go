@@ -80,7 +80,8 @@ type RIBEntry struct {
 // (and _ADDPATH) record without allocating.
 type RIBRecord struct {
 	Sequence  uint32
-	Prefix    netip.Prefix
+	Prefix    netip.Prefix // masked
+	RawPrefix netip.Prefix // as written, host bits included
 	AFI       uint16
 	Multicast bool
 	AddPath   bool
@@ -124,11 +125,12 @@ func (r *RIBRecord) Init(b []byte, st uint16) error {
 		return fmt.Errorf("RIB header: %w", errShort)
 	}
 	r.Sequence = binary.BigEndian.Uint32(b)
-	p, n, err := wire.DecodePrefix(b[4:], afi)
-	if err != nil {
+	p, n, ok := rawPrefix(b[4:], afi)
+	if !ok {
+		_, _, err := wire.DecodePrefix(b[4:], afi)
 		return fmt.Errorf("RIB prefix: %w", err)
 	}
-	r.Prefix = p
+	r.Prefix, r.RawPrefix = p.Masked(), p
 	b = b[4+n:]
 	if len(b) < 2 {
 		return fmt.Errorf("RIB entry count: %w", errShort)
@@ -181,7 +183,8 @@ func (r *RIBRecord) Next(e *RIBEntry) (bool, error) {
 type TableDumpV1 struct {
 	View       uint16
 	Sequence   uint16
-	Prefix     netip.Prefix
+	Prefix     netip.Prefix // masked
+	RawPrefix  netip.Prefix // as written, host bits included
 	Status     uint8
 	Originated uint32
 	PeerAddr   netip.Addr
@@ -211,8 +214,8 @@ func DecodeTableDumpV1(b []byte, afi uint16, t *TableDumpV1) error {
 	if bits > addr.BitLen() {
 		return fmt.Errorf("TABLE_DUMP prefix length %d", bits)
 	}
-	pfx, _ := addr.Prefix(bits)
-	t.Prefix = pfx
+	t.RawPrefix = netip.PrefixFrom(addr, bits)
+	t.Prefix = t.RawPrefix.Masked()
 	t.Status = p[1]
 	t.Originated = binary.BigEndian.Uint32(p[2:])
 	t.PeerAddr, _ = wire.AddrFrom(p[6 : 6+alen])

@@ -22,6 +22,26 @@ const (
 // String returns the type's RFC name.
 func (t Type) String() string {
 	switch t {
+	case 0:
+		return "NULL"
+	case 1:
+		return "START"
+	case 2:
+		return "DIE"
+	case 3:
+		return "I_AM_DEAD"
+	case 4:
+		return "PEER_DOWN"
+	case 6:
+		return "RIP"
+	case 7:
+		return "IDRP"
+	case 8:
+		return "RIPNG"
+	case 9:
+		return "BGP4PLUS"
+	case 10:
+		return "BGP4PLUS_01"
 	case TypeBGP:
 		return "BGP"
 	case TypeOSPFv2:

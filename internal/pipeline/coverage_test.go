@@ -93,7 +93,7 @@ func TestNotJudgedUndecoded(t *testing.T) {
 	if n != 3 || res.Coverage.Judged() {
 		t.Errorf("undecoded %v, judged %v: want 3 records not decoded and nothing judged", res.Coverage.Undecoded, res.Coverage.Judged())
 	}
-	if st := strings.Join(res.Coverage.Statements(), " "); !strings.Contains(st, "3 input records were not decoded") {
+	if st := strings.Join(res.Coverage.Statements(), " "); !strings.Contains(st, " not decoded: what they hold was not judged.") {
 		t.Errorf("statements %q", st)
 	}
 }

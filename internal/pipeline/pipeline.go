@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -300,6 +301,8 @@ func coverageKey(c *event.Coverage) string {
 	var b []byte
 	for _, f := range c.Families {
 		b = append(b, byte(f.Family), byte('0'+min(f.FullFeedPeers, 1)))
+		b = strconv.AppendInt(append(b, ' '), int64(f.LivePeers), 10)
+		b = strconv.AppendInt(append(b, ' '), int64(f.ReadyPeers), 10)
 		if f.JudgedFrom != nil {
 			b = append(b, 'j')
 		}
@@ -429,3 +432,7 @@ func (o *fanout) finish(res *Result) {
 		s.Finish(res)
 	}
 }
+
+// Readiness implements detect.Readiness: the view's live peers that
+// signal when their tables are complete.
+func (e evidence) Readiness(f bgp.Family) (peers, ready int) { return e.p.view.Readiness(f) }

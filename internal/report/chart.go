@@ -41,11 +41,18 @@ func WriteSVG(w io.Writer, title, unit string, pts []signal.Bin, events []*event
 	for _, p := range pts {
 		ymax = math.Max(ymax, math.Max(p.Space, p.Baseline))
 	}
-	if ymax <= 0 {
+	empty := ymax <= 0
+	if empty {
 		ymax = 1
 	}
 	ystep := niceStep(ymax * 1.05 / 5)
+	if ymax >= 1 {
+		ystep = math.Max(1, ystep) // whole blocks
+	}
 	ymax = math.Ceil(ymax*1.05/ystep) * ystep
+	if empty {
+		ystep, ymax = 1, 1
+	}
 	x := func(t time.Time) float64 {
 		return left + pw*float64(t.Sub(t0))/float64(t1.Sub(t0))
 	}
@@ -82,6 +89,12 @@ func WriteSVG(w io.Writer, title, unit string, pts []signal.Bin, events []*event
 			x(t), x(t), top, top+ph, x(t), top+ph+16, tickLabel(t, step))
 	}
 	fmt.Fprintf(&b, `<text x="14" y="%.0f" transform="rotate(-90 14 %.0f)" text-anchor="middle">visible %s blocks</text>`+"\n", top+ph/2, top+ph/2, unit)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">time (UTC), from %s to %s</text>`+"\n", left+pw/2, H-8, fmtTime(t0), fmtTime(t1))
+	if empty {
+		// Say why there is no curve rather than draw a flat line at 0.
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle" font-size="14" fill="#8a1010">Nothing routed to it was seen in this data: no visible address space, no prefix.</text>`+"\n", left+pw/2, top+ph/2-8)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle" font-size="12" fill="#555">The registry data places no prefix seen in the routes here, or the archives hold no route to it.</text>`+"\n", left+pw/2, top+ph/2+12)
+	}
 	// The lowest value per bin as an area, the baseline dashed.
 	// Steps: a bin's value holds until the next bin.
 	var area, base strings.Builder
@@ -150,10 +163,12 @@ func tickStep(span time.Duration) time.Duration {
 	return 30 * 24 * time.Hour
 }
 
+// tickLabel writes a time tick the ISO way, in UTC: the date at midnight
+// and for steps of a day or more, the hour and minute otherwise.
 func tickLabel(t time.Time, step time.Duration) string {
 	t = t.UTC()
 	if step >= 24*time.Hour || (t.Hour() == 0 && t.Minute() == 0) {
-		return t.Format("Jan 02")
+		return t.Format("2006-01-02")
 	}
 	return t.Format("15:04")
 }

@@ -40,11 +40,6 @@ func NoticeLine(n event.Notice) string {
 		entity, ev.Family, extra, firstSentence(ev.Explanation))
 }
 
-// firstSentence returns s up to the end of its first sentence, on one line.
-func firstSentence(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
-	}
-	return s
-}
+// firstSentence returns s up to the end of its first sentence, on one
+// line, names with "Co. Ltd." whole (event.FirstSentence).
+func firstSentence(s string) string { return event.FirstSentence(s) }

@@ -33,6 +33,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/hub"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -181,7 +182,7 @@ func checkDashboard(t *testing.T, ctx context.Context, base string, problems fun
 		t.Fatalf("open home page: %v", err)
 	}
 	// The KP outage in the list of events.
-	kpOutage := `document.querySelectorAll('#recent li[data-entity="country:KP"][data-kind="outage"] a, #ongoing li[data-entity="country:KP"][data-kind="outage"] a')`
+	kpOutage := `document.querySelectorAll('#recent li[data-entity="country:KP"][data-kind="outage"] > a, #ongoing li[data-entity="country:KP"][data-kind="outage"] > a')`
 	waitJS(t, ctx, "the KP outage in the event list", kpOutage+`.length > 0`)
 	// On the map: North Korea's shape is shaded (critical now, or marked with a recent event) and has a marker.
 	waitJS(t, ctx, "North Korea on the map", `document.querySelector('svg.worldmap path[data-cc="KP"]') !== null`)
@@ -314,6 +315,13 @@ func TestDashboardLive(t *testing.T) {
 	waitJSFor(t, ctx, "the KP outage ongoing, critical on the map", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') !== null &&
 		document.querySelector('svg.worldmap path[data-cc="KP"]').classList.contains('state-critical')`, 2*time.Minute)
 	screenshot(t, ctx, "home-live-outage")
+	// "ongoing for" follows the data clock between refreshes of the list.
+	// So does its score (the lost share × the hours so far).
+	since0 := evalJS[string](t, ctx, `(document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]') || {textContent: ''}).textContent`)
+	score0 := evalJS[string](t, ctx, `(document.querySelector('#ongoing li[data-entity="country:KP"] [data-score-since]') || {textContent: ''}).textContent`)
+	waitJSFor(t, ctx, "the ongoing duration and score to follow the data clock", `(() => { const e = document.querySelector('#ongoing li[data-entity="country:KP"] [data-since]');
+		const s = document.querySelector('#ongoing li[data-entity="country:KP"] [data-score-since]');
+		return !e || (e.textContent !== `+jsString(since0)+` && s.textContent !== `+jsString(score0)+`); })()`, 20*time.Second)
 	waitJSFor(t, ctx, "the KP outage's end", `document.querySelector('#ongoing li[data-entity="country:KP"][data-kind="outage"]') === null &&
 		document.querySelector('#recent li[data-entity="country:KP"][data-kind="outage"]') !== null`, time.Minute)
 	if !evalJS[bool](t, ctx, `window.__sameLoad === true`) {
@@ -411,6 +419,7 @@ func waitReplay(t *testing.T, base string) {
 		var h struct {
 			DataTime    string `json:"data_time"`
 			RouteEvents int    `json:"route_events"`
+			Running     bool   `json:"running"`
 		}
 		resp, err := http.Get(base + "/api/v1/health")
 		if err == nil {
@@ -418,7 +427,9 @@ func waitReplay(t *testing.T, base string) {
 			resp.Body.Close()
 		}
 		if err == nil {
-			if h.DataTime >= "2014-12-23T23" {
+			// The end of the data, and the replay's last write done (it
+			// runs until then).
+			if h.DataTime >= "2014-12-23T23" && !h.Running {
 				return
 			}
 			if h.RouteEvents > 0 && h.RouteEvents == last {
@@ -508,6 +519,22 @@ func newFakeAPI(t *testing.T, web fs.FS) http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/entities/{type}/{code}/signals", func(w http.ResponseWriter, r *http.Request) {
 		write(w, fakeSignals(r, events, dataTime))
+	})
+	// The transit and fragility answers, in the server's own types.
+	mux.HandleFunc("GET /api/v1/entities/asn/{code}/transit", func(w http.ResponseWriter, r *http.Request) {
+		out := TransitJSON{Origins: []TransitOrigin{}, Countries: []TransitCountry{}}
+		if r.PathValue("code") == "4837" {
+			out = TransitJSON{ASN: 4837, Name: "CHINA UNICOM China169 Backbone", Country: "CN", OriginCount: 1, Prefixes: 4, SoleUpstreamOf: 1,
+				Origins:   []TransitOrigin{{ASN: 131279, Name: "Star Joint Venture Co. Ltd.", Country: "KP", Share: 1, Prefixes: 4}},
+				Countries: []TransitCountry{{Code: "KP", Name: "North Korea", Share: 1, Rank: 1, Upstreams: 1}}}
+		}
+		write(w, out)
+	})
+	mux.HandleFunc("GET /api/v1/entities/country/{code}/fragility", func(w http.ResponseWriter, r *http.Request) {
+		write(w, FragilityJSON{Code: r.PathValue("code"), Name: "North Korea", Prefixes: 4, Origins: 1, Upstreams: 1,
+			TopUpstreams: []event.AS{{ASN: 4837, Name: "CHINA UNICOM China169 Backbone", Country: "CN", Share: 1}},
+			OnlyTop1:     1, OnlyTop2: 1, SingleHomed: 1, OriginsWithUpstreams: 1, HHI: 10000, Method: fragilityMethod,
+			World: &WorldCompare{Prefixes: Compare{Median: 9, Top: 22, TopCode: "TM", Rank: 29, Of: 31}, Origins: Compare{Median: 2, Top: 5, TopCode: "GU", Rank: 29, Of: 31}}})
 	})
 	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -664,7 +691,7 @@ func TestDashboardScreens(t *testing.T) {
 		pages = []string{"/", "/country/KP", "/asn/131279", "/event/3", "/asn/4837", "/country/CN"}
 	}
 	ctx, problems := browser(t)
-	for _, w := range []int64{1280, 390} {
+	for _, w := range []int64{1280, 412} {
 		for _, p := range pages {
 			if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900), chromedp.Navigate(base+p)); err != nil {
 				t.Fatal(err)

@@ -257,7 +257,8 @@ func TestStreamCapAndTimeouts(t *testing.T) {
 	// Past the write timeout the stream still delivers.
 	time.Sleep(3 * writeTimeout)
 	evs0, _ := eng.Store().Events(ctx, store.EventFilter{Limit: 1})
-	eng.Hub().PublishNotice(event.End, &evs0[0].Event)
+	lastSeq, _ := eng.Store().LastNoticeSeq(ctx)
+	eng.Hub().PublishNotice(lastSeq+1, event.End, &evs0[0].Event)
 	select {
 	case ev, ok := <-evs:
 		if !ok || ev != "notice" {

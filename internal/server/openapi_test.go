@@ -155,6 +155,12 @@ func TestOpenAPI(t *testing.T) {
 				}
 			}
 		}
+		ct := "application/json"
+		if _, ok := op.Responses["200"].Content[ct]; !ok {
+			for c := range op.Responses["200"].Content {
+				ct = c // an image (chart.svg): checked for its content type only
+			}
+		}
 		schema := op.Responses["200"].Content["application/json"].Schema
 		for _, u := range []string{srv.URL + p, srv.URL + p + "?" + q.Encode()} {
 			resp, err := http.Get(u)
@@ -165,6 +171,12 @@ func TestOpenAPI(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
 				t.Errorf("GET %s: %d %s", u, resp.StatusCode, b)
+				continue
+			}
+			if got := resp.Header.Get("Content-Type"); ct != "application/json" {
+				if !strings.HasPrefix(got, ct) {
+					t.Errorf("GET %s: Content-Type %q, want %s", u, got, ct)
+				}
 				continue
 			}
 			var v any

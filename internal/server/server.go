@@ -69,7 +69,12 @@ type Server struct {
 	st     store.Store
 	mux    *http.ServeMux
 	routes []string
+	depc   depCache      // transit.go, fragility.go
 	subs   chan struct{} // the stream's subscribers
+	// backlog is the most notices the stream sends from the store to one
+	// client at once (a resume, a slow client catching up); past it the
+	// client is told it lost the older ones.
+	backlog int
 }
 
 // New returns the server.
@@ -80,15 +85,21 @@ func New(opts Options) *Server {
 	if opts.MaxSubscribers <= 0 {
 		opts.MaxSubscribers = DefaultMaxSubscribers
 	}
-	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux(), subs: make(chan struct{}, opts.MaxSubscribers)}
+	s := &Server{opts: opts, st: opts.Store, mux: http.NewServeMux(), subs: make(chan struct{}, opts.MaxSubscribers),
+		backlog: 1000}
 	s.handle("GET /api/v1/health", s.health)
 	s.handle("GET /api/v1/entities", s.entities)
 	s.handle("GET /api/v1/entities/{type}/{code}", s.entity)
 	s.handle("GET /api/v1/entities/{type}/{code}/signals", s.signals)
+	s.handle("GET /api/v1/entities/{type}/{code}/chart.svg", s.chartSVG)
+	s.handle("GET /api/v1/entities/asn/{code}/transit", s.transit)
+	s.handle("GET /api/v1/entities/country/{code}/fragility", s.countryFragilityHandler)
+	s.handle("GET /api/v1/fragility", s.fragilityRanking)
 	s.handle("GET /api/v1/events", s.events)
 	s.handle("GET /api/v1/events/{id}", s.event)
 	s.handle("GET /api/v1/status", s.status)
 	s.handle("GET /api/v1/stream", s.limitStream(s.stream))
+	s.handle("GET /api/v1/alerts/dead", s.deadLetters)
 	s.handle("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
@@ -106,7 +117,7 @@ func New(opts Options) *Server {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(b)
 	}
-	for _, p := range []string{"GET /country/{code}", "GET /asn/{code}", "GET /event/{id}"} {
+	for _, p := range []string{"GET /country/{code}", "GET /asn/{code}", "GET /event/{id}", "GET /fragility", "GET /embed/{type}/{code}"} {
 		s.mux.HandleFunc(p, index)
 	}
 	s.mux.HandleFunc("GET /{$}", index)
@@ -206,44 +217,41 @@ type entState struct {
 	ongoing int
 }
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	_, open, err := s.openState(r.Context())
-	if err != nil {
-		s.internal(w, err)
-		return
-	}
-	e := s.opts.Status
-	j := s.judging()
-	status := "ok"
-	if !j.Judged {
-		switch {
-		case e.Running():
-			status = "warming_up"
-		case !e.DataTime().IsZero():
-			status = "not_judged"
-		}
-	}
-	writeJSON(w, 200, map[string]any{"status": status, "version": s.opts.Version, "data_time": timeOrNil(e.DataTime()),
-		"route_events": e.RouteEvents(), "events_open": len(open), "running": e.Running(), "judging": j})
-}
-
 // JudgingJSON is what the detector judges, in status and health: the
 // coverage (per family: judged from when, or why not; records not
 // decoded), whether any family is judged, and the same as sentences.
 type JudgingJSON struct {
 	event.Coverage
+	Families   []FamilyJSON     `json:"families"`  // the coverage's, with their state
 	Undecoded  map[string]int64 `json:"undecoded"` // never omitted: {} when every record was decoded
 	Judged     bool             `json:"judged"`    // some family is judged
 	Statements []string         `json:"statements"`
+}
+
+// FamilyJSON is one family's coverage with its state: "judging" (from
+// judged_from), or "learning" (not judged yet: reason says why, e.g. the
+// live peers are still sending their tables), and the live peers that
+// signal when their tables are complete (BGP sessions, BMP), up now, and
+// how many of them are ready (0 and 0 for files, archives, RIS Live).
+type FamilyJSON struct {
+	event.FamilyCoverage
+	State      string `json:"state"`
+	Reason     string `json:"reason"`
+	Peers      int    `json:"peers"`
+	ReadyPeers int    `json:"ready_peers"`
 }
 
 // judging returns the Status's coverage for the API. Before any data the
 // coverage has no family; a statement says so.
 func (s *Server) judging() JudgingJSON {
 	c := s.opts.Status.Coverage()
-	j := JudgingJSON{Coverage: c, Undecoded: c.Undecoded, Judged: c.Judged(), Statements: c.Statements()}
-	if j.Families == nil {
-		j.Families = []event.FamilyCoverage{}
+	j := JudgingJSON{Coverage: c, Undecoded: c.Undecoded, Judged: c.Judged(), Statements: c.Statements(), Families: []FamilyJSON{}}
+	for _, fc := range c.Families {
+		f := FamilyJSON{FamilyCoverage: fc, State: "learning", Reason: fc.NotJudged, Peers: fc.LivePeers, ReadyPeers: fc.ReadyPeers}
+		if fc.JudgedFrom != nil {
+			f.State, f.Reason = "judging", fc.Note
+		}
+		j.Families = append(j.Families, f)
 	}
 	if j.Undecoded == nil {
 		j.Undecoded = map[string]int64{}
@@ -319,6 +327,9 @@ func (s *Server) entities(w http.ResponseWriter, r *http.Request) {
 		for _, e := range ents {
 			add("asn", e.Code, s.asName(e.Code))
 		}
+		for _, code := range s.transitOnly(r.Context()) { // transit.go
+			add("asn", code, s.asName(code))
+		}
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Get("q")))
 	if text != "" {
@@ -381,6 +392,9 @@ func (s *Server) entityCode(w http.ResponseWriter, r *http.Request) (typ, code s
 			return typ, code, true
 		}
 		if evs, err := s.st.Events(r.Context(), store.EventFilter{EntityType: event.OriginAS, EntityCode: code, Limit: 1}); err == nil && len(evs) > 0 {
+			return typ, code, true
+		}
+		if s.isTransit(r, code) { // on the paths of others: a transit AS
 			return typ, code, true
 		}
 		writeError(w, 404, "AS"+code+" not seen in the data")
@@ -744,39 +758,6 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{"data_time": timeOrNil(s.opts.Status.DataTime()), "ongoing": ongoing, "countries": countries,
 		"judging": s.judging()})
-}
-
-func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, 500, "streaming unsupported")
-		return
-	}
-	ch, cancel := s.opts.Hub.Subscribe()
-	defer cancel()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
-	e := s.opts.Status
-	tick, _ := json.Marshal(map[string]any{"data_time": timeOrNil(e.DataTime()), "route_events": e.RouteEvents()})
-	fmt.Fprintf(w, "retry: 2000\nevent: tick\ndata: %s\n\n", tick)
-	fl.Flush()
-	keep := time.NewTicker(15 * time.Second)
-	defer keep.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keep.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
-		case m := <-ch:
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", m.Event, m.Data)
-			fl.Flush()
-		}
-	}
 }
 
 func kindList() string {

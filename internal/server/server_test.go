@@ -297,7 +297,8 @@ func TestStream(t *testing.T) {
 	}
 	// A notice published by the engine reaches the subscriber.
 	evs, _ := eng.Store().Events(ctx, store.EventFilter{Limit: 1})
-	eng.Hub().PublishNotice(event.End, &evs[0].Event)
+	last, _ := eng.Store().LastNoticeSeq(ctx)
+	eng.Hub().PublishNotice(last+1, event.End, &evs[0].Event)
 	if ev, data := readEvent(); ev != "notice" || !strings.Contains(data, `"type":"end"`) || !strings.Contains(data, `"event":{"id":`) {
 		t.Errorf("notice message %s %s", ev, data)
 	}

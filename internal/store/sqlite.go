@@ -63,6 +63,33 @@ CREATE TABLE IF NOT EXISTS entities (
 	PRIMARY KEY (entity_type, entity_code)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notices (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	ekey     TEXT NOT NULL,    -- the event's natural key
+	type     TEXT NOT NULL,    -- start, escalate, end, retract
+	time     INTEGER NOT NULL, -- unix nanoseconds, data time of the change
+	event_id INTEGER NOT NULL,
+	json     TEXT NOT NULL,    -- the event as announced
+	created  INTEGER NOT NULL, -- unix nanoseconds, wall time
+	UNIQUE (ekey, type, time)
+);
+CREATE INDEX IF NOT EXISTS notices_time ON notices(time);
+CREATE TABLE IF NOT EXISTS deliveries (
+	seq      INTEGER NOT NULL,
+	sink     TEXT NOT NULL,
+	state    TEXT NOT NULL,    -- delivered or dead
+	attempts INTEGER NOT NULL,
+	error    TEXT NOT NULL,
+	time     INTEGER NOT NULL, -- unix nanoseconds, wall time of the last attempt
+	PRIMARY KEY (sink, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries(seq DESC) WHERE state = 'dead';
+CREATE TABLE IF NOT EXISTS alert_sinks (
+	sink     TEXT PRIMARY KEY,
+	from_seq INTEGER NOT NULL, -- the sink is sent the notices after this one
+	done_seq INTEGER NOT NULL  -- every notice up to this one is handled
+) WITHOUT ROWID;
+-- Before the outbox (kept for old stores; no longer written).
 CREATE TABLE IF NOT EXISTS dead_letters (
 	id       INTEGER PRIMARY KEY AUTOINCREMENT,
 	time     INTEGER NOT NULL,
@@ -98,9 +125,26 @@ func OpenSQLite(dir string) (*SQLite, error) {
 	}
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
+	if err := quickCheck(db); err != nil {
+		db.Close()
+		return nil, corrupt(path, dir, err)
+	}
+	var hadOutbox int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'notices'`).Scan(&hadOutbox); err != nil {
+		db.Close()
+		return nil, corrupt(path, dir, err)
+	}
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store %s: %w", path, err)
+		return nil, corrupt(path, dir, err)
+	}
+	if hadOutbox == 0 {
+		// A store from before the outbox: its notices up to the data time
+		// it reached were announced already.
+		if _, err := db.Exec(`INSERT OR IGNORE INTO meta (key, value) SELECT ?, value FROM meta WHERE key = ?`, MetaOutboxFrom, MetaDataTime); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
 	}
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
@@ -169,6 +213,9 @@ func (s *SQLite) write(ctx context.Context, tx *sql.Tx, b *Batch) ([]int64, erro
 	now := time.Now().UnixNano()
 	for i, op := range b.Events {
 		id, err := s.writeEvent(ctx, tx, op, local, now)
+		if err == nil && op.Notice != nil {
+			err = writeNotice(ctx, tx, op, id, now)
+		}
 		if err != nil {
 			k := op.Key
 			return nil, fmt.Errorf("event %s %s %s %s %s: %w", k.EntityType, k.EntityCode, k.Kind, k.Family, k.Start.Format(time.RFC3339), err)
@@ -550,40 +597,6 @@ func (s *SQLite) Meta(ctx context.Context, key string) (string, bool, error) {
 		return "", false, nil
 	}
 	return v, err == nil, err
-}
-
-// AddDeadLetter implements Store.
-func (s *SQLite) AddDeadLetter(ctx context.Context, d DeadLetter) error {
-	if d.Time.IsZero() {
-		d.Time = time.Now()
-	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO dead_letters (time, sink, payload, error, attempts) VALUES (?,?,?,?,?)`,
-		nanos(d.Time), d.Sink, string(d.Payload), d.Error, d.Attempts)
-	return err
-}
-
-// DeadLetters implements Store: the latest first.
-func (s *SQLite) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, sink, payload, error, attempts FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DeadLetter
-	for rows.Next() {
-		var d DeadLetter
-		var t int64
-		var p string
-		if err := rows.Scan(&d.ID, &t, &d.Sink, &p, &d.Error, &d.Attempts); err != nil {
-			return nil, err
-		}
-		d.Time, d.Payload = fromNanos(t), []byte(p)
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // PruneBins implements Store.

@@ -1,13 +1,17 @@
 // Package store keeps what `blackout serve` learns: the signal bins of
 // every entity, the events with their explanations, the entities seen with
 // their upstreams, a little metadata (how far the data went), and the alert
-// deliveries that failed. The default backend is SQLite (modernc.org/sqlite,
+// outbox: every notice of an event change, written in the same transaction
+// as the change, with what became of its delivery to each alert sink. The
+// default backend is SQLite (modernc.org/sqlite,
 // pure Go) in one file; the Store interface lets another backend come later.
 //
 // Every write is idempotent: bins are upserted on (entity, family, time)
 // and events on their natural key (entity, kind at start, family, start),
 // so replaying the same data again after a crash rewrites the same rows
-// and never adds one twice.
+// and never adds one twice. Notices are kept once per (event natural key,
+// notice type, data time): a replay after a crash adds only the notices
+// the crashed run had not stored, so each is announced once.
 package store
 
 import (
@@ -65,6 +69,44 @@ type EventOp struct {
 	ID     int64
 	Event  event.Event // a copy of the event; its ID is replaced by the stored one
 	Delete bool
+	// Notice, if set, is the notice announcing this change: it goes into
+	// the outbox in the same transaction as the change (unless the outbox
+	// holds it already). Write sets its Seq (0 when it was there).
+	Notice *NoticeOp
+}
+
+// NoticeOp is a notice handed in with its event operation.
+type NoticeOp struct {
+	Type  event.NoticeType
+	Time  time.Time   // data time of the change
+	Event event.Event // the event as readers see it (stored ids); the Writer fills it in
+	Seq   int64       // set by Write: the notice's sequence number, 0 if it was stored before
+}
+
+// Notice is a notice as the outbox keeps it.
+type Notice struct {
+	Seq     int64 // sequence number: 1, 2, ... in the order the notices were stored
+	Type    event.NoticeType
+	Time    time.Time   // data time of the change
+	Key     string      // the event's natural key (what orders one event's notices)
+	Event   event.Event // the event as it was announced
+	Created time.Time   // wall time it was stored
+}
+
+// Delivery states.
+const (
+	Delivered = "delivered"
+	Dead      = "dead"
+)
+
+// Delivery is what became of a notice's delivery to one alert sink.
+type Delivery struct {
+	Seq      int64
+	Sink     string
+	State    string // Delivered or Dead
+	Attempts int
+	Error    string    // the last attempt's error ("" when delivered)
+	Time     time.Time // wall time of the last attempt
 }
 
 // Entity is what is known of an entity seen in the data.
@@ -118,14 +160,17 @@ type EventFilter struct {
 	After       *Cursor        // continue after this position (exclusive)
 }
 
-// DeadLetter is an alert that could not be delivered.
+// DeadLetter is a notice that could not be delivered to a sink.
 type DeadLetter struct {
-	ID       int64
-	Time     time.Time // wall time of the last attempt
-	Sink     string
-	Payload  []byte
-	Error    string
-	Attempts int
+	Delivery
+	Notice Notice
+}
+
+// DeadFilter selects dead letters. Zero fields do not filter.
+type DeadFilter struct {
+	Sink  string
+	Seqs  []int64 // only these notices
+	Limit int     // default 100
 }
 
 // Store is a backend.
@@ -151,8 +196,29 @@ type Store interface {
 	Entities(ctx context.Context, typ event.EntityType) ([]Entity, error)
 	Entity(ctx context.Context, typ event.EntityType, code string) (*Entity, error)
 	Meta(ctx context.Context, key string) (string, bool, error)
-	AddDeadLetter(ctx context.Context, d DeadLetter) error
-	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// Notices returns up to limit notices with a sequence number above
+	// after, in order.
+	Notices(ctx context.Context, after int64, limit int) ([]Notice, error)
+	// NoticesOf returns the notices of an event by its natural key (Notice.Key), in order.
+	NoticesOf(ctx context.Context, key string) ([]Notice, error)
+	// NoticesIn returns the notices with from <= data time < until, in order.
+	NoticesIn(ctx context.Context, from, until time.Time) ([]Notice, error)
+	// LastNoticeSeq returns the highest notice sequence number (0 if none).
+	LastNoticeSeq(ctx context.Context) (int64, error)
+	// Sink registers an alert sink the first time it is seen (it then
+	// starts after the latest notice: a new sink is not sent the
+	// history) and returns the sequence number it starts after and the
+	// one up to which every notice is handled.
+	Sink(ctx context.Context, name string) (from, done int64, err error)
+	// SetSinkDone records that every notice up to done is handled for the sink.
+	SetSinkDone(ctx context.Context, name string, done int64) error
+	// Handled returns the notices in (after, through] with a delivery
+	// recorded for the sink.
+	Handled(ctx context.Context, sink string, after, through int64) (map[int64]bool, error)
+	// RecordDelivery records (or replaces) what became of a delivery.
+	RecordDelivery(ctx context.Context, d Delivery) error
+	// DeadLetters returns the dead letters, the latest first.
+	DeadLetters(ctx context.Context, f DeadFilter) ([]DeadLetter, error)
 	// PruneBins deletes the bins before t and returns how many went.
 	PruneBins(ctx context.Context, before time.Time) (int64, error)
 	Close() error
@@ -164,4 +230,11 @@ const (
 	MetaSource   = "source"       // a description of the source (files and their sizes)
 	MetaEvents   = "route_events" // route events fed up to data_time
 	MetaBin      = "bin"          // the bin width (a Go duration)
+	// MetaOutboxFrom is the data time the outbox started at, in a store
+	// made before it had one: the notices up to it were announced by the
+	// older version and are not stored again.
+	MetaOutboxFrom = "outbox_from"
+	// MetaAlertsFloor is the notice sequence number up to which no alert
+	// is sent (set by a rebuild, whose notices were announced before).
+	MetaAlertsFloor = "alerts_floor"
 )

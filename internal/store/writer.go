@@ -27,6 +27,26 @@ type WriterOptions struct {
 	// the rows written and the error. It runs on the goroutine that
 	// flushes (normally Run's).
 	Observe func(d time.Duration, rows int, err error)
+	// Committed, if set, is called after every flush that stored new
+	// notices, with them in order (their Seq set). It runs on the
+	// goroutine that flushes; it must not call the Writer.
+	Committed func([]Notice)
+	// MaxBuffered bounds what is kept while writes fail, in rows (default
+	// 8 x MaxBins): past it, Run stops taking hand-ins (they wait, see
+	// Queue) until a write succeeds. Nothing handed in is dropped.
+	MaxBuffered int
+	// RetryMin and RetryMax bound the wait between tries of a failing
+	// write: it doubles from RetryMin up to RetryMax (defaults 1s and 30s).
+	RetryMin, RetryMax time.Duration
+}
+
+// Health is the state of the writer's writes.
+type Health struct {
+	Err       error     // the last write's error (nil: the last one succeeded)
+	Since     time.Time // wall time writes began failing (zero when they work)
+	Failures  int       // writes failed in a row
+	Queued    int       // rows kept for the next try
+	NextRetry time.Time // wall time of the next try (zero when none is due)
 }
 
 // Writer hands the pipeline's writes to one writer goroutine (Run) through
@@ -57,7 +77,8 @@ type Writer struct {
 	lastID int64              // the highest id assigned
 
 	mu      sync.Mutex
-	err     error         // the last flush error
+	err     error // the last flush error
+	health  Health
 	runDone chan struct{} // non-nil while Run runs; closed when it returns
 	stop    chan struct{} // closed by Close
 	closed  bool
@@ -71,7 +92,10 @@ type Writer struct {
 	dataTime    time.Time
 	routeEvents int64
 	dirty       bool // progress changed since the last flush
-	failed      bool // the last flush failed: wait for the timer to retry
+	failed      bool // the last flush failed: wait for the retry timer
+	urgent      bool // a notice is buffered: flush once the channel is empty
+	backoff     time.Duration
+	retryAt     time.Time
 	lastPrune   time.Time
 }
 
@@ -123,6 +147,15 @@ func NewWriter(ctx context.Context, st Store, opts WriterOptions) (*Writer, erro
 	}
 	if opts.Queue <= 0 {
 		opts.Queue = 8192
+	}
+	if opts.MaxBuffered <= 0 {
+		opts.MaxBuffered = 8 * opts.MaxBins
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = time.Second
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = max(opts.RetryMin, 30*time.Second)
 	}
 	last, err := st.LastBinTime(ctx)
 	if err != nil {
@@ -196,18 +229,37 @@ func (w *Writer) SetMeta(k, v string) {
 // (the DetID of an earlier op), is replaced by that event's stored id, or
 // dropped if unknown. A deletion (a retracted transient) forgets the key.
 // The writer keeps op.Event's slices: hand in a copy (event.Event.Clone).
+// With op.Notice set, the notice goes into the outbox in the same
+// transaction, with the event as readers see it (the stored ids; for a
+// deletion, the id the event had); Committed hears of it once stored.
 func (w *Writer) Event(op EventOp) int64 {
 	k := keyOf(op.Key)
 	w.idMu.Lock()
 	var id int64
 	if op.Delete {
-		if old, ok := w.ids[k]; ok {
+		old, ok := w.ids[k]
+		if ok {
 			delete(w.ids, k)
 			if op.DetID != 0 && w.detIDs[op.DetID] == old {
 				delete(w.detIDs, op.DetID)
 			}
 		}
 		op.ID = 0
+		if op.Notice != nil {
+			// The retraction is announced with the id the event had.
+			n := *op.Notice
+			n.Event = op.Event
+			n.Event.ID = int(old)
+			if p := n.Event.PrecededBy; p != nil {
+				if sid, ok := w.detIDs[*p]; ok {
+					v := int(sid)
+					n.Event.PrecededBy = &v
+				} else {
+					n.Event.PrecededBy = nil
+				}
+			}
+			op.Notice = &n
+		}
 	} else {
 		id = w.ids[k]
 		if id == 0 {
@@ -227,6 +279,11 @@ func (w *Writer) Event(op EventOp) int64 {
 			} else {
 				op.Event.PrecededBy = nil
 			}
+		}
+		if op.Notice != nil {
+			n := *op.Notice
+			n.Event = op.Event
+			op.Notice = &n
 		}
 	}
 	w.idMu.Unlock()
@@ -248,6 +305,13 @@ func (w *Writer) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
+}
+
+// Health returns the state of the writes.
+func (w *Writer) Health() Health {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.health
 }
 
 // running returns the channel Run closes when it returns, or nil when no
@@ -277,8 +341,21 @@ func (w *Writer) send(it item) {
 			}
 		}
 		if w.io.TryLock() {
-			w.drain(context.Background())
-			w.apply(context.Background(), it)
+			bg := context.Background()
+			w.drain(bg)
+			if w.failed && w.buffered() >= w.opts.MaxBuffered {
+				// Full while writes fail: try again when due, else wait.
+				if !time.Now().Before(w.retryAt) {
+					_ = w.flush(bg)
+				}
+				if w.failed && w.buffered() >= w.opts.MaxBuffered {
+					wait := time.Until(w.retryAt)
+					w.io.Unlock()
+					time.Sleep(max(wait, time.Millisecond))
+					continue
+				}
+			}
+			w.apply(bg, it)
 			w.io.Unlock()
 			return
 		}
@@ -354,20 +431,39 @@ func (w *Writer) Run(ctx context.Context) {
 		close(done)
 		w.mu.Unlock()
 	}()
-	t := time.NewTicker(w.opts.Interval)
+	t := time.NewTimer(w.opts.Interval)
 	defer t.Stop()
 	for {
+		in := w.ch
+		if w.failed && w.buffered() >= w.opts.MaxBuffered {
+			in = nil // full while writes fail: hand-ins wait (nothing is dropped)
+		}
 		select {
-		case it := <-w.ch:
+		case it := <-in:
 			w.apply(ctx, it)
+			if w.urgent && !w.failed && len(w.ch) == 0 {
+				_ = w.flush(ctx) // announce notices without waiting for the timer
+			}
 		case <-t.C:
-			_ = w.flush(ctx)
+			if !w.failed || !time.Now().Before(w.retryAt) {
+				_ = w.flush(ctx)
+			}
+			next := w.opts.Interval
+			if w.failed {
+				next = max(time.Until(w.retryAt), time.Millisecond)
+			}
+			t.Reset(next)
 		case <-ctx.Done():
 			return
 		case <-w.stop:
 			return
 		}
 	}
+}
+
+// buffered returns the rows buffered. The caller holds io.
+func (w *Writer) buffered() int {
+	return len(w.buf.Bins) + len(w.buf.Events) + len(w.buf.Entities) + len(w.buf.Meta)
 }
 
 // Close writes everything handed in, stops Run and waits for it (or for
@@ -415,6 +511,9 @@ func (w *Writer) apply(ctx context.Context, it item) {
 		w.buf.Entities = append(w.buf.Entities, *it.entity)
 	case itemEvent:
 		w.buf.Events = append(w.buf.Events, *it.op)
+		if it.op.Notice != nil {
+			w.urgent = true
+		}
 	case itemMeta:
 		if w.buf.Meta == nil {
 			w.buf.Meta = map[string]string{}
@@ -444,18 +543,44 @@ func (w *Writer) flush(ctx context.Context) error {
 	}
 	start := time.Now()
 	_, err := w.st.Write(ctx, &w.buf)
-	rows := len(w.buf.Bins) + len(w.buf.Events) + len(w.buf.Entities) + len(w.buf.Meta)
+	rows := w.buffered()
 	if w.opts.Observe != nil {
 		w.opts.Observe(time.Since(start), rows, err)
 	}
+	w.failed = err != nil
 	w.mu.Lock()
 	w.err = err
-	w.mu.Unlock()
-	w.failed = err != nil
 	if err != nil {
-		// Keep the batch for the next try (writes are idempotent).
+		// Keep the batch for the next try (writes are idempotent), after
+		// a wait that doubles.
+		if w.backoff == 0 {
+			w.backoff = w.opts.RetryMin
+			w.health.Since = start
+		} else {
+			w.backoff = min(2*w.backoff, w.opts.RetryMax)
+		}
+		w.retryAt = time.Now().Add(w.backoff)
+		w.health = Health{Err: err, Since: w.health.Since, Failures: w.health.Failures + 1, Queued: rows, NextRetry: w.retryAt}
+	} else {
+		w.backoff = 0
+		w.health = Health{}
+	}
+	w.mu.Unlock()
+	if err != nil {
 		return err
 	}
+	if w.urgent || w.opts.Committed != nil {
+		var fresh []Notice
+		for _, op := range w.buf.Events {
+			if n := op.Notice; n != nil && n.Seq != 0 {
+				fresh = append(fresh, Notice{Seq: n.Seq, Type: n.Type, Time: n.Time, Key: KeyString(op.Key), Event: n.Event, Created: start})
+			}
+		}
+		if len(fresh) > 0 && w.opts.Committed != nil {
+			w.opts.Committed(fresh)
+		}
+	}
+	w.urgent = false
 	w.buf = Batch{}
 	if w.opts.Retention > 0 && !w.dataTime.IsZero() && w.dataTime.Sub(w.lastPrune) >= time.Hour {
 		w.lastPrune = w.dataTime

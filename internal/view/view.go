@@ -58,6 +58,13 @@ type Config struct {
 	// its announcement is treated as a withdrawal of the prefix by that
 	// peer (RFC 7606's treat-as-withdraw) and counted (LongPaths).
 	MaxPathLen int
+	// MaxPrefixes caps each peer's table, by family (0: no cap). A peer
+	// that goes over it is reported (PeerMaxPrefix), its routes are
+	// dropped and its further routes ignored until its session changes
+	// state; OnMaxPrefix, if set, is told (a BGP collector closes the
+	// session). It must not block.
+	MaxPrefixes [2]int
+	OnMaxPrefix func(peer bgp.Peer, f bgp.Family, limit int)
 }
 
 // DefaultMaxPathLen is Config.MaxPathLen's default.
@@ -94,11 +101,13 @@ type PeerEventKind uint8
 
 // Peer event kinds.
 const (
-	PeerDown     PeerEventKind = iota + 1 // the BGP session left Established
-	PeerUp                                // the session is Established again, or a flushed peer re-announces
-	PeerFlush                             // the peer withdrew most of its table within seconds
-	PeerFullFeed                          // the peer joined the full-feed set
-	PeerPartial                           // the peer left the full-feed set (its table shrank)
+	PeerDown      PeerEventKind = iota + 1 // the BGP session left Established
+	PeerUp                                 // the session is Established again, or a flushed peer re-announces
+	PeerFlush                              // the peer withdrew most of its table within seconds
+	PeerFullFeed                           // the peer joined the full-feed set
+	PeerPartial                            // the peer left the full-feed set (its table shrank)
+	PeerReady                              // a live peer's table of a family is complete (End-of-RIB or quiet)
+	PeerMaxPrefix                          // the peer went over its maximum prefix count; its routes are dropped
 )
 
 // String returns the kind's name.
@@ -114,6 +123,10 @@ func (k PeerEventKind) String() string {
 		return "full_feed"
 	case PeerPartial:
 		return "partial_feed"
+	case PeerReady:
+		return "ready"
+	case PeerMaxPrefix:
+		return "max_prefix"
 	}
 	return "peer_event"
 }
@@ -124,9 +137,10 @@ type PeerEvent struct {
 	Start    time.Time // for PeerFlush: the first withdrawal of the burst
 	Kind     PeerEventKind
 	Peer     bgp.Peer
-	Index    int       // the peer's index in the view
-	Routes   int       // routes the peer had (down, flush) or has (up, full feed)
-	OldState bgp.State // for PeerDown and PeerUp
+	Index    int        // the peer's index in the view
+	Routes   int        // routes the peer had (down, flush, max prefix) or has (up, full feed, ready)
+	Family   bgp.Family // for PeerReady and PeerMaxPrefix
+	OldState bgp.State  // for PeerDown and PeerUp
 	NewState bgp.State
 }
 
@@ -159,6 +173,12 @@ type peerState struct {
 	winIDs   []PrefixID // the window's withdrawals of prefixes then visible
 	refill   bool       // re-announcing after a flush
 	hint     pathHint   // the path of the peer's last announcement
+	// Readiness (live sources that signal it, bgp.Event.SignalsReady):
+	// the peer is learning its table of a family until its EndOfRIB, and
+	// is no full-feed peer of that family meanwhile.
+	signals bool
+	loading [2]bool
+	limited bool // over MaxPrefixes: its routes are ignored
 }
 
 // View is the routing view. The zero value is not usable; use New.
@@ -184,6 +204,7 @@ type View struct {
 	lastPeer int
 	lastKey  bgp.Peer
 	long     int64 // announcements dropped for their path's length
+	nSignals int   // peers that ever signalled readiness
 }
 
 // New returns an empty view reporting to obs (which may be nil).
@@ -235,6 +256,10 @@ func (v *View) Apply(ev *bgp.Event) {
 	if v.nextRef.IsZero() {
 		v.nextRef = t.Add(v.cfg.RefreshEvery)
 	}
+	if ev.Kind == bgp.EndOfRIB {
+		v.endOfRIB(t, ev)
+		return
+	}
 	if ev.Prefix.IsValid() {
 		f := fam(ev.Prefix)
 		if v.first[f].IsZero() {
@@ -249,7 +274,7 @@ func (v *View) Apply(ev *bgp.Event) {
 	ps := v.peers[pi]
 	switch ev.Kind {
 	case bgp.PeerState:
-		v.peerState(t, pi, ps, ev.OldState, ev.NewState)
+		v.peerState(t, pi, ps, ev)
 	case bgp.Announce:
 		if !ps.up && !ev.RIB {
 			// Routes from a peer whose session we saw go down mean it is back.
@@ -401,7 +426,9 @@ func (ps *peerState) each(fn func(id PrefixID, path PathID)) {
 	}
 }
 
-// forget drops every route of the peer, releasing their paths.
+// forget drops every route of a peer (not withdrawals: the routes are
+// unknown now), releasing their paths. The peer must have left the
+// full-feed set.
 func (v *View) forget(ps *peerState) {
 	ps.each(func(_ PrefixID, path PathID) { v.paths.release(path) })
 	for _, rs := range ps.addPath {
@@ -418,6 +445,9 @@ func (v *View) forget(ps *peerState) {
 func (v *View) LongPaths() int64 { return v.long }
 
 func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
+	if ps.limited {
+		return
+	}
 	path, ok := v.paths.intern(ev.Attrs.Path, &ps.hint, v.cfg.MaxPathLen)
 	if !ok {
 		v.long++
@@ -458,6 +488,10 @@ func (v *View) announced(t time.Time, pi int, ps *peerState, ev *bgp.Event, id P
 			ps.n4++
 		} else {
 			ps.n6++
+		}
+		if lim := v.cfg.MaxPrefixes[f]; lim > 0 && ps.size(f) > lim {
+			v.overLimit(t, pi, ps, f, lim)
+			return
 		}
 	}
 	if ps.flushed && !ps.refill {
@@ -592,7 +626,17 @@ func (v *View) reevaluate(t time.Time) {
 	}
 }
 
-func (v *View) peerState(t time.Time, pi int, ps *peerState, old, nw bgp.State) {
+func (v *View) peerState(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
+	old, nw := ev.OldState, ev.NewState
+	ps.limited = false
+	ps.loading = [2]bool{}
+	if nw == bgp.StateEstablished && ev.SignalsReady {
+		if !ps.signals {
+			v.nSignals++
+		}
+		ps.signals = true
+		ps.loading = [2]bool{true, true}
+	}
 	if nw == bgp.StateEstablished {
 		if !ps.up {
 			ps.up = true
@@ -610,6 +654,54 @@ func (v *View) peerState(t time.Time, pi int, ps *peerState, old, nw bgp.State) 
 	// The routes are unknown now, not withdrawn: forget them.
 	v.forget(ps)
 	v.reevaluate(t)
+}
+
+// overLimit handles a peer whose table of family f went over
+// Config.MaxPrefixes: a peer event, its routes dropped, its further routes
+// ignored until its session changes state.
+func (v *View) overLimit(t time.Time, pi int, ps *peerState, f int, limit int) {
+	routes := ps.n4 + ps.n6
+	ps.limited = true
+	v.obs.Peer(PeerEvent{Time: t, Kind: PeerMaxPrefix, Peer: ps.peer, Index: pi, Routes: routes, Family: bgp.Family(f)})
+	v.leave(t, pi, ps)
+	v.forget(ps)
+	v.reevaluate(t)
+	if v.cfg.OnMaxPrefix != nil {
+		v.cfg.OnMaxPrefix(ps.peer, bgp.Family(f), limit)
+	}
+}
+
+// endOfRIB handles a live peer's EndOfRIB: the peer is ready for the
+// family, and the full-feed set is re-evaluated at once.
+func (v *View) endOfRIB(t time.Time, ev *bgp.Event) {
+	f := fam(ev.Prefix)
+	pi := v.peerIndex(ev.Peer)
+	ps := v.peers[pi]
+	if !ps.loading[f] {
+		return
+	}
+	ps.loading[f] = false
+	v.obs.Peer(PeerEvent{Time: t, Kind: PeerReady, Peer: ps.peer, Index: pi, Routes: ps.size(f), Family: bgp.Family(f)})
+	v.Refresh()
+}
+
+// Readiness returns, for family f, how many peers that signal readiness
+// (live BGP sessions, BMP) are up, and how many of them are ready (their
+// table of f is complete). Both are 0 when no source signals readiness
+// (files, archives, RIS Live).
+func (v *View) Readiness(f bgp.Family) (peers, ready int) {
+	if f > bgp.IPv6 || v.nSignals == 0 {
+		return 0, 0 // no such source: nothing to look at on every event of a replay
+	}
+	for _, ps := range v.peers {
+		if ps.signals && ps.up {
+			peers++
+			if !ps.loading[f] {
+				ready++
+			}
+		}
+	}
+	return peers, ready
 }
 
 // leave takes a peer out of the full-feed set for both families.
@@ -661,7 +753,7 @@ func (v *View) Refresh() {
 	for f := 0; f < 2; f++ {
 		largest := 0
 		for _, ps := range v.peers {
-			if ps.up && !ps.flushed {
+			if ps.up && !ps.flushed && !ps.loading[f] {
 				largest = max(largest, ps.size(f))
 			}
 		}
@@ -675,7 +767,7 @@ func (v *View) Refresh() {
 			if ps.flushed && ps.size(f) >= need {
 				ps.flushed = false // refilled after a flush
 			}
-			want := ps.up && !ps.flushed && ps.size(f) >= need
+			want := ps.up && !ps.flushed && !ps.loading[f] && ps.size(f) >= need
 			if want != ps.isFull(f) {
 				changed = true
 				v.setFull(t, pi, ps, f, want)

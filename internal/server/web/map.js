@@ -4,7 +4,7 @@
 import { NUM2A2, NAMES } from './iso3166.js';
 
 const SVGNS = 'http://www.w3.org/2000/svg';
-const W = 960, S = W / (2 * 2.7352), TOP = 84, BOTTOM = -57;
+const W = 960, S = W / (2 * 2.7352), TOP = 90, BOTTOM = -90;
 
 // Natural Earth I projection (Šavrič et al. 2011), radians in, unit plane out.
 function project(lon, lat) {
@@ -67,6 +67,10 @@ function area(pts) {
   return Math.abs(s / 2);
 }
 
+// SMALL is the size (px of the 960-wide map) under which a country gets a
+// marker whatever its state, so that it can be seen and clicked.
+const SMALL = 9;
+
 const ALIAS = { 'Kosovo': 'XK', 'N. Cyprus': 'CY', 'Somaliland': 'SO' };
 
 let shapes; // [{cc, name, d, cx, cy}]
@@ -76,7 +80,6 @@ async function load() {
   const arcs = decodeArcs(topo);
   shapes = [];
   for (const g of topo.objects.countries.geometries) {
-    if (g.id === '010') continue; // Antarctica: no room, no networks of interest
     const cc = NUM2A2[g.id] || ALIAS[g.properties.name];
     if (!cc) continue;
     const polys = g.type === 'Polygon' ? [g.arcs] : g.type === 'MultiPolygon' ? g.arcs : [];
@@ -90,12 +93,13 @@ async function load() {
         });
       });
     }
-    let cx = 0, cy = 0;
+    let cx = 0, cy = 0, size = 0;
     if (best) {
       const xs = best.map(p => p[0]), ys = best.map(p => p[1]);
       cx = (Math.min(...xs) + Math.max(...xs)) / 2; cy = (Math.min(...ys) + Math.max(...ys)) / 2;
+      size = Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys));
     }
-    shapes.push({ cc, name: NAMES[cc] || g.properties.name, d, cx, cy });
+    shapes.push({ cc, name: NAMES[cc] || g.properties.name, d, cx, cy, small: size < SMALL });
   }
   return shapes;
 }
@@ -130,22 +134,34 @@ export async function createMap(container) {
   root.append(gShapes, gMarks);
   container.replaceChildren(root);
 
-  return function update(states = {}, recent = new Map()) {
+  // seen, when given, holds the countries with data: the others are
+  // "nodata", not "normal" (nothing was judged there).
+  return function update(states = {}, recent = new Map(), seen = null) {
     gMarks.replaceChildren();
     for (const [cc, { s, paths }] of byCC) {
-      const st = states[cc] || 'normal';
+      const st = states[cc] || (!seen || seen.has(cc) ? 'normal' : 'nodata');
       const rec = recent.get(cc);
       for (const p of paths) {
         p.setAttribute('class', `c state-${st}${rec ? ' recent' : ''}`);
         p.setAttribute('data-state', st);
-        p.querySelector('title').textContent = `${s.name} (${cc}): ${st}${rec ? ' — ' + rec : ''}`;
+        p.querySelector('title').textContent = `${s.name} (${cc}): ${st === 'nodata' ? 'no data' : st}${rec ? ' — ' + rec : ''}`;
       }
-      if (st !== 'normal' || rec) {
-        // A marker, so that small countries in trouble are seen.
+      if (st !== 'normal' || rec || s.small) {
+        // A marker, so that small countries are seen, and a label with
+        // the code for those in trouble or with an event.
+        const flagged = (st !== 'normal' && st !== 'nodata') || rec;
+        if (!flagged && !s.small) continue;
         const a = svg('a', { href: '/country/' + cc, 'aria-label': `${s.name}: ${st}${rec ? ', ' + rec : ''}` });
-        const c = svg('circle', { cx: s.cx.toFixed(1), cy: s.cy.toFixed(1), r: st === 'normal' ? 5 : 7, class: `mark state-${st}`, 'data-cc': cc });
+        const c = svg('circle', { cx: s.cx.toFixed(1), cy: s.cy.toFixed(1), r: flagged ? (st === 'normal' ? 6 : 8) : 3.2,
+          class: `mark state-${st}${flagged ? '' : ' small'}${rec ? ' recent' : ''}`, 'data-cc': cc });
         const t = svg('title'); t.textContent = `${s.name} (${cc}): ${st}${rec ? ' — ' + rec : ''}`;
-        c.append(t); a.append(c); gMarks.append(a);
+        c.append(t); a.append(c);
+        if (flagged) {
+          const lbl = svg('text', { x: (s.cx + 11).toFixed(1), y: (s.cy + 4).toFixed(1), class: `mark-label state-${st}` });
+          lbl.textContent = cc;
+          a.append(lbl);
+        }
+        gMarks.append(a);
       }
     }
   };

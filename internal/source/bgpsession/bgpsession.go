@@ -3,35 +3,38 @@
 // and every route each of them sends becomes a bgp.Event. It never
 // announces anything.
 //
-// The BGP protocol is GoBGP's (github.com/osrg/gobgp/v4, used as a library):
-// a BgpServer listens, neighbors are configured one by one or accepted from
-// address ranges (dynamic neighbors of a peer group that accepts any AS), the
-// global import and export policies reject everything (nothing reaches the
-// Loc-RIB, nothing is advertised), and the source follows GoBGP's per-peer
-// pre-policy Adj-RIB-In update stream and its peer state stream.
+// The speaker is blackout's own (session.go): it only listens, negotiates
+// the OPEN, answers keepalives and decodes UPDATEs with the decoder the
+// MRT and BMP readers use (wire.UpdateDecoder). It replaced GoBGP (used as
+// a library until issue 12) because a collector facing the Internet must
+// bound what a connection costs before it costs it: GoBGP allocates a
+// peer (FSM goroutines, channels, an Adj-RIB-In per family that duplicates
+// the view's tables) for every accepted connection before the OPEN is
+// read, has no cap on sessions, no handshake timeout of its own and no way
+// to say why a peer was turned away; 3,000 connections that sent only an
+// OPEN took 1.4 GB and kept it. Here a connection costs a goroutine and a
+// 4 KB buffer until its OPEN is accepted, at most MaxSessions of them
+// exist, and each must reach Established within HandshakeTimeout.
 //
 // A session that goes down is one PeerState event (Established -> Idle);
-// the withdrawals GoBGP generates internally for the routes of a peer that
-// went down are not forwarded (they are on GoBGP's separate Adj-RIB-In
-// withdraw stream, which this source does not follow): the view drops a down
-// peer's routes by itself.
+// its routes are not withdrawn one by one (the view drops a down peer's
+// routes by itself). A session that comes up is a PeerState event with
+// SignalsReady, and each family's table, once complete (End-of-RIB, or a
+// quiet table: source.Readiness), an EndOfRIB event.
 package bgpsession
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	api "github.com/osrg/gobgp/v4/api"
-	"github.com/osrg/gobgp/v4/pkg/apiutil"
-	gbgp "github.com/osrg/gobgp/v4/pkg/packet/bgp"
-	"github.com/osrg/gobgp/v4/pkg/server"
 )
 
 // Neighbor is a router configured to peer with the collector.
@@ -39,6 +42,13 @@ type Neighbor struct {
 	Addr netip.Addr
 	AS   uint32 // 0: accept whatever AS the router announces in its OPEN
 }
+
+// Defaults of Config's limits.
+const (
+	DefaultMaxSessions      = 256
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultHoldTime         = 90 * time.Second
+)
 
 // Config configures a collector.
 type Config struct {
@@ -52,22 +62,47 @@ type Config struct {
 	// Neighbors are routers configured one by one.
 	Neighbors []Neighbor
 	// Accept lists address ranges from which any router may peer, with any
-	// AS (GoBGP dynamic neighbors).
+	// AS.
 	Accept []netip.Prefix
 	// Collector names the collector in the events' Peer.Collector (default
 	// "bgp:" + Listen).
 	Collector string
-	// Logger receives GoBGP's log and the source's (default: discard
-	// below warnings).
-	Logger *slog.Logger
+	// Logf receives one line per session up and down, peer ready, and
+	// connection turned away with the reason (default: discard).
+	Logf func(format string, args ...any)
+	// MaxSessions caps the connections open at once, established or not
+	// (default DefaultMaxSessions); one more is closed at once.
+	MaxSessions int
+	// HandshakeTimeout is how long a connection may take from accept to
+	// Established (default DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
+	// HoldTime is the hold time the collector proposes (default
+	// DefaultHoldTime; the smaller of both sides' applies).
+	HoldTime time.Duration
+	// Quiet is how long a table must stop growing to be complete without
+	// an End-of-RIB marker (default source.DefaultQuiet).
+	Quiet time.Duration
+}
+
+// Stats counts what the collector did.
+type Stats struct {
+	Accepted    atomic.Int64 // TCP connections accepted
+	Rejected    atomic.Int64 // connections turned away (not allowed, bad OPEN, over the cap, timeouts)
+	Established atomic.Int64 // sessions that reached Established
+	Open        atomic.Int64 // connections open now
+	Sessions    atomic.Int64 // sessions established now
 }
 
 // Collector is a passive BGP route collector; it implements source.Runner.
 type Collector struct {
-	cfg Config
+	cfg   Config
+	stats Stats
+	slots chan struct{} // one per open connection
 
-	mu     sync.Mutex
-	peerAS map[netip.Addr]uint32 // AS of each established peer (GoBGP forgets it for any-AS peers on down)
+	mu       sync.Mutex
+	ln       net.Listener
+	sessions map[netip.Addr]*session // established (or in OpenConfirm) by peer address
+	logs     logLimiter
 }
 
 // New returns a collector source; nothing listens until Run.
@@ -94,297 +129,221 @@ func New(cfg Config) (*Collector, error) {
 	if cfg.Collector == "" {
 		cfg.Collector = "bgp:" + cfg.Listen.String()
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
 	}
-	return &Collector{cfg: cfg, peerAS: map[netip.Addr]uint32{}}, nil
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.HoldTime <= 0 {
+		cfg.HoldTime = DefaultHoldTime
+	}
+	if cfg.HoldTime < 3*time.Second {
+		cfg.HoldTime = 3 * time.Second
+	}
+	return &Collector{cfg: cfg, slots: make(chan struct{}, cfg.MaxSessions), sessions: map[netip.Addr]*session{}}, nil
 }
 
 // Name returns "bgp ADDR:PORT".
-func (s *Collector) Name() string { return "bgp " + s.cfg.Listen.String() }
+func (c *Collector) Name() string { return "bgp " + c.cfg.Listen.String() }
 
-const peerGroup = "blackout-accept"
+// CollectorName is the Peer.Collector of the collector's events.
+func (c *Collector) CollectorName() string { return c.cfg.Collector }
 
-// allowOwnAS keeps routes whose AS path holds the collector's own AS:
-// GoBGP would drop them as loops before the pre-policy stream, and a
-// collector must see every route its peers have.
-const allowOwnAS = 255
+// Stats returns the collector's counters.
+func (c *Collector) Stats() *Stats { return &c.stats }
 
-func afiSafis() []*api.AfiSafi {
-	fams := []*api.Family{
-		{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
-		{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST},
+// Listen opens the listening socket (Run calls it when it was not).
+func (c *Collector) Listen(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ln != nil {
+		return nil
 	}
-	out := make([]*api.AfiSafi, len(fams))
-	for i, f := range fams {
-		out[i] = &api.AfiSafi{
-			Config:   &api.AfiSafiConfig{Family: f, Enabled: true},
-			AddPaths: &api.AddPaths{Config: &api.AddPathsConfig{Receive: true}},
-		}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", c.cfg.Listen.String())
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Name(), err)
 	}
-	return out
+	c.ln = ln
+	return nil
 }
 
-// Run starts the collector and delivers events until ctx is done.
-func (s *Collector) Run(ctx context.Context, out chan<- bgp.Event) error {
-	srv := server.NewBgpServer(server.LoggerOption(s.cfg.Logger, nil))
-	go srv.Serve()
-	defer srv.Stop()
-
-	port := int32(s.cfg.Listen.Port())
-	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn:             s.cfg.LocalAS,
-		RouterId:        s.cfg.RouterID.String(),
-		ListenPort:      port,
-		ListenAddresses: []string{s.cfg.Listen.Addr().String()},
-	}})
-	if err != nil {
-		return fmt.Errorf("%s: start: %w", s.Name(), err)
+// Addr returns the listening address (nil before Listen).
+func (c *Collector) Addr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ln == nil {
+		return nil
 	}
-	defer func() { _ = srv.StopBgp(context.Background(), &api.StopBgpRequest{}) }()
+	return c.ln.Addr()
+}
 
-	// Nothing enters the Loc-RIB (routes are read before import policy)
-	// and nothing is advertised.
-	for _, dir := range []api.PolicyDirection{api.PolicyDirection_POLICY_DIRECTION_IMPORT, api.PolicyDirection_POLICY_DIRECTION_EXPORT} {
-		err := srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-			Name: "global", Direction: dir, DefaultAction: api.RouteAction_ROUTE_ACTION_REJECT,
-		}})
+// Run accepts sessions and delivers their events until ctx is done.
+func (c *Collector) Run(ctx context.Context, out chan<- bgp.Event) error {
+	if err := c.Listen(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	ln := c.ln
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	c.cfg.Logf("bgp %s: listening as AS%d (router id %s), %d neighbors, %d accepted ranges, at most %d sessions",
+		c.cfg.Listen, c.cfg.LocalAS, c.cfg.RouterID, len(c.cfg.Neighbors), len(c.cfg.Accept), c.cfg.MaxSessions)
+	for {
+		conn, err := ln.Accept()
 		if err != nil {
-			return fmt.Errorf("%s: global policy: %w", s.Name(), err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("%s: accept: %w", c.Name(), err)
 		}
-	}
-
-	// Watch before adding peers so that no update is missed. The callbacks
-	// run on one GoBGP goroutine, in order: a peer's Established comes
-	// before its routes, its routes before its down.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	conv := &converter{collector: s.cfg.Collector}
-	send := func(ev bgp.Event) bool {
+		c.stats.Accepted.Add(1)
+		remote := netip.Addr{}
+		if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+			remote = ta.AddrPort().Addr().Unmap()
+		}
+		// Turned away before anything is allocated for them: addresses
+		// that may not peer, and connections over the cap.
+		nb, ok := c.allowed(remote)
+		if !ok {
+			conn.Close()
+			c.reject(remote, 0, "not in --bgp-peer or --bgp-accept")
+			continue
+		}
 		select {
-		case out <- ev:
-			return true
-		case <-wctx.Done():
-			return false
-		}
-	}
-	err = srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{
-		OnPathUpdate: func(paths []*apiutil.Path, ts time.Time) {
-			for _, p := range paths {
-				ev, ok := conv.path(p, ts)
-				if !ok {
-					continue
-				}
-				s.mu.Lock()
-				if as, ok := s.peerAS[ev.Peer.Addr]; ok && ev.Peer.AS == 0 {
-					ev.Peer.AS = bgp.ASN(as)
-				}
-				s.mu.Unlock()
-				if !send(ev) {
-					return
-				}
-			}
-		},
-		OnPeerUpdate: func(pe *apiutil.WatchEventMessage_PeerEvent, ts time.Time) {
-			if ev, ok := s.peerEvent(pe, ts); ok {
-				send(ev)
-			}
-		},
-	}, server.WatchUpdate(false, "", ""), server.WatchPeer())
-	if err != nil {
-		return fmt.Errorf("%s: watch: %w", s.Name(), err)
-	}
-
-	if len(s.cfg.Accept) > 0 {
-		err := srv.AddPeerGroup(ctx, &api.AddPeerGroupRequest{PeerGroup: &api.PeerGroup{
-			Conf:      &api.PeerGroupConf{PeerGroupName: peerGroup, LocalAsn: s.cfg.LocalAS, AllowOwnAsn: allowOwnAS},
-			Transport: &api.Transport{PassiveMode: true},
-			AfiSafis:  afiSafis(),
-		}})
-		if err != nil {
-			return fmt.Errorf("%s: peer group: %w", s.Name(), err)
-		}
-		for _, pfx := range s.cfg.Accept {
-			err := srv.AddDynamicNeighbor(ctx, &api.AddDynamicNeighborRequest{DynamicNeighbor: &api.DynamicNeighbor{
-				Prefix: pfx.Masked().String(), PeerGroup: peerGroup,
-			}})
-			if err != nil {
-				return fmt.Errorf("%s: accept %s: %w", s.Name(), pfx, err)
-			}
-		}
-	}
-	for _, n := range s.cfg.Neighbors {
-		err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
-			Conf:      &api.PeerConf{NeighborAddress: n.Addr.String(), PeerAsn: n.AS, LocalAsn: s.cfg.LocalAS, AllowOwnAsn: allowOwnAS},
-			Transport: &api.Transport{PassiveMode: true, LocalAddress: localFor(s.cfg.Listen.Addr(), n.Addr)},
-			AfiSafis:  afiSafis(),
-		}})
-		if err != nil {
-			return fmt.Errorf("%s: neighbor %s AS%d: %w", s.Name(), n.Addr, n.AS, err)
-		}
-	}
-	s.cfg.Logger.Info("bgp collector listening", "listen", s.cfg.Listen.String(), "as", s.cfg.LocalAS,
-		"neighbors", len(s.cfg.Neighbors), "accept", len(s.cfg.Accept))
-	<-ctx.Done()
-	return ctx.Err()
-}
-
-// localFor returns the local address to bind for a neighbor: the listen
-// address when it is specific and of the neighbor's family, else "".
-func localFor(listen, peer netip.Addr) string {
-	if listen.IsUnspecified() || listen.Is4() != peer.Is4() {
-		return ""
-	}
-	return listen.String()
-}
-
-// peerEvent turns a GoBGP peer state change into a PeerState event.
-func (s *Collector) peerEvent(pe *apiutil.WatchEventMessage_PeerEvent, ts time.Time) (bgp.Event, bool) {
-	if pe.Type != apiutil.PEER_EVENT_STATE {
-		return bgp.Event{}, false
-	}
-	st := pe.Peer.State
-	newState, oldState := fsmState(st.SessionState), bgp.State(0)
-	addr := st.NeighborAddress
-	if !addr.IsValid() {
-		addr = pe.Peer.Conf.NeighborAddress
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	as, known := s.peerAS[addr]
-	if newState == bgp.StateEstablished {
-		as = st.PeerASN
-		s.peerAS[addr] = as
-		oldState = bgp.StateOpenConfirm
-	} else {
-		if !known {
-			// A session that was never established: not a vantage point yet.
-			return bgp.Event{}, false
-		}
-		delete(s.peerAS, addr)
-		oldState = bgp.StateEstablished
-		s.cfg.Logger.Warn("bgp session down", "peer", addr.String(), "as", as, "state", newState.String(),
-			"reason", st.DisconnectMessage)
-	}
-	return bgp.Event{
-		Time: ts.UTC(), Kind: bgp.PeerState,
-		Peer:     bgp.Peer{Collector: s.cfg.Collector, Addr: addr.Unmap(), AS: bgp.ASN(as)},
-		OldState: oldState, NewState: newState,
-	}, true
-}
-
-// fsmState maps GoBGP's session state (Idle = 0) to the MRT and RFC 4271
-// numbering (Idle = 1).
-func fsmState(st gbgp.FSMState) bgp.State {
-	if st > gbgp.BGP_FSM_ESTABLISHED {
-		return bgp.StateIdle
-	}
-	return bgp.State(st) + 1
-}
-
-// converter turns GoBGP paths into events.
-type converter struct {
-	collector string
-}
-
-// path converts one GoBGP path; ok is false for families other than IPv4
-// and IPv6 unicast.
-func (c *converter) path(p *apiutil.Path, ts time.Time) (bgp.Event, bool) {
-	if p.Family != gbgp.RF_IPv4_UC && p.Family != gbgp.RF_IPv6_UC {
-		return bgp.Event{}, false
-	}
-	var pfx netip.Prefix
-	switch n := p.Nlri.(type) {
-	case *gbgp.IPAddrPrefix:
-		pfx = n.Prefix
-	default:
-		return bgp.Event{}, false
-	}
-	ev := bgp.Event{
-		Time:   ts.UTC(),
-		Kind:   bgp.Announce,
-		Peer:   bgp.Peer{Collector: c.collector, Addr: p.PeerAddress.Unmap(), AS: bgp.ASN(p.PeerASN)},
-		Prefix: pfx.Masked(),
-		PathID: p.RemoteID,
-	}
-	if p.Withdrawal {
-		ev.Kind = bgp.Withdraw
-		return ev, true
-	}
-	ev.Attrs = convertAttrs(p.Attrs)
-	return ev, true
-}
-
-// convertAttrs converts GoBGP path attributes into a fresh bgp.Attrs.
-func convertAttrs(attrs []gbgp.PathAttributeInterface) *bgp.Attrs {
-	a := &bgp.Attrs{}
-	for _, pa := range attrs {
-		switch v := pa.(type) {
-		case *gbgp.PathAttributeOrigin:
-			a.Set(bgp.AttrOrigin)
-			a.Origin = bgp.Origin(v.Value)
-		case *gbgp.PathAttributeAsPath:
-			a.Set(bgp.AttrASPath)
-			for _, seg := range v.Value {
-				ases := seg.GetAS()
-				s := bgp.Segment{Type: bgp.SegmentType(seg.GetType()), ASNs: make([]bgp.ASN, len(ases))}
-				for i, as := range ases {
-					s.ASNs[i] = bgp.ASN(as)
-				}
-				a.Path.Segments = append(a.Path.Segments, s)
-			}
-		case *gbgp.PathAttributeNextHop:
-			a.Set(bgp.AttrNextHop)
-			a.NextHop = v.Value.Unmap()
-		case *gbgp.PathAttributeMpReachNLRI:
-			a.Set(bgp.AttrMPReach)
-			if !a.NextHop.IsValid() || a.NextHop.Is4() != v.Nexthop.Is4() {
-				a.NextHop = v.Nexthop
-			}
-			if v.LinkLocalNexthop.IsValid() && !v.LinkLocalNexthop.IsUnspecified() {
-				a.LinkLocalNextHop = v.LinkLocalNexthop
-			}
-		case *gbgp.PathAttributeMultiExitDisc:
-			a.Set(bgp.AttrMED)
-			a.MED = v.Value
-		case *gbgp.PathAttributeLocalPref:
-			a.Set(bgp.AttrLocalPref)
-			a.LocalPref = v.Value
-		case *gbgp.PathAttributeAtomicAggregate:
-			a.Set(bgp.AttrAtomicAggregate)
-		case *gbgp.PathAttributeAggregator:
-			a.Set(bgp.AttrAggregator)
-			a.Aggregator = bgp.Aggregator{AS: bgp.ASN(v.Value.AS), Addr: v.Value.Address}
-		case *gbgp.PathAttributeCommunities:
-			a.Set(bgp.AttrCommunities)
-			for _, c := range v.Value {
-				a.Communities = append(a.Communities, bgp.Community(c))
-			}
-		case *gbgp.PathAttributeLargeCommunities:
-			a.Set(bgp.AttrLargeCommunities)
-			for _, c := range v.Values {
-				a.LargeCommunities = append(a.LargeCommunities, bgp.LargeCommunity{Global: c.ASN, Local1: c.LocalData1, Local2: c.LocalData2})
-			}
-		case *gbgp.PathAttributeMpUnreachNLRI, *gbgp.PathAttributeAs4Path, *gbgp.PathAttributeAs4Aggregator:
-			// MP_UNREACH is the withdrawal itself; GoBGP has merged AS4_PATH
-			// and AS4_AGGREGATOR into AS_PATH and AGGREGATOR.
+		case c.slots <- struct{}{}:
 		default:
-			b, err := pa.Serialize()
-			if err != nil || len(b) < 3 {
-				continue
-			}
-			hdr := 3
-			if b[0]&0x10 != 0 {
-				hdr = 4
-			}
-			if len(b) < hdr {
-				continue
-			}
-			a.Unknown = append(a.Unknown, bgp.RawAttr{Flags: b[0], Type: bgp.AttrType(b[1]), Value: append([]byte(nil), b[hdr:]...)})
-			a.Set(bgp.AttrType(b[1]))
+			conn.Close()
+			c.reject(remote, 0, fmt.Sprintf("%d connections open already (--bgp-max-sessions)", c.cfg.MaxSessions))
+			continue
+		}
+		c.stats.Open.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-c.slots; c.stats.Open.Add(-1) }()
+			c.serve(ctx, conn, remote, nb, out)
+		}()
+	}
+}
+
+// allowed returns the neighbor configuration of addr: a configured
+// neighbor (with its AS), or any AS for an address of an accepted range.
+func (c *Collector) allowed(addr netip.Addr) (Neighbor, bool) {
+	for _, n := range c.cfg.Neighbors {
+		if n.Addr.Unmap() == addr {
+			return n, true
 		}
 	}
-	return a
+	for _, p := range c.cfg.Accept {
+		if p.Contains(addr) {
+			return Neighbor{Addr: addr}, true
+		}
+	}
+	return Neighbor{}, false
+}
+
+// reject logs a connection turned away, and why.
+func (c *Collector) reject(addr netip.Addr, as uint32, why string) {
+	c.stats.Rejected.Add(1)
+	who := addr.String()
+	if as != 0 {
+		who += " AS" + strconv.FormatUint(uint64(as), 10)
+	}
+	c.logf("bgp %s: rejected peer %s: %s", c.cfg.Listen, who, why)
+}
+
+// logf writes a line of the kinds a flood could multiply (connections
+// turned away, bad UPDATEs) unless too many came lately: at most 20 lines per 10 seconds, the
+// count of lines left out told in the next one.
+func (c *Collector) logf(format string, args ...any) {
+	if n, ok := c.logs.allow(time.Now()); ok {
+		if n > 0 {
+			format += " (%d similar lines left out)"
+			args = append(args, n)
+		}
+		c.cfg.Logf(format, args...)
+	}
+}
+
+// logLimiter allows a burst of lines per window.
+type logLimiter struct {
+	mu      sync.Mutex
+	start   time.Time
+	n, left int
+}
+
+func (l *logLimiter) allow(now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.start) > 10*time.Second {
+		l.start, l.n = now, 0
+	}
+	l.n++
+	if l.n > 20 {
+		l.left++
+		return 0, false
+	}
+	n := l.left
+	l.left = 0
+	return n, true
+}
+
+// Cease closes the session of the peer at addr with a Cease NOTIFICATION
+// of the given subcode (RFC 4486; SubcodeMaxPrefixes with the family and
+// the limit); it reports whether such a session was established. The
+// session's end is then a PeerState event like any other.
+func (c *Collector) Cease(addr netip.Addr, subcode uint8, data []byte, why string) bool {
+	c.mu.Lock()
+	s := c.sessions[addr.Unmap()]
+	c.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	go s.close(notification{code: errCease, subcode: subcode, data: data}, why)
+	return true
+}
+
+// MaxPrefixData is the data of a Cease/Maximum Number of Prefixes Reached
+// NOTIFICATION (RFC 4486 section 4): AFI, SAFI, the limit.
+func MaxPrefixData(f bgp.Family, limit int) []byte {
+	afi := byte(1)
+	if f == bgp.IPv6 {
+		afi = 2
+	}
+	l := uint32(min(max(limit, 0), 1<<32-1))
+	return []byte{0, afi, 1, byte(l >> 24), byte(l >> 16), byte(l >> 8), byte(l)}
+}
+
+// register records an established session; a second session of the same
+// address is a collision (RFC 4271 section 6.8: the new one is closed).
+func (c *Collector) register(s *session) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions[s.addr] != nil {
+		return false
+	}
+	c.sessions[s.addr] = s
+	return true
+}
+
+func (c *Collector) unregister(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions[s.addr] == s {
+		delete(c.sessions, s.addr)
+	}
 }
 
 // ParseNeighbor parses "ADDR=AS" (or "ADDR" for any AS).

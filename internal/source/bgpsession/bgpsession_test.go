@@ -249,6 +249,13 @@ func TestGobgpd(t *testing.T) {
 			}
 		}
 	}
+	// Readiness: gobgpd's End-of-RIB (or a quiet table) makes an EndOfRIB
+	// event per family.
+	routesAt := time.Now()
+	if n := count(evs, bgp.EndOfRIB); n < 2 {
+		peertest.Collect(t, events, 20*time.Second, "End-of-RIB of both families", func(e []bgp.Event) bool { return count(e, bgp.EndOfRIB) == 2-n })
+	}
+	t.Logf("gobgpd ready (both families) %s after its routes came", time.Since(routesAt).Round(time.Millisecond))
 	if _, err := g.CLI(ctx, "neighbor", "127.0.0.1", "reset"); err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bgp/wire"
+	"github.com/blackout-bgp/blackout/internal/source"
 )
 
 // View is a set of route-monitoring views.
@@ -89,6 +90,9 @@ type Config struct {
 	// Logf receives one line per router connection, termination and error
 	// (default: discard).
 	Logf func(format string, args ...any)
+	// Quiet is how long a monitored peer's table must stop growing to be
+	// complete without an End-of-RIB marker (default source.DefaultQuiet).
+	Quiet time.Duration
 }
 
 // Stats counts what the station received.
@@ -194,6 +198,7 @@ func (s *Station) serve(ctx context.Context, conn net.Conn, out chan<- bgp.Event
 		raddr = ta.AddrPort().Addr().Unmap()
 	}
 	r := newRouter(raddr, s.cfg.Views, &s.stats)
+	r.quiet, r.logf = s.cfg.Quiet, s.cfg.Logf
 	emit := func(ev bgp.Event) bool {
 		select {
 		case out <- ev:
@@ -206,12 +211,33 @@ func (s *Station) serve(ctx context.Context, conn net.Conn, out chan<- bgp.Event
 	br := bufio.NewReaderSize(conn, 1<<16)
 	var buf []byte
 	var err error
+	// The quiet rule of readiness needs a clock when the router says
+	// nothing: checked every second beside the reads.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tk.C:
+				r.mu.Lock()
+				r.readyDue(now, emit)
+				r.mu.Unlock()
+			}
+		}
+	}()
 	for {
 		buf, err = ReadMessage(br, buf)
 		if err != nil {
 			break
 		}
-		if herr := r.handle(buf, time.Now(), emit); herr != nil {
+		r.mu.Lock()
+		herr := r.handle(buf, time.Now(), emit)
+		r.mu.Unlock()
+		if herr != nil {
 			s.stats.Errors.Add(1)
 			s.cfg.Logf("bmp: router %s: %v", r.name(), herr)
 		}
@@ -230,7 +256,9 @@ func (s *Station) serve(ctx context.Context, conn net.Conn, out chan<- bgp.Event
 		s.stats.Errors.Add(1)
 	}
 	if ctx.Err() == nil {
+		r.mu.Lock()
 		r.closeAll(time.Now(), emit)
+		r.mu.Unlock()
 	}
 }
 
@@ -247,10 +275,15 @@ type peerInfo struct {
 	addPath map[[2]uint16]bool // families whose UPDATEs carry path identifiers
 	up      [3]bool            // PeerState Established sent, per view
 	upAS    [3]uint32          // the AS of that event
+	ready   [3]*source.Readiness
+	vp      [3]bgp.Peer // the vantage point of each view that is up
 }
 
 // router is the state of one router's BMP stream.
 type router struct {
+	mu         sync.Mutex // handle and the readiness clock
+	quiet      time.Duration
+	logf       func(string, ...any)
 	addr       netip.Addr
 	sysName    string
 	views      View
@@ -388,8 +421,29 @@ func (r *router) setUp(p *peerInfo, vi int, h *PeerHeader, t time.Time, emit fun
 		return true
 	}
 	p.up[vi], p.upAS[vi] = true, h.AS
-	return emit(bgp.Event{Time: t, Kind: bgp.PeerState, Peer: r.vantage(vi, h),
-		OldState: bgp.StateOpenConfirm, NewState: bgp.StateEstablished})
+	p.ready[vi] = source.NewReadiness(time.Now(), r.quiet)
+	p.vp[vi] = r.vantage(vi, h)
+	return emit(bgp.Event{Time: t, Kind: bgp.PeerState, Peer: p.vp[vi],
+		OldState: bgp.StateOpenConfirm, NewState: bgp.StateEstablished, SignalsReady: true})
+}
+
+// readyDue emits the EndOfRIB events that the quiet rule makes due, for
+// every view of every monitored peer that is up.
+func (r *router) readyDue(now time.Time, emit func(bgp.Event) bool) {
+	for _, p := range r.peers {
+		for vi := range 3 {
+			if !p.up[vi] || p.ready[vi] == nil {
+				continue
+			}
+			fams, why := p.ready[vi].Due(now)
+			for i, f := range fams {
+				r.logf("bmp: router %s: peer ready: %s AS%d (%s) %s (%s)", r.name(), p.vp[vi].Addr, p.vp[vi].AS, p.vp[vi].Collector, f, why[i])
+				if !emit(bgp.EndOfRIBFor(now.UTC(), p.vp[vi], f)) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // setDown emits the Idle event of every view of p that was up.
@@ -436,6 +490,17 @@ func (r *router) routes(m *Message, t time.Time, emit func(bgp.Event) bool) erro
 		return nil
 	}
 	p := r.peer(h)
+	if afi, safi, ok := wire.EndOfRIB(m.Body); ok {
+		if !r.setUp(p, vi, h, t, emit) || safi != wire.SAFIUnicast || afi < 1 || afi > 2 {
+			return nil
+		}
+		f := bgp.Family(afi - 1)
+		if ok, why := p.ready[vi].Marker(f); ok {
+			r.logf("bmp: router %s: peer ready: %s AS%d (%s) %s (%s)", r.name(), p.vp[vi].Addr, p.vp[vi].AS, p.vp[vi].Collector, f, why)
+			emit(bgp.EndOfRIBFor(t, p.vp[vi], f))
+		}
+		return nil
+	}
 	addPath := false
 	if len(p.addPath) > 0 {
 		addPath = p.addPath[[2]uint16{updateAFI(m.Body), 1}]
@@ -473,6 +538,7 @@ func (r *router) routes(m *Message, t time.Time, emit func(bgp.Event) bool) erro
 			attrs = r.upd.Attrs.Clone() // shared, read-only, by the routes of this message
 		}
 		r.stats.Routes.Add(1)
+		p.ready[vi].Announce(bgp.FamilyOf(n.Prefix), time.Now())
 		if !emit(bgp.Event{Time: t, Kind: bgp.Announce, Peer: vp, Prefix: n.Prefix, PathID: n.PathID, Attrs: attrs}) {
 			return nil
 		}

@@ -86,9 +86,13 @@ func TestGobgpdBMP(t *testing.T) {
 	pre := func(e bgp.Event) bool {
 		return e.Peer.Collector == "gobgpd-test" && e.Peer.Addr == netip.MustParseAddr("127.0.0.4") && e.Peer.AS == 65020
 	}
-	peertest.Collect(t, events, 30*time.Second, "peer up of exabgp", func(evs []bgp.Event) bool {
+	upEvs := peertest.Collect(t, events, 30*time.Second, "peer up of exabgp", func(evs []bgp.Event) bool {
 		return has(evs, func(e bgp.Event) bool { return pre(e) && e.Kind == bgp.PeerState && e.NewState == bgp.StateEstablished })
 	})
+	if !has(upEvs, func(e bgp.Event) bool { return pre(e) && e.Kind == bgp.PeerState && e.SignalsReady }) {
+		t.Error("the BMP peer up does not say it signals readiness")
+	}
+	upAt := time.Now()
 
 	ex.Send(t, []string{
 		"announce route 175.45.176.0/24 next-hop 198.51.100.4 as-path [ 65020 4837 131279 ]",
@@ -124,6 +128,15 @@ func TestGobgpdBMP(t *testing.T) {
 			}
 		}
 	}
+
+	// Readiness: each family of the pre-policy view is ready at its
+	// End-of-RIB, or once its table is quiet (5 s).
+	gotRoutes := time.Now()
+	peertest.Collect(t, events, 30*time.Second, "pre-policy view ready", func(evs []bgp.Event) bool {
+		return has(evs, func(e bgp.Event) bool { return pre(e) && e.Kind == bgp.EndOfRIB && bgp.FamilyOf(e.Prefix) == bgp.IPv4 })
+	})
+	t.Logf("BMP: pre-policy view of 127.0.0.4 ready (IPv4) %s after its peer up, %s after its routes came",
+		time.Since(upAt).Round(time.Millisecond), time.Since(gotRoutes).Round(time.Millisecond))
 
 	ex.Send(t, []string{"withdraw route 175.45.177.0/24 next-hop 198.51.100.4"})
 	peertest.Collect(t, events, 20*time.Second, "withdrawal", func(evs []bgp.Event) bool {

@@ -28,6 +28,7 @@ type Server struct {
 
 	hs      *httptest.Server
 	scripts [][][]byte
+	gen     func() []byte // NewStream's messages, after the scripts
 	mu      sync.Mutex
 	conns   int
 	subs    [][]byte
@@ -37,6 +38,16 @@ type Server struct {
 // New starts a server playing scripts, one per connection.
 func New(scripts ...[][]byte) *Server {
 	s := &Server{scripts: scripts, done: make(chan struct{})}
+	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = "ws" + strings.TrimPrefix(s.hs.URL, "http") + "/v1/ws/?client=test"
+	return s
+}
+
+// NewStream starts a server whose one connection receives the messages
+// next returns, until it returns nil (then the connection stays open
+// until the client leaves): a stream too long to hold in memory.
+func NewStream(next func() []byte) *Server {
+	s := &Server{scripts: [][][]byte{nil}, gen: next, done: make(chan struct{})}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = "ws" + strings.TrimPrefix(s.hs.URL, "http") + "/v1/ws/?client=test"
 	return s
@@ -122,6 +133,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	for _, m := range s.scripts[n] {
+		if err := c.Write(ctx, websocket.MessageText, m); err != nil {
+			return
+		}
+	}
+	for s.gen != nil {
+		m := s.gen()
+		if m == nil {
+			break
+		}
 		if err := c.Write(ctx, websocket.MessageText, m); err != nil {
 			return
 		}
