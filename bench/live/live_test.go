@@ -276,6 +276,15 @@ func TestLatencySmall(t *testing.T) {
 			return n.Type == "start" && n.Event.Kind == "outage" && n.Event.EntityType == event.Country && n.Event.EntityCode == cc
 		})
 		if !ok {
+			// Say what the detector did say of the country, for whoever
+			// reads the failure.
+			h.mu.Lock()
+			for _, n := range h.notices {
+				if n.n.Event.EntityCode == cc {
+					t.Logf("notice for %s: %s %s %s from %v, lost %.2f, baseline %.1f", cc, n.n.Type, n.n.Event.Kind, n.n.Event.Family, n.n.Event.Start, n.n.Event.FractionLost, n.n.Event.Baseline)
+				}
+			}
+			h.mu.Unlock()
 			t.Errorf("trial %d: no outage event for %s within 20 s", tr, cc)
 			continue
 		}

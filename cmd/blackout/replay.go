@@ -17,6 +17,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/report"
 	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/view"
 )
 
 func init() {
@@ -34,6 +35,7 @@ type analysisFlags struct {
 	visible   float64
 	partial   float64
 	warmUp    time.Duration
+	maxPath   int
 	// ownProgress is set by callers that print a progress line of their
 	// own (replay from the archives): analyse then prints none.
 	ownProgress bool
@@ -52,6 +54,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet, chart bool) {
 	cliflag.ShareVar(fs, &a.visible, "visible-share", 0.5, "a prefix is visible when more than this `share` (over 0, at most 1) of full-feed peers see it")
 	cliflag.ShareVar(fs, &a.partial, "partial-share", 0.2, "lost `share` (over 0, at most 1) of an entity's address space that makes a partial outage")
 	cliflag.DurationVar(fs, &a.warmUp, "warm-up", time.Hour, true, "without a RIB dump, start detecting after this `duration` of data (the time to learn the peers' full tables; 0 or more)")
+	fs.IntVar(&a.maxPath, "max-path-len", view.DefaultMaxPathLen, "drop (and count) announcements whose AS path has more than `N` ASes, prepending removed; 0: no limit")
 }
 
 // pipelineConfig returns the pipeline configuration the flags describe.
@@ -62,6 +65,7 @@ func (a *analysisFlags) pipelineConfig(db *geo.DB) pipeline.Config {
 	cfg.Detect.PartialShare = a.partial
 	cfg.Detect.RecoverShare = a.partial / 2
 	cfg.Detect.WarmUp = a.warmUp
+	cfg.View.MaxPathLen = a.maxPath
 	return cfg
 }
 

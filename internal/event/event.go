@@ -300,6 +300,10 @@ type Coverage struct {
 	Undecoded map[string]int64 `json:"undecoded,omitempty"`
 	// InputErrors counts the input errors of the run.
 	InputErrors int `json:"input_errors"`
+	// LongPaths counts the announcements dropped (treated as withdrawals)
+	// because their AS path had more than MaxPathLen ASes.
+	LongPaths  int64 `json:"long_paths,omitempty"`
+	MaxPathLen int   `json:"max_path_len,omitempty"` // set with LongPaths
 }
 
 // FamilyCoverage is one address family's part of a Coverage.
@@ -333,7 +337,8 @@ func (c *Coverage) Judged() bool {
 
 // Statements returns the coverage as sentences for people: one per family
 // ("IPv4: judged from 2014-12-19 00:00:00 UTC." / "IPv6: not judged: no
-// full-feed peers."), then the records that were not decoded.
+// full-feed peers."), then the records that were not decoded and the
+// announcements dropped for their path's length.
 func (c *Coverage) Statements() []string {
 	var out []string
 	for _, f := range c.Families {
@@ -369,6 +374,9 @@ func (c *Coverage) Statements() []string {
 			parts = append(parts, fmt.Sprintf("%s of other types", thousands(rest)))
 		}
 		out = append(out, strings.Join(parts, ", ")+" not decoded: what they hold was not judged.")
+	}
+	if c.LongPaths > 0 {
+		out = append(out, fmt.Sprintf("%d announcements had AS paths longer than %d ASes and were dropped (treated as withdrawals): what they announced was not judged.", c.LongPaths, c.MaxPathLen))
 	}
 	return out
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/source"
@@ -112,5 +114,43 @@ func TestJudgedFromUpdatesNoted(t *testing.T) {
 	v4 := res.Coverage.Families[0]
 	if v4.JudgedFrom == nil || !strings.Contains(v4.Note, "no RIB dump") {
 		t.Errorf("IPv4 coverage %+v: want judged, with a note on the missing RIB dump", v4)
+	}
+}
+
+// TestCoverageLongPaths: announcements with AS paths over the limit are
+// dropped, counted, and said.
+func TestCoverageLongPaths(t *testing.T) {
+	var buf bytes.Buffer
+	mw := mrt.NewWriter(&buf)
+	t0 := time.Date(2014, 12, 22, 10, 0, 0, 0, time.UTC)
+	peer := bgp.Peer{Addr: netip.AddrFrom4([4]byte{192, 0, 2, 1}), AS: 64500}
+	local := netip.AddrFrom4([4]byte{192, 0, 2, 254})
+	long := make([]bgp.ASN, 200)
+	for i := range long {
+		long[i] = bgp.ASN(1000 + i)
+	}
+	for i, n := range []int{3, 200, 64, 65, 200} {
+		a := &bgp.Attrs{}
+		a.Set(bgp.AttrOrigin)
+		a.Set(bgp.AttrASPath)
+		a.Set(bgp.AttrNextHop)
+		a.NextHop = peer.Addr
+		a.Path.Segments = []bgp.Segment{{Type: bgp.ASSequence, ASNs: long[:n]}}
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100 + byte(i), 0}), 24)
+		if err := mw.WriteUpdate(t0.Add(time.Duration(i)*time.Second), peer, local, 65000, nil, a, []netip.Prefix{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res := runCoverage(t, buf.Bytes())
+	if res.Coverage.LongPaths != 3 || res.Coverage.MaxPathLen != 64 || res.Prefixes != 2 {
+		t.Errorf("dropped %d (limit %d), %d prefixes in the view; want 3 dropped of paths over 64 ASes, 2 prefixes",
+			res.Coverage.LongPaths, res.Coverage.MaxPathLen, res.Prefixes)
+	}
+	said := strings.Join(res.Coverage.Statements(), " ")
+	if !strings.Contains(said, "3 announcements had AS paths longer than 64 ASes") {
+		t.Errorf("the coverage does not say it: %s", said)
 	}
 }

@@ -199,6 +199,9 @@ func (p *Pipeline) Finish() *Result {
 	p.res.Prefixes = p.view.Prefixes()
 	p.res.Coverage = p.det.Coverage()
 	p.res.Coverage.InputErrors = p.res.Errors
+	if n := p.view.LongPaths(); n > 0 {
+		p.res.Coverage.LongPaths, p.res.Coverage.MaxPathLen = n, p.cfg.View.MaxPathLen
+	}
 	return &p.res
 }
 
@@ -215,6 +218,10 @@ func Run(ctx context.Context, src source.Source, opts Options) (*Result, error) 
 // opts.Sinks are p's already and are not read again.
 func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*Result, error) {
 	p.out.forget = opts.ForgetEvents
+	if st, ok := src.(interface{ Stop() }); ok {
+		// The run is the stream's one reader: when it ends, reading ahead ends.
+		defer st.Stop()
+	}
 	var wallStart, dataStart time.Time
 	var n int64
 	idle, _ := src.(interface{ Idle() bool })

@@ -51,6 +51,8 @@ func WriteText(w io.Writer, s Summary, events []*event.Event) error {
 			fmt.Fprintln(bw, "No events, and nothing could be judged (see above): this says nothing about whether anything went dark.")
 		case c != nil && len(c.Undecoded) > 0:
 			fmt.Fprintln(bw, "No events in what was judged; records that were not decoded were not judged (see above).")
+		case c != nil && c.LongPaths > 0:
+			fmt.Fprintln(bw, "No events in what was judged; announcements dropped for their AS path's length were not judged (see above).")
 		case c != nil:
 			fmt.Fprintln(bw, "No events in what was judged: nothing went dark.")
 		default:

@@ -112,13 +112,16 @@ type Tracker struct {
 	order    []key             // states in creation order
 	dirty    []*State          // states changed in the open bin
 	vis      [2]*bart.Table[bgp.ASN]
-	asCC     map[bgp.ASN]geo.Country
-	upCache  []upEntry // country upstream by PathID, for the last country asked
-	seq      int64     // number of the open bin
-	// Per-route caches: the country state of a prefix, and per path the
-	// states of its origin AS (by family) and the origin's neighbour.
+	asCC     byASN[ccEntry]
+	seq      int64 // number of the open bin
+	// Per-route caches: the country state of a prefix, and per origin AS
+	// its states (originIdx: an index in origins, +1). Nothing is cached
+	// per path: a cache by PathID costs bytes per path, and there are
+	// nearly as many paths as routes; the path trie answers the origin and
+	// its neighbour at once.
 	prefixState []*State
-	pathInfo    []pathEntry
+	origins     []originStates
+	originIdx   byASN[uint32]
 	shares      []geo.Share
 	subShare    []geo.Share
 	// Withdrawal spread per prefix, since it was last visible to all.
@@ -134,24 +137,55 @@ type Tracker struct {
 	routeCC geo.Country              // the country of the route being counted
 }
 
-type pathEntry struct {
-	as   [2]*State
-	nb   bgp.ASN
-	done bool
-}
+// originStates are an origin AS's states, by family (nil until needed).
+type originStates [2]*State
 
-type upEntry struct {
+type ccEntry struct {
 	cc geo.Country
 	ok bool
-	up bgp.ASN
+}
+
+// byASN maps AS numbers to small values: a slice for the numbers below
+// 1<<19 (every AS allocated so far, 2- and 4-byte), grown as they come, a
+// map for the rest (private and future numbers). It is cheaper than a map
+// on the path of every route event.
+type byASN[T any] struct {
+	dense  []T
+	sparse map[bgp.ASN]T
+}
+
+const denseASNs = 1 << 19
+
+func (m *byASN[T]) get(a bgp.ASN) T {
+	if a < denseASNs {
+		if int(a) < len(m.dense) {
+			return m.dense[a]
+		}
+		var zero T
+		return zero
+	}
+	return m.sparse[a]
+}
+
+func (m *byASN[T]) set(a bgp.ASN, v T) {
+	if a < denseASNs {
+		if int(a) >= len(m.dense) {
+			m.dense = append(m.dense, make([]T, min(denseASNs, int(a)+1+len(m.dense)/2)-len(m.dense))...)
+		}
+		m.dense[a] = v
+		return
+	}
+	if m.sparse == nil {
+		m.sparse = map[bgp.ASN]T{}
+	}
+	m.sparse[a] = v
 }
 
 // New returns a Tracker with bins of the given width reporting to sink. It
 // reads AS paths from paths, the table the view interns them into.
 func New(db *geo.DB, bin time.Duration, paths *view.Paths, sink Sink) *Tracker {
 	return &Tracker{db: db, paths: paths, sink: sink, bin: bin, states: map[uint64]*State{},
-		vis:  [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])},
-		asCC: map[bgp.ASN]geo.Country{}}
+		vis: [2]*bart.Table[bgp.ASN]{new(bart.Table[bgp.ASN]), new(bart.Table[bgp.ASN])}}
 }
 
 // BinWidth returns the bin width.
@@ -289,11 +323,11 @@ func (t *Tracker) majorityCountry(p netip.Prefix) geo.Country {
 }
 
 func (t *Tracker) asCountry(a bgp.ASN) geo.Country {
-	if c, ok := t.asCC[a]; ok {
-		return c
+	if c := t.asCC.get(a); c.ok {
+		return c.cc
 	}
 	info, _ := t.db.ASN(uint32(a))
-	t.asCC[a] = info.Country
+	t.asCC.set(a, ccEntry{info.Country, true})
 	return info.Country
 }
 
@@ -303,35 +337,16 @@ func (t *Tracker) ASCountry(a bgp.ASN) geo.Country { return t.asCountry(a) }
 // countryUpstream returns the first AS on the path, from the origin
 // towards the vantage point, that is not registered in cc.
 func (t *Tracker) countryUpstream(path view.PathID, cc geo.Country) bgp.ASN {
-	// A path is nearly always met with one country (its prefixes'): a
-	// dense slice by PathID, remembering the last country asked, is much
-	// cheaper than a map of (path, country) with millions of entries.
-	if int(path) < len(t.upCache) {
-		if c := t.upCache[path]; c.ok && c.cc == cc {
-			return c.up
-		}
-	} else {
-		t.upCache = append(t.upCache, make([]upEntry, int(path)+1-len(t.upCache)+len(t.upCache)/4)...)
-	}
-	asns := t.paths.Path(path)
 	var up bgp.ASN
-	for i := len(asns) - 1; i >= 0; i-- {
-		if t.asCountry(asns[i]) != cc {
-			up = asns[i]
+	for n := path; n != 0; {
+		var a bgp.ASN
+		a, n = t.paths.Step(n)
+		if a != 0 && t.asCountry(a) != cc {
+			up = a
 			break
 		}
 	}
-	t.upCache[path] = upEntry{cc: cc, up: up, ok: true}
 	return up
-}
-
-// neighbour returns the AS before the origin on the path (0 if none).
-func (t *Tracker) neighbour(path view.PathID) bgp.ASN {
-	asns := t.paths.Path(path)
-	if len(asns) < 2 {
-		return 0
-	}
-	return asns[len(asns)-2]
 }
 
 func (t *Tracker) upstream(now time.Time, e Entity, f bgp.Family, s *State, a bgp.ASN, d int32) {
@@ -381,20 +396,22 @@ func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Co
 // path returns the cached facts of a path: its origin AS's state in family
 // f (nil without an origin) and the origin's neighbour.
 func (t *Tracker) path(id view.PathID, f bgp.Family) (*State, bgp.ASN) {
-	if int(id) >= len(t.pathInfo) {
-		t.pathInfo = append(t.pathInfo, make([]pathEntry, int(id)+1-len(t.pathInfo)+len(t.pathInfo)/4)...)
+	nb := t.paths.Neighbour(id)
+	o := t.paths.Origin(id)
+	if o == 0 {
+		return nil, nb
 	}
-	e := &t.pathInfo[id]
-	if !e.done {
-		e.done = true
-		e.nb = t.neighbour(id)
+	i := t.originIdx.get(o)
+	if i == 0 {
+		t.origins = append(t.origins, originStates{})
+		i = uint32(len(t.origins))
+		t.originIdx.set(o, i)
 	}
-	if e.as[f] == nil {
-		if o := t.paths.Origin(id); o != 0 {
-			e.as[f] = t.state(ASEntity(o), f)
-		}
+	os := &t.origins[i-1]
+	if os[f] == nil {
+		os[f] = t.state(ASEntity(o), f)
 	}
-	return e.as[f], e.nb
+	return os[f], nb
 }
 
 // Route implements view.Observer.

@@ -69,11 +69,22 @@ func (m *merger) advance(it *mergeItem) bool {
 // errors of the sources as they come, each skippable for the merged
 // stream: a source that fails with an error that is not Skippable ends
 // there, the others go on.
+//
+// Each File is read on its own goroutine, a few thousand events ahead
+// (decompression and MRT decoding of every file run beside the stages
+// that consume the stream, on the other cores); the stream is the same
+// as reading them in turn. Other sources are read on the caller's
+// goroutine. Stop ends that reading when the stream is not
+// read to its end.
 type Merged struct {
 	m       merger
 	prev    *mergeItem
 	started bool
 	srcs    []Source
+	aheads  []*ahead
+	// Serial reads the sources on the caller's goroutine instead (set
+	// before the first Next; for comparisons).
+	Serial bool
 }
 
 // Merge returns the sources merged in time order. Nothing is read before
@@ -96,6 +107,14 @@ func (m *Merged) Next() (*bgp.Event, error) {
 	if !m.started {
 		m.started = true
 		for i, s := range m.srcs {
+			if f, ok := s.(*File); ok && !m.Serial {
+				// Files only: other sources (archives, live feeds) may
+				// share state between them that one goroutine is meant
+				// to drive.
+				a := newAhead(f)
+				m.aheads = append(m.aheads, a)
+				s = a
+			}
 			it := &mergeItem{src: s, idx: i}
 			if m.m.advance(it) {
 				m.m.h = append(m.m.h, it)
@@ -121,6 +140,14 @@ func (m *Merged) Next() (*bgp.Event, error) {
 	}
 	m.prev = m.m.h[0]
 	return m.prev.ev, nil
+}
+
+// Stop ends the reading of the sources ahead of the stream (Next must not
+// be called after it). pipeline.Run calls it when the run ends.
+func (m *Merged) Stop() {
+	for _, a := range m.aheads {
+		a.Stop()
+	}
 }
 
 // Undecoded adds the records its sources did not decode, by type name.

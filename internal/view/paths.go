@@ -1,13 +1,16 @@
 package view
 
 import (
-	"hash/maphash"
-	"unsafe"
+	"math/bits"
+	"math/rand/v2"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 )
 
-// PathID names an interned AS path; 0 is "no route".
+// PathID names an interned AS path; 0 is "no route". An id stays the same
+// path while some route uses it; once none does, the path is freed and the
+// id may name another path later: an id is read while the route that
+// holds it is current (Observer calls come before the old path is let go).
 type PathID uint32
 
 // Paths is the table of interned AS paths: the view interns the paths it
@@ -18,94 +21,318 @@ type Paths struct{ t *pathTable }
 // NewPaths returns an empty path table.
 func NewPaths() *Paths { return &Paths{t: newPathTable()} }
 
-// Path returns the ASes of path id (valid until the next path is interned;
-// nil for 0).
-func (p *Paths) Path(id PathID) []bgp.ASN { return p.t.get(id) }
+// Origin returns the origin AS of path id (0 if the path ends in a set of
+// more than one AS, or is empty).
+func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin(id) }
 
-// Origin returns the origin AS of path id (0 if the path ends in a set).
-func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin[id] }
+// Neighbour returns the AS before the last AS of path id's sequence (the
+// origin's neighbour towards the vantage point), 0 if none.
+func (p *Paths) Neighbour(id PathID) bgp.ASN { return p.t.neighbour(id) }
 
-// pathTable interns AS paths. Paths are stored flattened (AS_SEQUENCE
-// members with prepending removed; sets and confederation segments dropped)
-// in one arena, so that 40 peers sharing a path pay for it once. Written by
-// hand rather than with a map[string]PathID because the arena costs a few
-// bytes per path instead of a string header and a heap object each.
-type pathTable struct {
-	arena   []bgp.ASN // len, asns..., len, asns...
-	offs    []uint32  // PathID -> offset in arena (index 0 unused)
-	index   map[uint64]PathID
-	seed    maphash.Seed
-	origin  []bgp.ASN // PathID -> origin AS (0 if the path ends in a set)
-	scratch []bgp.ASN
+// Step walks a path from its origin towards the vantage point: it returns
+// the AS at id (the origin first) and the id of the rest of the path (0
+// at the end):
+//
+//	for n := id; n != 0; {
+//		var a bgp.ASN
+//		a, n = paths.Step(n)
+//	}
+//
+// visits the path's ASes (View.Path) in reverse, with no copy.
+func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
+	n := uint32(id)
+	if p.t.nd(n).parent&markerBit != 0 {
+		n = p.t.nd(n).parent &^ markerBit
+		if n == 0 {
+			return 0, 0
+		}
+	}
+	return p.t.nd(n).asn, PathID(p.t.nd(n).parent)
 }
+
+// pathTable interns AS paths as a trie: node i is an AS (asn[i]) after
+// the path of node parent[i], from the vantage point's neighbour (a child
+// of the root, node 0) towards the origin, so that the paths of one peer,
+// which share their first ASes, share those nodes, and a new path costs
+// one or two nodes of 12 bytes plus its hash slot. A path whose origin is
+// not its last AS (it ends in an AS_SET, or is empty) ends in a marker
+// node holding the origin (the high bit of parent set).
+//
+// Every node counts its references: the routes that use it as their path
+// and its children. A node no route and no child uses is freed and its id
+// reused, so that the table follows the live routing table, not its
+// history. Written by hand rather than with a map because a map entry and
+// a path slice per path cost several times more than the 16-20 bytes per
+// node here, and the table holds millions of paths.
+type pathTable struct {
+	// nodes in chunks of chunkNodes, so that growing never copies nor
+	// leaves more than a chunk unused (a table of millions of nodes
+	// grown by append would hold a quarter more, and twice its size while
+	// it moves).
+	chunks [][]node
+	n      int      // nodes allocated (in use or free), the root included
+	free   []uint32 // freed node ids, reused last-in first-out
+	// slots is an open-addressing hash table of node ids by (parent,
+	// asn); 0 is an empty slot, tomb a deleted one.
+	slots      []uint32
+	used, tomb int
+	seed       uint64
+	routes     int // references held by routes
+	scratch    []bgp.ASN
+}
+
+// node is one AS of a path after its parent's path.
+type node struct {
+	parent uint32 // high bit: a marker node (origin only)
+	asn    bgp.ASN
+	refs   uint32 // routes whose path it is, and children
+}
+
+const chunkNodes = 1 << 14
+
+// nd returns node i.
+func (t *pathTable) nd(i uint32) *node { return &t.chunks[i/chunkNodes][i%chunkNodes] }
+
+// alloc returns a new node id past the last.
+func (t *pathTable) alloc() uint32 {
+	if t.n%chunkNodes == 0 {
+		t.chunks = append(t.chunks, make([]node, chunkNodes))
+	}
+	t.n++
+	return uint32(t.n - 1)
+}
+
+const (
+	markerBit = 1 << 31
+	tomb      = ^uint32(0)
+)
 
 func newPathTable() *pathTable {
-	return &pathTable{offs: []uint32{0}, origin: []bgp.ASN{0}, index: map[uint64]PathID{}, seed: maphash.MakeSeed()}
+	t := &pathTable{slots: make([]uint32, 1024), seed: rand.Uint64() | 1}
+	t.nd(t.alloc()).refs = 1 // the root
+	return t
 }
 
-func (t *pathTable) hash(asns []bgp.ASN, probe uint64) uint64 {
-	var b []byte
-	if len(asns) > 0 {
-		b = unsafe.Slice((*byte)(unsafe.Pointer(&asns[0])), len(asns)*4)
+func (t *pathTable) hash(parent uint32, a bgp.ASN) uint64 {
+	// The splitmix64 finaliser, seeded so that crafted AS numbers cannot
+	// aim at one slot.
+	x := (uint64(parent)<<32 | uint64(a)) ^ t.seed
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// find returns the child of parent for a (0 if none).
+func (t *pathTable) find(parent uint32, a bgp.ASN) uint32 {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.hash(parent, a) & mask; ; i = (i + 1) & mask {
+		n := t.slots[i]
+		switch {
+		case n == 0:
+			return 0
+		case n != tomb && t.nd(n).parent == parent && t.nd(n).asn == a:
+			return n
+		}
 	}
-	return maphash.Bytes(t.seed, b) + probe*0x9E3779B97F4A7C15
 }
 
-// intern returns the id of path p, adding it when new. last is a one-entry
-// cache (the caller's previous path): a peer's consecutive routes often
-// share their path, and comparing is cheaper than hashing.
-func (t *pathTable) intern(p bgp.Path, last PathID) PathID {
+// child returns the child of parent for a, adding it when new.
+func (t *pathTable) child(parent uint32, a bgp.ASN) uint32 {
+	if n := t.find(parent, a); n != 0 {
+		return n
+	}
+	if (t.used+t.tomb+1)*4 > len(t.slots)*3 {
+		t.rehash()
+	}
+	var n uint32
+	if k := len(t.free); k > 0 {
+		n = t.free[k-1]
+		t.free = t.free[:k-1]
+	} else {
+		n = t.alloc()
+	}
+	*t.nd(n) = node{parent: parent, asn: a}
+	t.nd(parent&^markerBit).refs++
+	mask := uint64(len(t.slots) - 1)
+	i := t.hash(parent, a) & mask
+	for t.slots[i] != 0 && t.slots[i] != tomb {
+		i = (i + 1) & mask
+	}
+	if t.slots[i] == tomb {
+		t.tomb--
+	}
+	t.slots[i] = n
+	t.used++
+	return n
+}
+
+// rehash rebuilds the slots for the nodes in use, at most half full.
+func (t *pathTable) rehash() {
+	size := 1 << bits.Len(uint((t.used+1)*2))
+	size = max(size, 1024)
+	old := t.slots
+	t.slots = make([]uint32, size)
+	mask := uint64(size - 1)
+	for _, n := range old {
+		if n == 0 || n == tomb {
+			continue
+		}
+		i := t.hash(t.nd(n).parent, t.nd(n).asn) & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = n
+	}
+	t.tomb = 0
+}
+
+// remove takes node n out of the slots.
+func (t *pathTable) remove(n uint32) {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.hash(t.nd(n).parent, t.nd(n).asn) & mask; ; i = (i + 1) & mask {
+		if t.slots[i] == n {
+			t.slots[i] = tomb
+			t.used--
+			t.tomb++
+			return
+		}
+	}
+}
+
+// pathHint is a caller's previous path, as ASes and the trie nodes of its
+// sequence: a peer's consecutive routes share their first ASes, so that
+// interning the next one starts where the two part instead of at the root.
+// The nodes are checked before use (they may have been freed since).
+type pathHint struct {
+	flat  []bgp.ASN
+	nodes []uint32
+}
+
+// intern returns the id of path p, adding it when new, with one more
+// reference (the caller's route); ok is false, and nothing is added, when
+// the path has more than maxLen ASes after prepending is removed (maxLen
+// <= 0: no limit). h (may be nil) is the caller's hint, updated.
+func (t *pathTable) intern(p bgp.Path, h *pathHint, maxLen int) (PathID, bool) {
 	t.scratch = p.AppendFlat(t.scratch[:0])
 	flat := t.scratch
-	if last != 0 && equalASNs(t.get(last), flat) {
-		if o, ok := p.Origin(); ok && o == t.origin[last] || !ok && t.origin[last] == 0 {
-			return last
-		}
+	if maxLen > 0 && len(flat) > maxLen {
+		return 0, false
 	}
-	for probe := uint64(0); ; probe++ {
-		h := t.hash(flat, probe)
-		id, ok := t.index[h]
-		if !ok {
-			id = PathID(len(t.offs))
-			t.offs = append(t.offs, uint32(len(t.arena)))
-			t.arena = append(t.arena, bgp.ASN(len(flat)))
-			t.arena = append(t.arena, flat...)
-			o, ok := p.Origin()
-			if !ok {
-				o = 0
+	o, ok := p.Origin()
+	if !ok {
+		o = 0
+	}
+	var n uint32
+	start := 0
+	if h != nil {
+		k := min(len(h.flat), len(flat))
+		for start < k && h.flat[start] == flat[start] {
+			m := h.nodes[start]
+			if nd := t.nd(m); nd.refs == 0 || nd.parent != n || nd.asn != flat[start] {
+				break
 			}
-			t.origin = append(t.origin, o)
-			t.index[h] = id
-			return id
+			n = m
+			start++
 		}
-		if equalASNs(t.get(id), flat) {
-			return id
+		h.nodes = h.nodes[:start]
+	}
+	for _, a := range flat[start:] {
+		n = t.child(n, a)
+		if h != nil {
+			h.nodes = append(h.nodes, n)
 		}
+	}
+	if h != nil {
+		h.flat = append(h.flat[:0], flat...)
+	}
+	if len(flat) == 0 || o != flat[len(flat)-1] {
+		n = t.child(n|markerBit, o)
+	}
+	t.retain(PathID(n))
+	return PathID(n), true
+}
+
+// retain adds a route's reference to path id.
+func (t *pathTable) retain(id PathID) {
+	if id == 0 {
+		return
+	}
+	t.nd(uint32(id)).refs++
+	t.routes++
+}
+
+// release drops a route's reference to path id, freeing the path's nodes
+// no other route or path uses.
+func (t *pathTable) release(id PathID) {
+	if id == 0 {
+		return
+	}
+	t.routes--
+	n := uint32(id)
+	for n != 0 {
+		t.nd(n).refs--
+		if t.nd(n).refs > 0 {
+			return
+		}
+		p := t.nd(n).parent &^ markerBit
+		t.remove(n)
+		t.free = append(t.free, n)
+		n = p
 	}
 }
 
-// get returns the flattened ASNs of path id; the slice aliases the arena.
-func (t *pathTable) get(id PathID) []bgp.ASN {
-	if id == 0 || int(id) >= len(t.offs) {
-		return nil
+// appendPath appends the ASes of path id, from the vantage point's side.
+func (t *pathTable) appendPath(dst []bgp.ASN, id PathID) []bgp.ASN {
+	n := uint32(id)
+	if n == 0 {
+		return dst
 	}
-	off := t.offs[id]
-	n := uint32(t.arena[off])
-	return t.arena[off+1 : off+1+n : off+1+n]
+	if t.nd(n).parent&markerBit != 0 {
+		n = t.nd(n).parent &^ markerBit
+	}
+	start := len(dst)
+	for ; n != 0; n = t.nd(n).parent {
+		dst = append(dst, t.nd(n).asn)
+	}
+	s := dst[start:]
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+	return dst
 }
 
+func (t *pathTable) origin(id PathID) bgp.ASN {
+	if id == 0 {
+		return 0
+	}
+	return t.nd(uint32(id)).asn
+}
+
+func (t *pathTable) neighbour(id PathID) bgp.ASN {
+	n := uint32(id)
+	if n == 0 {
+		return 0
+	}
+	if t.nd(n).parent&markerBit != 0 {
+		n = t.nd(n).parent &^ markerBit
+	}
+	if n == 0 {
+		return 0
+	}
+	p := t.nd(n).parent
+	if p == 0 {
+		return 0
+	}
+	return t.nd(p).asn
+}
+
+// bytes returns the memory the table holds, by capacity.
 func (t *pathTable) bytes() int {
-	return len(t.arena)*4 + len(t.offs)*4 + len(t.origin)*4 + len(t.index)*24
+	return len(t.chunks)*chunkNodes*12 + cap(t.free)*4 + cap(t.slots)*4
 }
 
-func equalASNs(a, b []bgp.ASN) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+// nodes returns the number of nodes in use.
+func (t *pathTable) nodes() int { return t.n - 1 - len(t.free) }

@@ -40,14 +40,15 @@ func (v *View) Origin(id PrefixID) bgp.ASN { return v.origin[id] }
 
 // LastWithdrawnPath returns the AS path of the last route to id that a
 // full-feed peer withdrew (nil if none).
-func (v *View) LastWithdrawnPath(id PrefixID) []bgp.ASN { return v.paths.get(v.lastPath[id]) }
+func (v *View) LastWithdrawnPath(id PrefixID) []bgp.ASN {
+	return v.paths.appendPath(nil, v.lastPath[id])
+}
 
-// Path returns the flattened AS path of an id (nil for 0). The slice
-// aliases the view's storage: do not modify it.
-func (v *View) Path(id PathID) []bgp.ASN { return v.paths.get(id) }
+// Path returns the flattened AS path of an id in a new slice (nil for 0).
+func (v *View) Path(id PathID) []bgp.ASN { return v.paths.appendPath(nil, id) }
 
 // PathOrigin returns the origin AS of a path id.
-func (v *View) PathOrigin(id PathID) bgp.ASN { return v.paths.origin[id] }
+func (v *View) PathOrigin(id PathID) bgp.ASN { return v.paths.origin(id) }
 
 // Peers returns the number of vantage points seen.
 func (v *View) Peers() int { return len(v.peers) }
@@ -71,7 +72,7 @@ type MemoryStats struct {
 	Tables       int // per-peer tables
 	Prefixes     int // prefix index and per-prefix arrays
 	Paths        int // interned paths
-	DistinctPath int
+	DistinctPath int // path trie nodes in use (each distinct path is one)
 }
 
 // Memory returns an estimate of the view's memory by part. Measure the
@@ -80,10 +81,13 @@ func (v *View) Memory() MemoryStats {
 	var m MemoryStats
 	for _, ps := range v.peers {
 		m.Routes += ps.n4 + ps.n6
-		m.Tables += cap(ps.table) * 4
+		for _, c := range ps.table {
+			m.Tables += len(c) * 4
+		}
+		m.Tables += len(ps.sparse) * 20
 	}
 	m.Prefixes = cap(v.prefixes)*32 + cap(v.seen)*2 + cap(v.visible) + cap(v.origin)*4 + cap(v.lastPath)*4 + len(v.index4)*24 + len(v.index6)*40
 	m.Paths = v.paths.bytes()
-	m.DistinctPath = len(v.paths.offs) - 1
+	m.DistinctPath = v.paths.nodes()
 	return m
 }

@@ -51,6 +51,13 @@ type Config struct {
 	// Paths is the table the view interns AS paths into (nil: a table of
 	// its own). Give the same table to the signal tracker.
 	Paths *Paths
+	// MaxPathLen is the longest AS path accepted into the view, in ASes
+	// after prepending is removed (sets and confederations dropped); 0 is
+	// no limit. A longer path is an input no real route needs (the
+	// longest seen in practice are a few tens) and one that costs memory:
+	// its announcement is treated as a withdrawal of the prefix by that
+	// peer (RFC 7606's treat-as-withdraw) and counted (LongPaths).
+	MaxPathLen int
 	// MaxPrefixes caps each peer's table, by family (0: no cap). A peer
 	// that goes over it is reported (PeerMaxPrefix), its routes are
 	// dropped and its further routes ignored until its session changes
@@ -60,11 +67,15 @@ type Config struct {
 	OnMaxPrefix func(peer bgp.Peer, f bgp.Family, limit int)
 }
 
+// DefaultMaxPathLen is Config.MaxPathLen's default.
+const DefaultMaxPathLen = 64
+
 // DefaultConfig returns the defaults described on Config's fields.
 func DefaultConfig() Config {
 	return Config{
 		VisibleShare: 0.5, FullFeedV4: 400_000, FullFeedV6: 10_000, FullFeedRelative: 0.8,
 		FlushWindow: 60 * time.Second, FlushShare: 0.5, FlushMin: 10, RefreshEvery: time.Minute,
+		MaxPathLen: DefaultMaxPathLen,
 	}
 }
 
@@ -139,11 +150,17 @@ type apRoute struct {
 }
 
 type peerState struct {
-	peer    bgp.Peer
-	table   []PathID // by PrefixID
-	n4, n6  int      // routes in table
-	up      bool     // session believed established
-	flushed bool     // withdrew its table in a burst; out until refilled
+	peer bgp.Peer
+	// The peer's routes: path by PrefixID, dense (table) once the peer
+	// holds a fair share of the view's prefixes, in a map (sparse) while
+	// it holds few, so that a thousand small peers do not each pay 4
+	// bytes for every prefix of the view. Each route holds a reference to
+	// its path.
+	table   [][]PathID // chunks of tableChunk, nil where empty
+	sparse  map[PrefixID]PathID
+	n4, n6  int  // routes in table
+	up      bool // session believed established
+	flushed bool // withdrew its table in a burst; out until refilled
 	full4   bool
 	full6   bool
 	// ADD-PATH routes by prefix: every path id the peer announced, so that
@@ -155,7 +172,7 @@ type peerState struct {
 	winSolo  int
 	winIDs   []PrefixID // the window's withdrawals of prefixes then visible
 	refill   bool       // re-announcing after a flush
-	lastPath PathID     // the path of the peer's last announcement
+	hint     pathHint   // the path of the peer's last announcement
 	// Readiness (live sources that signal it, bgp.Event.SignalsReady):
 	// the peer is learning its table of a family until its EndOfRIB, and
 	// is no full-feed peer of that family meanwhile.
@@ -174,7 +191,7 @@ type View struct {
 	seen     []uint16 // full-feed peers with a route, by PrefixID
 	visible  []bool
 	origin   []bgp.ASN
-	lastPath []PathID // the last path withdrawn by a full-feed peer
+	lastPath []PathID // the last path withdrawn by a full-feed peer (holding a reference)
 	paths    *pathTable
 	peers    []*peerState
 	byPeer   map[bgp.Peer]int
@@ -186,7 +203,8 @@ type View struct {
 	first    [2]time.Time // the first route event of the family
 	lastPeer int
 	lastKey  bgp.Peer
-	nSignals int // peers that ever signalled readiness
+	long     int64 // announcements dropped for their path's length
+	nSignals int   // peers that ever signalled readiness
 }
 
 // New returns an empty view reporting to obs (which may be nil).
@@ -325,33 +343,118 @@ func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
 }
 
 func (ps *peerState) get(id PrefixID) PathID {
-	if int(id) < len(ps.table) {
-		return ps.table[id]
+	if ps.sparse != nil {
+		return ps.sparse[id]
+	}
+	if c := int(id / tableChunk); c < len(ps.table) && ps.table[c] != nil {
+		return ps.table[c][id%tableChunk]
 	}
 	return 0
 }
 
+// Dense tables are in chunks of tableChunk routes, allocated when a route
+// falls in them: growing copies nothing (a hundred peers' tables growing
+// by append at once would leave their old arrays as garbage together) and
+// leaves at most a chunk unused.
+const tableChunk = 1 << 12
+
+// Sparse tables: a map entry costs about 5 times a dense slot, so a peer
+// goes dense once it holds a fifth of the view's prefixes (and at least
+// sparseMin routes).
+const sparseMin = 64
+
 func (ps *peerState) set(id PrefixID, path PathID, nPrefixes int) {
-	if int(id) >= len(ps.table) {
-		if int(id) >= cap(ps.table) {
-			n := max(nPrefixes+nPrefixes/4, 1024)
-			t := make([]PathID, len(ps.table), n)
-			copy(t, ps.table)
-			ps.table = t
+	if ps.table == nil {
+		if path == 0 {
+			delete(ps.sparse, id)
+			return
 		}
-		ps.table = ps.table[:int(id)+1]
+		if ps.sparse == nil {
+			ps.sparse = map[PrefixID]PathID{}
+		}
+		ps.sparse[id] = path
+		if n := len(ps.sparse); n < sparseMin || n*5 < nPrefixes {
+			return
+		}
+		sp := ps.sparse
+		ps.sparse = nil
+		ps.table = make([][]PathID, 0, nPrefixes/tableChunk+1)
+		for i, p := range sp {
+			ps.setDense(i, p)
+		}
+		return
 	}
-	ps.table[id] = path
+	ps.setDense(id, path)
 }
+
+func (ps *peerState) setDense(id PrefixID, path PathID) {
+	c := int(id / tableChunk)
+	if c >= len(ps.table) {
+		if path == 0 {
+			return
+		}
+		ps.table = append(ps.table, make([][]PathID, c+1-len(ps.table))...)
+	}
+	if ps.table[c] == nil {
+		if path == 0 {
+			return
+		}
+		ps.table[c] = make([]PathID, tableChunk)
+	}
+	ps.table[c][id%tableChunk] = path
+}
+
+// each calls fn for every route of the peer, in PrefixID order.
+func (ps *peerState) each(fn func(id PrefixID, path PathID)) {
+	if ps.sparse != nil {
+		ids := make([]PrefixID, 0, len(ps.sparse))
+		for id := range ps.sparse {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			fn(id, ps.sparse[id])
+		}
+		return
+	}
+	for c, chunk := range ps.table {
+		for i, path := range chunk {
+			if path != 0 {
+				fn(PrefixID(c*tableChunk+i), path)
+			}
+		}
+	}
+}
+
+// forget drops every route of a peer (not withdrawals: the routes are
+// unknown now), releasing their paths. The peer must have left the
+// full-feed set.
+func (v *View) forget(ps *peerState) {
+	ps.each(func(_ PrefixID, path PathID) { v.paths.release(path) })
+	for _, rs := range ps.addPath {
+		for _, r := range rs {
+			v.paths.release(r.path)
+		}
+	}
+	ps.table, ps.sparse, ps.addPath = nil, nil, nil
+	ps.n4, ps.n6 = 0, 0
+}
+
+// LongPaths returns the number of announcements dropped (treated as
+// withdrawals) because their AS path was longer than Config.MaxPathLen.
+func (v *View) LongPaths() int64 { return v.long }
 
 func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	if ps.limited {
 		return
 	}
+	path, ok := v.paths.intern(ev.Attrs.Path, &ps.hint, v.cfg.MaxPathLen)
+	if !ok {
+		v.long++
+		v.withdraw(t, pi, ps, ev)
+		return
+	}
 	id, _ := v.prefixID(ev.Prefix, true)
-	path := v.paths.intern(ev.Attrs.Path, ps.lastPath)
-	ps.lastPath = path
-	f := fam(ev.Prefix)
 	old := ps.get(id)
 	if ev.PathID != 0 {
 		if ps.addPath == nil {
@@ -359,17 +462,27 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		}
 		rs := ps.addPath[id]
 		i := slices.IndexFunc(rs, func(r apRoute) bool { return r.pathID == ev.PathID })
+		v.paths.retain(path)
 		if i < 0 {
 			rs = append(rs, apRoute{ev.PathID, path})
 		} else {
+			v.paths.release(rs[i].path)
 			rs[i].path = path
 		}
 		ps.addPath[id] = rs
 	}
 	if old == path {
+		v.paths.release(path) // the table holds it already
 		return
 	}
 	ps.set(id, path, len(v.prefixes))
+	v.announced(t, pi, ps, ev, id, old, path)
+	v.paths.release(old) // after the observer read it
+}
+
+// announced tells what an announcement changed, once ps holds path for id.
+func (v *View) announced(t time.Time, pi int, ps *peerState, ev *bgp.Event, id PrefixID, old, path PathID) {
+	f := fam(ev.Prefix)
 	if old == 0 {
 		if f == 0 {
 			ps.n4++
@@ -389,7 +502,7 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		return
 	}
 	v.obs.Route(t, id, ev.Prefix, pi, old, path)
-	if o := v.paths.origin[path]; o != 0 && o != v.origin[id] {
+	if o := v.paths.origin(path); o != 0 && o != v.origin[id] {
 		if v.visible[id] {
 			v.obs.Visibility(t, id, ev.Prefix, v.origin[id], false)
 			v.origin[id] = o
@@ -416,22 +529,28 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	if ev.PathID != 0 && ps.addPath != nil {
 		rs := ps.addPath[id]
 		if i := slices.IndexFunc(rs, func(r apRoute) bool { return r.pathID == ev.PathID }); i >= 0 {
+			gone := rs[i].path
 			rs = slices.Delete(rs, i, i+1)
+			// The table holds its own reference to old: releasing the
+			// entry's frees nothing the observer still reads.
+			v.paths.release(gone)
 			if len(rs) > 0 {
 				// Other paths remain: the route is the latest of them.
 				ps.addPath[id] = rs
 				if nw := rs[len(rs)-1].path; nw != old {
-					ps.table[id] = nw
+					v.paths.retain(nw)
+					ps.set(id, nw, len(v.prefixes))
 					if ps.isFull(fam(ev.Prefix)) && !ps.flushed {
 						v.obs.Route(t, id, ev.Prefix, pi, old, nw)
 					}
+					v.paths.release(old)
 				}
 				return
 			}
 			delete(ps.addPath, id)
 		}
 	}
-	ps.table[id] = 0
+	ps.set(id, 0, len(v.prefixes))
 	f := fam(ev.Prefix)
 	if f == 0 {
 		ps.n4--
@@ -439,8 +558,11 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		ps.n6--
 	}
 	if !ps.isFull(f) || ps.flushed {
+		v.paths.release(old)
 		return
 	}
+	// The table's reference to old passes to lastPath.
+	v.paths.release(v.lastPath[id])
 	v.lastPath[id] = old
 	v.obs.Route(t, id, ev.Prefix, pi, old, 0)
 	v.seen[id]--
@@ -534,14 +656,6 @@ func (v *View) peerState(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	v.reevaluate(t)
 }
 
-// forget drops every route of a peer (not withdrawals: the routes are
-// unknown now). The peer must have left the full-feed set.
-func (v *View) forget(ps *peerState) {
-	clear(ps.table)
-	ps.n4, ps.n6 = 0, 0
-	ps.addPath = nil
-}
-
 // overLimit handles a peer whose table of family f went over
 // Config.MaxPrefixes: a peer event, its routes dropped, its further routes
 // ignored until its session changes state.
@@ -613,21 +727,21 @@ func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
 	} else {
 		v.nFull[f]--
 	}
-	for id, path := range ps.table {
-		if path == 0 || fam(v.prefixes[id]) != f {
-			continue
+	ps.each(func(id PrefixID, path PathID) {
+		if fam(v.prefixes[id]) != f {
+			return
 		}
 		if full {
 			v.seen[id]++
-			v.obs.Membership(t, PrefixID(id), v.prefixes[id], pi, path, true)
-			if o := v.paths.origin[path]; o != 0 && v.origin[id] == 0 {
+			v.obs.Membership(t, id, v.prefixes[id], pi, path, true)
+			if o := v.paths.origin(path); o != 0 && v.origin[id] == 0 {
 				v.origin[id] = o
 			}
 		} else {
 			v.seen[id]--
-			v.obs.Membership(t, PrefixID(id), v.prefixes[id], pi, path, false)
+			v.obs.Membership(t, id, v.prefixes[id], pi, path, false)
 		}
-	}
+	})
 }
 
 // Refresh re-evaluates the full-feed set now; Apply calls it at the end of a

@@ -468,3 +468,101 @@ func TestOriginChange(t *testing.T) {
 		t.Errorf("route calls %+v", h.rec.routes)
 	}
 }
+
+// TestPathsFollowRoutes checks that the view lets paths go with their
+// routes: a peer's route changing through many distinct paths, ADD-PATH
+// routes withdrawn, a session lost.
+func TestPathsFollowRoutes(t *testing.T) {
+	h := newHarness(t, testConfig(), 2)
+	h.world(10, nil)
+	start := h.v.Memory().DistinctPath
+	p := pfx("192.0.2.0/24")
+	for i := range 1000 {
+		h.announce(0, p, fmt.Sprintf("%d 64999", 100+i))
+	}
+	if n := h.v.Memory().DistinctPath - start; n > 4 {
+		t.Errorf("after 1,000 path changes of one route: %d more path nodes, want at most 4", n)
+	}
+	for i := range 50 {
+		ev := h.ev(bgp.Announce, 1, p, fmt.Sprintf("%d 64999", 5000+i), false)
+		ev.PathID = uint32(i + 1)
+		h.v.Apply(ev)
+	}
+	for i := range 50 {
+		ev := h.ev(bgp.Withdraw, 1, p, "", false)
+		ev.PathID = uint32(i + 1)
+		h.v.Apply(ev)
+	}
+	h.withdraw(0, p)
+	// What is left: the world's paths, and the last path withdrawn by a
+	// full-feed peer (kept for explanations).
+	if n := h.v.Memory().DistinctPath - start; n > 2 {
+		t.Errorf("after every route to %v went: %d more path nodes, want at most 2", p, n)
+	}
+	if got := fmt.Sprint(h.v.LastWithdrawnPath(h.id(p))); got != "[64500 1099 64999]" {
+		t.Errorf("last withdrawn path %s, want [64500 1099 64999]", got)
+	}
+	h.state(0, bgp.StateEstablished, bgp.StateIdle)
+	h.state(1, bgp.StateEstablished, bgp.StateIdle)
+	if n := h.v.Memory().DistinctPath; n > 3 {
+		t.Errorf("both sessions down: %d path nodes left, want at most 3 (the last withdrawn path)", n)
+	}
+}
+
+// TestMaxPathLen checks that an announcement with a path over the limit
+// is counted and treated as a withdrawal of the peer's route.
+func TestMaxPathLen(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxPathLen = 8
+	h := newHarness(t, cfg, 2)
+	h.world(10, map[netip.Prefix][]int{pfx("192.0.2.0/24"): {0, 1}})
+	p := pfx("192.0.2.0/24")
+	h.announce(0, p, "1 2 3 4 5 6 64999") // 8 ASes with the peer's: accepted
+	if h.v.LongPaths() != 0 || h.v.PeerRoute(0, h.id(p)) == 0 {
+		t.Fatalf("a path of 8 ASes: %d dropped, route %d", h.v.LongPaths(), h.v.PeerRoute(0, h.id(p)))
+	}
+	h.announce(0, p, "1 2 3 4 5 6 7 64999")
+	if h.v.LongPaths() != 1 || h.v.PeerRoute(0, h.id(p)) != 0 || h.seen(p) != 1 {
+		t.Errorf("a path of 9 ASes: %d dropped, route %d, seen by %d; want 1 dropped, the route withdrawn, seen by 1",
+			h.v.LongPaths(), h.v.PeerRoute(0, h.id(p)), h.seen(p))
+	}
+	h.announce(1, pfx("198.51.100.0/24"), "1 2 3 4 5 6 7 64999")
+	if _, ok := h.v.Lookup(pfx("198.51.100.0/24")); ok || h.v.LongPaths() != 2 {
+		t.Errorf("a new prefix with a long path entered the view (dropped %d)", h.v.LongPaths())
+	}
+}
+
+// TestSparseTables checks that peers with few routes keep them (sparse
+// tables) and that a growing peer goes dense with its routes intact.
+func TestSparseTables(t *testing.T) {
+	h := newHarness(t, testConfig(), 3)
+	h.world(200, nil)
+	// Peer 2 loses its session and comes back with a few routes, then all.
+	h.state(2, bgp.StateEstablished, bgp.StateIdle)
+	h.state(2, bgp.StateIdle, bgp.StateEstablished)
+	ps := base(200)
+	for i, p := range ps[:30] {
+		h.announce(2, p, fmt.Sprintf("%d 65000", 100+i))
+	}
+	for i, p := range ps[:30] {
+		if got := fmt.Sprint(h.v.Path(h.v.PeerRoute(2, h.id(p)))); got != fmt.Sprintf("[64502 %d 65000]", 100+i) {
+			t.Fatalf("sparse table: route to %v is %s", p, got)
+		}
+	}
+	h.withdraw(2, ps[0])
+	for i, p := range ps[30:] {
+		h.announce(2, p, fmt.Sprintf("%d 65000", 200+i))
+	}
+	if h.v.PeerRoute(2, h.id(ps[0])) != 0 {
+		t.Errorf("a withdrawn route came back when the table went dense")
+	}
+	for i, p := range ps[1:30] {
+		if got := fmt.Sprint(h.v.Path(h.v.PeerRoute(2, h.id(p)))); got != fmt.Sprintf("[64502 %d 65000]", 101+i) {
+			t.Fatalf("dense table: route to %v is %s", p, got)
+		}
+	}
+	h.v.Refresh()
+	if v4, _ := h.v.FullFeed(); v4 != 3 {
+		t.Errorf("%d full-feed peers after the refill, want 3", v4)
+	}
+}

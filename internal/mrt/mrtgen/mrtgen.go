@@ -10,6 +10,7 @@ package mrtgen
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -410,4 +411,65 @@ func WriteUpdates(w *mrt.Writer, opt Options, n int) (int64, error) {
 		routes += int64(len(pfx))
 	}
 	return routes, nil
+}
+
+// WriteChurn writes n BGP4MP_ET update messages of the peers of opt about
+// the prefixes of the RIB dump read from rib (one WriteRIB wrote with
+// opt), from opt.Time on, 10 ms apart: a quarter withdrawals, the rest
+// path changes through another transit that keep the prefix's origin. It
+// returns the number of routes written.
+func WriteChurn(w *mrt.Writer, rib io.Reader, opt Options, n int) (int64, error) {
+	opt.defaults()
+	type route struct {
+		p    netip.Prefix
+		tail []bgp.ASN // the origin's provider and the origin
+	}
+	var routes []route
+	rr := mrt.NewRouteReader(rib, "rib", "")
+	var last netip.Prefix
+	for {
+		ev, err := rr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		if ev.Prefix != last {
+			last = ev.Prefix
+			flat := ev.Attrs.Path.AppendFlat(nil)
+			routes = append(routes, route{p: ev.Prefix, tail: flat[max(0, len(flat)-2):]})
+		}
+	}
+	peers := Peers(opt)
+	rng := rand.New(rand.NewPCG(opt.Seed, 7))
+	local := netip.AddrFrom4([4]byte{192, 0, 2, 254})
+	transit := []bgp.ASN{174, 1299, 2914, 3257, 3356, 6453, 6762, 7018, 7000, 7003, 262147, 7009}
+	t0 := opt.Time
+	attrs := &bgp.Attrs{}
+	var total int64
+	for i := range n {
+		tm := t0.Add(time.Second + time.Duration(i)*10*time.Millisecond)
+		pi := rng.IntN(len(peers))
+		r := routes[rng.IntN(len(routes))]
+		pfx := []netip.Prefix{r.p}
+		total++
+		if rng.IntN(4) == 0 {
+			if err := w.WriteUpdate(tm, peers[pi], local, 12654, pfx, nil, nil); err != nil {
+				return total, err
+			}
+			continue
+		}
+		path := append([]bgp.ASN{peers[pi].AS, transit[rng.IntN(len(transit))]}, r.tail...)
+		attrs.Reset()
+		attrs.Set(bgp.AttrOrigin)
+		attrs.Set(bgp.AttrASPath)
+		attrs.Set(bgp.AttrNextHop)
+		attrs.NextHop = peers[pi].Addr
+		attrs.Path.Segments = append(attrs.Path.Segments, bgp.Segment{Type: bgp.ASSequence, ASNs: path})
+		if err := w.WriteUpdate(tm, peers[pi], local, 12654, nil, attrs, pfx); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -1,0 +1,162 @@
+package source
+
+import (
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+// ahead reads a source on its own goroutine, a few batches ahead of its
+// reader, so that decompressing and decoding one file runs on another core
+// than the stages that consume its events (and several files of a merge
+// decode at once). The reader sees exactly the events and errors of the
+// source, in order: each event is copied into storage owned by its batch,
+// which is reused once the reader has moved past the batch.
+type ahead struct {
+	src   *File
+	full  chan *batch // batches read, in order
+	empty chan *batch // batches the reader is done with
+	stop  chan struct{}
+	once  sync.Once
+	cur   *batch
+	i     int
+}
+
+// aheadBatch events per batch, aheadDepth batches in flight.
+const (
+	aheadBatch = 512
+	aheadDepth = 4
+)
+
+// batch is a run of a source's events (or errors) and the storage their
+// attributes point into.
+type batch struct {
+	evs   []bgp.Event
+	errs  []error // by event: non-nil where the source returned an error
+	end   error   // the source's end (io.EOF or the error that ended it), set on the last batch
+	attrs []bgp.Attrs
+	segs  []bgp.Segment
+	asns  []bgp.ASN
+	comms []bgp.Community
+	large []bgp.LargeCommunity
+	raw   []bgp.RawAttr
+	bytes []byte
+}
+
+func newAhead(src *File) *ahead {
+	a := &ahead{src: src, full: make(chan *batch, aheadDepth), empty: make(chan *batch, aheadDepth+2), stop: make(chan struct{})}
+	for range aheadDepth + 2 {
+		a.empty <- &batch{}
+	}
+	go a.run()
+	return a
+}
+
+// run reads the source into batches until it ends or Stop is called.
+func (a *ahead) run() {
+	for {
+		var b *batch
+		select {
+		case b = <-a.empty:
+		case <-a.stop:
+			return
+		}
+		b.reset()
+		for len(b.evs) < aheadBatch {
+			ev, err := a.src.Next()
+			if err != nil {
+				if errors.Is(err, io.EOF) || !Skippable(err) {
+					b.end = err
+					break
+				}
+				b.evs = append(b.evs, bgp.Event{})
+				b.errs = append(b.errs, err)
+				continue
+			}
+			b.add(ev)
+		}
+		select {
+		case a.full <- b:
+		case <-a.stop:
+			return
+		}
+		if b.end != nil {
+			return
+		}
+	}
+}
+
+// Next returns the source's next event or error.
+func (a *ahead) Next() (*bgp.Event, error) {
+	for a.cur == nil || a.i >= len(a.cur.evs) {
+		if a.cur != nil {
+			if a.cur.end != nil {
+				return nil, a.cur.end
+			}
+			a.empty <- a.cur
+		}
+		a.cur, a.i = <-a.full, 0
+	}
+	i := a.i
+	a.i++
+	if err := a.cur.errs[i]; err != nil {
+		return nil, err
+	}
+	return &a.cur.evs[i], nil
+}
+
+// Stop ends the reading goroutine (the source is not read further).
+func (a *ahead) Stop() { a.once.Do(func() { close(a.stop) }) }
+
+func (b *batch) reset() {
+	b.evs, b.errs, b.end = b.evs[:0], b.errs[:0], nil
+	b.attrs, b.segs, b.asns = b.attrs[:0], b.segs[:0], b.asns[:0]
+	b.comms, b.large, b.raw, b.bytes = b.comms[:0], b.large[:0], b.raw[:0], b.bytes[:0]
+}
+
+// add copies ev into the batch. The attributes' slices point into the
+// batch's slabs; a slab that grows leaves the earlier events pointing into
+// its old array, which keeps their values.
+func (b *batch) add(ev *bgp.Event) {
+	b.evs = append(b.evs, *ev)
+	b.errs = append(b.errs, nil)
+	if ev.Attrs == nil {
+		return
+	}
+	if cap(b.attrs) == 0 {
+		// Attrs are pointed to by the events: the array must not move.
+		b.attrs = make([]bgp.Attrs, 0, aheadBatch)
+	}
+	b.attrs = append(b.attrs, *ev.Attrs)
+	c := &b.attrs[len(b.attrs)-1]
+	b.evs[len(b.evs)-1].Attrs = c
+	src := ev.Attrs
+	s0 := len(b.segs)
+	for _, sg := range src.Path.Segments {
+		a0 := len(b.asns)
+		b.asns = append(b.asns, sg.ASNs...)
+		b.segs = append(b.segs, bgp.Segment{Type: sg.Type, ASNs: b.asns[a0:len(b.asns):len(b.asns)]})
+	}
+	c.Path.Segments = b.segs[s0:len(b.segs):len(b.segs)]
+	if src.Communities != nil {
+		k := len(b.comms)
+		b.comms = append(b.comms, src.Communities...)
+		c.Communities = b.comms[k:len(b.comms):len(b.comms)]
+	}
+	if src.LargeCommunities != nil {
+		k := len(b.large)
+		b.large = append(b.large, src.LargeCommunities...)
+		c.LargeCommunities = b.large[k:len(b.large):len(b.large)]
+	}
+	if src.Unknown != nil {
+		k := len(b.raw)
+		for _, u := range src.Unknown {
+			v := len(b.bytes)
+			b.bytes = append(b.bytes, u.Value...)
+			b.raw = append(b.raw, bgp.RawAttr{Flags: u.Flags, Type: u.Type, Value: b.bytes[v:len(b.bytes):len(b.bytes)]})
+		}
+		c.Unknown = b.raw[k:len(b.raw):len(b.raw)]
+	}
+}

@@ -1,0 +1,133 @@
+package source_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
+	"github.com/blackout-bgp/blackout/internal/source"
+)
+
+// mergeInputs returns a generated RIB, updates of the same peers, and
+// updates with a stretch of garbage in the middle (input errors), as MRT.
+func mergeInputs(t *testing.T) [][]byte {
+	t.Helper()
+	opt := mrtgen.Options{Seed: 5, Prefixes: 3000, Peers: 5}
+	var rib, upd, bad bytes.Buffer
+	w := mrt.NewWriter(&rib)
+	if _, err := mrtgen.WriteRIB(w, opt); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	w = mrt.NewWriter(&upd)
+	opt.Time = time.Date(2025, 1, 1, 0, 0, 1, 0, time.UTC)
+	if _, err := mrtgen.WriteUpdates(w, opt, 4000); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	w = mrt.NewWriter(&bad)
+	opt.Seed, opt.Time = 6, opt.Time.Add(3*time.Second)
+	if _, err := mrtgen.WriteUpdates(w, opt, 2000); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	b := bad.Bytes()
+	// A record header claiming a length beyond the end, in the middle of
+	// the file, and one with an unknown type.
+	mid := len(b) / 2
+	junk := []byte{0x5f, 0, 0, 0, 0, 16, 0, 4, 0, 0, 0, 4, 1, 2, 3, 4}
+	b = append(append(append([]byte(nil), b[:mid]...), junk...), b[mid:]...)
+	return [][]byte{rib.Bytes(), upd.Bytes(), b}
+}
+
+func describe(ev *bgp.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d %v %v %d %v %d %d", ev.Time.Format(time.RFC3339Nano), ev.Kind, ev.Peer, ev.Prefix, ev.PathID, ev.RIB, ev.OldState, ev.NewState)
+	if a := ev.Attrs; a != nil {
+		fmt.Fprintf(&b, " %s %v %v %d %d %v %v %v", a.Path.AppendString(nil), a.NextHop, a.Origin, a.MED, a.LocalPref, a.Communities, a.LargeCommunities, a.Unknown)
+	}
+	return b.String()
+}
+
+func readAll(t *testing.T, in [][]byte, serial bool) []string {
+	t.Helper()
+	var srcs []source.Source
+	for i, b := range in {
+		srcs = append(srcs, source.NewFile(bytes.NewReader(b), fmt.Sprint("in", i), "rrc00"))
+	}
+	m := source.Merge(srcs)
+	m.Serial = serial
+	defer m.Stop()
+	var out []string
+	for {
+		ev, err := m.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			out = append(out, "error: "+err.Error())
+			continue
+		}
+		out = append(out, describe(ev))
+	}
+}
+
+// TestMergeAheadSameStream checks that reading the sources ahead on their
+// own goroutines gives the stream, errors included, of reading them in turn.
+func TestMergeAheadSameStream(t *testing.T) {
+	in := mergeInputs(t)
+	serial := readAll(t, in, true)
+	ahead := readAll(t, in, false)
+	var errs int
+	for _, s := range serial {
+		if strings.HasPrefix(s, "error: ") {
+			errs++
+		}
+	}
+	if len(serial) < 10000 || errs == 0 {
+		t.Fatalf("the inputs gave %d events and %d errors: want many events and some errors", len(serial), errs)
+	}
+	if len(ahead) != len(serial) {
+		t.Errorf("ahead: %d items, serial %d", len(ahead), len(serial))
+	}
+	for i := range min(len(ahead), len(serial)) {
+		if ahead[i] != serial[i] {
+			t.Fatalf("item %d differs:\nahead  %s\nserial %s", i, ahead[i], serial[i])
+		}
+	}
+}
+
+// TestMergeStop checks that a stream stopped before its end lets its
+// readers go.
+func TestMergeStop(t *testing.T) {
+	in := mergeInputs(t)
+	var srcs []source.Source
+	for i, b := range in {
+		srcs = append(srcs, source.NewFile(bytes.NewReader(b), fmt.Sprint("in", i), "rrc00"))
+	}
+	before := runtime.NumGoroutine()
+	m := source.Merge(srcs)
+	for range 10 {
+		if _, err := m.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := runtime.NumGoroutine(); n < before+len(in) {
+		t.Fatalf("%d goroutines while reading %d sources ahead, %d before", n, len(in), before)
+	}
+	m.Stop()
+	m.Stop() // twice is fine
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 10 s after Stop, %d before the merge", runtime.NumGoroutine(), before)
+		}
+	}
+}

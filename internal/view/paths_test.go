@@ -1,0 +1,147 @@
+package view
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
+
+func mustPath(t *testing.T, s string) bgp.Path {
+	t.Helper()
+	p, err := bgp.ParsePath(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPathTableInternsAndFrees(t *testing.T) {
+	tb := newPathTable()
+	intern := func(s string) PathID {
+		t.Helper()
+		id, ok := tb.intern(mustPath(t, s), nil, 0)
+		if !ok || id == 0 {
+			t.Fatalf("intern %q: %d, %v", s, id, ok)
+		}
+		return id
+	}
+	a := intern("64500 3356 65001")
+	b := intern("64500 3356 3356 65001") // prepending removed: the same path
+	c := intern("64500 3356 65002")
+	d := intern("64500 3356 {65001}") // a singleton set: origin 65001, sequence 64500 3356
+	e := intern("64500 3356 {65001,65002}")
+	f := intern("") // an empty path is still a route
+	if a != b {
+		t.Errorf("prepended path got id %d, the plain one %d", b, a)
+	}
+	if len(slices.Compact([]PathID{a, c, d, e, f})) != 5 || slices.Contains([]PathID{c, d, e, f}, a) {
+		t.Errorf("distinct paths share ids: %d %d %d %d %d", a, c, d, e, f)
+	}
+	for _, tc := range []struct {
+		id         PathID
+		path       string
+		origin, nb bgp.ASN
+	}{
+		{a, "[64500 3356 65001]", 65001, 3356},
+		{c, "[64500 3356 65002]", 65002, 3356},
+		{d, "[64500 3356]", 65001, 64500},
+		{e, "[64500 3356]", 0, 64500},
+		{f, "[]", 0, 0},
+	} {
+		p := &Paths{t: tb}
+		if got := fmt.Sprint(tb.appendPath(nil, tc.id)); got != tc.path {
+			t.Errorf("path %d: %s, want %s", tc.id, got, tc.path)
+		}
+		if p.Origin(tc.id) != tc.origin || p.Neighbour(tc.id) != tc.nb {
+			t.Errorf("path %d %s: origin %d neighbour %d, want %d %d", tc.id, tc.path, p.Origin(tc.id), p.Neighbour(tc.id), tc.origin, tc.nb)
+		}
+		var walked []bgp.ASN
+		for n := tc.id; n != 0; {
+			var as bgp.ASN
+			as, n = p.Step(n)
+			if as != 0 {
+				walked = append(walked, as)
+			}
+		}
+		slices.Reverse(walked)
+		if got := fmt.Sprint(walked); got != tc.path {
+			t.Errorf("path %d: Step walks %s, want %s", tc.id, got, tc.path)
+		}
+	}
+	// The trie shares the first ASes: 64500, 3356, then 65001 and 65002,
+	// the marker of d (65001) and of e (0), the marker of the empty path.
+	if n := tb.nodes(); n != 7 {
+		t.Errorf("%d nodes, want 7", n)
+	}
+	// A hint: the same ids, whatever the previous path was.
+	var h pathHint
+	for _, s := range []string{"64500 3356 65001", "64500 3356 65002", "64500 3356 {65001}", "64500 3356 65002", "", "64500 3356 65002"} {
+		want, _ := tb.intern(mustPath(t, s), nil, 0)
+		if id, _ := tb.intern(mustPath(t, s), &h, 0); id != want {
+			t.Errorf("intern %q with the hint: %d, want %d", s, id, want)
+		}
+		tb.release(want)
+		tb.release(want)
+	}
+	// Every reference let go: nothing is left.
+	for _, id := range []PathID{a, b, c, d, e, f} {
+		tb.release(id)
+	}
+	if n := tb.nodes(); n != 0 || tb.used != 0 || tb.routes != 0 {
+		t.Errorf("after releasing every route: %d nodes, %d slots used, %d references", n, tb.used, tb.routes)
+	}
+	// Freed ids are reused, and a new path is found again.
+	g := intern("64501 174 65003")
+	if int(g) > 7 {
+		t.Errorf("a freed id was not reused: %d", g)
+	}
+	if h := intern("64501 174 65003"); h != g {
+		t.Errorf("the same path again: %d, want %d", h, g)
+	}
+}
+
+func TestPathTableLimit(t *testing.T) {
+	tb := newPathTable()
+	long := "64500"
+	for i := range 64 {
+		long += fmt.Sprintf(" %d", 1000+i)
+	}
+	if _, ok := tb.intern(mustPath(t, long), nil, 64); ok {
+		t.Errorf("a path of 65 ASes was accepted with a limit of 64")
+	}
+	if tb.nodes() != 0 {
+		t.Errorf("a refused path left %d nodes", tb.nodes())
+	}
+	if _, ok := tb.intern(mustPath(t, long), nil, 0); !ok {
+		t.Errorf("refused with no limit")
+	}
+	// Prepending does not count.
+	if _, ok := tb.intern(mustPath(t, "64500 3356"+fmt.Sprint(slices.Repeat([]string{" 65001"}, 100))), nil, 64); !ok {
+		t.Errorf("a path of 3 ASes prepended 100 times was refused")
+	}
+}
+
+// TestPathTableChurn interns and releases many distinct paths (a peer's
+// route changing over and over) and checks that the table follows the
+// routes held, not the paths ever seen.
+func TestPathTableChurn(t *testing.T) {
+	tb := newPathTable()
+	var held []PathID
+	var h pathHint
+	for i := range 100_000 {
+		id, _ := tb.intern(mustPath(t, fmt.Sprintf("64500 %d %d", 1000+i%500, 70000+i)), &h, 0)
+		held = append(held, id)
+		if len(held) > 100 {
+			tb.release(held[0])
+			held = held[1:]
+		}
+	}
+	if n := tb.nodes(); n > 1+2*100 {
+		t.Errorf("%d nodes for 100 paths held", n)
+	}
+	if tb.n > 1000 || len(tb.slots) > 4096 {
+		t.Errorf("the table grew with its history: %d node slots, %d hash slots", tb.n, len(tb.slots))
+	}
+}
