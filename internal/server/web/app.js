@@ -623,7 +623,9 @@ async function entityPage(type, code) {
   const charts = el('div', { class: 'charts', id: 'charts' });
   const evBox = el('div', { id: 'entity-events' });
   // An entity with no data of its own is not judged: no "normal" badge.
-  const noData = !(ent.families || []).length;
+  // A page opened before its data came learns it at the next reload of
+  // the events (an entity with events has data).
+  let noData = !(ent.families || []).length;
   const unjudged = () => el('span', { class: 'badge state-none', title: 'not judged: no prefix of its own in the data' }, type === 'asn' ? 'transit only' : 'no data');
   const stateBox = el('span', { id: 'entity-state' }, noData && ent.state === 'normal' ? unjudged() : stateBadge(ent.state));
   const share = el('p', { class: 'share-links hint' });
@@ -677,6 +679,11 @@ async function entityPage(type, code) {
       const r = await api('/events' + qs({ entity_type: type, entity_code: ent.code, limit: 200 }));
       events = r.events || [];
       evBox.replaceChildren(eventTable(events));
+      if (noData && events.length) noData = false;
+      if (noData) {
+        const now = await api(`/entities/${type}/${encodeURIComponent(code)}`);
+        noData = !(now.families || []).length;
+      }
       const st = stateOf(events);
       stateBox.replaceChildren(noData && st === 'normal' ? unjudged() : stateBadge(st));
     } catch (e) { evBox.replaceChildren(el('p', { class: 'error' }, e.message)); }
