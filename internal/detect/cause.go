@@ -431,16 +431,7 @@ func plusMore(n int, one, many string) string {
 }
 
 // thousands writes n with thousands separators: 9,816.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+func thousands(n int) string { return event.Thousands(int64(n)) }
 
 // recentChurn returns the track's route events in the last bins (about an
 // hour).

@@ -34,9 +34,6 @@ const (
 	UnknownCause CauseCode = "unknown"
 )
 
-// CauseCodes lists every cause code.
-var CauseCodes = []CauseCode{OriginSide, UpstreamFailure, UpstreamCut, AfterInstability, Recurring, OtherOrigin, UnknownCause}
-
 // Cause is one cause an event is consistent with, with one sentence of
 // the evidence for it.
 type Cause struct {
@@ -86,15 +83,6 @@ type UpstreamHealth struct {
 	Country       string `json:"country,omitempty"`
 	OutsideBefore int    `json:"other_routes_outside_before,omitempty"`
 	OutsideAfter  int    `json:"other_routes_outside_after,omitempty"`
-}
-
-// Kept returns the share of the upstream's other routes it kept (1 when it
-// had none).
-func (u UpstreamHealth) Kept() float64 {
-	if u.Before == 0 {
-		return 1
-	}
-	return float64(u.After) / float64(u.Before)
 }
 
 // Judged returns the other routes an upstream's health is judged on,

@@ -365,13 +365,13 @@ func (c *Coverage) Statements() []string {
 				if c.Undecoded[k] == 1 {
 					rs = "record"
 				}
-				parts = append(parts, fmt.Sprintf("%s %s of MRT %s", thousands(c.Undecoded[k]), rs, k))
+				parts = append(parts, fmt.Sprintf("%s %s of MRT %s", Thousands(c.Undecoded[k]), rs, k))
 			} else {
 				rest += c.Undecoded[k]
 			}
 		}
 		if rest > 0 {
-			parts = append(parts, fmt.Sprintf("%s of other types", thousands(rest)))
+			parts = append(parts, fmt.Sprintf("%s of other types", Thousands(rest)))
 		}
 		out = append(out, strings.Join(parts, ", ")+" not decoded: what they hold was not judged.")
 	}
@@ -381,10 +381,11 @@ func (c *Coverage) Statements() []string {
 	return out
 }
 
-// thousands writes n with thousands separators: 24,242.
-func thousands(n int64) string {
+// Thousands writes n with thousands separators, as every report does:
+// 24,242.
+func Thousands(n int64) string {
 	if n < 0 {
-		return "-" + thousands(-n)
+		return "-" + Thousands(-n)
 	}
 	s := strconv.FormatInt(n, 10)
 	for i := len(s) - 3; i > 0; i -= 3 {

@@ -168,17 +168,7 @@ func fmtTime(t time.Time) string {
 
 func fmtDur(d time.Duration) string { return event.FormatDuration(d) }
 
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && c != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func thousands(n int64) string { return event.Thousands(n) }
 
 func clip(s string, n int) string {
 	r := []rune(s)

@@ -43,7 +43,24 @@ func writeNotice(ctx context.Context, tx *sql.Tx, op EventOp, id, now int64) err
 	return nil
 }
 
-const noticeCols = `seq, ekey, type, time, json, created`
+// NoticeColumns are the columns of the notices table that DecodeNotice
+// reads, in its order; every store selects them so.
+const NoticeColumns = `seq, ekey, type, time, json, created`
+
+// DecodeNotice makes a Notice of one row of NoticeColumns (times in Unix
+// nanoseconds): the part of reading the outbox every store shares.
+func DecodeNotice(seq int64, key, typ string, t int64, js string, created int64) (Notice, error) {
+	n := Notice{Seq: seq, Key: key, Time: fromNanos(t), Created: fromNanos(created)}
+	nt, err := event.ParseNoticeType(typ)
+	if err != nil {
+		return n, fmt.Errorf("notice %d: %w", seq, err)
+	}
+	if err := json.Unmarshal([]byte(js), &n.Event); err != nil {
+		return n, fmt.Errorf("notice %d: %w", seq, err)
+	}
+	n.Type = nt
+	return n, nil
+}
 
 func scanNotices(rows *sql.Rows, err error) ([]Notice, error) {
 	if err != nil {
@@ -52,20 +69,15 @@ func scanNotices(rows *sql.Rows, err error) ([]Notice, error) {
 	defer rows.Close()
 	var out []Notice
 	for rows.Next() {
-		var n Notice
-		var typ, js string
-		var t, created int64
-		if err := rows.Scan(&n.Seq, &n.Key, &typ, &t, &js, &created); err != nil {
+		var seq, t, created int64
+		var key, typ, js string
+		if err := rows.Scan(&seq, &key, &typ, &t, &js, &created); err != nil {
 			return nil, err
 		}
-		nt, err := event.ParseNoticeType(typ)
+		n, err := DecodeNotice(seq, key, typ, t, js, created)
 		if err != nil {
-			return nil, fmt.Errorf("notice %d: %w", n.Seq, err)
+			return nil, err
 		}
-		if err := json.Unmarshal([]byte(js), &n.Event); err != nil {
-			return nil, fmt.Errorf("notice %d: %w", n.Seq, err)
-		}
-		n.Type, n.Time, n.Created = nt, fromNanos(t), fromNanos(created)
 		out = append(out, n)
 	}
 	return out, rows.Err()
@@ -76,7 +88,7 @@ func (s *SQLite) Notices(ctx context.Context, after int64, limit int) ([]Notice,
 	if limit <= 0 {
 		limit = 100
 	}
-	out, err := scanNotices(s.db.QueryContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit))
+	out, err := scanNotices(s.db.QueryContext(ctx, `SELECT `+NoticeColumns+` FROM notices WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: notices: %w", s.path, err)
 	}
@@ -85,7 +97,7 @@ func (s *SQLite) Notices(ctx context.Context, after int64, limit int) ([]Notice,
 
 // NoticesOf implements Store.
 func (s *SQLite) NoticesOf(ctx context.Context, key string) ([]Notice, error) {
-	out, err := scanNotices(s.db.QueryContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE ekey = ? ORDER BY seq`, key))
+	out, err := scanNotices(s.db.QueryContext(ctx, `SELECT `+NoticeColumns+` FROM notices WHERE ekey = ? ORDER BY seq`, key))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: notices of %s: %w", s.path, key, err)
 	}
@@ -94,7 +106,7 @@ func (s *SQLite) NoticesOf(ctx context.Context, key string) ([]Notice, error) {
 
 // NoticesIn implements Store.
 func (s *SQLite) NoticesIn(ctx context.Context, from, until time.Time) ([]Notice, error) {
-	out, err := scanNotices(s.db.QueryContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE time >= ? AND time < ? ORDER BY seq`, nanos(from), nanos(until)))
+	out, err := scanNotices(s.db.QueryContext(ctx, `SELECT `+NoticeColumns+` FROM notices WHERE time >= ? AND time < ? ORDER BY seq`, nanos(from), nanos(until)))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: notices in time range: %w", s.path, err)
 	}

@@ -39,8 +39,6 @@ func writeNotice(ctx context.Context, tx pgx.Tx, op store.EventOp, id, now int64
 	return nil
 }
 
-const noticeCols = `seq, ekey, type, time, json, created`
-
 func scanNotices(rows pgx.Rows, err error) ([]store.Notice, error) {
 	if err != nil {
 		return nil, err
@@ -48,20 +46,15 @@ func scanNotices(rows pgx.Rows, err error) ([]store.Notice, error) {
 	defer rows.Close()
 	var out []store.Notice
 	for rows.Next() {
-		var n store.Notice
-		var typ, js string
-		var t, created int64
-		if err := rows.Scan(&n.Seq, &n.Key, &typ, &t, &js, &created); err != nil {
+		var seq, t, created int64
+		var key, typ, js string
+		if err := rows.Scan(&seq, &key, &typ, &t, &js, &created); err != nil {
 			return nil, err
 		}
-		nt, err := event.ParseNoticeType(typ)
+		n, err := store.DecodeNotice(seq, key, typ, t, js, created)
 		if err != nil {
-			return nil, fmt.Errorf("notice %d: %w", n.Seq, err)
+			return nil, err
 		}
-		if err := json.Unmarshal([]byte(js), &n.Event); err != nil {
-			return nil, fmt.Errorf("notice %d: %w", n.Seq, err)
-		}
-		n.Type, n.Time, n.Created = nt, fromNanos(t), fromNanos(created)
 		out = append(out, n)
 	}
 	return out, rows.Err()
@@ -72,7 +65,7 @@ func (s *Store) Notices(ctx context.Context, after int64, limit int) ([]store.No
 	if limit <= 0 {
 		limit = 100
 	}
-	out, err := scanNotices(s.pool.Query(ctx, `SELECT `+noticeCols+` FROM notices WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit))
+	out, err := scanNotices(s.pool.Query(ctx, `SELECT `+store.NoticeColumns+` FROM notices WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit))
 	if err != nil {
 		return nil, s.wrap("notices", err)
 	}
@@ -81,7 +74,7 @@ func (s *Store) Notices(ctx context.Context, after int64, limit int) ([]store.No
 
 // NoticesOf implements store.Store.
 func (s *Store) NoticesOf(ctx context.Context, key string) ([]store.Notice, error) {
-	out, err := scanNotices(s.pool.Query(ctx, `SELECT `+noticeCols+` FROM notices WHERE ekey = $1 ORDER BY seq`, key))
+	out, err := scanNotices(s.pool.Query(ctx, `SELECT `+store.NoticeColumns+` FROM notices WHERE ekey = $1 ORDER BY seq`, key))
 	if err != nil {
 		return nil, s.wrap("notices of "+key, err)
 	}
@@ -90,7 +83,7 @@ func (s *Store) NoticesOf(ctx context.Context, key string) ([]store.Notice, erro
 
 // NoticesIn implements store.Store.
 func (s *Store) NoticesIn(ctx context.Context, from, until time.Time) ([]store.Notice, error) {
-	out, err := scanNotices(s.pool.Query(ctx, `SELECT `+noticeCols+` FROM notices WHERE time >= $1 AND time < $2 ORDER BY seq`, nanos(from), nanos(until)))
+	out, err := scanNotices(s.pool.Query(ctx, `SELECT `+store.NoticeColumns+` FROM notices WHERE time >= $1 AND time < $2 ORDER BY seq`, nanos(from), nanos(until)))
 	if err != nil {
 		return nil, s.wrap("notices in time range", err)
 	}
