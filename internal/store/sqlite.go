@@ -452,8 +452,11 @@ func scanEvent(sc interface{ Scan(...any) error }) (*StoredEvent, error) {
 	return &e, nil
 }
 
-// Events implements Store.
-func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, error) {
+// EventsQuery returns the query of Events for f over the events table
+// (the columns scanEvent reads, newest first), with "?" placeholders and their
+// arguments; codeMatch is the store's case-insensitive comparison of
+// entity_code with one argument ("entity_code = ? COLLATE NOCASE").
+func EventsQuery(f EventFilter, codeMatch string) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
@@ -461,7 +464,7 @@ func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, erro
 		add("entity_type = ?", f.EntityType.String())
 	}
 	if f.EntityCode != "" {
-		add("entity_code = ? COLLATE NOCASE", f.EntityCode)
+		add(codeMatch, f.EntityCode)
 	}
 	if f.Kind != "" {
 		add("kind = ?", string(f.Kind))
@@ -492,7 +495,12 @@ func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, erro
 	if limit <= 0 {
 		limit = 100
 	}
-	q += fmt.Sprintf(" ORDER BY start DESC, id DESC LIMIT %d", limit)
+	return q + fmt.Sprintf(" ORDER BY start DESC, id DESC LIMIT %d", limit), args
+}
+
+// Events implements Store.
+func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]StoredEvent, error) {
+	q, args := EventsQuery(f, "entity_code = ? COLLATE NOCASE")
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)

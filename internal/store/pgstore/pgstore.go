@@ -490,51 +490,8 @@ func scanEvent(sc pgx.Row) (*store.StoredEvent, error) {
 
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, f store.EventFilter) ([]store.StoredEvent, error) {
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) {
-		for _, v := range a {
-			args = append(args, v)
-			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)), 1)
-		}
-		where = append(where, cond)
-	}
-	if f.EntityType != 0 {
-		add("entity_type = ?", f.EntityType.String())
-	}
-	if f.EntityCode != "" {
-		add("lower(entity_code) = lower(?)", f.EntityCode)
-	}
-	if f.Kind != "" {
-		add("kind = ?", string(f.Kind))
-	}
-	switch f.Severity {
-	case "":
-	case event.Warning: // minimum severity: warning includes critical
-	default:
-		add("severity = ?", string(f.Severity))
-	}
-	if !f.From.IsZero() {
-		add(`("end" IS NULL OR "end" >= ?)`, nanos(f.From))
-	}
-	if !f.Until.IsZero() {
-		add("start <= ?", nanos(f.Until))
-	}
-	if f.Ongoing {
-		add(`"end" IS NULL`)
-	}
-	if f.After != nil {
-		add("(start < ? OR (start = ? AND id < ?))", nanos(f.After.Start), nanos(f.After.Start), f.After.ID)
-	}
-	q := `SELECT ` + eventCols + ` FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	q += fmt.Sprintf(" ORDER BY start DESC, id DESC LIMIT %d", limit)
+	q, args := store.EventsQuery(f, "lower(entity_code) = lower(?)")
+	q = numbered(q)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
@@ -692,3 +649,18 @@ func (s *Store) edgeBins(ctx context.Context, typ event.EntityType, family bgp.F
 }
 
 var _ store.LatestBinner = (*Store)(nil)
+
+// numbered rewrites the "?" placeholders of q as PostgreSQL's $1, $2, ...
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
