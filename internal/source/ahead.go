@@ -11,17 +11,23 @@ import (
 // ahead reads a source on its own goroutine, a few batches ahead of its
 // reader, so that decompressing and decoding one file runs on another core
 // than the stages that consume its events (and several files of a merge
-// decode at once). The reader sees exactly the events and errors of the
+// decode at once). A batch goes to the reader when it is full, at the
+// source's end, or when the source would wait for input (Blocker). The reader sees exactly the events and errors of the
 // source, in order: each event is copied into storage owned by its batch,
 // which is reused once the reader has moved past the batch.
 type ahead struct {
-	src   *File
-	full  chan *batch // batches read, in order
-	empty chan *batch // batches the reader is done with
-	stop  chan struct{}
-	once  sync.Once
-	cur   *batch
-	i     int
+	src Source
+	blk Blocker // src's, or nil
+	b   *batch  // the batch being filled (run's goroutine only)
+	// stopped is set (on run's goroutine) once Stop is seen.
+	stopped bool
+	full    chan *batch // batches read, in order
+	empty   chan *batch // batches the reader is done with
+	stop    chan struct{}
+	exited  chan struct{} // closed when run returns: src is not read any more
+	once    sync.Once
+	cur     *batch
+	i       int
 }
 
 // aheadBatch events per batch, aheadDepth batches in flight.
@@ -45,8 +51,9 @@ type batch struct {
 	bytes []byte
 }
 
-func newAhead(src *File) *ahead {
-	a := &ahead{src: src, full: make(chan *batch, aheadDepth), empty: make(chan *batch, aheadDepth+2), stop: make(chan struct{})}
+func newAhead(src Source) *ahead {
+	a := &ahead{src: src, full: make(chan *batch, aheadDepth), empty: make(chan *batch, aheadDepth+2), stop: make(chan struct{}), exited: make(chan struct{})}
+	a.blk, _ = src.(Blocker)
 	for range aheadDepth + 2 {
 		a.empty <- &batch{}
 	}
@@ -56,16 +63,21 @@ func newAhead(src *File) *ahead {
 
 // run reads the source into batches until it ends or Stop is called.
 func (a *ahead) run() {
+	defer close(a.exited)
+	if a.blk != nil {
+		a.blk.BeforeWait(a.handOver)
+		defer a.blk.BeforeWait(nil)
+	}
 	for {
-		var b *batch
-		select {
-		case b = <-a.empty:
-		case <-a.stop:
+		if !a.take() {
 			return
 		}
-		b.reset()
-		for len(b.evs) < aheadBatch {
-			ev, err := a.src.Next()
+		for len(a.b.evs) < aheadBatch {
+			ev, err := a.src.Next() // may hand a.b over (handOver) and take another
+			if a.stopped {
+				return
+			}
+			b := a.b
 			if err != nil {
 				if errors.Is(err, io.EOF) || !Skippable(err) {
 					b.end = err
@@ -77,14 +89,46 @@ func (a *ahead) run() {
 			}
 			b.add(ev)
 		}
-		select {
-		case a.full <- b:
-		case <-a.stop:
+		if !a.send() {
 			return
 		}
-		if b.end != nil {
+		if a.b.end != nil {
 			return
 		}
+	}
+}
+
+// take gets an empty batch into a.b; false when stopped.
+func (a *ahead) take() bool {
+	select {
+	case a.b = <-a.empty:
+		a.b.reset()
+		return true
+	case <-a.stop:
+		a.stopped = true
+		return false
+	}
+}
+
+// send hands a.b to the reader; false when stopped.
+func (a *ahead) send() bool {
+	select {
+	case a.full <- a.b:
+		return true
+	case <-a.stop:
+		a.stopped = true
+		return false
+	}
+}
+
+// handOver, called by the source (Blocker) before it waits for input,
+// hands the events read so far to the reader and takes a new batch.
+func (a *ahead) handOver() {
+	if a.stopped || len(a.b.evs) == 0 {
+		return
+	}
+	if a.send() {
+		a.take()
 	}
 }
 
@@ -107,8 +151,13 @@ func (a *ahead) Next() (*bgp.Event, error) {
 	return &a.cur.evs[i], nil
 }
 
-// Stop ends the reading goroutine (the source is not read further).
+// Stop ends the reading goroutine (the source is not read further). The
+// goroutine returns once the call of the source's Next it may be in
+// returns; Wait waits for that.
 func (a *ahead) Stop() { a.once.Do(func() { close(a.stop) }) }
+
+// Wait returns when the reading goroutine has returned.
+func (a *ahead) Wait() { <-a.exited }
 
 func (b *batch) reset() {
 	b.evs, b.errs, b.end = b.evs[:0], b.errs[:0], nil

@@ -86,6 +86,10 @@ func (f *File) Name() string { return f.name }
 // Reader returns the MRT route reader (for its statistics).
 func (f *File) Reader() *mrt.RouteReader { return f.rr }
 
+// ReadAhead reports true: a file shares nothing with other sources, so
+// Merge reads it on a goroutine of its own.
+func (f *File) ReadAhead() bool { return true }
+
 // Next returns the next route event of the file.
 func (f *File) Next() (*bgp.Event, error) {
 	for {

@@ -70,18 +70,20 @@ func (m *merger) advance(it *mergeItem) bool {
 // stream: a source that fails with an error that is not Skippable ends
 // there, the others go on.
 //
-// Each File is read on its own goroutine, a few thousand events ahead
-// (decompression and MRT decoding of every file run beside the stages
-// that consume the stream, on the other cores); the stream is the same
-// as reading them in turn. Other sources are read on the caller's
-// goroutine. Stop ends that reading when the stream is not
-// read to its end.
+// Each source that may be read ahead (AheadReader: a File, an archive
+// collector's stream) is read on its own goroutine, a few thousand
+// events ahead (decompression and MRT decoding of every input run beside
+// the stages that consume the stream, on the other cores); the stream is
+// the same as reading them in turn. Other sources are read on the
+// caller's goroutine. Stop ends that reading when the stream is not read
+// to its end.
 type Merged struct {
 	m       merger
 	prev    *mergeItem
 	started bool
 	srcs    []Source
 	aheads  []*ahead
+	waits   []*ahead // aheads Stop waits for
 	// Serial reads the sources on the caller's goroutine instead (set
 	// before the first Next; for comparisons).
 	Serial bool
@@ -107,12 +109,14 @@ func (m *Merged) Next() (*bgp.Event, error) {
 	if !m.started {
 		m.started = true
 		for i, s := range m.srcs {
-			if f, ok := s.(*File); ok && !m.Serial {
-				// Files only: other sources (archives, live feeds) may
-				// share state between them that one goroutine is meant
-				// to drive.
-				a := newAhead(f)
+			if r, ok := s.(AheadReader); ok && r.ReadAhead() && !m.Serial {
+				// Only sources that say so: others (live feeds) may
+				// share state that one goroutine is meant to drive.
+				a := newAhead(s)
 				m.aheads = append(m.aheads, a)
+				if _, file := s.(*File); !file {
+					m.waits = append(m.waits, a)
+				}
 				s = a
 			}
 			it := &mergeItem{src: s, idx: i}
@@ -144,9 +148,19 @@ func (m *Merged) Next() (*bgp.Event, error) {
 
 // Stop ends the reading of the sources ahead of the stream (Next must not
 // be called after it). pipeline.Run calls it when the run ends.
+//
+// For sources other than Files, Stop returns only once their reading
+// goroutines have returned, so that the caller may close them right after
+// (an archive stream's goroutine may be waiting for a download: it returns
+// when the download ends or the stream's context is done). A File's
+// reader may be blocked on its input (standard input, a pipe) for ever:
+// it is let go, and returns at its next batch.
 func (m *Merged) Stop() {
 	for _, a := range m.aheads {
 		a.Stop()
+	}
+	for _, a := range m.waits {
+		a.Wait()
 	}
 }
 

@@ -53,3 +53,23 @@ func Skippable(err error) bool {
 type Undecoder interface {
 	Undecoded(into map[string]int64)
 }
+
+// AheadReader is implemented by sources that Merge may read ahead, on a
+// goroutine of their own (File, an archive collector's stream).
+type AheadReader interface {
+	// ReadAhead reports whether the source may be read on a goroutine of
+	// its own: its Next shares no unsynchronised state with the other
+	// sources of the merge nor with the merge's reader. The reading
+	// goroutine copies each event before the next call of Next.
+	ReadAhead() bool
+}
+
+// Blocker is implemented by sources whose Next can wait for input that
+// has not arrived yet (an archive stream whose next file is still
+// downloading). A source read ahead (Merge) hands over the events it
+// holds before such a wait, so that what has arrived flows on at once.
+type Blocker interface {
+	// BeforeWait sets f (nil: none) to be called by Next, on Next's
+	// goroutine, before it waits for input.
+	BeforeWait(f func())
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -110,14 +111,17 @@ func WriteList(w io.Writer, files []File, asJSON bool) error {
 
 // WhenAllEnd wraps sources (the streams of a replay) so that end is
 // called once, when the last of them first returns io.EOF: a replay's
-// progress line goes then, before its report. The returned sources must be
-// read by one goroutine, as source.Merge does.
+// progress line goes then, before its report. The sources may be read on
+// goroutines of their own (source.Merge reads each ahead, as the wrapped
+// source's ReadAhead says); end is then called on the goroutine of the
+// last source to end, so it must be safe to call from any goroutine.
 func WhenAllEnd[S source.Source](srcs []S, end func()) []source.Source {
-	left := len(srcs)
+	left := new(atomic.Int64)
+	left.Store(int64(len(srcs)))
 	out := make([]source.Source, len(srcs))
 	for i, s := range srcs {
 		out[i] = &endHook{Source: s, end: func() {
-			if left--; left == 0 {
+			if left.Add(-1) == 0 {
 				end()
 			}
 		}}
@@ -130,6 +134,20 @@ type endHook struct {
 	source.Source
 	end  func()
 	done bool
+}
+
+// ReadAhead reports whether the wrapped source may be read ahead: the
+// hook itself keeps only its own state and an atomic count.
+func (h *endHook) ReadAhead() bool {
+	r, ok := h.Source.(source.AheadReader)
+	return ok && r.ReadAhead()
+}
+
+// BeforeWait passes f to the wrapped source if it is a source.Blocker.
+func (h *endHook) BeforeWait(f func()) {
+	if b, ok := h.Source.(source.Blocker); ok {
+		b.BeforeWait(f)
+	}
 }
 
 func (h *endHook) Next() (*bgp.Event, error) {

@@ -15,7 +15,10 @@ import (
 )
 
 // ParseStats counts what the sources of a replay have parsed, safe for
-// concurrent reads (for a progress line).
+// concurrent use: the streams, each read on a goroutine of its own, add
+// to it, a progress line reads it. A stream adds its events in runs of
+// a few thousand (so that streams on different cores do not contend for
+// the counters) and at the end of each file.
 type ParseStats struct {
 	Events      atomic.Int64
 	FilesParsed atomic.Int64
@@ -32,6 +35,22 @@ func (p *ParseStats) Clock() time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
+// add counts n events, the latest at us (unix microseconds): the clock
+// only moves forward.
+func (p *ParseStats) add(n, us int64) {
+	p.Events.Add(n)
+	for {
+		c := p.clock.Load()
+		if us <= c || p.clock.CompareAndSwap(c, us) {
+			return
+		}
+	}
+}
+
+// statsRun is how many events a stream counts before adding them to its
+// ParseStats.
+const statsRun = 4096
+
 // Stream is the route events of one collector's files, read in time order
 // as each file arrives: it waits for a file's download, parses it, then
 // goes on with the next. It is a source.Source.
@@ -41,17 +60,23 @@ func (p *ParseStats) Clock() time.Time {
 // the file; it is skippable, so the pipeline reports and counts it as an
 // input error before going on with the next file. Event times are checked
 // per file (source.CheckTime).
+//
+// Streams share nothing but their ParseStats (safe for concurrent use),
+// so source.Merge reads each on a goroutine of its own (ReadAhead).
 type Stream struct {
-	ctx       context.Context
-	collector string
-	downloads []*Download
-	next      int
-	cur       *source.File
-	curRC     io.ReadCloser
-	curName   string
-	curPath   string
-	stats     *ParseStats
-	done      bool
+	ctx        context.Context
+	collector  string
+	downloads  []*Download
+	next       int
+	cur        *source.File
+	curRC      io.ReadCloser
+	curName    string
+	curPath    string
+	stats      *ParseStats
+	beforeWait func()
+	pending    int64 // events not yet added to stats
+	latest     int64 // the latest of their times, unix microseconds
+	done       bool
 }
 
 // NewSources groups downloads by collector (each group in time order, RIB
@@ -82,15 +107,35 @@ func NewSources(ctx context.Context, downloads []*Download, stats *ParseStats) [
 // Collector returns the collector's name.
 func (s *Stream) Collector() string { return s.collector }
 
+// ReadAhead reports true: source.Merge reads the stream on a goroutine of
+// its own.
+func (s *Stream) ReadAhead() bool { return true }
+
+// BeforeWait sets f to be called before Next waits for a download
+// (source.Blocker): the reader ahead (source.Merge) hands over the events
+// it holds then.
+func (s *Stream) BeforeWait(f func()) { s.beforeWait = f }
+
+// flushStats adds the events counted since the last call to the stats.
+func (s *Stream) flushStats() {
+	if s.pending > 0 {
+		s.stats.add(s.pending, s.latest)
+		s.pending = 0
+	}
+}
+
 // Next returns the next route event; io.EOF after the last file.
 func (s *Stream) Next() (*bgp.Event, error) {
 	for {
 		if s.cur != nil {
 			ev, err := s.cur.Next()
 			if err == nil {
-				s.stats.Events.Add(1)
-				if us := ev.Time.UnixMicro(); us > s.stats.clock.Load() {
-					s.stats.clock.Store(us)
+				s.pending++
+				if us := ev.Time.UnixMicro(); us > s.latest {
+					s.latest = us
+				}
+				if s.pending >= statsRun {
+					s.flushStats()
 				}
 				return ev, nil
 			}
@@ -110,6 +155,7 @@ func (s *Stream) Next() (*bgp.Event, error) {
 			return nil, &FileError{Name: name, Offset: off, Err: &skipped{"unreadable from here, the rest of this file is skipped: " + rootMessage(err, name, path), err}}
 		}
 		if s.next >= len(s.downloads) {
+			s.flushStats()
 			if !s.done {
 				s.done = true
 				s.stats.SourcesDone.Add(1)
@@ -118,6 +164,14 @@ func (s *Stream) Next() (*bgp.Event, error) {
 		}
 		d := s.downloads[s.next]
 		s.next++
+		if s.beforeWait != nil {
+			select {
+			case <-d.Done():
+			default:
+				s.flushStats()
+				s.beforeWait()
+			}
+		}
 		path, err := d.Wait(s.ctx)
 		if err != nil {
 			if s.ctx.Err() != nil {
@@ -140,6 +194,7 @@ func (s *Stream) Next() (*bgp.Event, error) {
 }
 
 func (s *Stream) closeFile() {
+	s.flushStats()
 	if s.curRC != nil {
 		s.curRC.Close()
 	}

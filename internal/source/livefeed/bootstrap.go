@@ -271,6 +271,9 @@ func (b *Bootstrap) archive(ctx context.Context, j time.Time, out chan<- bgp.Eve
 		defer s.Close()
 	}
 	m := source.Merge(srcs)
+	// Each collector's stream is read ahead on its own goroutine: stop
+	// them (and wait for them) before the streams are closed.
+	defer m.Stop()
 	for {
 		ev, err := m.Next()
 		if errors.Is(err, io.EOF) {
