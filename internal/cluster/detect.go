@@ -15,6 +15,8 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/store"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
 )
 
 // DetectConfig configures the detect role.
@@ -37,12 +39,20 @@ type DetectConfig struct {
 // after the bucket's TTL unless renewed: its holder renews it every TTL/3;
 // another worker can create it only once it is gone.
 type Lease struct {
-	kv   jetstream.KeyValue
-	key  string
-	node string
-	ttl  time.Duration
-	rev  uint64
+	kv    jetstream.KeyValue
+	key   string
+	node  string
+	ttl   time.Duration
+	rev   uint64
+	token uint64
 }
+
+// Token returns the lease's fencing token: the revision at which this
+// holder created the key. The bucket's revisions only grow, so a later
+// holder's token is higher than every earlier one's; the store refuses
+// the writes of a holder whose token is no longer the highest
+// (pgstore's Store.Fenced).
+func (l *Lease) Token() uint64 { return l.token }
 
 // OpenLeases returns the lease bucket (created if needed).
 func OpenLeases(ctx context.Context, js jetstream.JetStream, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
@@ -65,7 +75,7 @@ func Acquire(ctx context.Context, kv jetstream.KeyValue, key, node string, ttl t
 			if !lastSeen.IsZero() {
 				blind = time.Since(lastSeen)
 			}
-			return &Lease{kv: kv, key: key, node: node, ttl: ttl, rev: rev}, blind, nil
+			return &Lease{kv: kv, key: key, node: node, ttl: ttl, rev: rev, token: rev}, blind, nil
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -180,6 +190,26 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 
 	ecfg := cfg.Engine
 	ecfg.Logger = log
+	// Fence the store with the lease's token: once a later holder took
+	// over, this one's writes are refused (if it was paused and lost the
+	// lease without knowing), and a refused write ends this tenure.
+	if pg, ok := ecfg.Store.(*pgstore.Store); ok {
+		f, err := pg.Fenced(tctx, LeaseDetect, int64(lease.Token()))
+		if err != nil {
+			return err
+		}
+		ecfg.Store = f
+		log.Info("store fenced", "fence", LeaseDetect, "token", lease.Token())
+	}
+	observe := ecfg.Writer.Observe
+	ecfg.Writer.Observe = func(d time.Duration, rows int, err error) {
+		if errors.Is(err, store.ErrFenced) {
+			stop(fmt.Errorf("lease %q: %w", LeaseDetect, err))
+		}
+		if observe != nil {
+			observe(d, rows, err)
+		}
+	}
 	eng, err := engine.New(tctx, ecfg)
 	if err != nil {
 		return err
