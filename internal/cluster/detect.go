@@ -248,17 +248,24 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 	opts.Speed = 0 // the ingest role paced the events
 	start := time.Now()
 	res, err := eng.Run(tctx, src, opts)
-	if cerr := eng.Close(context.Background()); cerr != nil && err == nil {
+	if err == nil {
+		log.Info("route stream ended (end of the replay); holding the lease", "route_events", res.RouteEvents,
+			"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets, "consumer_stalls", src.stalls.Load())
+		// The engine stays open while the lease is held: its writer
+		// retries what failed, and its alert dispatcher sends what the
+		// outbox holds.
+		<-tctx.Done()
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	if cerr := eng.Close(cctx); cerr != nil && err == nil && context.Cause(tctx) == nil {
 		err = cerr
 	}
+	if c := context.Cause(tctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
 	if err != nil {
-		if c := context.Cause(tctx); c != nil && !errors.Is(c, context.Canceled) {
-			return c
-		}
 		return err
 	}
-	log.Info("route stream ended (end of the replay); holding the lease", "route_events", res.RouteEvents,
-		"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets, "consumer_stalls", src.stalls.Load())
-	<-tctx.Done()
 	return context.Cause(tctx)
 }

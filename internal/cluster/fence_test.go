@@ -42,7 +42,7 @@ func TestPausedHolderFenced(t *testing.T) {
 	}()
 	urls := bus.URLs(nodes)
 	js := jsOf(t, urls)
-	const ttl = time.Second
+	const ttl = 2 * time.Second
 	kv, err := OpenLeases(ctx, js, ttl, 3)
 	if err != nil {
 		t.Fatal(err)
