@@ -324,3 +324,103 @@ func TestClusterFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterPausedHolder: the detector's lease holder is paused
+// (SIGSTOP) mid-way; the standby takes over; the holder is resumed
+// (SIGCONT) after the standby has fenced the store, and its late writes
+// are refused (its log names the fence) while the API's events still
+// equal a single `serve --demo`'s. Opt-in like TestClusterProcesses
+// (BLACKOUT_CLUSTER_E2E=1).
+func TestClusterPausedHolder(t *testing.T) {
+	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
+		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the cluster test with real processes")
+	}
+	dsn := pgtest.DB(t)
+	single := startServeProc(t, "--demo", "--data", t.TempDir(), "--speed", "max")
+	single.waitFor(t, "the single node to finish", func(h health) bool {
+		return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:")
+	})
+	want := apiEvents(t, single.base)
+	single.stop(t)
+
+	addrs, err := bus.FreeAddrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProc(t, "bus", "bus", "--name", "bus", "--listen", addrs[0], "--dir", t.TempDir())
+	busURL := "nats://" + addrs[0]
+	workers := map[string]*proc{}
+	for _, w := range []string{"w1", "w2"} {
+		workers[w] = startProc(t, w, "node", "--role", "detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
+	}
+	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
+	var base string
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	waitUntil(t, "the api to listen", 30*time.Second, func() bool {
+		m := re.FindStringSubmatch(api.log())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
+	dataTime := func() string {
+		resp, err := http.Get(base + "/api/v1/health")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var h health
+		if json.NewDecoder(resp.Body).Decode(&h) != nil || h.DataTime == nil {
+			return ""
+		}
+		return *h.DataTime
+	}
+	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
+	holder := ""
+	for name, w := range workers {
+		if strings.Contains(w.log(), "detector lease taken") {
+			holder = name
+		}
+	}
+	if holder == "" {
+		t.Fatal("no worker holds the lease")
+	}
+	paused := workers[holder]
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	t.Logf("SIGSTOPped %s at data time %s", holder, dataTime())
+	var other *proc
+	for name, w := range workers {
+		if name != holder {
+			other = w
+		}
+	}
+	waitUntil(t, "the standby to fence the store", 30*time.Second, func() bool { return strings.Contains(other.log(), "store fenced") })
+	t.Logf("standby fenced the store %s after the pause", time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the resumed holder to stand by", 30*time.Second, func() bool { return strings.Contains(paused.log(), "detector lease lost") })
+	select {
+	case <-ingest.done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("ingest did not finish")
+	}
+	waitUntil(t, "the detector to finish the stream", 60*time.Second, func() bool {
+		return strings.Contains(other.log(), "route stream ended")
+	})
+	if !strings.Contains(paused.log(), "fenced: a newer writer holds the store") {
+		t.Errorf("the resumed holder's log names no refused write:\n%s", paused.log())
+	} else {
+		t.Logf("resumed holder: %s", regexp.MustCompile(`.*fenced: a newer writer.*`).FindString(paused.log()))
+	}
+	got := apiEvents(t, base)
+	if !slices.Equal(got, want) || len(want) < 6 {
+		t.Errorf("cluster API events differ from the single node's\n got %q\nwant %q", got, want)
+	}
+	api.cmd.Process.Signal(syscall.SIGTERM)
+}
