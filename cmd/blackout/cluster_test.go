@@ -313,6 +313,8 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"node", "--role", "detect"}, "--store"},
 		{[]string{"node", "--role", "api", "--store", "mysql://x"}, "--store"},
 		{[]string{"node", "--role", "ingest", "--lease-ttl", "0s"}, "-lease-ttl"},
+		{[]string{"node", "--role", "api", "--store", "postgres://x@127.0.0.1:1/x", "--config", "alerts.json"}, "--config"},
+		{[]string{"node", "--role", "detect", "--store", "postgres://x@127.0.0.1:1/x", "--config", "/nonexistent/alerts.json"}, "--config"},
 		{[]string{"node", "--role", "ingest", "--demo", "--replay", "x.mrt"}, "exclude"},
 		{[]string{"serve", "--store", "sqlite:///tmp/x"}, "--store"},
 		{[]string{"watch", "--routeviews=nohost"}, "-routeviews"},
