@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +34,7 @@ func (s *Store) Fenced(ctx context.Context, name string, token int64) (*Store, e
 	for {
 		err := s.claim(ctx, name, token)
 		if err == nil {
-			return &Store{pool: s.pool, name: s.name, detID: map[int]int64{}, fence: name, token: token, borrowed: true}, nil
+			return &Store{pool: s.pool, name: s.name, detID: map[int]int64{}, fence: name, token: token, borrowed: true, idle: FenceIdleTimeout}, nil
 		}
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available: a write in flight, wait for it
@@ -98,11 +99,12 @@ func (s *Store) checkFence(ctx context.Context, tx pgx.Tx) error {
 	if s.fence == "" {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = %d`, FenceIdleTimeout.Milliseconds())); err != nil {
-		return fmt.Errorf("fence %s: %w", s.fence, err)
-	}
+	// One round trip: the idle timeout for this transaction (set_config
+	// with is_local) and the token under a share lock.
 	var cur int64
-	err := tx.QueryRow(ctx, `SELECT token FROM fences WHERE name = $1 FOR SHARE`, s.fence).Scan(&cur)
+	var set string
+	err := tx.QueryRow(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $2, true), token FROM fences WHERE name = $1 FOR SHARE`,
+		s.fence, strconv.FormatInt(s.idle.Milliseconds(), 10)).Scan(&set, &cur)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w: fence %s is gone (token %d)", store.ErrFenced, s.fence, s.token)
 	}

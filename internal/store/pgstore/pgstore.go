@@ -124,6 +124,7 @@ type Store struct {
 	fence    string
 	token    int64
 	borrowed bool
+	idle     time.Duration // FenceIdleTimeout (shorter in tests)
 	closed   atomic.Bool // a fenced handle's Close: its writes fail from then on
 }
 
