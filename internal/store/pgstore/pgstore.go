@@ -125,7 +125,7 @@ type Store struct {
 	token    int64
 	borrowed bool
 	idle     time.Duration // FenceIdleTimeout (shorter in tests)
-	closed   atomic.Bool // a fenced handle's Close: its writes fail from then on
+	closed   atomic.Bool   // a fenced handle's Close: its writes fail from then on
 }
 
 // IsDSN reports whether s names a PostgreSQL database (postgres:// or
