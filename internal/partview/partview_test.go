@@ -108,7 +108,8 @@ func answers(q querier) []string {
 }
 
 // compare feeds src through the view and through the split over n
-// workers and compares every observer call and the answers.
+// workers and compares every observer call, and the answers to the
+// view's queries every 997 events and at the end.
 func compare(t *testing.T, src source.Source, cfg view.Config, workers int) {
 	t.Helper()
 	var v *view.View
@@ -139,6 +140,15 @@ func compare(t *testing.T, src source.Source, cfg view.Config, workers int) {
 		v.Apply(ev)
 		s.Apply(ev)
 		n++
+		if n%997 == 0 {
+			// The detector asks between events too: the answers along the way.
+			va, sa := answers(v), answers(s.red)
+			for i := range va {
+				if va[i] != sa[i] {
+					t.Fatalf("after %d events, answers differ: view %q, split %q", n, va[i], sa[i])
+				}
+			}
+		}
 		if len(vr.calls) != len(sr.calls) || len(vr.calls) > 0 && vr.calls[len(vr.calls)-1] != sr.calls[len(sr.calls)-1] {
 			break
 		}
