@@ -97,6 +97,14 @@ func (r *Reducer) Path(id view.PathID) []bgp.ASN {
 	return r.paths[id].ASes
 }
 
+// PathOrigin returns the origin AS of a path id given to the observer.
+func (r *Reducer) PathOrigin(id view.PathID) bgp.ASN {
+	if id == 0 {
+		return 0
+	}
+	return r.paths[id].Origin
+}
+
 func (r *Reducer) pathOrigin(p *Path) bgp.ASN {
 	if p == nil {
 		return 0
