@@ -146,4 +146,3 @@ func TestViewWorkersEqualView(t *testing.T) {
 	}
 	t.Logf("%d observer calls equal", len(want.calls))
 }
-
