@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,20 +111,51 @@ func answers(q querier) []string {
 // compare feeds src through the view and through the split over n
 // workers and compares every observer call, and the answers to the
 // view's queries every 997 events and at the end.
-func compare(t *testing.T, src source.Source, cfg view.Config, workers int) {
+func compare(t *testing.T, src source.Source, cfg view.Config, workers int, shared bool) {
 	t.Helper()
 	var v *view.View
 	vr := &recorder{path: func(id view.PathID) string {
 		return fmt.Sprintf("%v o%d", v.Path(id), v.PathOrigin(id))
 	}}
 	v = view.New(cfg, vr)
+	if shared {
+		// Step gives the path without a marker's origin: compare the
+		// view's paths the same way.
+		vr.path = func(id view.PathID) string {
+			p := v.Path(id)
+			if p == nil {
+				p = []bgp.ASN{}
+			}
+			return fmt.Sprintf("%v o%d", p, v.PathOrigin(id))
+		}
+	}
 	var s *split
 	sr := &recorder{path: func(id view.PathID) string {
 		if id == 0 {
 			return "[] o0"
 		}
-		return fmt.Sprintf("%v o%d", s.red.Path(id), s.red.paths[id].Origin)
+		return fmt.Sprintf("%v o%d", s.red.Path(id), s.red.PathOrigin(id))
 	}}
+	if shared {
+		// The reducer interns into a path table of its own kind (the
+		// tracker's): read the paths back from it.
+		scfg := cfg
+		scfg.Paths = view.NewPaths()
+		sr.path = func(id view.PathID) string {
+			var rev []bgp.ASN
+			for n := id; n != 0; {
+				var a bgp.ASN
+				a, n = scfg.Paths.Step(n)
+				rev = append(rev, a)
+			}
+			slices.Reverse(rev)
+			if rev == nil {
+				rev = []bgp.ASN{}
+			}
+			return fmt.Sprintf("%v o%d", rev, scfg.Paths.Origin(id))
+		}
+		cfg = scfg
+	}
 	s = newSplit(cfg, sr, workers)
 	n := 0
 	for {
@@ -189,9 +221,13 @@ func compare(t *testing.T, src source.Source, cfg view.Config, workers int) {
 func TestSplitEqualsViewDemo(t *testing.T) {
 	for _, n := range []int{1, 3, 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			compare(t, source.Merge(demo.Sources()), view.DefaultConfig(), n)
+			compare(t, source.Merge(demo.Sources()), view.DefaultConfig(), n, false)
 		})
 	}
+	// Interning into a view.Paths, as under the pipeline's tracker.
+	t.Run("3-shared-paths", func(t *testing.T) {
+		compare(t, source.Merge(demo.Sources()), view.DefaultConfig(), 3, true)
+	})
 }
 
 // TestSplitEqualsViewSuite: every kind of the generated scenario suite
@@ -223,7 +259,7 @@ func TestSplitEqualsViewSuite(t *testing.T) {
 				}
 				srcs = append(srcs, source.NewFile(rc, f.Name, source.CollectorOf(f.Name)))
 			}
-			compare(t, source.Merge(srcs), view.DefaultConfig(), 4)
+			compare(t, source.Merge(srcs), view.DefaultConfig(), 4, false)
 		})
 	}
 }

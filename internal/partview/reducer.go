@@ -51,9 +51,11 @@ type Reducer struct {
 	first    [2]time.Time
 	long     int64
 	nSignals int
-	// paths gives each distinct path a view.PathID for the observer.
+	// pathIDs gives each distinct path a view.PathID for the observer:
+	// interned in cfg.Paths (the tracker's table) when set, else numbered
+	// here. Paths are never let go.
 	pathIDs map[string]view.PathID
-	paths   []*Path
+	byID    map[view.PathID]*Path
 	key     []byte
 	// the event between Begin and Apply
 	cur  *bgp.Event
@@ -66,7 +68,7 @@ type Reducer struct {
 // peers.
 func NewReducer(cfg view.Config, obs view.Observer, table TableFunc) *Reducer {
 	return &Reducer{cfg: cfg, obs: obs, table: table, index: map[netip.Prefix]view.PrefixID{}, byPeer: map[bgp.Peer]int{},
-		pathIDs: map[string]view.PathID{}, paths: []*Path{nil}}
+		pathIDs: map[string]view.PathID{}, byID: map[view.PathID]*Path{}}
 }
 
 // PathID returns the observer's id of path p (0 for nil). A Path is
@@ -81,9 +83,13 @@ func (r *Reducer) PathID(p *Path) view.PathID {
 	r.key = appendKey(r.key[:0], p.ASes, p.Origin)
 	id, ok := r.pathIDs[string(r.key)]
 	if !ok {
-		id = view.PathID(len(r.paths))
+		if r.cfg.Paths != nil {
+			id = r.cfg.Paths.Intern(p.ASes, p.Origin)
+		} else {
+			id = view.PathID(len(r.byID) + 1)
+		}
 		r.pathIDs[string(r.key)] = id
-		r.paths = append(r.paths, p)
+		r.byID[id] = p
 	}
 	p.id = id
 	return id
@@ -94,7 +100,7 @@ func (r *Reducer) Path(id view.PathID) []bgp.ASN {
 	if id == 0 {
 		return nil
 	}
-	return r.paths[id].ASes
+	return r.byID[id].ASes
 }
 
 // PathOrigin returns the origin AS of a path id given to the observer.
@@ -102,7 +108,7 @@ func (r *Reducer) PathOrigin(id view.PathID) bgp.ASN {
 	if id == 0 {
 		return 0
 	}
-	return r.paths[id].Origin
+	return r.byID[id].Origin
 }
 
 func (r *Reducer) pathOrigin(p *Path) bgp.ASN {

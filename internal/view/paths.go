@@ -336,3 +336,21 @@ func (t *pathTable) bytes() int {
 
 // nodes returns the number of nodes in use.
 func (t *pathTable) nodes() int { return t.n - 1 - len(t.free) }
+
+// Intern returns the id of the path with these ASes (prepending removed,
+// from the vantage point's side, as View.Path gives them) and origin (as
+// Origin gives it), adding it when new, with one more reference. It is
+// for a routing view kept elsewhere (partview's Reducer, fed by view
+// workers) whose paths the signal tracker reads from this table.
+func (p *Paths) Intern(ases []bgp.ASN, origin bgp.ASN) PathID {
+	t := p.t
+	var n uint32
+	for _, a := range ases {
+		n = t.child(n, a)
+	}
+	if len(ases) == 0 || origin != ases[len(ases)-1] {
+		n = t.child(n|markerBit, origin)
+	}
+	t.retain(PathID(n))
+	return PathID(n)
+}
