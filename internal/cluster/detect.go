@@ -14,9 +14,12 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/store"
 	"github.com/blackout-bgp/blackout/internal/store/pgstore"
+	"github.com/blackout-bgp/blackout/internal/view"
 )
 
 // DetectConfig configures the detect role.
@@ -33,6 +36,13 @@ type DetectConfig struct {
 	OnTenure func(blind time.Duration)
 	// OnEngine, if set, is called with each tenure's engine (for status).
 	OnEngine func(*engine.Engine)
+	// FromView makes the detector read the view workers' table deltas
+	// (RunView) instead of keeping the peers' tables itself: it keeps the
+	// view's state across peers only (partview's Reducer), and rebuilds a
+	// peer's table from its partition when the peer joins or leaves the
+	// full-feed set. Partitions is the ingest's partition count.
+	FromView   bool
+	Partitions int
 }
 
 // Lease is a key in a JetStream key-value bucket whose entries expire
@@ -246,6 +256,17 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 	defer src.Close()
 	opts := cfg.Pipeline
 	opts.Speed = 0 // the ingest role paced the events
+	if cfg.FromView {
+		opts.NewView = func(vc view.Config, obs view.Observer) pipeline.ViewStage {
+			f, err := newDeltaFollower(tctx, js, cfg.Partitions, vc, obs)
+			if err != nil {
+				stop(err)
+				f = &deltaFollower{err: err}
+				f.red = partview.NewReducer(vc, obs, func(bgp.Peer) []partview.PrefixPath { return nil })
+			}
+			return &busView{Reducer: f.red, f: f, src: src, fail: func(err error) { stop(fmt.Errorf("view deltas: %w", err)) }}
+		}
+	}
 	start := time.Now()
 	res, err := eng.Run(tctx, src, opts)
 	if err == nil {

@@ -246,6 +246,7 @@ type deltaFollower struct {
 	js         jetstream.JetStream
 	ds, rs     jetstream.Stream
 	err        error // of a table request
+	resets     int   // delta consumers read again after an error
 	partitions int
 	red        *partview.Reducer
 	cfg        view.Config
@@ -269,27 +270,43 @@ func (f *deltaFollower) apply(ev *bgp.Event, seq uint64, partition int) error {
 
 // delta returns the delta of the event at seq from its partition's deltas.
 func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
-	it := f.deltas[p]
-	if it == nil {
-		c, err := f.ds.OrderedConsumer(f.ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectDelta + "." + strconv.Itoa(p)}})
-		if err != nil {
-			return partview.Delta{}, err
-		}
-		if it, err = c.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second)); err != nil {
-			return partview.Delta{}, err
-		}
-		f.deltas[p] = it
-		go func() { <-f.ctx.Done(); it.Stop() }()
-	}
 	for {
+		it := f.deltas[p]
+		if it == nil {
+			err := bus.Retry(f.ctx, "consumer on "+DeltaStream, func(ctx context.Context) error {
+				c, err := f.ds.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectDelta + "." + strconv.Itoa(p)}})
+				if err == nil {
+					it, err = c.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
+				}
+				return err
+			})
+			if err != nil {
+				return partview.Delta{}, err
+			}
+			f.deltas[p] = it
+			stop := it
+			go func() { <-f.ctx.Done(); stop.Stop() }()
+		}
 		m, err := it.Next()
 		if err != nil {
-			return partview.Delta{}, fmt.Errorf("deltas of partition %d: %w", p, err)
+			if f.ctx.Err() != nil {
+				return partview.Delta{}, f.ctx.Err()
+			}
+			// A failover: read the partition's deltas again (the ones
+			// before seq are skipped).
+			it.Stop()
+			f.deltas[p] = nil
+			f.resets++
+			select {
+			case <-f.ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
 		}
 		got, _ := strconv.ParseUint(m.Headers().Get(HeaderRawSeq), 10, 64)
 		switch {
 		case got < seq:
-			continue // a duplicate (a takeover published it again)
+			continue // seen before a reset, or published twice by a takeover
 		case got > seq:
 			return partview.Delta{}, fmt.Errorf("deltas of partition %d: route event %d has none (next is for %d)", p, seq, got)
 		}
@@ -297,51 +314,117 @@ func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
 	}
 }
 
-// table rebuilds peer's table as of route event upTo, from its partition.
+// table rebuilds peer's table as of route event upTo, from its partition
+// (retrying while the bus fails over).
 func (f *deltaFollower) table(peer bgp.Peer) []partview.PrefixPath {
 	f.replays++
-	w := partview.NewWorker(f.cfg)
 	if f.upTo == 0 {
 		return nil
 	}
-	c, err := f.rs.OrderedConsumer(f.ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectRoute + "." + strconv.Itoa(Partition(peer, f.partitions))}})
+	var out []partview.PrefixPath
+	err := bus.Retry(f.ctx, "table of "+peer.String(), func(ctx context.Context) error {
+		var err error
+		out, err = f.replay(f.ctx, peer) // not the attempt's 2 s: a replay may take longer
+		return err
+	})
 	if err != nil {
-		f.err = fmt.Errorf("table of %s: %w", peer, err)
-		return nil
+		f.err = err
+	}
+	return out
+}
+
+// replay reads peer's partition up to upTo through a fresh Worker.
+func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.PrefixPath, error) {
+	w := partview.NewWorker(f.cfg)
+	c, err := f.rs.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectRoute + "." + strconv.Itoa(Partition(peer, f.partitions))}})
+	if err != nil {
+		return nil, err
 	}
 	if c.CachedInfo().NumPending == 0 {
-		return nil
+		return nil, nil
 	}
 	for {
-		batch, err := c.Fetch(512, jetstream.FetchMaxWait(2*time.Second))
+		batch, err := c.Fetch(1024, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			f.err = fmt.Errorf("table of %s: %w", peer, err)
-			return nil
+			return nil, err
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			meta, err := m.Metadata()
 			if err != nil {
-				f.err = fmt.Errorf("table of %s: %w", peer, err)
-				return nil
+				return nil, err
 			}
 			if meta.Sequence.Stream > f.upTo {
-				return w.Table(peer)
+				return w.Table(peer), nil
 			}
 			if ev, err := Decode(m.Data()); err == nil && ev.Peer == peer {
 				w.Apply(&ev)
 			}
 			if meta.NumPending == 0 || meta.Sequence.Stream == f.upTo {
-				return w.Table(peer)
+				return w.Table(peer), nil
 			}
 		}
-		if batch.Error() != nil || n == 0 {
-			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				f.err = fmt.Errorf("table of %s: %w", peer, err)
-			}
-			return w.Table(peer)
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, err
 		}
+		if n == 0 {
+			return nil, fmt.Errorf("partition of %s: no message up to route event %d", peer, f.upTo)
+		}
+	}
+}
+
+// newDeltaFollower returns a follower feeding a new Reducer reporting to obs.
+func newDeltaFollower(ctx context.Context, js jetstream.JetStream, partitions int, cfg view.Config, obs view.Observer) (*deltaFollower, error) {
+	var ds, rs jetstream.Stream
+	err := bus.Retry(ctx, "streams "+DeltaStream+" and "+StreamName, func(ctx context.Context) error {
+		var err error
+		if ds, err = js.Stream(ctx, DeltaStream); err != nil {
+			return err
+		}
+		rs, err = js.Stream(ctx, StreamName)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if partitions <= 0 {
+		partitions = DefaultPartitions
+	}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]jetstream.MessagesContext{}}
+	f.red = partview.NewReducer(cfg, obs, f.table)
+	return f, nil
+}
+
+// busView is the pipeline's view stage on the view workers' deltas: the
+// reducer's answers, and Apply taking each route event's delta from the
+// bus (the event's stream position is src's).
+type busView struct {
+	*partview.Reducer
+	f      *deltaFollower
+	src    *streamSource
+	fail   func(error)
+	failed bool
+}
+
+// Apply implements pipeline.ViewStage.
+func (b *busView) Apply(ev *bgp.Event) {
+	if b.failed {
+		return
+	}
+	p, ok := partitionOf(b.src.subject)
+	err := b.f.err
+	if !ok {
+		err = fmt.Errorf("route event %d on subject %q", b.src.lastSeq, b.src.subject)
+	} else if err == nil {
+		err = b.f.apply(ev, b.src.lastSeq, p)
+		if err == nil {
+			err = b.f.err
+		}
+	}
+	if err != nil {
+		b.failed = true
+		b.fail(err)
 	}
 }
 
@@ -353,20 +436,10 @@ func (f *deltaFollower) table(peer bgp.Peer) []partview.PrefixPath {
 // is given the reducer before the first event (for its queries and path
 // ids). It returns the reducer and the number of tables rebuilt.
 func FollowDeltas(ctx context.Context, js jetstream.JetStream, partitions int, cfg view.Config, obs view.Observer, started func(*partview.Reducer)) (*partview.Reducer, int, error) {
-	var ds, rs jetstream.Stream
-	err := bus.Retry(ctx, "streams", func(ctx context.Context) error {
-		var err error
-		if ds, err = js.Stream(ctx, DeltaStream); err != nil {
-			return err
-		}
-		rs, err = js.Stream(ctx, StreamName)
-		return err
-	})
+	f, err := newDeltaFollower(ctx, js, partitions, cfg, obs)
 	if err != nil {
 		return nil, 0, err
 	}
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]jetstream.MessagesContext{}}
-	f.red = partview.NewReducer(cfg, obs, f.table)
 	if started != nil {
 		started(f.red)
 	}

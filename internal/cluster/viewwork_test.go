@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore/pgtest"
+	"github.com/blackout-bgp/blackout/internal/store/storetest"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -145,4 +149,99 @@ func TestViewWorkersEqualView(t *testing.T) {
 		}
 	}
 	t.Logf("%d observer calls equal", len(want.calls))
+}
+
+// TestClusterViewWorkers: the demo through the cluster (a one-node bus) with the tables in
+// view workers: worker A owns 8 of the 16 partitions, worker B the other
+// 8 (and may take more); the detector keeps no table (FromView: it reads
+// the route stream's order and the workers' deltas). A is killed (no
+// goodbye) when the detector is mid-way; B takes A's partitions over when
+// their leases expire and rebuilds those peers from the stream. The
+// store equals a single node's: events, bins, entities and progress.
+func TestClusterViewWorkers(t *testing.T) {
+	dsn := pgtest.DB(t)
+	want := single(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	nodes, err := bus.StartLocal(t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Shutdown()
+		}
+	}()
+	urls := bus.URLs(nodes)
+	const ttl = 5 * time.Second
+	startView := func(name string, maxOwned int) (kill func(), done chan error) {
+		nc, wjs, err := bus.Connect(urls, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithCancel(ctx)
+		done = make(chan error, 1)
+		go func() {
+			done <- RunView(wctx, wjs, ViewConfig{Node: name, MaxOwned: maxOwned, LeaseTTL: ttl, Replicas: 1, View: view.DefaultConfig(), Logger: workerLogger(t)})
+		}()
+		return func() { nc.Close(); wcancel() }, done
+	}
+	killA, doneA := startView("view-a", 8)
+	js := jsOf(t, urls)
+	kv, err := OpenLeases(ctx, js, ttl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := func(node string) int {
+		n := 0
+		for p := range DefaultPartitions {
+			if e, err := kv.Get(ctx, leaseView+fmt.Sprint(p)); err == nil && string(e.Value()) == node {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "view worker a to own 8 partitions", 30*time.Second, func() bool { return owned("view-a") == 8 })
+	killB, doneB := startView("view-b", 0)
+	defer func() { killB(); <-doneB }()
+	waitFor(t, "view worker b to own the other 8", 30*time.Second, func() bool { return owned("view-b") == 8 })
+
+	d := startWorker(t, "detect", urls, dsn, ttl, func(c *DetectConfig) { c.FromView, c.Partitions, c.Replicas = true, DefaultPartitions, 1 })
+	select {
+	case <-d.tenure:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the detector never took the lease")
+	}
+	ingestDone := make(chan error, 1)
+	go func() {
+		ingestDone <- RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
+			Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true, Speed: 20000}})
+	}()
+	eng := <-d.eng
+	waitFor(t, "the detector to reach 2014-12-21", 60*time.Second, func() bool {
+		return eng.DataTime().After(time.Date(2014, 12, 21, 0, 0, 0, 0, time.UTC))
+	})
+	killA()
+	<-doneA
+	killed := time.Now()
+	t.Logf("view worker a killed at data time %s", eng.DataTime().Format(time.RFC3339))
+	waitFor(t, "view worker b to own every partition", 30*time.Second, func() bool { return owned("view-b") == DefaultPartitions })
+	t.Logf("view worker b owns every partition %s after the kill", time.Since(killed).Round(time.Millisecond))
+	if err := <-ingestDone; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the detector to finish the stream", 90*time.Second, func() bool {
+		return !eng.Running() && eng.DataTime().After(time.Date(2014, 12, 23, 23, 0, 0, 0, time.UTC))
+	})
+	if err := eng.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := storetest.Dump(t, st, "KP", "CN"); !slices.Equal(got, want) {
+		t.Errorf("store with view workers differs from the single node's (%d vs %d lines)\n%s", len(got), len(want), diff(got, want))
+	}
 }
