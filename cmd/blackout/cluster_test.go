@@ -159,11 +159,13 @@ func apiEvents(t *testing.T, base string) []string {
 var blindRE = regexp.MustCompile(`detector lease taken.*blind_time=(\S+)`)
 
 // TestClusterProcesses is the cluster's must-show with real processes
-// on loopback: three `blackout bus` nodes, two `node --role view,detect`
-// workers, one `node --role api` and one `node --role ingest --demo
-// --speed 20000`; the worker holding the lease is SIGKILLed mid-way, then
-// the route stream's leader bus node; the API's events equal a single
-// `serve --demo`'s. It takes about 30 s: set BLACKOUT_CLUSTER_E2E=1.
+// on loopback: three `blackout bus` nodes, two `node --role view,detect
+// --from-view` workers (each a view worker owning partitions of peers and
+// a detector keeping no tables; one holds the detector's lease), one
+// `node --role api` and one `node --role ingest --demo --speed 20000`;
+// the worker holding the lease is SIGKILLed mid-way (its detector and its
+// view partitions are taken over), then the route stream's leader bus
+// node; the API's events equal a single `serve --demo`'s. It takes about 30 s: set BLACKOUT_CLUSTER_E2E=1.
 func TestClusterProcesses(t *testing.T) {
 	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
 		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the 30-second cluster test with real processes")
@@ -196,7 +198,7 @@ func TestClusterProcesses(t *testing.T) {
 	busURL := "nats://" + addrs[0] + ",nats://" + addrs[1] + ",nats://" + addrs[2]
 	workers := map[string]*proc{}
 	for _, w := range []string{"w1", "w2"} {
-		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
+		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
 	}
 	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
 	var base string
@@ -310,6 +312,7 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"bus", "--routes", "127.0.0.1:6222"}, "--routes"},
 		{[]string{"bus", "extra"}, "no arguments"},
 		{[]string{"node", "--role", "viewer"}, "--role"},
+		{[]string{"node", "--role", "view", "--from-view"}, "--from-view"},
 		{[]string{"node", "--role", "detect"}, "--store"},
 		{[]string{"node", "--role", "api", "--store", "mysql://x"}, "--store"},
 		{[]string{"node", "--role", "ingest", "--lease-ttl", "0s"}, "-lease-ttl"},

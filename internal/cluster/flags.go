@@ -21,6 +21,7 @@ import (
 type NodeFlags struct {
 	roles, bus, dsn, listen, name string
 	config                        string
+	fromView                      bool
 	replicas, partitions          int
 	ttl, bin, warmUp              time.Duration
 }
@@ -28,7 +29,8 @@ type NodeFlags struct {
 // RegisterNodeFlags registers the node flags on fs.
 func RegisterNodeFlags(fs *flag.FlagSet) *NodeFlags {
 	f := &NodeFlags{}
-	fs.StringVar(&f.roles, "role", "", "`ROLES` to run, comma separated: ingest, view (= detect), detect, api")
+	fs.StringVar(&f.roles, "role", "", "`ROLES` to run, comma separated: ingest, view, detect, api")
+	fs.BoolVar(&f.fromView, "from-view", false, "the detector keeps no peer tables: it reads the view workers' table deltas (run node --role view) (detect)")
 	fs.StringVar(&f.bus, "bus", "nats://127.0.0.1:4222", "the bus nodes' client `URLs`, comma separated")
 	fs.StringVar(&f.dsn, "store", "", "the shared PostgreSQL store `URL` (detect, api)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "serve the HTTP API on `ADDR` (api)")
@@ -49,12 +51,16 @@ func (f *NodeFlags) Config(db *geo.DB, version string) (NodeConfig, error) {
 		Ingest: IngestConfig{Partitions: f.partitions}, Engine: engine.Config{Geo: db}, Server: server.Options{Geo: db, Version: version},
 		Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(db)}}
 	cfg.Pipeline.Bin, cfg.Pipeline.Detect.WarmUp = f.bin, f.warmUp
+	cfg.FromView = f.fromView
 	var err error
 	if cfg.Roles, err = ParseRoles(f.roles); err != nil {
 		return cfg, fmt.Errorf("--role: %w", err)
 	}
 	if (cfg.Roles[RoleDetect] || cfg.Roles[RoleAPI]) && !pgstore.IsDSN(f.dsn) {
 		return cfg, errors.New("the detect and api roles need --store postgres://...")
+	}
+	if f.fromView && !cfg.Roles[RoleDetect] {
+		return cfg, errors.New("--from-view is for the detect role")
 	}
 	if f.config != "" {
 		if !cfg.Roles[RoleDetect] {
