@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/engine"
-	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/store"
