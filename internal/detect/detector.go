@@ -912,6 +912,13 @@ func (d *Detector) endInstability(t *track, end time.Time) {
 	d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: d.now})
 }
 
+// QuietUpstreams implements signal.QuietSink: before the detector judges
+// family f, with no peer event open, it ignores upstream changes and the
+// peers' return.
+func (d *Detector) QuietUpstreams(f bgp.Family) bool {
+	return f <= bgp.IPv6 && !d.warm[f] && len(d.peers) == 0
+}
+
 // Upstream implements signal.Sink.
 func (d *Detector) Upstream(now time.Time, e signal.Entity, f bgp.Family, asn bgp.ASN, present bool) {
 	if !d.warm[f] {

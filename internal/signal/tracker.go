@@ -135,6 +135,7 @@ type Tracker struct {
 	// Transit counts by AS (see Transit).
 	transit map[uint64]*transitCount // by transitKey
 	routeCC geo.Country              // the country of the route being counted
+	join    joinBatch                // peers joining the full-feed set at once
 }
 
 // originStates are an origin AS's states, by family (nil until needed).

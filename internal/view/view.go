@@ -763,6 +763,10 @@ func (v *View) Refresh() {
 		}
 		need := min(abs, int(v.cfg.FullFeedRelative*float64(largest)))
 		need = max(need, 1)
+		if v.joinAll(t, f, need) {
+			changed = true
+			continue
+		}
 		for pi, ps := range v.peers {
 			if ps.flushed && ps.size(f) >= need {
 				ps.flushed = false // refilled after a flush
@@ -789,4 +793,103 @@ func (ps *peerState) size(f int) int {
 		return ps.n4
 	}
 	return ps.n6
+}
+
+// JoinObserver is an Observer that can take the routes of several peers
+// that join the full-feed set of a family in one Refresh (at the end of a
+// RIB dump, every peer at once) prefix by prefix, rather than peer by peer
+// through Membership: the routes of one prefix from every joining peer
+// come together, which is much cheaper for an observer that keeps state
+// per prefix and per origin.
+type JoinObserver interface {
+	Observer
+	// BeginJoins asks whether the observer takes the joins of peers (view
+	// indexes, in increasing order) to family f now, prefix by prefix,
+	// with the same result as Membership calls peer by peer; if it says
+	// no, Membership calls follow as usual.
+	BeginJoins(t time.Time, f bgp.Family, peers []int) bool
+	// JoinPrefix gives the routes of prefix id from the joining peers:
+	// paths[k] is the route of the k-th peer of BeginJoins (0: none). It
+	// is called in PrefixID order, for every prefix of the family with a
+	// route from one of them; paths is reused after the call.
+	JoinPrefix(t time.Time, id PrefixID, p netip.Prefix, paths []PathID)
+	// EndJoins ends the joins; the peers' PeerFullFeed events follow.
+	EndJoins(t time.Time)
+}
+
+// joinAll moves every peer that joins the full-feed set of family f in a
+// Refresh in at once, prefix by prefix, when at least two do, none
+// leaves, and the observer takes them (JoinObserver); it reports whether
+// it did. The result is Refresh's peer-by-peer one: the same counts, the
+// same origins, the same peer events in the same order.
+func (v *View) joinAll(t time.Time, f, need int) bool {
+	jo, ok := v.obs.(JoinObserver)
+	if !ok {
+		return false
+	}
+	var joiners []int
+	for _, ps := range v.peers {
+		refilled := ps.flushed && ps.size(f) >= need
+		want := ps.up && (!ps.flushed || refilled) && !ps.loading[f] && ps.size(f) >= need
+		if ps.isFull(f) && !want {
+			return false // a peer leaves: peer by peer
+		}
+	}
+	for pi, ps := range v.peers {
+		refilled := ps.flushed && ps.size(f) >= need
+		want := ps.up && (!ps.flushed || refilled) && !ps.loading[f] && ps.size(f) >= need
+		if want && !ps.isFull(f) {
+			joiners = append(joiners, pi)
+		}
+	}
+	if len(joiners) < 2 || !jo.BeginJoins(t, bgp.Family(f), joiners) {
+		return false
+	}
+	for _, pi := range joiners {
+		ps := v.peers[pi]
+		ps.flushed = false
+		if f == 0 {
+			ps.full4 = true
+		} else {
+			ps.full6 = true
+		}
+		v.nFull[f]++
+	}
+	for _, ps := range v.peers {
+		if ps.flushed && ps.size(f) >= need {
+			ps.flushed = false // refilled after a flush (as Refresh does)
+		}
+	}
+	paths := make([]PathID, len(joiners))
+	tables := make([]*peerState, len(joiners))
+	for k, pi := range joiners {
+		tables[k] = v.peers[pi]
+	}
+	for i, p := range v.prefixes {
+		if fam(p) != f {
+			continue
+		}
+		id := PrefixID(i)
+		n := 0
+		for k, ps := range tables {
+			path := ps.get(id)
+			paths[k] = path
+			if path != 0 {
+				n++
+				if v.origin[id] == 0 {
+					v.origin[id] = v.paths.origin(path)
+				}
+			}
+		}
+		if n > 0 {
+			v.seen[id] += uint16(n)
+			jo.JoinPrefix(t, id, p, paths)
+		}
+	}
+	jo.EndJoins(t)
+	for _, pi := range joiners {
+		ps := v.peers[pi]
+		v.obs.Peer(PeerEvent{Time: t, Kind: PeerFullFeed, Peer: ps.peer, Index: pi, Routes: ps.size(f)})
+	}
+	return true
 }
