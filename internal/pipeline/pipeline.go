@@ -190,6 +190,7 @@ func (p *Pipeline) Feed(ev *bgp.Event) {
 
 // Finish closes the last bin and returns the result.
 func (p *Pipeline) Finish() *Result {
+	p.view.Sync()
 	p.track.Flush()
 	p.det.Flush()
 	p.res.Events = p.out.events()

@@ -204,7 +204,8 @@ type View struct {
 	lastPeer int
 	lastKey  bgp.Peer
 	long     int64 // announcements dropped for their path's length
-	nSignals int   // peers that ever signalled readiness
+	pending  pendingQueue
+	nSignals int // peers that ever signalled readiness
 }
 
 // New returns an empty view reporting to obs (which may be nil).
@@ -272,6 +273,10 @@ func (v *View) Apply(ev *bgp.Event) {
 	}
 	pi := v.peerIndex(ev.Peer)
 	ps := v.peers[pi]
+	if ev.Kind == bgp.Announce && ev.Prefix.IsValid() && v.deferrable(pi, ps, ev, fam(ev.Prefix)) && v.queue(pi, ev) {
+		return
+	}
+	v.settle()
 	switch ev.Kind {
 	case bgp.PeerState:
 		v.peerState(t, pi, ps, ev)
@@ -674,6 +679,7 @@ func (v *View) overLimit(t time.Time, pi int, ps *peerState, f int, limit int) {
 // endOfRIB handles a live peer's EndOfRIB: the peer is ready for the
 // family, and the full-feed set is re-evaluated at once.
 func (v *View) endOfRIB(t time.Time, ev *bgp.Event) {
+	v.settle()
 	f := fam(ev.Prefix)
 	pi := v.peerIndex(ev.Peer)
 	ps := v.peers[pi]
@@ -747,6 +753,7 @@ func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
 // Refresh re-evaluates the full-feed set now; Apply calls it at the end of a
 // RIB dump and every Config.RefreshEvery of data time.
 func (v *View) Refresh() {
+	v.settle()
 	t := v.now
 	v.nextRef = t.Add(v.cfg.RefreshEvery)
 	changed := false
