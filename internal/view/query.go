@@ -41,6 +41,7 @@ func (v *View) Origin(id PrefixID) bgp.ASN { return v.origin[id] }
 // LastWithdrawnPath returns the AS path of the last route to id that a
 // full-feed peer withdrew (nil if none).
 func (v *View) LastWithdrawnPath(id PrefixID) []bgp.ASN {
+	v.settle()
 	return v.paths.appendPath(nil, v.lastPath[id])
 }
 

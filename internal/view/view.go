@@ -216,8 +216,10 @@ func New(cfg Config, obs Observer) *View {
 	if cfg.Paths == nil {
 		cfg.Paths = NewPaths()
 	}
-	return &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: cfg.Paths.t,
+	v := &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: cfg.Paths.t,
 		byPeer: map[bgp.Peer]int{}, lastPeer: -1}
+	v.paths.settle = v.settle
+	return v
 }
 
 type nopObserver struct{}
@@ -273,7 +275,7 @@ func (v *View) Apply(ev *bgp.Event) {
 	}
 	pi := v.peerIndex(ev.Peer)
 	ps := v.peers[pi]
-	if ev.Kind == bgp.Announce && ev.Prefix.IsValid() && v.deferrable(pi, ps, ev, fam(ev.Prefix)) && v.queue(pi, ev) {
+	if ev.Kind == bgp.Announce && ev.Prefix.IsValid() && v.deferrable(ps, ev, fam(ev.Prefix)) && v.queue(ps, ev) {
 		return
 	}
 	v.settle()
