@@ -133,7 +133,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 		}
 		ev.Withdrawal = &w
 	}
-	if li := t.all.lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
+	if li := t.all.c.lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
 		id := li.ID
 		ev.PrecededBy = &id
 	}
@@ -190,10 +190,10 @@ func (d *Detector) outageText(ev *event.Event, t *track) string {
 	if len(ev.PathsBefore) > 0 {
 		fmt.Fprintf(&b, " Last AS paths seen: %s.", strings.Join(ev.PathsBefore[:min(3, len(ev.PathsBefore))], "; "))
 	}
-	if li := t.all.lastInst; ev.PrecededBy != nil && li != nil {
+	if li := t.all.c.lastInst; ev.PrecededBy != nil && li != nil {
 		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d flaps).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
 	}
-	if c := t.crossed; !c.IsZero() && c.Sub(ev.Start) >= time.Minute {
+	if c := t.c.crossed; !c.IsZero() && c.Sub(ev.Start) >= time.Minute {
 		th := d.cfg.PartialShare
 		if ev.Kind == event.Outage {
 			th = d.cfg.OutageShare
@@ -269,8 +269,8 @@ func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []event.AS)
 
 func (d *Detector) explainInstability(t *track, ev *event.Event) {
 	ev.Prefixes = ev.Prefixes[:0]
-	ps := make([]netip.Prefix, 0, len(t.instIDs))
-	for id := range t.instIDs {
+	ps := make([]netip.Prefix, 0, len(t.c.instIDs))
+	for id := range t.c.instIDs {
 		ps = append(ps, d.evidence.Prefix(id))
 	}
 	slices.SortFunc(ps, comparePrefix)
@@ -311,7 +311,7 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 		fmt.Fprintf(&b, " (%s flapped)", plural(ev.AffectedPrefixes, "prefix", "prefixes"))
 	}
 	b.WriteString(".")
-	fmt.Fprintf(&b, " Its normal: %s visibility losses an hour", strconv.FormatFloat(round(t.instRate, 2), 'f', -1, 64))
+	fmt.Fprintf(&b, " Its normal: %s visibility losses an hour", strconv.FormatFloat(round(t.c.instRate, 2), 'f', -1, 64))
 	if normal > 0 {
 		fmt.Fprintf(&b, ", %s an hour", plural(int(normal+0.5), "update", "updates"))
 	}
