@@ -1062,7 +1062,17 @@ func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
 		d.join.changed(t.c.ev)
 	}
 	if !inEvent && t.c.upPending == nil && s.Routes() > 0 {
-		t.upSnap, t.upRoutes = shares(s), s.Routes()
+		// Refilled in place: a map per entity and bin was most of the
+		// detector's garbage.
+		if t.upSnap == nil {
+			t.upSnap = map[bgp.ASN]float64{}
+		} else {
+			clear(t.upSnap)
+		}
+		if total := float64(s.Routes()); total > 0 {
+			s.Upstreams(func(a bgp.ASN, n int32) { t.upSnap[a] = float64(n) / total })
+		}
+		t.upRoutes = s.Routes()
 	}
 	d.pushBin(t, b.Space, int(b.Announcements+b.Withdrawals), int(b.Losses))
 	// Forget lost prefixes that never came back within a day.
