@@ -93,6 +93,7 @@ func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, pa
 	if first < 0 {
 		return
 	}
+	t.paths.Prefetch(paths)
 	cs, cc := t.countryState(id, p)
 	if cs != nil {
 		t.touch(cs)

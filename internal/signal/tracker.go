@@ -108,6 +108,7 @@ type Tracker struct {
 	sink     Sink
 	bin      time.Duration
 	binStart time.Time
+	binEnd   int64 // the open bin's end in Unix nanoseconds, as Advance last saw it (0: not yet)
 	states   map[uint64]*State // by key.pack()
 	order    []key             // states in creation order
 	dirty    []*State          // states changed in the open bin
@@ -222,6 +223,11 @@ func (t *Tracker) Advance(now time.Time) {
 		t.binStart = now.Truncate(t.bin)
 		return
 	}
+	// The usual case, on every route event: the open bin goes on (binEnd
+	// is never past the open bin's end: the bins only move on).
+	if t.binEnd != 0 && now.UnixNano() < t.binEnd {
+		return
+	}
 	for !now.Before(t.binStart.Add(t.bin)) {
 		t.closeBin()
 		if len(t.dirty) == 0 {
@@ -233,6 +239,7 @@ func (t *Tracker) Advance(now time.Time) {
 			}
 		}
 	}
+	t.binEnd = t.binStart.Add(t.bin).UnixNano()
 }
 
 // Flush closes the open bin (at the end of the input).

@@ -28,6 +28,19 @@ func (p *Paths) Origin(id PathID) bgp.ASN {
 	return p.t.origin(id)
 }
 
+// Prefetch asks the processor to fetch what Origin, Neighbour and Step
+// read of each path first (its trie node), without waiting: a caller
+// about to read many paths calls it for all of them first, so that their
+// cache misses overlap.
+func (p *Paths) Prefetch(ids []PathID) {
+	p.sync()
+	for _, id := range ids {
+		if id != 0 {
+			prefetch(&p.t.nd(uint32(id)).parent)
+		}
+	}
+}
+
 // sync waits for the view's batch being applied, if any.
 func (p *Paths) sync() {
 	if p.t.busy && p.t.settle != nil {

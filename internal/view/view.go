@@ -205,6 +205,8 @@ type View struct {
 	lastKey  bgp.Peer
 	long     int64 // announcements dropped for their path's length
 	pending  pendingQueue
+	// peerCache holds recent peers by a hash of their address and AS.
+	peerCache [1 << peerCacheBits]peerCacheEntry
 	nSignals int // peers that ever signalled readiness
 }
 
@@ -297,14 +299,30 @@ func (v *View) peerIndex(p bgp.Peer) int {
 	if v.lastPeer >= 0 && v.lastKey == p {
 		return v.lastPeer
 	}
+	// A RIB entry names every peer in turn: a small cache by address and
+	// AS before the map.
+	a := p.Addr.As16()
+	h := (binary.LittleEndian.Uint32(a[12:]) ^ uint32(p.AS)*0x9e3779b1) * 0x85ebca6b >> (32 - peerCacheBits)
+	if c := &v.peerCache[h]; c.index > 0 && c.peer == p {
+		v.lastPeer, v.lastKey = c.index-1, p
+		return c.index - 1
+	}
 	i, ok := v.byPeer[p]
 	if !ok {
 		i = len(v.peers)
 		v.peers = append(v.peers, &peerState{peer: p, up: true})
 		v.byPeer[p] = i
 	}
+	v.peerCache[h] = peerCacheEntry{p, i + 1}
 	v.lastPeer, v.lastKey = i, p
 	return i
+}
+
+const peerCacheBits = 10
+
+type peerCacheEntry struct {
+	peer  bgp.Peer
+	index int // the peer's index + 1 (0: empty)
 }
 
 // key6 is an IPv6 prefix as a map key. Keys hold no pointer (netip.Prefix
