@@ -108,7 +108,7 @@ type Tracker struct {
 	sink     Sink
 	bin      time.Duration
 	binStart time.Time
-	binEnd   int64 // the open bin's end in Unix nanoseconds, as Advance last saw it (0: not yet)
+	binEnd   time.Time         // the open bin's end as Advance last saw it (never past it: the bins only move on)
 	states   map[uint64]*State // by key.pack()
 	order    []key             // states in creation order
 	dirty    []*State          // states changed in the open bin
@@ -225,7 +225,7 @@ func (t *Tracker) Advance(now time.Time) {
 	}
 	// The usual case, on every route event: the open bin goes on (binEnd
 	// is never past the open bin's end: the bins only move on).
-	if t.binEnd != 0 && now.UnixNano() < t.binEnd {
+	if now.Before(t.binEnd) {
 		return
 	}
 	for !now.Before(t.binStart.Add(t.bin)) {
@@ -239,7 +239,7 @@ func (t *Tracker) Advance(now time.Time) {
 			}
 		}
 	}
-	t.binEnd = t.binStart.Add(t.bin).UnixNano()
+	t.binEnd = t.binStart.Add(t.bin)
 }
 
 // Flush closes the open bin (at the end of the input).

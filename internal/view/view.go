@@ -207,7 +207,7 @@ type View struct {
 	pending  pendingQueue
 	// peerCache holds recent peers by a hash of their address and AS.
 	peerCache [1 << peerCacheBits]peerCacheEntry
-	nSignals int // peers that ever signalled readiness
+	nSignals  int // peers that ever signalled readiness
 }
 
 // New returns an empty view reporting to obs (which may be nil).
