@@ -52,16 +52,24 @@ func (t *Tracker) BeginJoins(_ time.Time, f bgp.Family, _ []int) bool {
 }
 
 // joinKey orders the uses of a state as the peer-by-peer order meets
-// them: by the joining peer's rank, then by prefix.
-func joinKey(rank int, id view.PrefixID) int64 { return int64(rank)<<32 | int64(id) }
+// them: by the joining peer's rank, then by prefix, then the country's
+// state before the origin's (a route meets them in that order).
+func joinKey(rank int, id view.PrefixID, origin bool) int64 {
+	k := int64(rank)<<33 | int64(id)<<1
+	if origin {
+		k |= 1
+	}
+	return k
+}
 
-// noteUse records that the route of the rank-th joiner to prefix id uses s.
-func (t *Tracker) noteUse(s *State, rank int, id view.PrefixID) {
+// noteUse records that the route of the rank-th joiner to prefix id uses
+// s (the origin's state, or the country's).
+func (t *Tracker) noteUse(s *State, rank int, id view.PrefixID, origin bool) {
 	if i := s.idx - t.join.n0; i >= 0 {
 		for len(t.join.keys) <= i {
 			t.join.keys = append(t.join.keys, 1<<62)
 		}
-		t.join.keys[i] = min(t.join.keys[i], joinKey(rank, id))
+		t.join.keys[i] = min(t.join.keys[i], joinKey(rank, id, origin))
 	}
 }
 
@@ -97,7 +105,7 @@ func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, pa
 	cs, cc := t.countryState(id, p)
 	if cs != nil {
 		t.touch(cs)
-		t.noteUse(cs, first, id)
+		t.noteUse(cs, first, id, false)
 	}
 	t.routeCC = cc
 	t.join.cnt = t.join.cnt[:0]
@@ -109,7 +117,7 @@ func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, pa
 		as, nb := t.path(path, f)
 		if as != nil {
 			t.touch(as)
-			t.noteUse(as, k, id)
+			t.noteUse(as, k, id, true)
 		}
 		if cs != nil {
 			if up := t.countryUpstream(path, cc); up != 0 {
