@@ -205,6 +205,10 @@ type View struct {
 	lastKey  bgp.Peer
 	long     int64 // announcements dropped for their path's length
 	pending  pendingQueue
+	// The last prefix looked up (ids never change).
+	lastPfx   netip.Prefix
+	lastPfxID PrefixID
+	lastPfxOK bool
 	// peerCache holds recent peers by a hash of their address and AS.
 	peerCache [1 << peerCacheBits]peerCacheEntry
 	nSignals  int // peers that ever signalled readiness
@@ -334,6 +338,18 @@ type key6 struct {
 }
 
 func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
+	// A RIB entry names one prefix for every peer in turn.
+	if v.lastPfxOK && p == v.lastPfx {
+		return v.lastPfxID, true
+	}
+	id, ok := v.prefixIndex(p, add)
+	if ok {
+		v.lastPfx, v.lastPfxID, v.lastPfxOK = p, id, true
+	}
+	return id, ok
+}
+
+func (v *View) prefixIndex(p netip.Prefix, add bool) (PrefixID, bool) {
 	var k4 uint64
 	var k6 key6
 	is4 := p.Addr().Is4()
