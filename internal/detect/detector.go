@@ -95,16 +95,28 @@ type efKey struct {
 	f bgp.Family
 }
 
-// track is the detector's state for one entity and family.
+// track is the detector's state for one entity and family: a family's
+// track (IPv4, IPv6) has the baseline part (famPart), the entity's
+// all-family track the instability part (allPart); the other is nil.
 type track struct {
-	key      efKey
-	all      *track    // the entity's all-family track (itself for that one)
+	key     efKey
+	all     *track                      // the entity's all-family track (itself for that one)
+	lost    map[view.PrefixID]time.Time // prefixes lost and not back (nil until one is)
+	lostVer int                         // changes of lost
+	// What only an entity with an event, an instability or an upstream
+	// change uses: zeroCold (shared, never written) until then; w()
+	// gives a track its own before a write.
+	c *trackCold
+	*famPart
+	*allPart
+}
+
+// famPart is what a family's track has of its own: the baseline.
+type famPart struct {
 	hours    []float64 // hourly baseline values, oldest first (at most 24)
 	hourBins []float64 // the current hour's bin values
 	lossH    []float64 // hourly visibility losses, hours outside the entity's events
 	lossBins int
-	lostVer  int     // changes of lost
-	judge    bool    // a loss came: judge instability at the next change (all-family track)
 	hourBusy bool    // the current hour had a bin inside one of the entity's events
 	level    float64 // the share of the baseline lost now (from the last change)
 	churnH   []float64
@@ -115,24 +127,24 @@ type track struct {
 	base     float64   // baseline() while baseOK
 	baseOK   bool
 
-	losses     []time.Time // recent visibility losses (all-family track)
-	recoveries []time.Time
-	flaps      []flap                      // recent losses that came back, in the order they came back (all-family track)
-	levels     []levelAt                   // recent shares lost at once, by family (all-family track)
-	lost       map[view.PrefixID]time.Time // prefixes lost and not back
-
-	// Cause evidence: per family, the route events of the last bins
-	// (the starts of earlier outages and when the upstreams last changed
-	// are in the cold part).
+	// Cause evidence: the route events of the last bins (the starts of
+	// earlier outages and when the upstreams last changed are in the
+	// cold part).
 	churnRing  [12]int32
 	churnRingI int
 
 	upSnap   map[bgp.ASN]float64 // upstream shares at the last normal bin
 	upRoutes int32               // full-feed routes at that bin
-	// What only an entity with an event, an instability or an upstream
-	// change uses: zeroCold (shared, never written) until then; w()
-	// gives a track its own before a write.
-	c *trackCold
+}
+
+// allPart is what an entity's all-family track has of its own: what
+// instability is judged on.
+type allPart struct {
+	judge      bool        // a loss came: judge instability at the next change
+	losses     []time.Time // recent visibility losses
+	recoveries []time.Time
+	flaps      []flap    // recent losses that came back, in the order they came back
+	levels     []levelAt // recent shares lost at once, by family
 }
 
 // trackCold is the part of a track that few tracks use (see track.c).
@@ -288,9 +300,9 @@ func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 		t = &track{key: k, c: &zeroCold}
 		d.tracks[k] = t
 		if f == bgp.AllFamilies {
-			t.all = t
+			t.all, t.allPart = t, &allPart{}
 		} else {
-			t.all = d.track(e, bgp.AllFamilies)
+			t.all, t.famPart = d.track(e, bgp.AllFamilies), &famPart{}
 		}
 	}
 	return t
@@ -396,16 +408,20 @@ func (d *Detector) gap(from, to time.Time) {
 	d.gapStart, d.gapEnd = from, to
 	d.warm = [2]bool{}
 	for _, t := range d.tracks {
-		t.hours, t.hourBins, t.lossH, t.churnH = t.hours[:0], t.hourBins[:0], t.lossH[:0], t.churnH[:0]
-		t.lossBins, t.churnBin, t.hourBusy = 0, 0, false
-		t.baseOK = false
+		if t.famPart != nil {
+			t.hours, t.hourBins, t.lossH, t.churnH = t.hours[:0], t.hourBins[:0], t.lossH[:0], t.churnH[:0]
+			t.lossBins, t.churnBin, t.hourBusy = 0, 0, false
+			t.baseOK = false
+			t.upSnap = nil
+			t.lastBin = time.Time{}
+		}
 		if t.c.pending != nil || t.c.upPending != nil {
 			c := t.w()
 			c.pending, c.upPending = nil, nil
 		}
-		t.upSnap = nil
-		t.losses, t.recoveries, t.flaps, t.levels = t.losses[:0], t.recoveries[:0], t.flaps[:0], t.levels[:0]
-		t.lastBin = time.Time{}
+		if t.allPart != nil {
+			t.losses, t.recoveries, t.flaps, t.levels = t.losses[:0], t.recoveries[:0], t.flaps[:0], t.levels[:0]
+		}
 		if t.c.ev == nil {
 			clear(t.lost)
 		}
