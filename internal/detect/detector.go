@@ -133,8 +133,8 @@ type famPart struct {
 	churnRing  [12]int32
 	churnRingI int
 
-	upSnap   map[bgp.ASN]float64 // upstream shares at the last normal bin
-	upRoutes int32               // full-feed routes at that bin
+	upSnap   upShares // upstream shares at the last normal bin
+	upRoutes int32    // full-feed routes at that bin
 }
 
 // allPart is what an entity's all-family track has of its own: what
@@ -974,7 +974,7 @@ func (d *Detector) Upstream(now time.Time, e signal.Entity, f bgp.Family, asn bg
 	if t.upSnap == nil || t.c.ev != nil || t.c.pending != nil {
 		return
 	}
-	share, known := t.upSnap[asn]
+	share, known := t.upSnap.get(asn)
 	if !present && (!known || share < d.cfg.UpstreamShare) {
 		return
 	}
@@ -1016,7 +1016,7 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	before, now_ := float64(t.upRoutes), float64(s.Routes())
 	var lost, gained []uint32
 	for _, a := range ev.Lost {
-		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upSnap[bgp.ASN(a)]/2) {
+		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upSnap.share(bgp.ASN(a))/2) {
 			lost = append(lost, a)
 		}
 	}
@@ -1036,7 +1036,7 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	d.explainUpstream(t, ev, cur)
 	d.upstreamCauses(t, ev)
 	t.all.w().upChangedAt = ev.Start
-	t.upSnap, t.upRoutes = cur, s.Routes()
+	t.upSnap, t.upRoutes = t.upSnap.from(cur), s.Routes()
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
@@ -1079,14 +1079,14 @@ func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
 	}
 	if !inEvent && t.c.upPending == nil && s.Routes() > 0 {
 		// Refilled in place: a map per entity and bin was most of the
-		// detector's garbage.
+		// detector's garbage (and a map per entity a good part of its
+		// memory).
 		if t.upSnap == nil {
-			t.upSnap = map[bgp.ASN]float64{}
-		} else {
-			clear(t.upSnap)
+			t.upSnap = make(upShares, 0, 2)
 		}
+		t.upSnap = t.upSnap[:0]
 		if total := float64(s.Routes()); total > 0 {
-			s.Upstreams(func(a bgp.ASN, n int32) { t.upSnap[a] = float64(n) / total })
+			s.Upstreams(func(a bgp.ASN, n int32) { t.upSnap = append(t.upSnap, upShare{a, float64(n) / total}) })
 		}
 		t.upRoutes = s.Routes()
 	}
@@ -1263,4 +1263,50 @@ func (d *Detector) Coverage() event.Coverage {
 		c.Families = append(c.Families, fc)
 	}
 	return c
+}
+
+// upShares are an entity's upstream shares at a bin: a few, so a slice
+// (a map cost about 190 bytes per entity). Not nil once set, even empty.
+type upShares []upShare
+
+type upShare struct {
+	a bgp.ASN
+	s float64
+}
+
+// get returns a's share and whether a is there.
+func (u upShares) get(a bgp.ASN) (float64, bool) {
+	for _, x := range u {
+		if x.a == a {
+			return x.s, true
+		}
+	}
+	return 0, false
+}
+
+// share returns a's share (0 if a is not there).
+func (u upShares) share(a bgp.ASN) float64 {
+	s, _ := u.get(a)
+	return s
+}
+
+// from refills u (reused) with m's shares; the result is not nil.
+func (u upShares) from(m map[bgp.ASN]float64) upShares {
+	if u == nil {
+		u = make(upShares, 0, len(m))
+	}
+	u = u[:0]
+	for a, s := range m {
+		u = append(u, upShare{a, s})
+	}
+	return u
+}
+
+// m returns the shares as a map.
+func (u upShares) m() map[bgp.ASN]float64 {
+	m := make(map[bgp.ASN]float64, len(u))
+	for _, x := range u {
+		m[x.a] = x.s
+	}
+	return m
 }
