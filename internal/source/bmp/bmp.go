@@ -275,11 +275,11 @@ type peerKey struct {
 // peerInfo is what the station knows of a monitored peer.
 type peerInfo struct {
 	as      uint32
-	addPath map[[2]uint16]bool // families whose UPDATEs carry path identifiers
-	up      [3]bool            // PeerState Established sent, per view
-	upAS    [3]uint32          // the AS of that event
+	addPath map[[2]uint16]bool   // families whose UPDATEs carry path identifiers
+	up      [3]bool              // PeerState Established sent, per view
+	upAS    [3]uint32            // the AS of that event
 	ready   [3]*source.Readiness // nil: the view's peer up was missed, no table dump is coming
-	vp      [3]bgp.Peer // the vantage point of each view that is up
+	vp      [3]bgp.Peer          // the vantage point of each view that is up
 }
 
 // router is the state of one router's BMP stream.
@@ -290,9 +290,9 @@ type router struct {
 	// as messages come (a feed replayed from a broker, where arrival time
 	// says nothing); else on arrival time, checked by the station's
 	// ticker.
-	dataClock bool
-	last      time.Time // the data time of the latest message
-	nextDue   time.Time // with dataClock: when readyDue may next find a family
+	dataClock  bool
+	last       time.Time // the data time of the latest message
+	nextDue    time.Time // with dataClock: when readyDue may next find a family
 	logf       func(string, ...any)
 	addr       netip.Addr
 	sysName    string
