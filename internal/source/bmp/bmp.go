@@ -404,8 +404,8 @@ func (r *router) handle(b []byte, now time.Time, emit func(bgp.Event) bool) erro
 	if t.IsZero() {
 		t = now.UTC()
 	}
-	if t.After(r.last) {
-		r.last = t
+	if t.After(r.last) && !m.Peer.Time.IsZero() {
+		r.last = t // the router's clock: not the arrival time of a message without one
 	}
 	if r.dataClock && !r.nextDue.IsZero() && !r.last.Before(r.nextDue) {
 		r.readyDue(r.last, emit)
