@@ -1,0 +1,317 @@
+// Package readiness measures how long `blackout watch --ris-live
+// --ris-bootstrap` takes to be ready on a full-size archive: a local
+// RIS-layout mirror (rrc00: a bview of 1,000,000 IPv4 prefixes seen by 30
+// peers, then the day's 5-minute update files up to the join, 96 of them,
+// 15,000 messages each) served over loopback HTTP, and the local RIS Live
+// server streaming rrc00 from 07:57:30 on, 50 messages per second. The
+// figure is the time from the process start to its "IPv4: judged from"
+// line; the CPU time and peak RSS of the process are logged with it.
+//
+// Opt-in (it generates about 2.5 GB of MRT, 0.5 GB compressed, kept in
+// bench/out/readiness for later runs, and takes minutes):
+//
+//	BLACKOUT_FULLSIZE=1 go test ./bench/readiness -run TestReadyFullSize -v -timeout 1h
+//
+// BLACKOUT_FULLSIZE_PREFIXES, _PEERS, _FILES (update files) and _UPDATES
+// (messages per file) change the mirror; BLACKOUT_FULLSIZE_DIR where it
+// is kept. bench/readiness.sh runs it.
+package readiness
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/mrt"
+	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
+	"github.com/blackout-bgp/blackout/internal/source/archive"
+	"github.com/blackout-bgp/blackout/internal/source/rislive/ristest"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// mirror is the generated archive's shape.
+type mirror struct {
+	dir      string
+	prefixes int
+	peers    int
+	files    int // update files from the bview on
+	updates  int // messages per update file
+	t0       time.Time
+}
+
+var rrc00 = archive.Collector{Name: "rrc00", Project: archive.RIS}
+
+func (m *mirror) stamp() string {
+	return fmt.Sprintf("prefixes=%d peers=%d files=%d updates=%d t0=%s v1\n", m.prefixes, m.peers, m.files, m.updates, m.t0.Format(time.RFC3339))
+}
+
+// build writes the mirror unless a complete one of the same shape is there.
+func (m *mirror) build(t *testing.T) {
+	stampPath := filepath.Join(m.dir, "STAMP")
+	if b, err := os.ReadFile(stampPath); err == nil && string(b) == m.stamp() {
+		t.Logf("mirror: reusing %s (%s)", m.dir, strings.TrimSpace(m.stamp()))
+		return
+	}
+	if err := os.RemoveAll(m.dir); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	opt := mrtgen.Options{Seed: 1, Prefixes: m.prefixes, Peers: m.peers, Time: m.t0}
+	bview := filepath.Join(m.dir, archive.PathOf(rrc00, archive.RIB, m.t0))
+	n, err := writeGz(bview, func(w *mrt.Writer) error { _, err := mrtgen.WriteRIB(w, opt); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mirror: bview %s, %d bytes gzip, %s", bview, n, time.Since(start).Round(time.Second))
+	// The churn is about the bview's routes: read its prefixes and origins.
+	type route struct {
+		p    netip.Prefix
+		tail []bgp.ASN
+	}
+	var routes []route
+	f, err := os.Open(bview)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := mrt.NewRouteReader(bufio.NewReaderSize(zr, 1<<20), "bview", "rrc00")
+	var last netip.Prefix
+	for {
+		ev, err := rr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Prefix != last {
+			last = ev.Prefix
+			flat := ev.Attrs.Path.AppendFlat(nil)
+			routes = append(routes, route{p: ev.Prefix, tail: flat[max(0, len(flat)-2):]})
+		}
+	}
+	f.Close()
+	peers := mrtgen.Peers(opt)
+	rng := rand.New(rand.NewPCG(1, 9))
+	transit := []bgp.ASN{174, 1299, 2914, 3257, 3356, 6453, 6762, 7018}
+	local := netip.AddrFrom4([4]byte{192, 0, 2, 254})
+	attrs := &bgp.Attrs{}
+	every := archive.ScheduleOf(archive.RIS).UpdatesEvery
+	for i := range m.files {
+		ft := m.t0.Add(time.Duration(i) * every)
+		path := filepath.Join(m.dir, archive.PathOf(rrc00, archive.Updates, ft))
+		_, err := writeGz(path, func(w *mrt.Writer) error {
+			for k := range m.updates {
+				tm := ft.Add(time.Duration(k) * every / time.Duration(m.updates))
+				pi := rng.IntN(len(peers))
+				r := routes[rng.IntN(len(routes))]
+				pfx := []netip.Prefix{r.p}
+				if rng.IntN(4) == 0 {
+					if err := w.WriteUpdate(tm, peers[pi], local, 12654, pfx, nil, nil); err != nil {
+						return err
+					}
+					continue
+				}
+				attrs.Reset()
+				attrs.Set(bgp.AttrOrigin)
+				attrs.Set(bgp.AttrASPath)
+				attrs.Set(bgp.AttrNextHop)
+				attrs.NextHop = peers[pi].Addr
+				attrs.Path.Segments = append(attrs.Path.Segments, bgp.Segment{Type: bgp.ASSequence,
+					ASNs: append([]bgp.ASN{peers[pi].AS, transit[rng.IntN(len(transit))]}, r.tail...)})
+				if err := w.WriteUpdate(tm, peers[pi], local, 12654, nil, attrs, pfx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(stampPath, []byte(m.stamp()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mirror: built in %s", time.Since(start).Round(time.Second))
+}
+
+// writeGz writes one gzip file through gen, atomically; it returns its size.
+func writeGz(name string, gen func(w *mrt.Writer) error) (int64, error) {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return 0, err
+	}
+	tmp := name + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+	w := mrt.NewWriter(zw)
+	err = gen(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	st, err := os.Stat(tmp)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), os.Rename(tmp, name)
+}
+
+// lockedBuffer is a bytes buffer safe for the process's writes and the
+// test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestReadyFullSize: the time from `blackout watch --ris-bootstrap`'s
+// start to "IPv4: judged from", on the full-size mirror, with an empty
+// cache (the files are fetched over loopback HTTP) and again with the
+// cache filled.
+func TestReadyFullSize(t *testing.T) {
+	if os.Getenv("BLACKOUT_FULLSIZE") == "" {
+		t.Skip("set BLACKOUT_FULLSIZE=1 to generate the full-size mirror (2.5 GB of MRT) and measure")
+	}
+	m := &mirror{
+		dir:      os.Getenv("BLACKOUT_FULLSIZE_DIR"),
+		prefixes: envInt("BLACKOUT_FULLSIZE_PREFIXES", 1_000_000),
+		peers:    envInt("BLACKOUT_FULLSIZE_PEERS", 30),
+		files:    envInt("BLACKOUT_FULLSIZE_FILES", 96),
+		updates:  envInt("BLACKOUT_FULLSIZE_UPDATES", 15_000),
+		t0:       time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	if m.dir == "" {
+		m.dir = filepath.Join("..", "out", "readiness")
+	}
+	m.build(t)
+
+	bin := filepath.Join(t.TempDir(), "blackout")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/blackout").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(m.dir)))
+	defer srv.Close()
+
+	every := archive.ScheduleOf(archive.RIS).UpdatesEvery
+	liveFrom := m.t0.Add(time.Duration(m.files-1)*every + every/2)
+	cache := t.TempDir()
+	for _, run := range []string{"empty cache", "cache filled"} {
+		measure(t, run, bin, srv.URL, cache, m, liveFrom)
+	}
+}
+
+func measure(t *testing.T, run, bin, base, cache string, m *mirror, liveFrom time.Time) {
+	peers := mrtgen.Peers(mrtgen.Options{Seed: 1, Prefixes: m.prefixes, Peers: m.peers})
+	for i := range peers {
+		peers[i].Collector = "rrc00"
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	began := time.Now()
+	// The live stream: rrc00's updates at 50 a second of wall time, the
+	// data time running with the wall clock from liveFrom.
+	ris := ristest.NewStream(func() []byte {
+		time.Sleep(20 * time.Millisecond)
+		p := peers[rng.IntN(len(peers))]
+		a := netip.AddrFrom4([4]byte{byte(1 + rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), 0})
+		ev := bgp.Event{Time: liveFrom.Add(time.Since(began)), Kind: bgp.Announce, Peer: p, Prefix: netip.PrefixFrom(a, 24),
+			Attrs: &bgp.Attrs{Path: bgp.Path{Segments: []bgp.Segment{{Type: bgp.ASSequence, ASNs: []bgp.ASN{p.AS, 3356, 64512}}}}, NextHop: p.Addr}}
+		ev.Attrs.Set(bgp.AttrOrigin)
+		ev.Attrs.Set(bgp.AttrASPath)
+		return ristest.Messages([]bgp.Event{ev})[0]
+	})
+	defer ris.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "watch", "--ris-live="+ris.URL, "--ris-filter", "host=rrc00", "--ris-bootstrap",
+		"--ris-base", base, "--cache", cache, "--json")
+	var stderr lockedBuffer
+	cmd.Stderr, cmd.Stdout = &stderr, io.Discard
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var joined, judged time.Duration
+	for judged == 0 {
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("%s: no IPv4 judging after %s\n%s", run, time.Since(start), stderr.String())
+		}
+		s := stderr.String()
+		if joined == 0 && strings.Contains(s, "bootstrap: joined at") {
+			joined = time.Since(start)
+		}
+		if strings.Contains(s, "IPv4: judged from") {
+			judged = time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	var cpu time.Duration
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		rss = ru.Maxrss << 10
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	var joinLine string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "joined at") || strings.Contains(l, "IPv4: judged from") {
+			joinLine += "\n  " + l
+		}
+	}
+	t.Logf("READY %s: %d prefixes x %d peers + %d update files of %d messages: IPv4 judged %s after the start (bootstrap joined at %s); process CPU (user+sys, until stopped) %s, peak RSS %d MB; load %s%s",
+		run, m.prefixes, m.peers, m.files, m.updates, judged.Round(10*time.Millisecond), joined.Round(10*time.Millisecond),
+		cpu.Round(10*time.Millisecond), rss>>20, strings.Fields(string(load))[0], joinLine)
+}
