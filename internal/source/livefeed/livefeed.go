@@ -192,8 +192,8 @@ func (f *Flags) buildRouteViews(fd *Feed, logf func(string, ...any)) error {
 	for _, n := range strings.Split(f.rvBoot, ",") {
 		n = strings.TrimSpace(n)
 		c, ok := archive.Lookup(n)
-		if !ok || c.Project != archive.RouteViews {
-			c, ok = archive.Lookup("route-views." + n)
+		if !ok {
+			c, ok = archive.Lookup("route-views." + n) // the feed's short name
 		}
 		if !ok || c.Project != archive.RouteViews {
 			return fmt.Errorf("--routeviews-bootstrap: %q is not a RouteViews collector (route-views.linx, route-views2, ...)", n)
