@@ -1,5 +1,5 @@
 #!/bin/sh
-# Time to ready of `blackout watch --ris-live --ris-bootstrap` on a
+# Time to ready of `blackout watch --ris-bootstrap` and `--routeviews-bootstrap` on a
 # full-size local RIS mirror (bench/readiness: 1 M prefixes x 30 peers,
 # 96 update files), served over loopback HTTP, with the local RIS Live
 # server. The mirror is generated once into bench/out/readiness.
@@ -8,5 +8,5 @@
 set -e
 cd "$(dirname "$0")/.."
 uptime
-BLACKOUT_FULLSIZE=1 go test ./bench/readiness -run TestReadyFullSize -v -count=1 -timeout 2h "$@"
+BLACKOUT_FULLSIZE=1 go test ./bench/readiness -v -count=1 -timeout 2h "$@"
 uptime
