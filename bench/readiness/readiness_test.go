@@ -362,7 +362,7 @@ func measure(t *testing.T, run, bin string, m *mirror, args ...string) {
 			joinLine += "\n  " + l
 		}
 	}
-	t.Logf("READY %s %s: %d prefixes x %d peers + %d update files of %d messages: IPv4 judged %s after the start (from the bview, the day's updates still being read), the archive joined to the live stream %s after the start; process CPU (user+sys, until then) %s, peak RSS %d MB; load %s%s",
+	t.Logf("READY %s %s: %d prefixes x %d peers + %d update files of %d messages: IPv4 judged %s after the start (from the RIB dump, the updates still being read), the archive joined to the live stream %s after the start; process CPU (user+sys, until then) %s, peak RSS %d MB; load %s%s",
 		m.col.Name, run, m.prefixes, m.peers, m.files, m.updates, judged.Round(10*time.Millisecond), joined.Round(10*time.Millisecond),
 		cpu.Round(10*time.Millisecond), rss>>20, strings.Fields(string(load))[0], joinLine)
 }
