@@ -219,6 +219,9 @@ func (p *Pipeline) Feed(ev *bgp.Event) {
 
 // Finish closes the last bin and returns the result.
 func (p *Pipeline) Finish() *Result {
+	if p.view != nil {
+		p.view.Sync()
+	}
 	p.track.Flush()
 	p.det.Flush()
 	p.res.Events = p.out.events()
