@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,6 +104,25 @@ func run(cpuProf, heapProf string, files []string) error {
 		float64(live)/1e6, float64(live)/float64(max(routes, 1)), cpu.Seconds(), float64(res.RouteEvents)/cpu.Seconds()/1e6, wall.Seconds())
 	fmt.Printf("view estimate: tables %.1f MB, prefixes %.1f MB, paths %.1f MB (%d trie nodes)\n",
 		float64(mem.Tables)/1e6, float64(mem.Prefixes)/1e6, float64(mem.Paths)/1e6, mem.DistinctPath)
+	// Where the process's memory is, from the runtime's own accounts.
+	var classes []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") && d.Kind == metrics.KindUint64 {
+			classes = append(classes, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(classes)
+	fmt.Print("runtime memory (MB):")
+	for _, c := range classes {
+		if v := c.Value.Uint64(); v >= 1<<20 {
+			fmt.Printf(" %s %.1f", strings.TrimSuffix(strings.TrimPrefix(c.Name, "/memory/classes/"), ":bytes"), float64(v)/1e6)
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		fmt.Printf("; peak RSS %.1f MB", float64(ru.Maxrss)/1e3)
+	}
+	fmt.Println()
 	if heapProf != "" {
 		f, err := os.Create(heapProf)
 		if err != nil {

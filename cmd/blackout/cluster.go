@@ -33,7 +33,7 @@ func runBus(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func init() {
-	register(command{name: "node", summary: "run cluster roles (ingest, view/detect, api) over a bus and a PostgreSQL store", run: runNode})
+	register(command{name: "node", summary: "run cluster roles (ingest, view, detect, api) over a bus and a PostgreSQL store", run: runNode})
 }
 
 func runNode(ctx context.Context, env *cmdEnv, args []string) error {

@@ -159,11 +159,13 @@ func apiEvents(t *testing.T, base string) []string {
 var blindRE = regexp.MustCompile(`detector lease taken.*blind_time=(\S+)`)
 
 // TestClusterProcesses is the cluster's must-show with real processes
-// on loopback: three `blackout bus` nodes, two `node --role view,detect`
-// workers, one `node --role api` and one `node --role ingest --demo
-// --speed 20000`; the worker holding the lease is SIGKILLed mid-way, then
-// the route stream's leader bus node; the API's events equal a single
-// `serve --demo`'s. It takes about 30 s: set BLACKOUT_CLUSTER_E2E=1.
+// on loopback: three `blackout bus` nodes, two `node --role view,detect
+// --from-view` workers (each a view worker owning partitions of peers and
+// a detector keeping no tables; one holds the detector's lease), one
+// `node --role api` and one `node --role ingest --demo --speed 20000`;
+// the worker holding the lease is SIGKILLed mid-way (its detector and its
+// view partitions are taken over), then the route stream's leader bus
+// node; the API's events equal a single `serve --demo`'s. It takes about 30 s: set BLACKOUT_CLUSTER_E2E=1.
 func TestClusterProcesses(t *testing.T) {
 	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
 		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the 30-second cluster test with real processes")
@@ -196,7 +198,7 @@ func TestClusterProcesses(t *testing.T) {
 	busURL := "nats://" + addrs[0] + ",nats://" + addrs[1] + ",nats://" + addrs[2]
 	workers := map[string]*proc{}
 	for _, w := range []string{"w1", "w2"} {
-		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
+		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
 	}
 	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
 	var base string
@@ -310,9 +312,12 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"bus", "--routes", "127.0.0.1:6222"}, "--routes"},
 		{[]string{"bus", "extra"}, "no arguments"},
 		{[]string{"node", "--role", "viewer"}, "--role"},
+		{[]string{"node", "--role", "view", "--from-view"}, "--from-view"},
 		{[]string{"node", "--role", "detect"}, "--store"},
 		{[]string{"node", "--role", "api", "--store", "mysql://x"}, "--store"},
 		{[]string{"node", "--role", "ingest", "--lease-ttl", "0s"}, "-lease-ttl"},
+		{[]string{"node", "--role", "api", "--store", "postgres://x@127.0.0.1:1/x", "--config", "alerts.json"}, "--config"},
+		{[]string{"node", "--role", "detect", "--store", "postgres://x@127.0.0.1:1/x", "--config", "/nonexistent/alerts.json"}, "--config"},
 		{[]string{"node", "--role", "ingest", "--demo", "--replay", "x.mrt"}, "exclude"},
 		{[]string{"serve", "--store", "sqlite:///tmp/x"}, "--store"},
 		{[]string{"watch", "--routeviews=nohost"}, "-routeviews"},
@@ -323,4 +328,104 @@ func TestClusterFlags(t *testing.T) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q: want exit 2 and one line naming %s", c.args, code, out, errs, c.word)
 		}
 	}
+}
+
+// TestClusterPausedHolder: the detector's lease holder is paused
+// (SIGSTOP) mid-way; the standby takes over; the holder is resumed
+// (SIGCONT) after the standby has fenced the store, and its late writes
+// are refused (its log names the fence) while the API's events still
+// equal a single `serve --demo`'s. Opt-in like TestClusterProcesses
+// (BLACKOUT_CLUSTER_E2E=1).
+func TestClusterPausedHolder(t *testing.T) {
+	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
+		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the cluster test with real processes")
+	}
+	dsn := pgtest.DB(t)
+	single := startServeProc(t, "--demo", "--data", t.TempDir(), "--speed", "max")
+	single.waitFor(t, "the single node to finish", func(h health) bool {
+		return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:")
+	})
+	want := apiEvents(t, single.base)
+	single.stop(t)
+
+	addrs, err := bus.FreeAddrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProc(t, "bus", "bus", "--name", "bus", "--listen", addrs[0], "--dir", t.TempDir())
+	busURL := "nats://" + addrs[0]
+	workers := map[string]*proc{}
+	for _, w := range []string{"w1", "w2"} {
+		workers[w] = startProc(t, w, "node", "--role", "detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
+	}
+	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
+	var base string
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	waitUntil(t, "the api to listen", 30*time.Second, func() bool {
+		m := re.FindStringSubmatch(api.log())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
+	dataTime := func() string {
+		resp, err := http.Get(base + "/api/v1/health")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var h health
+		if json.NewDecoder(resp.Body).Decode(&h) != nil || h.DataTime == nil {
+			return ""
+		}
+		return *h.DataTime
+	}
+	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
+	holder := ""
+	for name, w := range workers {
+		if strings.Contains(w.log(), "detector lease taken") {
+			holder = name
+		}
+	}
+	if holder == "" {
+		t.Fatal("no worker holds the lease")
+	}
+	paused := workers[holder]
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	t.Logf("SIGSTOPped %s at data time %s", holder, dataTime())
+	var other *proc
+	for name, w := range workers {
+		if name != holder {
+			other = w
+		}
+	}
+	waitUntil(t, "the standby to fence the store", 30*time.Second, func() bool { return strings.Contains(other.log(), "store fenced") })
+	t.Logf("standby fenced the store %s after the pause", time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the resumed holder to stand by", 30*time.Second, func() bool { return strings.Contains(paused.log(), "detector lease lost") })
+	select {
+	case <-ingest.done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("ingest did not finish")
+	}
+	waitUntil(t, "the detector to finish the stream", 60*time.Second, func() bool {
+		return strings.Contains(other.log(), "route stream ended")
+	})
+	if !strings.Contains(paused.log(), "fenced: a newer writer holds the store") {
+		t.Errorf("the resumed holder's log names no refused write:\n%s", paused.log())
+	} else {
+		t.Logf("resumed holder: %s", regexp.MustCompile(`.*fenced: a newer writer.*`).FindString(paused.log()))
+	}
+	got := apiEvents(t, base)
+	if !slices.Equal(got, want) || len(want) < 6 {
+		t.Errorf("cluster API events differ from the single node's\n got %q\nwant %q", got, want)
+	}
+	api.cmd.Process.Signal(syscall.SIGTERM)
 }

@@ -102,7 +102,7 @@ type worker struct {
 	eng    chan *engine.Engine
 }
 
-func startWorker(t *testing.T, name string, urls []string, dsn string, ttl time.Duration) *worker {
+func startWorker(t *testing.T, name string, urls []string, dsn string, ttl time.Duration, opts ...func(*DetectConfig)) *worker {
 	t.Helper()
 	st, err := pgstore.Open(context.Background(), dsn)
 	if err != nil {
@@ -115,12 +115,16 @@ func startWorker(t *testing.T, name string, urls []string, dsn string, ttl time.
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &worker{cancel: cancel, done: make(chan error, 1), tenure: make(chan time.Duration, 4), eng: make(chan *engine.Engine, 4)}
 	w.kill = func() { nc.Close(); st.Close(); cancel() }
+	cfg := DetectConfig{Node: name, LeaseTTL: ttl, Replicas: 3,
+		Engine:   engine.Config{Store: st, Geo: testGeo(t)},
+		Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(testGeo(t))}, Logger: workerLogger(t),
+		OnTenure: func(d time.Duration) { w.tenure <- d },
+		OnEngine: func(e *engine.Engine) { w.eng <- e }}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	go func() {
-		w.done <- Detect(ctx, nc, js, DetectConfig{Node: name, LeaseTTL: ttl, Replicas: 3,
-			Engine:   engine.Config{Store: st, Geo: testGeo(t)},
-			Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(testGeo(t))}, Logger: workerLogger(t),
-			OnTenure: func(d time.Duration) { w.tenure <- d },
-			OnEngine: func(e *engine.Engine) { w.eng <- e }})
+		w.done <- Detect(ctx, nc, js, cfg)
 		nc.Close()
 		st.Close()
 	}()

@@ -11,13 +11,17 @@
 //     rebuilds its state by reading the stream from the start, runs the one
 //     pipeline of package pipeline over it and writes bins, entities and
 //     events to the store; standbys wait for the lease and take over;
+//   - view (RunView) claims partitions of the stream (a lease each), keeps
+//     those peers' tables (partview.Worker) and publishes each route
+//     event's table delta; a detector with FromView keeps no tables and
+//     runs its pipeline on a partview.Reducer fed from the stream's order
+//     and those deltas;
 //   - api serves the HTTP API and dashboard of package server over the
 //     shared store, with live notices relayed over the bus.
 //
-// This is the first, honest shape: one logical detector (one writer of
-// every entity) with hot standbys, not yet detector shards by entity or
-// view workers by peer partition (the subjects are partitioned already so
-// that those can come without re-keying the stream).
+// One logical detector (one writer of every entity) with hot standbys,
+// fencing its store writes with its lease's token; not yet detector
+// shards by entity, nor per-prefix-block partials.
 package cluster
 
 import (

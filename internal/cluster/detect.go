@@ -12,9 +12,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/store"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
+	"github.com/blackout-bgp/blackout/internal/view"
 )
 
 // DetectConfig configures the detect role.
@@ -31,18 +36,33 @@ type DetectConfig struct {
 	OnTenure func(blind time.Duration)
 	// OnEngine, if set, is called with each tenure's engine (for status).
 	OnEngine func(*engine.Engine)
+	// FromView makes the detector read the view workers' table deltas
+	// (RunView) instead of keeping the peers' tables itself: it keeps the
+	// view's state across peers only (partview's Reducer), and rebuilds a
+	// peer's table from its partition when the peer joins or leaves the
+	// full-feed set. Partitions is the ingest's partition count.
+	FromView   bool
+	Partitions int
 }
 
 // Lease is a key in a JetStream key-value bucket whose entries expire
 // after the bucket's TTL unless renewed: its holder renews it every TTL/3;
 // another worker can create it only once it is gone.
 type Lease struct {
-	kv   jetstream.KeyValue
-	key  string
-	node string
-	ttl  time.Duration
-	rev  uint64
+	kv    jetstream.KeyValue
+	key   string
+	node  string
+	ttl   time.Duration
+	rev   uint64
+	token uint64
 }
+
+// Token returns the lease's fencing token: the revision at which this
+// holder created the key. The bucket's revisions only grow, so a later
+// holder's token is higher than every earlier one's; the store refuses
+// the writes of a holder whose token is no longer the highest
+// (pgstore's Store.Fenced).
+func (l *Lease) Token() uint64 { return l.token }
 
 // OpenLeases returns the lease bucket (created if needed).
 func OpenLeases(ctx context.Context, js jetstream.JetStream, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
@@ -65,7 +85,7 @@ func Acquire(ctx context.Context, kv jetstream.KeyValue, key, node string, ttl t
 			if !lastSeen.IsZero() {
 				blind = time.Since(lastSeen)
 			}
-			return &Lease{kv: kv, key: key, node: node, ttl: ttl, rev: rev}, blind, nil
+			return &Lease{kv: kv, key: key, node: node, ttl: ttl, rev: rev, token: rev}, blind, nil
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -180,6 +200,26 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 
 	ecfg := cfg.Engine
 	ecfg.Logger = log
+	// Fence the store with the lease's token: once a later holder took
+	// over, this one's writes are refused (if it was paused and lost the
+	// lease without knowing), and a refused write ends this tenure.
+	if pg, ok := ecfg.Store.(*pgstore.Store); ok {
+		f, err := pg.Fenced(tctx, LeaseDetect, int64(lease.Token()))
+		if err != nil {
+			return err
+		}
+		ecfg.Store = f
+		log.Info("store fenced", "fence", LeaseDetect, "token", lease.Token())
+	}
+	observe := ecfg.Writer.Observe
+	ecfg.Writer.Observe = func(d time.Duration, rows int, err error) {
+		if errors.Is(err, store.ErrFenced) {
+			stop(fmt.Errorf("lease %q: %w", LeaseDetect, err))
+		}
+		if observe != nil {
+			observe(d, rows, err)
+		}
+	}
 	eng, err := engine.New(tctx, ecfg)
 	if err != nil {
 		return err
@@ -216,19 +256,37 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 	defer src.Close()
 	opts := cfg.Pipeline
 	opts.Speed = 0 // the ingest role paced the events
+	if cfg.FromView {
+		opts.NewView = func(vc view.Config, obs view.Observer) pipeline.ViewStage {
+			f, err := newDeltaFollower(tctx, js, cfg.Partitions, vc, obs)
+			if err != nil {
+				stop(err)
+				f = &deltaFollower{err: err}
+				f.red = partview.NewReducer(vc, obs, func(bgp.Peer) []partview.PrefixPath { return nil })
+			}
+			return &busView{Reducer: f.red, f: f, src: src, fail: func(err error) { stop(fmt.Errorf("view deltas: %w", err)) }}
+		}
+	}
 	start := time.Now()
 	res, err := eng.Run(tctx, src, opts)
-	if cerr := eng.Close(context.Background()); cerr != nil && err == nil {
+	if err == nil {
+		log.Info("route stream ended (end of the replay); holding the lease", "route_events", res.RouteEvents,
+			"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets, "consumer_stalls", src.stalls.Load())
+		// The engine stays open while the lease is held: its writer
+		// retries what failed, and its alert dispatcher sends what the
+		// outbox holds.
+		<-tctx.Done()
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	if cerr := eng.Close(cctx); cerr != nil && err == nil && context.Cause(tctx) == nil {
 		err = cerr
 	}
+	if c := context.Cause(tctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
 	if err != nil {
-		if c := context.Cause(tctx); c != nil && !errors.Is(c, context.Canceled) {
-			return c
-		}
 		return err
 	}
-	log.Info("route stream ended (end of the replay); holding the lease", "route_events", res.RouteEvents,
-		"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond), "consumer_resets", src.resets, "consumer_stalls", src.stalls.Load())
-	<-tctx.Done()
 	return context.Cause(tctx)
 }

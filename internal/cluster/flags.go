@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/alert"
 	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/geo"
@@ -19,6 +20,8 @@ import (
 // flags, which the command registers itself).
 type NodeFlags struct {
 	roles, bus, dsn, listen, name string
+	config                        string
+	fromView                      bool
 	replicas, partitions          int
 	ttl, bin, warmUp              time.Duration
 }
@@ -26,12 +29,14 @@ type NodeFlags struct {
 // RegisterNodeFlags registers the node flags on fs.
 func RegisterNodeFlags(fs *flag.FlagSet) *NodeFlags {
 	f := &NodeFlags{}
-	fs.StringVar(&f.roles, "role", "", "`ROLES` to run, comma separated: ingest, view (= detect), detect, api")
+	fs.StringVar(&f.roles, "role", "", "`ROLES` to run, comma separated: ingest, view, detect, api")
+	fs.BoolVar(&f.fromView, "from-view", false, "the detector keeps no peer tables: it reads the view workers' table deltas (run node --role view) (detect)")
 	fs.StringVar(&f.bus, "bus", "nats://127.0.0.1:4222", "the bus nodes' client `URLs`, comma separated")
 	fs.StringVar(&f.dsn, "store", "", "the shared PostgreSQL store `URL` (detect, api)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "serve the HTTP API on `ADDR` (api)")
 	fs.StringVar(&f.name, "name", "", "node `NAME`, shown in the detector's lease and the logs (default host:pid)")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas (`N`) of the stream and the lease bucket (default 3 on a clustered bus, else 1)")
+	fs.StringVar(&f.config, "config", "", "configuration `FILE` (JSON, as serve's) with the alert rules and sinks: the detector's lease holder sends the alerts (detect)")
 	cliflag.PositiveVar(fs, &f.partitions, "partitions", DefaultPartitions, "route event partitions (`N`, by collector and peer; fix it up front)")
 	cliflag.DurationVar(fs, &f.ttl, "lease-ttl", 10*time.Second, false, "a dead detector's lease expires after this `duration`; a standby then takes over")
 	cliflag.DurationVar(fs, &f.bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration` (detect)")
@@ -46,12 +51,26 @@ func (f *NodeFlags) Config(db *geo.DB, version string) (NodeConfig, error) {
 		Ingest: IngestConfig{Partitions: f.partitions}, Engine: engine.Config{Geo: db}, Server: server.Options{Geo: db, Version: version},
 		Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(db)}}
 	cfg.Pipeline.Bin, cfg.Pipeline.Detect.WarmUp = f.bin, f.warmUp
+	cfg.FromView = f.fromView
 	var err error
 	if cfg.Roles, err = ParseRoles(f.roles); err != nil {
 		return cfg, fmt.Errorf("--role: %w", err)
 	}
 	if (cfg.Roles[RoleDetect] || cfg.Roles[RoleAPI]) && !pgstore.IsDSN(f.dsn) {
 		return cfg, errors.New("the detect and api roles need --store postgres://...")
+	}
+	if f.fromView && !cfg.Roles[RoleDetect] {
+		return cfg, errors.New("--from-view is for the detect role")
+	}
+	if f.config != "" {
+		if !cfg.Roles[RoleDetect] {
+			return cfg, errors.New("--config (alerts) is for the detect role")
+		}
+		fc, err := alert.LoadFile(f.config)
+		if err != nil {
+			return cfg, fmt.Errorf("--config %w", err)
+		}
+		cfg.Engine.AlertConfig = &fc.Alerts
 	}
 	if cfg.Name == "" {
 		h, _ := os.Hostname()

@@ -21,20 +21,18 @@ import (
 // Roles of a node.
 const (
 	RoleIngest = "ingest"
-	RoleView   = "view" // in this shape, the detector keeps the views: view and detect are one role
+	RoleView   = "view" // view workers: peers' tables by partition, table deltas out
 	RoleDetect = "detect"
 	RoleAPI    = "api"
 )
 
-// ParseRoles parses "ingest,detect,api" (view is an alias of detect).
+// ParseRoles parses "ingest,view,detect,api".
 func ParseRoles(s string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, r := range strings.Split(s, ",") {
 		switch r = strings.TrimSpace(r); r {
-		case RoleIngest, RoleDetect, RoleAPI:
+		case RoleIngest, RoleView, RoleDetect, RoleAPI:
 			out[r] = true
-		case RoleView:
-			out[RoleDetect] = true
 		case "":
 		default:
 			return nil, fmt.Errorf("role %q: want ingest, view, detect or api", r)
@@ -61,6 +59,9 @@ type NodeConfig struct {
 	Ingest   IngestConfig // Source etc. (ingest)
 	Engine   engine.Config
 	Pipeline pipeline.Options
+	// FromView makes the detect role read the view workers' deltas
+	// instead of keeping the peers' tables (DetectConfig.FromView).
+	FromView bool
 	Listen   string // api
 	Server   server.Options
 	Logger   *slog.Logger
@@ -149,12 +150,18 @@ func RunNode(ctx context.Context, cfg NodeConfig) error {
 			return err
 		})
 	}
+	if cfg.Roles[RoleView] {
+		run(RoleView, func() error {
+			return RunView(ctx, js, ViewConfig{Node: cfg.Name, Partitions: cfg.Ingest.Partitions, LeaseTTL: cfg.LeaseTTL, Replicas: cfg.Replicas,
+				View: cfg.Pipeline.View, Logger: log.With("role", RoleView)})
+		})
+	}
 	if cfg.Roles[RoleDetect] {
 		run(RoleDetect, func() error {
 			ec := cfg.Engine
 			ec.Store = cfg.Store
 			return Detect(ctx, nc, js, DetectConfig{Node: cfg.Name, LeaseTTL: cfg.LeaseTTL, Replicas: cfg.Replicas,
-				Engine: ec, Pipeline: cfg.Pipeline, Logger: log.With("role", RoleDetect)})
+				Engine: ec, Pipeline: cfg.Pipeline, Logger: log.With("role", RoleDetect), FromView: cfg.FromView, Partitions: cfg.Ingest.Partitions})
 		})
 	}
 	if cfg.Roles[RoleAPI] {

@@ -23,6 +23,7 @@ type streamSource struct {
 	filter  []string
 	it      jetstream.MessagesContext
 	lastSeq uint64
+	subject string        // of the message at lastSeq
 	seen    atomic.Uint64 // lastSeq, for the watchdog
 	ev      bgp.Event
 	// Resets counts the consumers created again after an error; stalls
@@ -100,7 +101,7 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 		if meta.Sequence.Stream <= s.lastSeq {
 			continue // seen before a reset
 		}
-		s.lastSeq = meta.Sequence.Stream
+		s.lastSeq, s.subject = meta.Sequence.Stream, m.Subject()
 		s.seen.Store(s.lastSeq)
 		if m.Subject() == SubjectEOF {
 			return nil, io.EOF

@@ -53,19 +53,19 @@ const (
 // recordPast remembers an outage's start for recurrence (all-family
 // track), bounded.
 func (a *track) recordPast(start time.Time) {
-	if n := len(a.past); n > 0 && !a.past[n-1].Before(start) {
+	if n := len(a.c.past); n > 0 && !a.c.past[n-1].Before(start) {
 		return
 	}
-	if len(a.past) >= maxPast {
-		a.past = append(a.past[:0], a.past[1:]...)
+	if len(a.c.past) >= maxPast {
+		a.w().past = append(a.c.past[:0], a.c.past[1:]...)
 	}
-	a.past = append(a.past, start)
+	a.w().past = append(a.c.past, start)
 }
 
 // forgetPast forgets a retracted outage's start.
 func (a *track) forgetPast(start time.Time) {
-	if i := slices.Index(a.past, start); i >= 0 {
-		a.past = slices.Delete(a.past, i, i+1)
+	if i := slices.Index(a.c.past, start); i >= 0 {
+		a.w().past = slices.Delete(a.c.past, i, i+1)
 	}
 }
 
@@ -117,12 +117,12 @@ func (d *Detector) gatherEvidence(t *track, ev *event.Event, ids []view.PrefixID
 	if x.Before == nil {
 		b := &event.Before{}
 		a := t.all
-		if li := a.lastInst; ev.PrecededBy != nil && li != nil && li.End != nil {
+		if li := a.c.lastInst; ev.PrecededBy != nil && li != nil && li.End != nil {
 			b.Instability, b.Flaps = li.End.Sub(li.Start), li.Flaps
 			e := *li.End
 			b.InstabilityEnd = &e
 		}
-		if u := a.upChangedAt; !u.IsZero() && u.Before(ev.Start) && ev.Start.Sub(u) <= 24*time.Hour {
+		if u := a.c.upChangedAt; !u.IsZero() && u.Before(ev.Start) && ev.Start.Sub(u) <= 24*time.Hour {
 			c := u
 			b.UpstreamChange = &c
 		}
@@ -134,7 +134,7 @@ func (d *Detector) gatherEvidence(t *track, ev *event.Event, ids []view.PrefixID
 	}
 	// Recurrence: earlier falls at the same time of day.
 	x.Recurrences = x.Recurrences[:0]
-	for _, p := range t.all.past {
+	for _, p := range t.all.c.past {
 		if d := ev.Start.Sub(p); d >= 20*time.Hour && d <= recurDays*24*time.Hour && timeOfDayDiff(p, ev.Start) <= recurWindow {
 			x.Recurrences = append(x.Recurrences, p)
 		}
@@ -195,7 +195,7 @@ func (d *Detector) ownVia(t *track, origins map[uint32]bool, u bgp.ASN) (then, n
 	for o := range origins {
 		e := signal.ASEntity(bgp.ASN(o))
 		if at := d.tracks[efKey{e, f}]; at != nil && at.upSnap != nil {
-			then += int(at.upSnap[u]*float64(at.upRoutes) + 0.5)
+			then += int(at.upSnap.share(u)*float64(at.upRoutes) + 0.5)
 		}
 		if s := d.evidence.State(e, f); s != nil {
 			now += int(s.UpstreamRoutes(u))

@@ -95,24 +95,30 @@ type efKey struct {
 	f bgp.Family
 }
 
-// track is the detector's state for one entity and family.
+// track is the detector's state for one entity and family: a family's
+// track (IPv4, IPv6) has the baseline part (famPart), the entity's
+// all-family track the instability part (allPart); the other is nil.
 type track struct {
-	key      efKey
-	all      *track    // the entity's all-family track (itself for that one)
+	key     efKey
+	all     *track                      // the entity's all-family track (itself for that one)
+	lost    map[view.PrefixID]time.Time // prefixes lost and not back (nil until one is)
+	lostVer int                         // changes of lost
+	// What only an entity with an event, an instability or an upstream
+	// change uses: zeroCold (shared, never written) until then; w()
+	// gives a track its own before a write.
+	c *trackCold
+	*famPart
+	*allPart
+}
+
+// famPart is what a family's track has of its own: the baseline.
+type famPart struct {
 	hours    []float64 // hourly baseline values, oldest first (at most 24)
 	hourBins []float64 // the current hour's bin values
 	lossH    []float64 // hourly visibility losses, hours outside the entity's events
 	lossBins int
-	instIDs  map[view.PrefixID]struct{} // the prefixes that flapped in the open instability (all-family track)
-	lostVer  int                        // changes of lost
-	broadVer int                        // lostVer when breadth was last judged
-	broadAt  time.Time                  // and when
-	lastFlap time.Time                  // when the last flapping prefix came back (all-family track)
-	judge    bool                       // a loss came: judge instability at the next change (all-family track)
-	instRate float64                    // the losses per hour the open instability is judged against
-	crossed  time.Time                  // when the open outage crossed its threshold
-	hourBusy bool                       // the current hour had a bin inside one of the entity's events
-	level    float64                    // the share of the baseline lost now (from the last change)
+	hourBusy bool    // the current hour had a bin inside one of the entity's events
+	level    float64 // the share of the baseline lost now (from the last change)
 	churnH   []float64
 	churnBin int
 	initial  float64
@@ -121,33 +127,57 @@ type track struct {
 	base     float64   // baseline() while baseOK
 	baseOK   bool
 
-	ev            *event.Event // open outage or partial outage
-	pending       *event.Event // outage or partial outage waiting for confirmation
+	// Cause evidence: the route events of the last bins (the starts of
+	// earlier outages and when the upstreams last changed are in the
+	// cold part).
+	churnRing  [12]int32
+	churnRingI int
+
+	upSnap   upShares // upstream shares at the last normal bin
+	upRoutes int32    // full-feed routes at that bin
+}
+
+// allPart is what an entity's all-family track has of its own: what
+// instability is judged on.
+type allPart struct {
+	judge      bool        // a loss came: judge instability at the next change
+	losses     []time.Time // recent visibility losses
+	recoveries []time.Time
+	flaps      []flap    // recent losses that came back, in the order they came back
+	levels     []levelAt // recent shares lost at once, by family
+}
+
+// trackCold is the part of a track that few tracks use (see track.c).
+type trackCold struct {
+	instIDs       map[view.PrefixID]struct{} // the prefixes that flapped in the open instability (all-family track)
+	broadVer      int                        // lostVer when breadth was last judged
+	broadAt       time.Time                  // and when
+	lastFlap      time.Time                  // when the last flapping prefix came back (all-family track)
+	instRate      float64                    // the losses per hour the open instability is judged against
+	crossed       time.Time                  // when the open outage crossed its threshold
+	ev            *event.Event               // open outage or partial outage
+	pending       *event.Event               // outage or partial outage waiting for confirmation
 	confirm       time.Time
 	evOpenedInBin bool
 	inst          *event.Event // open instability
 	lastInst      *event.Event
+	recov         []time.Time            // recoveries of the open outage's prefixes
+	eventLost     map[view.PrefixID]bool // lost in an outage: not flaps (all-family track)
+	past          []time.Time
+	upChangedAt   time.Time
+	upPending     *event.Event
+	upConfirm     time.Time
+}
 
-	losses     []time.Time // recent visibility losses (all-family track)
-	recoveries []time.Time
-	flaps      []flap                      // recent losses that came back, in the order they came back (all-family track)
-	levels     []levelAt                   // recent shares lost at once, by family (all-family track)
-	recov      []time.Time                 // recoveries of the open outage's prefixes
-	lost       map[view.PrefixID]time.Time // prefixes lost and not back
-	eventLost  map[view.PrefixID]bool      // lost in an outage: not flaps (all-family track)
+// zeroCold is every track's cold part until it writes one: read only.
+var zeroCold trackCold
 
-	// Cause evidence (all-family track): the starts of earlier outages,
-	// and when the upstreams last changed; per family, the route events
-	// of the last bins.
-	past        []time.Time
-	upChangedAt time.Time
-	churnRing   [12]int32
-	churnRingI  int
-
-	upSnap    map[bgp.ASN]float64 // upstream shares at the last normal bin
-	upRoutes  int32               // full-feed routes at that bin
-	upPending *event.Event
-	upConfirm time.Time
+// w returns the track's own cold part, for writing.
+func (t *track) w() *trackCold {
+	if t.c == &zeroCold {
+		t.c = new(trackCold)
+	}
+	return t.c
 }
 
 // lossTimes returns the loss times of the track's lost prefixes up to
@@ -267,12 +297,12 @@ func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 	k := efKey{e, f}
 	t := d.tracks[k]
 	if t == nil {
-		t = &track{key: k, lost: map[view.PrefixID]time.Time{}}
+		t = &track{key: k, c: &zeroCold}
 		d.tracks[k] = t
 		if f == bgp.AllFamilies {
-			t.all = t
+			t.all, t.allPart = t, &allPart{}
 		} else {
-			t.all = d.track(e, bgp.AllFamilies)
+			t.all, t.famPart = d.track(e, bgp.AllFamilies), &famPart{}
 		}
 	}
 	return t
@@ -326,20 +356,20 @@ func (d *Detector) Tick(now time.Time) {
 	d.lastScan = now
 	keep := d.pending[:0]
 	for _, t := range d.pending {
-		if t.pending != nil {
+		if t.c.pending != nil {
 			d.tryOpen(t, now)
 		}
-		if t.upPending != nil && !now.Before(t.upConfirm) {
+		if t.c.upPending != nil && !now.Before(t.c.upConfirm) {
 			d.confirmUpstream(t, now)
 		}
-		if t.inst != nil {
+		if t.c.inst != nil {
 			// Quiet: no flap for InstabilityQuiet. It ended when the last
 			// flapping prefix came back.
-			if last := t.lastFlap; !last.IsZero() && now.Sub(last) >= d.cfg.InstabilityQuiet {
+			if last := t.c.lastFlap; !last.IsZero() && now.Sub(last) >= d.cfg.InstabilityQuiet {
 				d.endInstability(t, last)
 			}
 		}
-		if t.pending != nil || t.upPending != nil || t.inst != nil {
+		if t.c.pending != nil || t.c.upPending != nil || t.c.inst != nil {
 			keep = append(keep, t)
 		}
 	}
@@ -378,19 +408,27 @@ func (d *Detector) gap(from, to time.Time) {
 	d.gapStart, d.gapEnd = from, to
 	d.warm = [2]bool{}
 	for _, t := range d.tracks {
-		t.hours, t.hourBins, t.lossH, t.churnH = t.hours[:0], t.hourBins[:0], t.lossH[:0], t.churnH[:0]
-		t.lossBins, t.churnBin, t.hourBusy = 0, 0, false
-		t.baseOK = false
-		t.pending, t.upPending, t.upSnap = nil, nil, nil
-		t.losses, t.recoveries, t.flaps, t.levels = t.losses[:0], t.recoveries[:0], t.flaps[:0], t.levels[:0]
-		t.lastBin = time.Time{}
-		if t.ev == nil {
+		if t.famPart != nil {
+			t.hours, t.hourBins, t.lossH, t.churnH = t.hours[:0], t.hourBins[:0], t.lossH[:0], t.churnH[:0]
+			t.lossBins, t.churnBin, t.hourBusy = 0, 0, false
+			t.baseOK = false
+			t.upSnap = nil
+			t.lastBin = time.Time{}
+		}
+		if t.c.pending != nil || t.c.upPending != nil {
+			c := t.w()
+			c.pending, c.upPending = nil, nil
+		}
+		if t.allPart != nil {
+			t.losses, t.recoveries, t.flaps, t.levels = t.losses[:0], t.recoveries[:0], t.flaps[:0], t.levels[:0]
+		}
+		if t.c.ev == nil {
 			clear(t.lost)
 		}
 	}
 	d.pending = d.pending[:0]
 	for _, t := range d.tracks {
-		if t.inst != nil || t.ev != nil {
+		if t.c.inst != nil || t.c.ev != nil {
 			d.addPending(t)
 		}
 	}
@@ -398,20 +436,20 @@ func (d *Detector) gap(from, to time.Time) {
 
 // tryOpen opens a pending outage once it is confirmed and broad enough.
 func (d *Detector) tryOpen(t *track, now time.Time) {
-	if now.Before(t.confirm) {
+	if now.Before(t.c.confirm) {
 		return
 	}
 	// The breadth of the lost prefixes is judged again only when they
 	// changed, or a second of data later (more peers may have withdrawn).
-	if t.broadVer == t.lostVer && !t.broadAt.IsZero() && now.Sub(t.broadAt) < time.Second {
+	if t.c.broadVer == t.lostVer && !t.c.broadAt.IsZero() && now.Sub(t.c.broadAt) < time.Second {
 		return
 	}
-	t.broadVer, t.broadAt = t.lostVer, now
+	t.w().broadVer, t.w().broadAt = t.lostVer, now
 	if !d.broad(t) {
 		return
 	}
-	ev := t.pending
-	t.pending = nil
+	ev := t.c.pending
+	t.w().pending = nil
 	d.open(t, ev, now)
 }
 
@@ -434,7 +472,7 @@ func (d *Detector) broad(t *track) bool {
 // instability window before the current fall.
 func (d *Detector) unstable(t *track, now time.Time) bool {
 	a := t.all
-	if a.inst != nil {
+	if a.c.inst != nil {
 		return true
 	}
 	before := now.Add(-2 * time.Minute)
@@ -517,35 +555,37 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 		a.levels = append(a.levels, levelAt{now, lost})
 	}
 	a.levels = dropLevels(a.levels, now.Add(-d.cfg.InstabilityWindow))
-	if a.inst != nil && t.ev == nil && t.pending == nil && lost > a.inst.FractionLost {
-		a.inst.FractionLost = round(lost, 4)
+	if a.c.inst != nil && t.c.ev == nil && t.c.pending == nil && lost > a.c.inst.FractionLost {
+		a.c.inst.FractionLost = round(lost, 4)
 	}
 	if a.judge {
 		a.judge = false
 		d.judgeInstability(a, now)
 	}
 	switch {
-	case t.ev != nil:
+	case t.c.ev != nil:
 		d.update(t, lost, s, now)
 		if lost < d.cfg.RecoverShare {
 			d.end(t, now)
 		}
 	case lost < d.cfg.RecoverShare:
-		t.pending = nil // a short dip: instability's business
-	case lost >= d.cfg.PartialShare || t.pending != nil:
-		if t.pending == nil {
-			t.pending = d.newEvent(t, event.PartialOutage, now)
-			t.confirm = now.Add(d.cfg.PartialConfirm)
+		if t.c.pending != nil {
+			t.w().pending = nil // a short dip: instability's business
+		}
+	case lost >= d.cfg.PartialShare || t.c.pending != nil:
+		if t.c.pending == nil {
+			t.w().pending = d.newEvent(t, event.PartialOutage, now)
+			t.w().confirm = now.Add(d.cfg.PartialConfirm)
 			d.addPending(t)
 		}
-		d.fill(t, t.pending, lost, s, base)
-		if t.pending.Kind == event.Outage {
+		d.fill(t, t.c.pending, lost, s, base)
+		if t.c.pending.Kind == event.Outage {
 			wait := time.Duration(0)
-			if d.unstable(t, t.pending.Start) {
+			if d.unstable(t, t.c.pending.Start) {
 				wait = d.cfg.OutageConfirm
 			}
-			if c := t.pending.Start.Add(wait); c.Before(t.confirm) {
-				t.confirm = c
+			if c := t.c.pending.Start.Add(wait); c.Before(t.c.confirm) {
+				t.w().confirm = c
 			}
 		}
 		d.tryOpen(t, now)
@@ -626,25 +666,25 @@ func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
 	}
 	// The fall began with the first loss of the chain of losses that led
 	// to the crossing, not at the crossing (a gradual fall is dated back).
-	t.crossed = ev.Start
+	t.w().crossed = ev.Start
 	if st := chainStart(lossTimes(t, ev.Start), d.cfg.ChainGap); !st.IsZero() && st.Before(ev.Start) {
 		ev.Start = st
 	}
-	t.recov = t.recov[:0]
+	t.w().recov = t.c.recov[:0]
 	a := t.all
 	for id := range t.lost {
 		a.markEventLost(id)
 	}
 	d.nextID++
 	ev.ID = d.nextID
-	t.ev = ev
-	t.evOpenedInBin = true
-	if a.inst != nil {
+	t.w().ev = ev
+	t.w().evOpenedInBin = true
+	if a.c.inst != nil {
 		// The spotty period ends where the fall begins: at the last flap
 		// before it.
 		end := ev.Start
-		if a.lastFlap.Before(ev.Start) && !a.lastFlap.IsZero() {
-			end = a.lastFlap
+		if a.c.lastFlap.Before(ev.Start) && !a.c.lastFlap.IsZero() {
+			end = a.c.lastFlap
 		}
 		d.endInstability(a, end)
 	}
@@ -654,7 +694,7 @@ func (d *Detector) open(t *track, ev *event.Event, now time.Time) {
 }
 
 func (d *Detector) update(t *track, lost float64, s *signal.State, now time.Time) {
-	ev := t.ev
+	ev := t.c.ev
 	kind, sev := ev.Kind, ev.Severity
 	d.fill(t, ev, lost, s, ev.Baseline)
 	if lost > 0 {
@@ -667,33 +707,33 @@ func (d *Detector) update(t *track, lost float64, s *signal.State, now time.Time
 }
 
 func (d *Detector) end(t *track, now time.Time) {
-	ev := t.ev
+	ev := t.c.ev
 	// It ended with the first recovery of the chain of recoveries that
 	// brought it back within RecoverShare; it is back within its normal
 	// now.
 	end := now
-	if st := chainStart(t.recov, d.cfg.ChainGap); !st.IsZero() && st.Before(end) && !st.Before(ev.Start) {
+	if st := chainStart(t.c.recov, d.cfg.ChainGap); !st.IsZero() && st.Before(end) && !st.Before(ev.Start) {
 		end = st
 	}
 	recovered := now
 	ev.End, ev.Recovered = &end, &recovered
-	t.ev = nil
-	t.recov = t.recov[:0]
+	t.w().ev = nil
+	t.w().recov = t.c.recov[:0]
 	if ev.Kind == event.Outage && end.Sub(ev.Start) < d.cfg.TransientOutage {
 		// Reported at once, gone within moments: a transient drop, which
 		// counts as instability, not as an outage.
 		a := t.all
 		for id := range d.affected[ev] {
 			// A transient drop: its prefixes flapped.
-			delete(a.eventLost, id)
+			delete(a.c.eventLost, id)
 			a.flaps = append(a.flaps, flap{lost: ev.Start, back: now, id: id})
-			a.lastFlap = now
-			if a.inst != nil {
-				a.instIDs[id] = struct{}{}
-				a.inst.Flaps++
+			a.w().lastFlap = now
+			if a.c.inst != nil {
+				a.w().instIDs[id] = struct{}{}
+				a.c.inst.Flaps++
 			}
 		}
-		a.judge = a.inst == nil
+		a.judge = a.c.inst == nil
 		a.forgetPast(ev.Start)
 		delete(d.affected, ev)
 		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
@@ -711,17 +751,17 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 	a := t.all
 	if visible {
 		lt, wasLost := a.lost[id]
-		if wasLost && d.warm[f] && now.Sub(lt) <= d.cfg.FlapMax && !a.eventLost[id] {
+		if wasLost && d.warm[f] && now.Sub(lt) <= d.cfg.FlapMax && !a.c.eventLost[id] {
 			a.flaps = append(a.flaps, flap{lost: lt, back: now, id: id})
-			a.lastFlap = now
-			if a.inst != nil {
-				a.instIDs[id] = struct{}{}
+			a.w().lastFlap = now
+			if a.c.inst != nil {
+				a.w().instIDs[id] = struct{}{}
 			}
 		}
-		delete(a.eventLost, id)
-		if t.ev != nil && wasLost {
-			if _, ok := d.affected[t.ev][id]; ok && (lt.Before(t.crossed) || now.Sub(lt) >= d.cfg.FlapMax) {
-				t.recov = append(t.recov, now)
+		delete(a.c.eventLost, id)
+		if t.c.ev != nil && wasLost {
+			if _, ok := d.affected[t.c.ev][id]; ok && (lt.Before(t.c.crossed) || now.Sub(lt) >= d.cfg.FlapMax) {
+				t.w().recov = append(t.c.recov, now)
 			}
 		}
 		delete(t.lost, id)
@@ -729,6 +769,12 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		a.recoveries = append(a.recoveries, now)
 		t.lostVer++
 	} else {
+		if t.lost == nil {
+			t.lost = map[view.PrefixID]time.Time{}
+		}
+		if a.lost == nil {
+			a.lost = map[view.PrefixID]time.Time{}
+		}
 		t.lost[id] = now
 		a.lost[id] = now
 		t.lostVer++
@@ -738,16 +784,16 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		a.losses, a.recoveries, a.flaps = a.losses[:0], a.recoveries[:0], a.flaps[:0]
 		return
 	}
-	if !visible && (t.ev != nil || t.pending != nil) {
+	if !visible && (t.c.ev != nil || t.c.pending != nil) {
 		a.markEventLost(id)
 	}
 	cut := now.Add(-d.cfg.InstabilityWindow)
 	a.losses = dropBefore(a.losses, cut)
 	a.recoveries = dropBefore(a.recoveries, cut)
 	a.flaps = dropFlaps(a.flaps, cut)
-	if a.inst != nil {
+	if a.c.inst != nil {
 		if visible {
-			a.inst.Flaps++
+			a.c.inst.Flaps++
 		}
 		return
 	}
@@ -759,10 +805,10 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 // markEventLost notes that prefix id was lost in one of the entity's
 // outages: its coming back is the outage's end, not a flap.
 func (a *track) markEventLost(id view.PrefixID) {
-	if a.eventLost == nil {
-		a.eventLost = map[view.PrefixID]bool{}
+	if a.c.eventLost == nil {
+		a.w().eventLost = map[view.PrefixID]bool{}
 	}
-	a.eventLost[id] = true
+	a.w().eventLost[id] = true
 }
 
 // flap is a prefix that lost visibility and came back.
@@ -787,7 +833,7 @@ func dropFlaps(fs []flap, cut time.Time) []flap {
 // Config.InstabilityShare and InstabilityP).
 func (d *Detector) judgeInstability(a *track, now time.Time) {
 	e := a.key.e
-	if a.inst != nil || d.inOutage(e) {
+	if a.c.inst != nil || d.inOutage(e) {
 		return
 	}
 	k := len(a.flaps)
@@ -826,11 +872,11 @@ func (d *Detector) judgeInstability(a *track, now time.Time) {
 	ev.ChurnRatio = round(float64(k)/lambda, 2)
 	d.nextID++
 	ev.ID = d.nextID
-	a.inst = ev
-	a.instRate = rate
-	a.instIDs = map[view.PrefixID]struct{}{}
+	a.w().inst = ev
+	a.w().instRate = rate
+	a.w().instIDs = map[view.PrefixID]struct{}{}
 	for _, fl := range a.flaps {
-		a.instIDs[fl.id] = struct{}{}
+		a.w().instIDs[fl.id] = struct{}{}
 	}
 	d.explainInstability(a, ev)
 	d.addPending(a)
@@ -870,7 +916,7 @@ func mean(v []float64) float64 {
 // inOutage reports whether e has an open outage in either family.
 func (d *Detector) inOutage(e signal.Entity) bool {
 	for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
-		if t := d.tracks[efKey{e, f}]; t != nil && t.ev != nil {
+		if t := d.tracks[efKey{e, f}]; t != nil && t.c.ev != nil {
 			return true
 		}
 	}
@@ -900,16 +946,23 @@ func dropBefore(ts []time.Time, cut time.Time) []time.Time {
 }
 
 func (d *Detector) endInstability(t *track, end time.Time) {
-	ev := t.inst
+	ev := t.c.inst
 	if end.Before(ev.Start) {
 		end = ev.Start
 	}
 	ev.End = &end
-	t.inst, t.lastInst = nil, ev
+	t.w().inst, t.w().lastInst = nil, ev
 	// What it counted is its own: a next episode is judged on new losses.
 	t.losses, t.recoveries, t.levels, t.flaps = t.losses[:0], t.recoveries[:0], t.levels[:0], t.flaps[:0]
 	d.explainInstability(t, ev)
 	d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: d.now})
+}
+
+// QuietUpstreams implements signal.QuietSink: before the detector judges
+// family f, with no peer event open, it ignores upstream changes and the
+// peers' return.
+func (d *Detector) QuietUpstreams(f bgp.Family) bool {
+	return f <= bgp.IPv6 && !d.warm[f] && len(d.peers) == 0
 }
 
 // Upstream implements signal.Sink.
@@ -918,28 +971,28 @@ func (d *Detector) Upstream(now time.Time, e signal.Entity, f bgp.Family, asn bg
 		return
 	}
 	t := d.track(e, f)
-	if t.upSnap == nil || t.ev != nil || t.pending != nil {
+	if t.upSnap == nil || t.c.ev != nil || t.c.pending != nil {
 		return
 	}
-	share, known := t.upSnap[asn]
+	share, known := t.upSnap.get(asn)
 	if !present && (!known || share < d.cfg.UpstreamShare) {
 		return
 	}
 	if present && known {
 		return
 	}
-	if t.upPending == nil {
-		t.upPending = d.newEvent(t, event.UpstreamChange, now)
-		t.upPending.Severity = event.Warning
+	if t.c.upPending == nil {
+		t.w().upPending = d.newEvent(t, event.UpstreamChange, now)
+		t.c.upPending.Severity = event.Warning
 		d.addPending(t)
 	}
-	ev := t.upPending
+	ev := t.c.upPending
 	if present {
 		ev.Gained = appendUnique(ev.Gained, uint32(asn))
 	} else {
 		ev.Lost = appendUnique(ev.Lost, uint32(asn))
 	}
-	t.upConfirm = now.Add(d.cfg.UpstreamConfirm)
+	t.w().upConfirm = now.Add(d.cfg.UpstreamConfirm)
 }
 
 func appendUnique(s []uint32, v uint32) []uint32 {
@@ -950,10 +1003,10 @@ func appendUnique(s []uint32, v uint32) []uint32 {
 }
 
 func (d *Detector) confirmUpstream(t *track, now time.Time) {
-	ev := t.upPending
-	t.upPending = nil
+	ev := t.c.upPending
+	t.w().upPending = nil
 	s := d.evidence.State(t.key.e, t.key.f)
-	if s == nil || t.ev != nil || t.pending != nil || s.Routes() == 0 {
+	if s == nil || t.c.ev != nil || t.c.pending != nil || s.Routes() == 0 {
 		return
 	}
 	cur := shares(s)
@@ -963,7 +1016,7 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	before, now_ := float64(t.upRoutes), float64(s.Routes())
 	var lost, gained []uint32
 	for _, a := range ev.Lost {
-		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upSnap[bgp.ASN(a)]/2) {
+		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upSnap.share(bgp.ASN(a))/2) {
 			lost = append(lost, a)
 		}
 	}
@@ -982,8 +1035,8 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	ev.ID = d.nextID
 	d.explainUpstream(t, ev, cur)
 	d.upstreamCauses(t, ev)
-	t.all.upChangedAt = ev.Start
-	t.upSnap, t.upRoutes = cur, s.Routes()
+	t.all.w().upChangedAt = ev.Start
+	t.upSnap, t.upRoutes = t.upSnap.from(cur), s.Routes()
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
@@ -1016,18 +1069,30 @@ func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
 		t.setInitial(s.Space)
 		return
 	}
-	inEvent := t.ev != nil || t.evOpenedInBin || t.pending != nil
-	t.evOpenedInBin = false
-	if t.ev != nil {
-		d.explain(t, t.ev)
-		d.join.changed(t.ev)
+	inEvent := t.c.ev != nil || t.c.evOpenedInBin || t.c.pending != nil
+	if t.c.evOpenedInBin {
+		t.w().evOpenedInBin = false
 	}
-	if !inEvent && t.upPending == nil && s.Routes() > 0 {
-		t.upSnap, t.upRoutes = shares(s), s.Routes()
+	if t.c.ev != nil {
+		d.explain(t, t.c.ev)
+		d.join.changed(t.c.ev)
+	}
+	if !inEvent && t.c.upPending == nil && s.Routes() > 0 {
+		// Refilled in place: a map per entity and bin was most of the
+		// detector's garbage (and a map per entity a good part of its
+		// memory).
+		if t.upSnap == nil {
+			t.upSnap = make(upShares, 0, 2)
+		}
+		t.upSnap = t.upSnap[:0]
+		if total := float64(s.Routes()); total > 0 {
+			s.Upstreams(func(a bgp.ASN, n int32) { t.upSnap = append(t.upSnap, upShare{a, float64(n) / total}) })
+		}
+		t.upRoutes = s.Routes()
 	}
 	d.pushBin(t, b.Space, int(b.Announcements+b.Withdrawals), int(b.Losses))
 	// Forget lost prefixes that never came back within a day.
-	if t.ev == nil && t.pending == nil && len(t.lost) > 0 {
+	if t.c.ev == nil && t.c.pending == nil && len(t.lost) > 0 {
 		cut := b.Start.Add(-24 * time.Hour)
 		for id, at := range t.lost {
 			if at.Before(cut) {
@@ -1040,14 +1105,14 @@ func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
 // pushBin adds one bin's value to the baseline (the baseline itself while
 // an event is open: in-painting).
 func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
-	if t.ev != nil || t.pending != nil {
+	if t.c.ev != nil || t.c.pending != nil {
 		val = t.baseline()
 	}
 	t.hourBins = append(t.hourBins, val)
 	t.baseOK = false
-	if t.ev != nil || t.pending != nil {
+	if t.c.ev != nil || t.c.pending != nil {
 		t.hourBusy = true
-	} else if a := d.tracks[efKey{t.key.e, bgp.AllFamilies}]; a != nil && a.inst != nil {
+	} else if a := d.tracks[efKey{t.key.e, bgp.AllFamilies}]; a != nil && a.c.inst != nil {
 		t.hourBusy = true
 	}
 	t.churnBin += churn
@@ -1115,14 +1180,14 @@ func (d *Detector) Peer(pe view.PeerEvent) {
 // ongoing) but refreshes the explanations of open events.
 func (d *Detector) Flush() {
 	for _, t := range d.tracks {
-		if t.ev != nil {
-			d.explain(t, t.ev)
-			d.join.changed(t.ev)
+		if t.c.ev != nil {
+			d.explain(t, t.c.ev)
+			d.join.changed(t.c.ev)
 		}
-		if t.inst != nil {
-			d.explainInstability(t, t.inst)
+		if t.c.inst != nil {
+			d.explainInstability(t, t.c.inst)
 		}
-		if t.pending != nil {
+		if t.c.pending != nil {
 			d.tryOpen(t, d.now)
 		}
 	}
@@ -1198,4 +1263,50 @@ func (d *Detector) Coverage() event.Coverage {
 		c.Families = append(c.Families, fc)
 	}
 	return c
+}
+
+// upShares are an entity's upstream shares at a bin: a few, so a slice
+// (a map cost about 190 bytes per entity). Not nil once set, even empty.
+type upShares []upShare
+
+type upShare struct {
+	a bgp.ASN
+	s float64
+}
+
+// get returns a's share and whether a is there.
+func (u upShares) get(a bgp.ASN) (float64, bool) {
+	for _, x := range u {
+		if x.a == a {
+			return x.s, true
+		}
+	}
+	return 0, false
+}
+
+// share returns a's share (0 if a is not there).
+func (u upShares) share(a bgp.ASN) float64 {
+	s, _ := u.get(a)
+	return s
+}
+
+// from refills u (reused) with m's shares; the result is not nil.
+func (u upShares) from(m map[bgp.ASN]float64) upShares {
+	if u == nil {
+		u = make(upShares, 0, len(m))
+	}
+	u = u[:0]
+	for a, s := range m {
+		u = append(u, upShare{a, s})
+	}
+	return u
+}
+
+// m returns the shares as a map.
+func (u upShares) m() map[bgp.ASN]float64 {
+	m := make(map[bgp.ASN]float64, len(u))
+	for _, x := range u {
+		m[x.a] = x.s
+	}
+	return m
 }

@@ -124,7 +124,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 		}
 	}
 	ev.PathsBefore = topKeys(paths, 10)
-	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap)
+	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap.m())
 	if w.Peers > 0 {
 		v4, v6 := d.evidence.FullFeed()
 		w.Full = v4
@@ -133,7 +133,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 		}
 		ev.Withdrawal = &w
 	}
-	if li := t.all.lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
+	if li := t.all.c.lastInst; li != nil && li.End != nil && ev.Start.Sub(*li.End) < 24*time.Hour && li.Start.Before(ev.Start) {
 		id := li.ID
 		ev.PrecededBy = &id
 	}
@@ -190,10 +190,10 @@ func (d *Detector) outageText(ev *event.Event, t *track) string {
 	if len(ev.PathsBefore) > 0 {
 		fmt.Fprintf(&b, " Last AS paths seen: %s.", strings.Join(ev.PathsBefore[:min(3, len(ev.PathsBefore))], "; "))
 	}
-	if li := t.all.lastInst; ev.PrecededBy != nil && li != nil {
+	if li := t.all.c.lastInst; ev.PrecededBy != nil && li != nil {
 		fmt.Fprintf(&b, " It was preceded by instability from %s to %s (%d flaps).", fmtTime(li.Start), fmtTime(*li.End), li.Flaps)
 	}
-	if c := t.crossed; !c.IsZero() && c.Sub(ev.Start) >= time.Minute {
+	if c := t.c.crossed; !c.IsZero() && c.Sub(ev.Start) >= time.Minute {
 		th := d.cfg.PartialShare
 		if ev.Kind == event.Outage {
 			th = d.cfg.OutageShare
@@ -269,8 +269,8 @@ func (d *Detector) upstreamList(snap map[bgp.ASN]float64) ([]uint32, []event.AS)
 
 func (d *Detector) explainInstability(t *track, ev *event.Event) {
 	ev.Prefixes = ev.Prefixes[:0]
-	ps := make([]netip.Prefix, 0, len(t.instIDs))
-	for id := range t.instIDs {
+	ps := make([]netip.Prefix, 0, len(t.c.instIDs))
+	for id := range t.c.instIDs {
 		ps = append(ps, d.evidence.Prefix(id))
 	}
 	slices.SortFunc(ps, comparePrefix)
@@ -290,8 +290,8 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 		if ft == nil {
 			continue
 		}
-		for a, s := range ft.upSnap {
-			snap[a] = max(snap[a], s)
+		for _, x := range ft.upSnap {
+			snap[x.a] = max(snap[x.a], x.s)
 		}
 		if len(ft.churnH) > 0 {
 			normal += median(ft.churnH)
@@ -311,7 +311,7 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 		fmt.Fprintf(&b, " (%s flapped)", plural(ev.AffectedPrefixes, "prefix", "prefixes"))
 	}
 	b.WriteString(".")
-	fmt.Fprintf(&b, " Its normal: %s visibility losses an hour", strconv.FormatFloat(round(t.instRate, 2), 'f', -1, 64))
+	fmt.Fprintf(&b, " Its normal: %s visibility losses an hour", strconv.FormatFloat(round(t.c.instRate, 2), 'f', -1, 64))
 	if normal > 0 {
 		fmt.Fprintf(&b, ", %s an hour", plural(int(normal+0.5), "update", "updates"))
 	}
@@ -325,11 +325,11 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 func (d *Detector) explainUpstream(t *track, ev *event.Event, cur map[bgp.ASN]float64) {
 	ev.Prefixes = []string{}
 	ev.Origins = []uint32{}
-	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap)
+	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap.m())
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s changed %s upstreams at %s:", d.entityLabel(ev), famLabel(t.key.f), fmtTime(ev.Start))
 	for _, a := range ev.Lost {
-		fmt.Fprintf(&b, " lost %s (carried %.0f%% of its routes before);", d.asLabel(a), t.upSnap[bgp.ASN(a)]*100)
+		fmt.Fprintf(&b, " lost %s (carried %.0f%% of its routes before);", d.asLabel(a), t.upSnap.share(bgp.ASN(a))*100)
 	}
 	for _, a := range ev.Gained {
 		fmt.Fprintf(&b, " gained %s (now %.0f%% of its routes);", d.asLabel(a), cur[bgp.ASN(a)]*100)

@@ -38,6 +38,28 @@ type Config struct {
 	// Record lists the entities whose series are kept in the Result (for
 	// charts); others only feed the detector.
 	Record []signal.Entity
+	// NewView, if set, builds the routing view stage in place of
+	// view.New: it is given the view configuration (with the path table
+	// the tracker reads, Paths) and the tracker to report to. The cluster
+	// uses it to run the stages on the view workers' deltas.
+	NewView func(cfg view.Config, obs view.Observer) ViewStage
+}
+
+// ViewStage is the routing view as the stages use it: a *view.View, or
+// another that makes the same observer calls and gives the same answers
+// (partview's Reducer over the cluster's view workers).
+type ViewStage interface {
+	Apply(ev *bgp.Event)
+	Prefix(id view.PrefixID) netip.Prefix
+	Lookup(p netip.Prefix) (view.PrefixID, bool)
+	Origin(id view.PrefixID) bgp.ASN
+	LastWithdrawnPath(id view.PrefixID) []bgp.ASN
+	FullFeed() (v4, v6 int)
+	FamilyState(f bgp.Family) (lastRIB, first time.Time, fullFeed int)
+	Readiness(f bgp.Family) (peers, ready int)
+	Peers() int
+	Prefixes() int
+	LongPaths() int64
 }
 
 // DefaultConfig returns a configuration with the defaults of every stage.
@@ -127,7 +149,8 @@ type Result struct {
 // Pipeline is one instance of the stages, fed with Feed.
 type Pipeline struct {
 	cfg    Config
-	view   *view.View
+	view   *view.View // nil with Config.NewView
+	stage  ViewStage  // view, or what Config.NewView built
 	track  *signal.Tracker
 	det    *detect.Detector
 	out    *fanout
@@ -153,7 +176,12 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 	// reads the view and the tracker through p (evidence).
 	p.det = detect.New(cfg.Detect, cfg.Geo, evidence{p}, p.out)
 	p.track = signal.New(cfg.Geo, cfg.Bin, paths, p.det)
-	p.view = view.New(cfg.View, p.track)
+	if cfg.NewView != nil {
+		p.stage = cfg.NewView(cfg.View, p.track)
+	} else {
+		p.view = view.New(cfg.View, p.track)
+		p.stage = p.view
+	}
 	for _, e := range cfg.Record {
 		for _, f := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
 			s := &signal.Series{Entity: e, Family: f}
@@ -165,7 +193,8 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 	return p
 }
 
-// View returns the routing view (for queries between events).
+// View returns the routing view (for queries between events); nil when
+// Config.NewView built another stage.
 func (p *Pipeline) View() *view.View { return p.view }
 
 // Tracker returns the signal tracker.
@@ -184,22 +213,25 @@ func (p *Pipeline) Feed(ev *bgp.Event) {
 	}
 	p.res.RouteEvents++
 	p.track.Advance(ev.Time)
-	p.view.Apply(ev)
+	p.stage.Apply(ev)
 	p.det.Tick(ev.Time)
 }
 
 // Finish closes the last bin and returns the result.
 func (p *Pipeline) Finish() *Result {
+	if p.view != nil {
+		p.view.Sync()
+	}
 	p.track.Flush()
 	p.det.Flush()
 	p.res.Events = p.out.events()
-	p.res.Peers = p.view.Peers()
-	v4, v6 := p.view.FullFeed()
+	p.res.Peers = p.stage.Peers()
+	v4, v6 := p.stage.FullFeed()
 	p.res.FullFeed = [2]int{v4, v6}
-	p.res.Prefixes = p.view.Prefixes()
+	p.res.Prefixes = p.stage.Prefixes()
 	p.res.Coverage = p.det.Coverage()
 	p.res.Coverage.InputErrors = p.res.Errors
-	if n := p.view.LongPaths(); n > 0 {
+	if n := p.stage.LongPaths(); n > 0 {
 		p.res.Coverage.LongPaths, p.res.Coverage.MaxPathLen = n, p.cfg.View.MaxPathLen
 	}
 	return &p.res
@@ -315,14 +347,14 @@ func coverageKey(c *event.Coverage) string {
 // evidence is what the detector reads of the view and the tracker.
 type evidence struct{ p *Pipeline }
 
-func (e evidence) Prefix(id view.PrefixID) netip.Prefix { return e.p.view.Prefix(id) }
-func (e evidence) Origin(id view.PrefixID) bgp.ASN      { return e.p.view.Origin(id) }
+func (e evidence) Prefix(id view.PrefixID) netip.Prefix { return e.p.stage.Prefix(id) }
+func (e evidence) Origin(id view.PrefixID) bgp.ASN      { return e.p.stage.Origin(id) }
 func (e evidence) LastWithdrawnPath(id view.PrefixID) []bgp.ASN {
-	return e.p.view.LastWithdrawnPath(id)
+	return e.p.stage.LastWithdrawnPath(id)
 }
-func (e evidence) FullFeed() (v4, v6 int) { return e.p.view.FullFeed() }
+func (e evidence) FullFeed() (v4, v6 int) { return e.p.stage.FullFeed() }
 func (e evidence) FamilyState(f bgp.Family) (time.Time, time.Time, int) {
-	return e.p.view.FamilyState(f)
+	return e.p.stage.FamilyState(f)
 }
 func (e evidence) Withdrawals(id view.PrefixID) (time.Time, time.Time, int) {
 	return e.p.track.Withdrawals(id)
@@ -337,7 +369,7 @@ func (e evidence) PathHunting(id view.PrefixID) int { return e.p.track.PathHunti
 func (e evidence) OtherRoutes(p netip.Prefix, fn func(netip.Prefix, bgp.ASN, time.Time)) {
 	for q, o := range e.p.track.VisibleWithin(p) {
 		var since time.Time
-		if id, ok := e.p.view.Lookup(q); ok {
+		if id, ok := e.p.stage.Lookup(q); ok {
 			since = e.p.track.VisibleSince(id)
 		}
 		fn(q, o, since)
@@ -435,4 +467,4 @@ func (o *fanout) finish(res *Result) {
 
 // Readiness implements detect.Readiness: the view's live peers that
 // signal when their tables are complete.
-func (e evidence) Readiness(f bgp.Family) (peers, ready int) { return e.p.view.Readiness(f) }
+func (e evidence) Readiness(f bgp.Family) (peers, ready int) { return e.p.stage.Readiness(f) }

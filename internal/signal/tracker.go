@@ -43,7 +43,7 @@ type State struct {
 	Prefixes  int32
 	Space     float64
 	origins   map[bgp.ASN]int32 // visible prefixes by origin (countries)
-	upstreams map[bgp.ASN]int32 // full-feed routes by upstream AS
+	upstreams upCounts          // full-feed routes by upstream AS
 	routes    int32             // full-feed routes in all
 	cur       Bin               // the open bin's accumulators
 	idx       int               // creation order
@@ -66,9 +66,7 @@ func (s *State) OriginList(fn func(asn bgp.ASN, prefixes int32)) {
 // Upstreams calls fn for each upstream AS with the number of full-feed
 // routes through it.
 func (s *State) Upstreams(fn func(asn bgp.ASN, routes int32)) {
-	for a, n := range s.upstreams {
-		fn(a, n)
-	}
+	s.upstreams.each(fn)
 }
 
 // Routes returns the number of full-feed routes to the entity's prefixes.
@@ -108,6 +106,7 @@ type Tracker struct {
 	sink     Sink
 	bin      time.Duration
 	binStart time.Time
+	binEnd   time.Time         // the open bin's end as Advance last saw it (never past it: the bins only move on)
 	states   map[uint64]*State // by key.pack()
 	order    []key             // states in creation order
 	dirty    []*State          // states changed in the open bin
@@ -135,6 +134,7 @@ type Tracker struct {
 	// Transit counts by AS (see Transit).
 	transit map[uint64]*transitCount // by transitKey
 	routeCC geo.Country              // the country of the route being counted
+	join    joinBatch                // peers joining the full-feed set at once
 }
 
 // originStates are an origin AS's states, by family (nil until needed).
@@ -205,7 +205,7 @@ func (t *Tracker) state(e Entity, f bgp.Family) *State {
 	k := key{e, f}
 	s := t.states[k.pack()]
 	if s == nil {
-		s = &State{upstreams: map[bgp.ASN]int32{}, idx: len(t.order), k: k, seq: -1}
+		s = &State{idx: len(t.order), k: k, seq: -1}
 		if e.Type == event.Country {
 			s.origins = map[bgp.ASN]int32{}
 		}
@@ -221,6 +221,11 @@ func (t *Tracker) Advance(now time.Time) {
 		t.binStart = now.Truncate(t.bin)
 		return
 	}
+	// The usual case, on every route event: the open bin goes on (binEnd
+	// is never past the open bin's end: the bins only move on).
+	if now.Before(t.binEnd) {
+		return
+	}
 	for !now.Before(t.binStart.Add(t.bin)) {
 		t.closeBin()
 		if len(t.dirty) == 0 {
@@ -232,6 +237,7 @@ func (t *Tracker) Advance(now time.Time) {
 			}
 		}
 	}
+	t.binEnd = t.binStart.Add(t.bin)
 }
 
 // Flush closes the open bin (at the end of the input).
@@ -353,20 +359,20 @@ func (t *Tracker) upstream(now time.Time, e Entity, f bgp.Family, s *State, a bg
 	if a == 0 {
 		return
 	}
-	n := s.upstreams[a] + d
+	n := s.upstreams.get(a) + d
 	s.routes += d
 	if e.Type == event.OriginAS {
 		t.noteTransit(a, f, d)
 	}
 	switch {
 	case n <= 0:
-		delete(s.upstreams, a)
+		s.upstreams.del(a)
 		t.sink.Upstream(now, e, f, a, false)
 	case n == d:
-		s.upstreams[a] = n
+		s.upstreams.set(a, n)
 		t.sink.Upstream(now, e, f, a, true)
 	default:
-		s.upstreams[a] = n
+		s.upstreams.set(a, n)
 	}
 }
 
@@ -675,3 +681,68 @@ func (t *Tracker) eachMaximalSubnet(tbl *bart.Table[bgp.ASN], p netip.Prefix, or
 // Peer implements view.Observer: peer events are passed to the sink (the
 // detector's business).
 func (t *Tracker) Peer(ev view.PeerEvent) { t.sink.Peer(ev) }
+
+// upCounts counts routes by upstream AS: most entities have one to three
+// upstreams, kept inline; more go to a map. A map per entity cost about
+// 130 bytes, for tens of thousands of origin ASes.
+type upCounts struct {
+	small [3]upCount1 // as == 0: free
+	more  map[bgp.ASN]int32
+}
+
+type upCount1 struct {
+	as bgp.ASN
+	n  int32
+}
+
+func (u *upCounts) get(a bgp.ASN) int32 {
+	for _, e := range u.small {
+		if e.as == a {
+			return e.n
+		}
+	}
+	return u.more[a]
+}
+
+// set sets a's count (a is not 0).
+func (u *upCounts) set(a bgp.ASN, n int32) {
+	free := -1
+	for i, e := range u.small {
+		if e.as == a {
+			u.small[i].n = n
+			return
+		}
+		if e.as == 0 && free < 0 {
+			free = i
+		}
+	}
+	if _, ok := u.more[a]; ok || free < 0 {
+		if u.more == nil {
+			u.more = map[bgp.ASN]int32{}
+		}
+		u.more[a] = n
+		return
+	}
+	u.small[free] = upCount1{a, n}
+}
+
+func (u *upCounts) del(a bgp.ASN) {
+	for i, e := range u.small {
+		if e.as == a {
+			u.small[i] = upCount1{}
+			return
+		}
+	}
+	delete(u.more, a)
+}
+
+func (u *upCounts) each(fn func(bgp.ASN, int32)) {
+	for _, e := range u.small {
+		if e.as != 0 {
+			fn(e.as, e.n)
+		}
+	}
+	for a, n := range u.more {
+		fn(a, n)
+	}
+}

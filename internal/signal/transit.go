@@ -86,7 +86,7 @@ func (t *Tracker) Transit(a bgp.ASN, f bgp.Family, cc geo.Country, before time.T
 
 // UpstreamRoutes returns the full-feed routes of the entity through
 // upstream AS a.
-func (s *State) UpstreamRoutes(a bgp.ASN) int32 { return s.upstreams[a] }
+func (s *State) UpstreamRoutes(a bgp.ASN) int32 { return s.upstreams.get(a) }
 
 // VisibleWithin returns the visible prefixes equal to p or inside it, with
 // the origin each was last announced with.

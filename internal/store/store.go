@@ -26,6 +26,12 @@ import (
 // ErrNotFound is returned for an unknown event or entity.
 var ErrNotFound = errors.New("not found")
 
+// ErrFenced is the error of a write refused because the writer's fencing
+// token is no longer the store's: another writer took over (a lease
+// revision higher than the one this writer was given). A fenced writer
+// must stop; its writes are never applied.
+var ErrFenced = errors.New("fenced: a newer writer holds the store")
+
 // Bin is one closed signal bin of an entity and family.
 type Bin struct {
 	EntityType event.EntityType // event.Country or event.OriginAS

@@ -23,11 +23,37 @@ func NewPaths() *Paths { return &Paths{t: newPathTable()} }
 
 // Origin returns the origin AS of path id (0 if the path ends in a set of
 // more than one AS, or is empty).
-func (p *Paths) Origin(id PathID) bgp.ASN { return p.t.origin(id) }
+func (p *Paths) Origin(id PathID) bgp.ASN {
+	p.sync()
+	return p.t.origin(id)
+}
+
+// Prefetch asks the processor to fetch what Origin, Neighbour and Step
+// read of each path first (its trie node), without waiting: a caller
+// about to read many paths calls it for all of them first, so that their
+// cache misses overlap.
+func (p *Paths) Prefetch(ids []PathID) {
+	p.sync()
+	for _, id := range ids {
+		if id != 0 {
+			prefetch(&p.t.nd(uint32(id)).parent)
+		}
+	}
+}
+
+// sync waits for the view's batch being applied, if any.
+func (p *Paths) sync() {
+	if p.t.busy && p.t.settle != nil {
+		p.t.settle()
+	}
+}
 
 // Neighbour returns the AS before the last AS of path id's sequence (the
 // origin's neighbour towards the vantage point), 0 if none.
-func (p *Paths) Neighbour(id PathID) bgp.ASN { return p.t.neighbour(id) }
+func (p *Paths) Neighbour(id PathID) bgp.ASN {
+	p.sync()
+	return p.t.neighbour(id)
+}
 
 // Step walks a path from its origin towards the vantage point: it returns
 // the AS at id (the origin first) and the id of the rest of the path (0
@@ -40,6 +66,7 @@ func (p *Paths) Neighbour(id PathID) bgp.ASN { return p.t.neighbour(id) }
 //
 // visits the path's ASes (View.Path) in reverse, with no copy.
 func (p *Paths) Step(id PathID) (bgp.ASN, PathID) {
+	p.sync()
 	n := uint32(id)
 	if p.t.nd(n).parent&markerBit != 0 {
 		n = p.t.nd(n).parent &^ markerBit
@@ -79,6 +106,11 @@ type pathTable struct {
 	seed       uint64
 	routes     int // references held by routes
 	scratch    []bgp.ASN
+	// busy: a batch of the view's queued announcements is being applied
+	// on another goroutine (see batch.go); settle waits for it. Set and
+	// cleared by the view's goroutine only.
+	busy   bool
+	settle func()
 }
 
 // node is one AS of a path after its parent's path.
@@ -336,3 +368,21 @@ func (t *pathTable) bytes() int {
 
 // nodes returns the number of nodes in use.
 func (t *pathTable) nodes() int { return t.n - 1 - len(t.free) }
+
+// Intern returns the id of the path with these ASes (prepending removed,
+// from the vantage point's side, as View.Path gives them) and origin (as
+// Origin gives it), adding it when new, with one more reference. It is
+// for a routing view kept elsewhere (partview's Reducer, fed by view
+// workers) whose paths the signal tracker reads from this table.
+func (p *Paths) Intern(ases []bgp.ASN, origin bgp.ASN) PathID {
+	t := p.t
+	var n uint32
+	for _, a := range ases {
+		n = t.child(n, a)
+	}
+	if len(ases) == 0 || origin != ases[len(ases)-1] {
+		n = t.child(n|markerBit, origin)
+	}
+	t.retain(PathID(n))
+	return PathID(n)
+}

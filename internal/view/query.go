@@ -41,14 +41,21 @@ func (v *View) Origin(id PrefixID) bgp.ASN { return v.origin[id] }
 // LastWithdrawnPath returns the AS path of the last route to id that a
 // full-feed peer withdrew (nil if none).
 func (v *View) LastWithdrawnPath(id PrefixID) []bgp.ASN {
+	v.settle()
 	return v.paths.appendPath(nil, v.lastPath[id])
 }
 
 // Path returns the flattened AS path of an id in a new slice (nil for 0).
-func (v *View) Path(id PathID) []bgp.ASN { return v.paths.appendPath(nil, id) }
+func (v *View) Path(id PathID) []bgp.ASN {
+	v.settle()
+	return v.paths.appendPath(nil, id)
+}
 
 // PathOrigin returns the origin AS of a path id.
-func (v *View) PathOrigin(id PathID) bgp.ASN { return v.paths.origin(id) }
+func (v *View) PathOrigin(id PathID) bgp.ASN {
+	v.settle()
+	return v.paths.origin(id)
+}
 
 // Peers returns the number of vantage points seen.
 func (v *View) Peers() int { return len(v.peers) }
@@ -57,7 +64,10 @@ func (v *View) Peers() int { return len(v.peers) }
 func (v *View) Peer(i int) bgp.Peer { return v.peers[i].peer }
 
 // PeerRoute returns peer i's path to id (0 if none or unknown).
-func (v *View) PeerRoute(i int, id PrefixID) PathID { return v.peers[i].get(id) }
+func (v *View) PeerRoute(i int, id PrefixID) PathID {
+	v.settle()
+	return v.peers[i].get(id)
+}
 
 // FullFeed returns the number of full-feed peers for IPv4 and IPv6.
 func (v *View) FullFeed() (v4, v6 int) { return v.nFull[0], v.nFull[1] }
@@ -78,6 +88,7 @@ type MemoryStats struct {
 // Memory returns an estimate of the view's memory by part. Measure the
 // process (runtime.MemStats) for the exact figure.
 func (v *View) Memory() MemoryStats {
+	v.settle()
 	var m MemoryStats
 	for _, ps := range v.peers {
 		m.Routes += ps.n4 + ps.n6

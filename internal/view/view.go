@@ -204,7 +204,14 @@ type View struct {
 	lastPeer int
 	lastKey  bgp.Peer
 	long     int64 // announcements dropped for their path's length
-	nSignals int   // peers that ever signalled readiness
+	pending  pendingQueue
+	// The last prefix looked up (ids never change).
+	lastPfx   netip.Prefix
+	lastPfxID PrefixID
+	lastPfxOK bool
+	// peerCache holds recent peers by a hash of their address and AS.
+	peerCache [1 << peerCacheBits]peerCacheEntry
+	nSignals  int // peers that ever signalled readiness
 }
 
 // New returns an empty view reporting to obs (which may be nil).
@@ -215,8 +222,10 @@ func New(cfg Config, obs Observer) *View {
 	if cfg.Paths == nil {
 		cfg.Paths = NewPaths()
 	}
-	return &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: cfg.Paths.t,
+	v := &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: cfg.Paths.t,
 		byPeer: map[bgp.Peer]int{}, lastPeer: -1}
+	v.paths.settle = v.settle
+	return v
 }
 
 type nopObserver struct{}
@@ -272,6 +281,10 @@ func (v *View) Apply(ev *bgp.Event) {
 	}
 	pi := v.peerIndex(ev.Peer)
 	ps := v.peers[pi]
+	if ev.Kind == bgp.Announce && ev.Prefix.IsValid() && v.deferrable(ps, ev, fam(ev.Prefix)) && v.queue(ps, ev) {
+		return
+	}
+	v.settle()
 	switch ev.Kind {
 	case bgp.PeerState:
 		v.peerState(t, pi, ps, ev)
@@ -290,14 +303,30 @@ func (v *View) peerIndex(p bgp.Peer) int {
 	if v.lastPeer >= 0 && v.lastKey == p {
 		return v.lastPeer
 	}
+	// A RIB entry names every peer in turn: a small cache by address and
+	// AS before the map.
+	a := p.Addr.As16()
+	h := (binary.LittleEndian.Uint32(a[12:]) ^ uint32(p.AS)*0x9e3779b1) * 0x85ebca6b >> (32 - peerCacheBits)
+	if c := &v.peerCache[h]; c.index > 0 && c.peer == p {
+		v.lastPeer, v.lastKey = c.index-1, p
+		return c.index - 1
+	}
 	i, ok := v.byPeer[p]
 	if !ok {
 		i = len(v.peers)
 		v.peers = append(v.peers, &peerState{peer: p, up: true})
 		v.byPeer[p] = i
 	}
+	v.peerCache[h] = peerCacheEntry{p, i + 1}
 	v.lastPeer, v.lastKey = i, p
 	return i
+}
+
+const peerCacheBits = 10
+
+type peerCacheEntry struct {
+	peer  bgp.Peer
+	index int // the peer's index + 1 (0: empty)
 }
 
 // key6 is an IPv6 prefix as a map key. Keys hold no pointer (netip.Prefix
@@ -309,6 +338,18 @@ type key6 struct {
 }
 
 func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
+	// A RIB entry names one prefix for every peer in turn.
+	if v.lastPfxOK && p == v.lastPfx {
+		return v.lastPfxID, true
+	}
+	id, ok := v.prefixIndex(p, add)
+	if ok {
+		v.lastPfx, v.lastPfxID, v.lastPfxOK = p, id, true
+	}
+	return id, ok
+}
+
+func (v *View) prefixIndex(p netip.Prefix, add bool) (PrefixID, bool) {
 	var k4 uint64
 	var k6 key6
 	is4 := p.Addr().Is4()
@@ -674,6 +715,7 @@ func (v *View) overLimit(t time.Time, pi int, ps *peerState, f int, limit int) {
 // endOfRIB handles a live peer's EndOfRIB: the peer is ready for the
 // family, and the full-feed set is re-evaluated at once.
 func (v *View) endOfRIB(t time.Time, ev *bgp.Event) {
+	v.settle()
 	f := fam(ev.Prefix)
 	pi := v.peerIndex(ev.Peer)
 	ps := v.peers[pi]
@@ -747,6 +789,7 @@ func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
 // Refresh re-evaluates the full-feed set now; Apply calls it at the end of a
 // RIB dump and every Config.RefreshEvery of data time.
 func (v *View) Refresh() {
+	v.settle()
 	t := v.now
 	v.nextRef = t.Add(v.cfg.RefreshEvery)
 	changed := false
@@ -763,6 +806,10 @@ func (v *View) Refresh() {
 		}
 		need := min(abs, int(v.cfg.FullFeedRelative*float64(largest)))
 		need = max(need, 1)
+		if v.joinAll(t, f, need) {
+			changed = true
+			continue
+		}
 		for pi, ps := range v.peers {
 			if ps.flushed && ps.size(f) >= need {
 				ps.flushed = false // refilled after a flush
@@ -789,4 +836,103 @@ func (ps *peerState) size(f int) int {
 		return ps.n4
 	}
 	return ps.n6
+}
+
+// JoinObserver is an Observer that can take the routes of several peers
+// that join the full-feed set of a family in one Refresh (at the end of a
+// RIB dump, every peer at once) prefix by prefix, rather than peer by peer
+// through Membership: the routes of one prefix from every joining peer
+// come together, which is much cheaper for an observer that keeps state
+// per prefix and per origin.
+type JoinObserver interface {
+	Observer
+	// BeginJoins asks whether the observer takes the joins of peers (view
+	// indexes, in increasing order) to family f now, prefix by prefix,
+	// with the same result as Membership calls peer by peer; if it says
+	// no, Membership calls follow as usual.
+	BeginJoins(t time.Time, f bgp.Family, peers []int) bool
+	// JoinPrefix gives the routes of prefix id from the joining peers:
+	// paths[k] is the route of the k-th peer of BeginJoins (0: none). It
+	// is called in PrefixID order, for every prefix of the family with a
+	// route from one of them; paths is reused after the call.
+	JoinPrefix(t time.Time, id PrefixID, p netip.Prefix, paths []PathID)
+	// EndJoins ends the joins; the peers' PeerFullFeed events follow.
+	EndJoins(t time.Time)
+}
+
+// joinAll moves every peer that joins the full-feed set of family f in a
+// Refresh in at once, prefix by prefix, when at least two do, none
+// leaves, and the observer takes them (JoinObserver); it reports whether
+// it did. The result is Refresh's peer-by-peer one: the same counts, the
+// same origins, the same peer events in the same order.
+func (v *View) joinAll(t time.Time, f, need int) bool {
+	jo, ok := v.obs.(JoinObserver)
+	if !ok {
+		return false
+	}
+	var joiners []int
+	for _, ps := range v.peers {
+		refilled := ps.flushed && ps.size(f) >= need
+		want := ps.up && (!ps.flushed || refilled) && !ps.loading[f] && ps.size(f) >= need
+		if ps.isFull(f) && !want {
+			return false // a peer leaves: peer by peer
+		}
+	}
+	for pi, ps := range v.peers {
+		refilled := ps.flushed && ps.size(f) >= need
+		want := ps.up && (!ps.flushed || refilled) && !ps.loading[f] && ps.size(f) >= need
+		if want && !ps.isFull(f) {
+			joiners = append(joiners, pi)
+		}
+	}
+	if len(joiners) < 2 || !jo.BeginJoins(t, bgp.Family(f), joiners) {
+		return false
+	}
+	for _, pi := range joiners {
+		ps := v.peers[pi]
+		ps.flushed = false
+		if f == 0 {
+			ps.full4 = true
+		} else {
+			ps.full6 = true
+		}
+		v.nFull[f]++
+	}
+	for _, ps := range v.peers {
+		if ps.flushed && ps.size(f) >= need {
+			ps.flushed = false // refilled after a flush (as Refresh does)
+		}
+	}
+	paths := make([]PathID, len(joiners))
+	tables := make([]*peerState, len(joiners))
+	for k, pi := range joiners {
+		tables[k] = v.peers[pi]
+	}
+	for i, p := range v.prefixes {
+		if fam(p) != f {
+			continue
+		}
+		id := PrefixID(i)
+		n := 0
+		for k, ps := range tables {
+			path := ps.get(id)
+			paths[k] = path
+			if path != 0 {
+				n++
+				if v.origin[id] == 0 {
+					v.origin[id] = v.paths.origin(path)
+				}
+			}
+		}
+		if n > 0 {
+			v.seen[id] += uint16(n)
+			jo.JoinPrefix(t, id, p, paths)
+		}
+	}
+	jo.EndJoins(t)
+	for _, pi := range joiners {
+		ps := v.peers[pi]
+		v.obs.Peer(PeerEvent{Time: t, Kind: PeerFullFeed, Peer: ps.peer, Index: pi, Routes: ps.size(f)})
+	}
+	return true
 }

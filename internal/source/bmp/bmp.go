@@ -212,7 +212,10 @@ func (s *Station) serve(ctx context.Context, conn net.Conn, out chan<- bgp.Event
 	var buf []byte
 	var err error
 	// The quiet rule of readiness needs a clock when the router says
-	// nothing: checked every second beside the reads.
+	// nothing: checked every second beside the reads. Quiet is measured
+	// in arrival time (a router that falls silent advances no data
+	// clock); the EndOfRIB it makes due carries the data time of the
+	// router's last message, so that the events stay in data-time order.
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -272,17 +275,24 @@ type peerKey struct {
 // peerInfo is what the station knows of a monitored peer.
 type peerInfo struct {
 	as      uint32
-	addPath map[[2]uint16]bool // families whose UPDATEs carry path identifiers
-	up      [3]bool            // PeerState Established sent, per view
-	upAS    [3]uint32          // the AS of that event
-	ready   [3]*source.Readiness
-	vp      [3]bgp.Peer // the vantage point of each view that is up
+	addPath map[[2]uint16]bool   // families whose UPDATEs carry path identifiers
+	up      [3]bool              // PeerState Established sent, per view
+	upAS    [3]uint32            // the AS of that event
+	ready   [3]*source.Readiness // nil: the view's peer up was missed, no table dump is coming
+	vp      [3]bgp.Peer          // the vantage point of each view that is up
 }
 
 // router is the state of one router's BMP stream.
 type router struct {
-	mu         sync.Mutex // handle and the readiness clock
-	quiet      time.Duration
+	mu    sync.Mutex // handle and the readiness clock
+	quiet time.Duration
+	// dataClock: the quiet rule runs on the messages' data times, checked
+	// as messages come (a feed replayed from a broker, where arrival time
+	// says nothing); else on arrival time, checked by the station's
+	// ticker.
+	dataClock  bool
+	last       time.Time // the data time of the latest message
+	nextDue    time.Time // with dataClock: when readyDue may next find a family
 	logf       func(string, ...any)
 	addr       netip.Addr
 	sysName    string
@@ -318,12 +328,28 @@ func NewRouter(name string, addr netip.Addr, views View, st *Stats) *Router {
 	}
 	r := newRouter(addr, views, st)
 	r.sysName, r.fixedName = name, name != ""
+	r.dataClock = true
+	r.logf = func(string, ...any) {}
 	return &Router{r: r}
 }
 
+// SetLogf sets where the router's log lines (peers ready) go.
+func (r *Router) SetLogf(logf func(format string, args ...any)) {
+	if logf != nil {
+		r.r.logf = logf
+	}
+}
+
+// SetQuiet sets the quiet time of the readiness rule (default
+// source.DefaultQuiet), measured in the messages' data time: a monitored
+// peer whose Peer Up came is ready for a family at its End-of-RIB marker,
+// or once no route of the family came for quiet of data time.
+func (r *Router) SetQuiet(quiet time.Duration) { r.r.quiet = quiet }
+
 // Handle processes one whole BMP message (common header included); now is
 // the time of events whose per-peer header has none. emit returns false
-// to stop.
+// to stop. The quiet rule of readiness runs on the messages' times (see
+// SetQuiet): its EndOfRIB events come from Handle.
 func (r *Router) Handle(b []byte, now time.Time, emit func(bgp.Event) bool) error {
 	return r.r.handle(b, now, emit)
 }
@@ -378,6 +404,12 @@ func (r *router) handle(b []byte, now time.Time, emit func(bgp.Event) bool) erro
 	if t.IsZero() {
 		t = now.UTC()
 	}
+	if t.After(r.last) && !m.Peer.Time.IsZero() {
+		r.last = t // the router's clock: not the arrival time of a message without one
+	}
+	if r.dataClock && !r.nextDue.IsZero() && !r.last.Before(r.nextDue) {
+		r.readyDue(r.last, emit)
+	}
 	switch m.Type {
 	case TypeInitiation:
 		tlvs, err := ParseTLVs(m.Body)
@@ -424,7 +456,7 @@ func (r *router) handle(b []byte, now time.Time, emit func(bgp.Event) bool) erro
 		}
 		for vi := range 3 {
 			if vi == 2 && m.Peer.Type == PeerLocRIB || vi < 2 && m.Peer.Type != PeerLocRIB {
-				if r.views&(1<<vi) != 0 && !r.setUp(p, vi, &m.Peer, t, emit) {
+				if r.views&(1<<vi) != 0 && !r.setUp(p, vi, &m.Peer, t, true, emit) {
 					return nil
 				}
 			}
@@ -451,21 +483,55 @@ func (r *router) handle(b []byte, now time.Time, emit func(bgp.Event) bool) erro
 	return nil
 }
 
-// setUp emits the Established event of view vi of p once.
-func (r *router) setUp(p *peerInfo, vi int, h *PeerHeader, t time.Time, emit func(bgp.Event) bool) bool {
+// setUp emits the Established event of view vi of p once. signals is
+// true at a Peer Up: the router dumps the peer's table next, so the peer
+// is learning it until its End-of-RIB or a quiet table. A view whose Peer
+// Up was missed (routes came first: the station or the feed started after
+// the session) sends no dump; it does not signal readiness, and is judged
+// like a source without such a signal.
+func (r *router) setUp(p *peerInfo, vi int, h *PeerHeader, t time.Time, signals bool, emit func(bgp.Event) bool) bool {
 	if p.up[vi] {
 		return true
 	}
 	p.up[vi], p.upAS[vi] = true, h.AS
-	p.ready[vi] = source.NewReadiness(time.Now(), r.quiet)
+	p.ready[vi] = nil
+	if signals {
+		p.ready[vi] = source.NewReadiness(r.clock(t), r.quiet)
+		r.due(p.ready[vi])
+	}
 	p.vp[vi] = r.vantage(vi, h)
 	return emit(bgp.Event{Time: t, Kind: bgp.PeerState, Peer: p.vp[vi],
-		OldState: bgp.StateOpenConfirm, NewState: bgp.StateEstablished, SignalsReady: true})
+		OldState: bgp.StateOpenConfirm, NewState: bgp.StateEstablished, SignalsReady: signals})
 }
 
-// readyDue emits the EndOfRIB events that the quiet rule makes due, for
-// every view of every monitored peer that is up.
+// clock returns the readiness clock of a message of data time t: t with
+// a data clock, else the arrival time.
+func (r *router) clock(t time.Time) time.Time {
+	if r.dataClock {
+		return t
+	}
+	return time.Now()
+}
+
+// due notes, with a data clock, when rd may next have a family ready.
+func (r *router) due(rd *source.Readiness) {
+	if !r.dataClock {
+		return
+	}
+	if n := rd.Next(); !n.IsZero() && (r.nextDue.IsZero() || n.Before(r.nextDue)) {
+		r.nextDue = n
+	}
+}
+
+// readyDue emits the EndOfRIB events that the quiet rule makes due at now
+// (on the readiness clock), for every view of every monitored peer that
+// is up. Each carries the data time of the router's latest message.
 func (r *router) readyDue(now time.Time, emit func(bgp.Event) bool) {
+	stamp := r.last
+	if stamp.IsZero() {
+		stamp = now
+	}
+	r.nextDue = time.Time{}
 	for _, p := range r.peers {
 		for vi := range 3 {
 			if !p.up[vi] || p.ready[vi] == nil {
@@ -474,10 +540,11 @@ func (r *router) readyDue(now time.Time, emit func(bgp.Event) bool) {
 			fams, why := p.ready[vi].Due(now)
 			for i, f := range fams {
 				r.logf("bmp: router %s: peer ready: %s AS%d (%s) %s (%s)", r.name(), p.vp[vi].Addr, p.vp[vi].AS, p.vp[vi].Collector, f, why[i])
-				if !emit(bgp.EndOfRIBFor(now.UTC(), p.vp[vi], f)) {
+				if !emit(bgp.EndOfRIBFor(stamp.UTC(), p.vp[vi], f)) {
 					return
 				}
 			}
+			r.due(p.ready[vi])
 		}
 	}
 }
@@ -527,7 +594,7 @@ func (r *router) routes(m *Message, t time.Time, emit func(bgp.Event) bool) erro
 	}
 	p := r.peer(h)
 	if afi, safi, ok := wire.EndOfRIB(m.Body); ok {
-		if !r.setUp(p, vi, h, t, emit) || safi != wire.SAFIUnicast || afi < 1 || afi > 2 {
+		if !r.setUp(p, vi, h, t, false, emit) || safi != wire.SAFIUnicast || afi < 1 || afi > 2 || p.ready[vi] == nil {
 			return nil
 		}
 		f := bgp.Family(afi - 1)
@@ -550,7 +617,7 @@ func (r *router) routes(m *Message, t time.Time, emit func(bgp.Event) bool) erro
 	}
 	// Routes of a peer whose Peer Up we missed (the station started late)
 	// still mean the session is up.
-	if !r.setUp(p, vi, h, t, emit) {
+	if !r.setUp(p, vi, h, t, false, emit) {
 		return nil
 	}
 	vp := r.vantage(vi, h)
@@ -574,7 +641,10 @@ func (r *router) routes(m *Message, t time.Time, emit func(bgp.Event) bool) erro
 			attrs = r.upd.Attrs.Clone() // shared, read-only, by the routes of this message
 		}
 		r.stats.Routes.Add(1)
-		p.ready[vi].Announce(bgp.FamilyOf(n.Prefix), time.Now())
+		if rd := p.ready[vi]; rd != nil && !rd.Ready(bgp.FamilyOf(n.Prefix)) {
+			rd.Announce(bgp.FamilyOf(n.Prefix), r.clock(t))
+			r.due(rd)
+		}
 		if !emit(bgp.Event{Time: t, Kind: bgp.Announce, Peer: vp, Prefix: n.Prefix, PathID: n.PathID, Attrs: attrs}) {
 			return nil
 		}

@@ -47,7 +47,7 @@ func (v boolOrList) Set(s string) error {
 func (b *bootstrapFlags) register(fs *flag.FlagSet) {
 	fs.Var(boolOrList{b}, "ris-bootstrap", "start RIS Live with each collector's table from the RIS archive (latest bview, then the update files up to the live stream), joined without gap or double count (--ris-bootstrap alone: the collector of --ris-filter host; =`LIST`: those collectors)")
 	fs.StringVar(&b.base, "ris-base", archive.DefaultRISBase, "base URL of the RIPE RIS archive (or a mirror), for --ris-bootstrap")
-	fs.StringVar(&b.cache, "cache", "", "cache directory for archive files, for --ris-bootstrap (default $BLACKOUT_ARCHIVE_CACHE or <user cache dir>/blackout/archive)")
+	fs.StringVar(&b.cache, "cache", "", "cache directory for archive files, for --ris-bootstrap and --routeviews-bootstrap (default $BLACKOUT_ARCHIVE_CACHE or <user cache dir>/blackout/archive)")
 	cliflag.DurationVar(fs, &b.wait, "ris-bootstrap-wait", 30*time.Minute, false, "longest wait for the archive to publish the update file that reaches the live stream, a positive `duration`")
 }
 
@@ -80,16 +80,25 @@ func (b *bootstrapFlags) build(filters []rislive.Filter, logf func(string, ...an
 		}
 		cols = append(cols, c)
 	}
+	fetcher, err := b.fetcher("--ris-bootstrap")
+	if err != nil {
+		return nil, err
+	}
+	return &Bootstrap{Collectors: cols, Bases: archive.Bases{RIS: strings.TrimRight(b.base, "/")},
+		Fetcher: fetcher, Wait: b.wait, Logf: logf}, nil
+}
+
+// fetcher returns the archive fetcher of --cache, for flag's bootstrap.
+func (b *bootstrapFlags) fetcher(flag string) (*archive.Fetcher, error) {
 	dir := b.cache
 	if dir == "" {
 		d, err := archive.DefaultCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("--ris-bootstrap: %w", err)
+			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
 		dir = d
 	}
-	return &Bootstrap{Collectors: cols, Bases: archive.Bases{RIS: strings.TrimRight(b.base, "/")},
-		Fetcher: &archive.Fetcher{Dir: dir}, Wait: b.wait, Logf: logf}, nil
+	return &archive.Fetcher{Dir: dir}, nil
 }
 
 // Bootstrap is RIS Live with a starting table; it implements
@@ -143,14 +152,6 @@ func (b *Bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error {
 		liveErr <- b.Live.Run(ctx, liveCh)
 		close(liveCh)
 	}()
-	send := func(ev bgp.Event) bool {
-		select {
-		case out <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	var first bgp.Event
 	select {
 	case ev, ok := <-liveCh:
@@ -166,16 +167,82 @@ func (b *Bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error {
 	b.Logf("ris-live bootstrap: live stream from %s buffered; reading %s from the archive up to %s",
 		first.Time.UTC().Format(time.RFC3339Nano), names(b.Collectors), j.UTC().Format(time.RFC3339))
 
+	jn := joiner{what: "ris-live bootstrap", maxBuffer: b.MaxBuffer, logf: b.Logf, joined: b.Joined}
+	return jn.run(ctx, j, began, buf, liveCh, liveErr, func(ctx context.Context, out chan<- bgp.Event) error {
+		return b.archive(ctx, j, out)
+	}, out)
+}
+
+// joiner joins an archive's events dated before a join time J with a
+// live stream's events dated J or later, buffering the live stream while
+// the archive is read.
+type joiner struct {
+	what      string // "ris-live bootstrap", for the log lines
+	maxBuffer int
+	logf      func(string, ...any)
+	joined    func(j time.Time, took time.Duration)
+	// rename, if set, renames a live event's vantage point (the archive's
+	// collector names).
+	rename func(*bgp.Event)
+	// missedUp: the live stream says a session is up when it sees a
+	// peer's routes before its Peer Up (a BMP feed joined mid-stream);
+	// such an event of a peer the archive already had up says nothing
+	// new, and is left out (up is what is known of each peer).
+	missedUp bool
+	up       map[bgp.Peer]bool
+}
+
+// note records what ev says of its peer's session.
+func (jn *joiner) note(ev *bgp.Event) {
+	switch ev.Kind {
+	case bgp.Announce, bgp.Withdraw:
+		jn.up[ev.Peer] = true
+	case bgp.PeerState:
+		jn.up[ev.Peer] = ev.NewState == bgp.StateEstablished
+	}
+}
+
+// live prepares a live event dated j or later; it reports false to leave
+// it out.
+func (jn *joiner) live(ev *bgp.Event) bool {
+	if jn.rename != nil {
+		jn.rename(ev)
+	}
+	if !jn.missedUp {
+		return true
+	}
+	if ev.Kind == bgp.PeerState && ev.NewState == bgp.StateEstablished && !ev.SignalsReady && jn.up[ev.Peer] {
+		return false
+	}
+	jn.note(ev)
+	return true
+}
+
+// run delivers to out the archive's events (archive sends them, dated
+// before j, in time order), then the buffered live events and those of
+// liveCh dated j or later, until liveCh closes (then liveErr's error) or
+// ctx is done.
+func (jn *joiner) run(ctx context.Context, j, began time.Time, buf []bgp.Event, liveCh <-chan bgp.Event, liveErr <-chan error,
+	archive func(context.Context, chan<- bgp.Event) error, out chan<- bgp.Event) error {
+	send := func(ev bgp.Event) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	actx, stopArchive := context.WithCancel(ctx)
 	defer stopArchive()
 	archCh := make(chan bgp.Event, 4096)
 	archErr := make(chan error, 1)
 	go func() {
-		archErr <- b.archive(actx, j, archCh)
+		archErr <- archive(actx, archCh)
 		close(archCh)
 	}()
 	var n int64
 	liveOpen := true
+	jn.up = map[bgp.Peer]bool{}
 	for archCh != nil {
 		select {
 		case ev, ok := <-archCh:
@@ -184,6 +251,9 @@ func (b *Bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error {
 				break
 			}
 			n++
+			if jn.missedUp {
+				jn.note(&ev)
+			}
 			if !send(ev) {
 				return ctx.Err()
 			}
@@ -193,9 +263,9 @@ func (b *Bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error {
 				break
 			}
 			buf = append(buf, ev)
-			if len(buf) > b.MaxBuffer {
+			if len(buf) > jn.maxBuffer {
 				stopArchive()
-				b.Logf("ris-live bootstrap abandoned: %d live events buffered while the archive was read; the archive's events after the %d delivered are missing", len(buf), n)
+				jn.logf("%s abandoned: %d live events buffered while the archive was read; the archive's events after the %d delivered are missing", jn.what, len(buf), n)
 				for range archCh {
 				}
 				archCh = nil
@@ -205,7 +275,7 @@ func (b *Bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error {
 		}
 	}
 	if err := <-archErr; err != nil && ctx.Err() == nil {
-		b.Logf("ris-live bootstrap: %v; the live stream goes on from %s", err, j.UTC().Format(time.RFC3339))
+		jn.logf("%s: %v; the live stream goes on from %s", jn.what, err, j.UTC().Format(time.RFC3339))
 	}
 	dropped := 0
 	for _, ev := range buf {
@@ -213,21 +283,30 @@ func (b *Bootstrap) Run(ctx context.Context, out chan<- bgp.Event) error {
 			dropped++ // the archive had it
 			continue
 		}
+		if !jn.live(&ev) {
+			continue
+		}
 		if !send(ev) {
 			return ctx.Err()
 		}
 	}
 	took := time.Since(began)
-	b.Logf("ris-live bootstrap: joined at %s: %d events from the archive, %d buffered live events (%d before the join, in the archive), took %s",
-		j.UTC().Format(time.RFC3339), n, len(buf), dropped, took.Round(time.Millisecond))
-	if b.Joined != nil {
-		b.Joined(j, took)
+	jn.logf("%s: joined at %s: %d events from the archive, %d buffered live events (%d before the join, in the archive), took %s",
+		jn.what, j.UTC().Format(time.RFC3339), n, len(buf), dropped, took.Round(time.Millisecond))
+	if jn.joined != nil {
+		jn.joined(j, took)
 	}
 	buf = nil
 	if !liveOpen {
 		return <-liveErr
 	}
 	for ev := range liveCh {
+		if ev.Time.Before(j) {
+			continue // a late event of another partition or peer: the archive had it
+		}
+		if !jn.live(&ev) {
+			continue
+		}
 		if !send(ev) {
 			return ctx.Err()
 		}
@@ -263,7 +342,15 @@ func (b *Bootstrap) archive(ctx context.Context, j time.Time, out chan<- bgp.Eve
 			return ctx.Err()
 		}
 	}
-	downloads := b.Fetcher.Fetch(ctx, files)
+	return deliverArchive(ctx, b.Fetcher, files, j, out, func(err error) { b.Logf("ris-live bootstrap: %v", err) })
+}
+
+// deliverArchive reads the files (RIBs first, then updates in time order,
+// as archive.Plan lists them) through the fetcher and sends their events
+// dated before j to out, merged in time order. A file that cannot be read
+// is told to skipped and left out.
+func deliverArchive(ctx context.Context, fetcher *archive.Fetcher, files []archive.File, j time.Time, out chan<- bgp.Event, skipped func(error)) error {
+	downloads := fetcher.Fetch(ctx, files)
 	streams := archive.NewSources(ctx, downloads, nil)
 	srcs := make([]source.Source, len(streams))
 	for i, s := range streams {
@@ -281,7 +368,7 @@ func (b *Bootstrap) archive(ctx context.Context, j time.Time, out chan<- bgp.Eve
 		}
 		if err != nil {
 			if source.Skippable(err) {
-				b.Logf("ris-live bootstrap: %v", err)
+				skipped(err)
 				continue
 			}
 			return err

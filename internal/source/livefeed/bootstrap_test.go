@@ -21,8 +21,15 @@ import (
 // replay returns the events of the mirror's rrc00 files from the bview
 // at or before from up to until (exclusive), as a replay reads them.
 func replay(t *testing.T, bases archive.Bases, from, until time.Time) []bgp.Event {
+	return replayOf(t, archivetest.RIS, bases, from, until)
+}
+
+// replayOf returns the events of collector c's files of the mirror from
+// the RIB at or before from up to until (exclusive), as a replay reads
+// them.
+func replayOf(t *testing.T, c archive.Collector, bases archive.Bases, from, until time.Time) []bgp.Event {
 	t.Helper()
-	files, err := archive.Plan(from, until, []archive.Collector{archivetest.RIS}, bases)
+	files, err := archive.Plan(from, until, []archive.Collector{c}, bases)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/cliflag"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/source/archive"
 	"github.com/blackout-bgp/blackout/internal/source/bgpsession"
 	"github.com/blackout-bgp/blackout/internal/source/bmp"
 	"github.com/blackout-bgp/blackout/internal/source/record"
@@ -57,7 +58,9 @@ type Flags struct {
 	recordDir   string
 	recordEvery time.Duration
 
-	routeviews func(logf func(string, ...any)) ([]source.Runner, error)
+	routeviews *routeviews.Flags
+	rvBoot     string // --routeviews-bootstrap
+	rvBase     string
 }
 
 // Register registers the flags on fs.
@@ -111,6 +114,8 @@ func Register(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.recordDir, "record", "", "record what the live sources receive into rotating MRT files in `DIR` (updates.YYYYMMDD.HHMM, bview.YYYYMMDD.HHMM)")
 	cliflag.DurationVar(fs, &f.recordEvery, "record-every", 15*time.Minute, false, "rotate the recorded files every `D` of data time")
 	f.routeviews = routeviews.RegisterFlags(fs)
+	fs.StringVar(&f.rvBoot, "routeviews-bootstrap", "", "start --routeviews with each collector's table from the RouteViews archive (latest RIB, then the update files), the Kafka feed started at their end: `LIST` of collectors, e.g. route-views.linx,route-views.amsix")
+	fs.StringVar(&f.rvBase, "routeviews-base", archive.DefaultRouteViewsBase, "base `URL` of the RouteViews archive (or a mirror), for --routeviews-bootstrap")
 	return f
 }
 
@@ -161,12 +166,56 @@ func (f *Flags) Build(logf func(format string, args ...any)) (*Feed, error) {
 		}
 		fd.Runners = append(fd.Runners, bmp.New(bmp.Config{Listen: f.bmpListen, Views: f.bmpViews, Logf: logf, Quiet: f.quiet}))
 	}
-	rv, err := f.routeviews(logf)
-	if err != nil {
+	if err := f.buildRouteViews(fd, logf); err != nil {
 		return nil, err
 	}
-	fd.Runners = append(fd.Runners, rv...)
 	return fd, nil
+}
+
+// buildRouteViews adds the RouteViews feed, bootstrapped from the
+// archive when --routeviews-bootstrap was given.
+func (f *Flags) buildRouteViews(fd *Feed, logf func(string, ...any)) error {
+	if f.rvBoot == "" {
+		rv, err := f.routeviews.Build(logf)
+		fd.Runners = append(fd.Runners, rv...)
+		return err
+	}
+	if !f.routeviews.Enabled() {
+		return errors.New("--routeviews-bootstrap needs --routeviews")
+	}
+	cfg := f.routeviews.Config(logf)
+	cfg.Quiet = f.quiet
+	if cfg.Group != "" || (cfg.Start != "" && cfg.Start != "end") {
+		return errors.New("--routeviews-bootstrap chooses where the feed starts (the end of the archive's files): not with --routeviews-group or --routeviews-start")
+	}
+	var cols []archive.Collector
+	for _, n := range strings.Split(f.rvBoot, ",") {
+		n = strings.TrimSpace(n)
+		c, ok := archive.Lookup(n)
+		if !ok {
+			c, ok = archive.Lookup("route-views." + n) // the feed's short name
+		}
+		if !ok || c.Project != archive.RouteViews {
+			return fmt.Errorf("--routeviews-bootstrap: %q is not a RouteViews collector (route-views.linx, route-views2, ...)", n)
+		}
+		cols = append(cols, c)
+	}
+	if _, err := routeviews.New(cfg); err != nil {
+		return err
+	}
+	fetcher, err := f.boot.fetcher("--routeviews-bootstrap")
+	if err != nil {
+		return err
+	}
+	fd.Runners = append(fd.Runners, &RouteViewsBootstrap{
+		Live: func(start time.Time) (source.Runner, error) {
+			c := cfg
+			c.StartAt = start
+			return routeviews.New(c)
+		},
+		Collectors: cols, Bases: archive.Bases{RouteViews: strings.TrimRight(f.rvBase, "/")}, Fetcher: fetcher, Logf: logf,
+	})
+	return nil
 }
 
 func (f *Flags) buildBGP(fd *Feed, logf func(string, ...any)) error {

@@ -35,7 +35,14 @@ type Config struct {
 	// or an RFC 3339 time (the first message at or after it, to line up
 	// with an MRT RIB dump).
 	Start string
-	Views bmp.View // the BMP views that become events (default bmp.DefaultViews)
+	// StartAt, if set, is where to begin instead of Start: the first
+	// record of each partition whose Kafka timestamp is at or after it.
+	StartAt time.Time
+	Views   bmp.View // the BMP views that become events (default bmp.DefaultViews)
+	// Quiet is the readiness rule's quiet time of a monitored peer whose
+	// Peer Up came (default source.DefaultQuiet), in the messages' data
+	// time.
+	Quiet time.Duration
 	// Refresh is how often the topic list is read again to find new
 	// peers' topics (default 1 minute).
 	Refresh time.Duration
@@ -91,6 +98,9 @@ func New(cfg Config) (*Source, error) {
 			return nil, fmt.Errorf("routeviews: start %q: want end, start or an RFC 3339 time", cfg.Start)
 		}
 		s.start = kgo.NewOffset().AfterMilli(t.UnixMilli())
+	}
+	if !cfg.StartAt.IsZero() {
+		s.start = kgo.NewOffset().AfterMilli(cfg.StartAt.UnixMilli())
 	}
 	return s, nil
 }
@@ -181,6 +191,8 @@ func (s *Source) record(r *kgo.Record, routers map[routerKey]*bmp.Router, emit f
 	rt := routers[k]
 	if rt == nil {
 		rt = bmp.NewRouter(name, h.RouterAddr, s.cfg.Views, &s.stats.BMP)
+		rt.SetQuiet(s.cfg.Quiet)
+		rt.SetLogf(s.cfg.Logf)
 		routers[k] = rt
 		s.cfg.Logf("routeviews: collector %s (router %s) on topic %s", name, h.RouterAddr, r.Topic)
 	}

@@ -188,7 +188,7 @@ func TestKafkaFeed(t *testing.T) {
 		}
 		return bgp.Event{}
 	}
-	up, ann, wd := next(), next(), next()
+	up, ann, eor4, eor6, wd := next(), next(), next(), next(), next()
 	vp := bgp.Peer{Collector: "linx", Addr: he, AS: 6939}
 	if up.Kind != bgp.PeerState || up.NewState != bgp.StateEstablished || up.Peer != vp || !up.Time.Equal(t0) {
 		t.Errorf("peer up: %+v", up)
@@ -196,6 +196,14 @@ func TestKafkaFeed(t *testing.T) {
 	if ann.Kind != bgp.Announce || ann.Prefix.String() != "175.45.176.0/24" || ann.Peer != vp || ann.Attrs == nil ||
 		!slices.Equal(ann.Attrs.Path.Segments[0].ASNs, []bgp.ASN{6939, 4837, 131279}) {
 		t.Errorf("announcement (collector AS stripped): %+v %+v", ann, ann.Attrs)
+	}
+	// The quiet rule runs on the records' data time: a minute with no
+	// route of the peer's makes both families ready, stamped with the
+	// data time of the record that showed it (no wall clock).
+	for i, e := range []bgp.Event{eor4, eor6} {
+		if e.Kind != bgp.EndOfRIB || e.Peer != vp || bgp.FamilyOf(e.Prefix) != bgp.Family(i) || !e.Time.Equal(t0.Add(time.Minute)) {
+			t.Errorf("end-of-RIB %d by the quiet rule: %+v", i, e)
+		}
 	}
 	if wd.Kind != bgp.Withdraw || !wd.Time.Equal(t0.Add(time.Minute)) || wd.Peer != vp {
 		t.Errorf("withdrawal: %+v", wd)

@@ -104,11 +104,14 @@ func (s *Store) LastNoticeSeq(ctx context.Context) (int64, error) {
 
 // Sink implements store.Store.
 func (s *Store) Sink(ctx context.Context, name string) (from, done int64, err error) {
-	_, err = s.pool.Exec(ctx, `INSERT INTO alert_sinks (sink, from_seq, done_seq)
+	err = s.guarded(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `INSERT INTO alert_sinks (sink, from_seq, done_seq)
 		SELECT $1, coalesce(max(seq), 0), coalesce(max(seq), 0) FROM notices ON CONFLICT (sink) DO NOTHING`, name)
-	if err == nil {
-		err = s.pool.QueryRow(ctx, `SELECT from_seq, done_seq FROM alert_sinks WHERE sink = $1`, name).Scan(&from, &done)
-	}
+		if err == nil {
+			err = q.QueryRow(ctx, `SELECT from_seq, done_seq FROM alert_sinks WHERE sink = $1`, name).Scan(&from, &done)
+		}
+		return err
+	})
 	if err != nil {
 		return 0, 0, s.wrap("alert sink "+name, err)
 	}
@@ -122,7 +125,11 @@ func (s *Store) Sink(ctx context.Context, name string) (from, done int64, err er
 
 // SetSinkDone implements store.Store.
 func (s *Store) SetSinkDone(ctx context.Context, name string, done int64) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE alert_sinks SET done_seq = greatest(done_seq, $1) WHERE sink = $2`, done, name); err != nil {
+	err := s.guarded(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `UPDATE alert_sinks SET done_seq = greatest(done_seq, $1) WHERE sink = $2`, done, name)
+		return err
+	})
+	if err != nil {
 		return s.wrap("alert sink "+name, err)
 	}
 	return nil
@@ -151,9 +158,12 @@ func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) error {
 	if d.Time.IsZero() {
 		d.Time = time.Now()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO deliveries (seq, sink, state, attempts, error, time) VALUES ($1,$2,$3,$4,$5,$6)
+	err := s.guarded(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `INSERT INTO deliveries (seq, sink, state, attempts, error, time) VALUES ($1,$2,$3,$4,$5,$6)
 		ON CONFLICT (sink, seq) DO UPDATE SET state=excluded.state, attempts=excluded.attempts, error=excluded.error, time=excluded.time`,
-		d.Seq, d.Sink, d.State, d.Attempts, d.Error, nanos(d.Time))
+			d.Seq, d.Sink, d.State, d.Attempts, d.Error, nanos(d.Time))
+		return err
+	})
 	if err != nil {
 		return s.wrap(fmt.Sprintf("delivery of notice %d to %s", d.Seq, d.Sink), err)
 	}

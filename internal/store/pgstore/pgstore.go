@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,6 +105,9 @@ CREATE TABLE IF NOT EXISTS alert_sinks (
 	from_seq BIGINT NOT NULL,  -- the sink is sent the notices after this one
 	done_seq BIGINT NOT NULL   -- every notice up to this one is handled
 );
+-- Fencing tokens: a writer given a token under a name (Store.Fenced) may
+-- write only while the row holds its token; a newer writer raises it.
+CREATE TABLE IF NOT EXISTS fences (name TEXT PRIMARY KEY, token BIGINT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('pg_schema', '` + schemaVersion + `') ON CONFLICT DO NOTHING;
 `
 
@@ -114,6 +118,14 @@ type Store struct {
 
 	mu    sync.Mutex    // serialises Write (and guards detID)
 	detID map[int]int64 // detector id -> stored id, for preceded_by_instability
+
+	// A fenced handle (Fenced): its writes check that the fence named
+	// fence still holds token; it shares its parent's pool (borrowed).
+	fence    string
+	token    int64
+	borrowed bool
+	idle     time.Duration // FenceIdleTimeout (shorter in tests)
+	closed   atomic.Bool   // a fenced handle's Close: its writes fail from then on
 }
 
 // IsDSN reports whether s names a PostgreSQL database (postgres:// or
@@ -187,8 +199,15 @@ func (s *Store) Path() string { return s.name }
 // Pool returns the connection pool (for tests and tools).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close closes the connections.
-func (s *Store) Close() error { s.pool.Close(); return nil }
+// Close closes the connections (a fenced handle's Close does nothing:
+// the pool is its parent's).
+func (s *Store) Close() error {
+	if !s.borrowed {
+		s.pool.Close()
+	}
+	s.closed.Store(true)
+	return nil
+}
 
 func nanos(t time.Time) int64     { return t.UnixNano() }
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -200,11 +219,17 @@ func (s *Store) wrap(op string, err error) error {
 func (s *Store) Write(ctx context.Context, b *store.Batch) ([]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, s.wrap("write", errClosed)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, s.wrap("write", err)
 	}
 	defer tx.Rollback(ctx)
+	if err := s.checkFence(ctx, tx); err != nil {
+		return nil, s.wrap("write", err)
+	}
 	ids, err := s.write(ctx, tx, b)
 	if err != nil {
 		return nil, s.wrap("write", err)
@@ -605,11 +630,16 @@ func (s *Store) Meta(ctx context.Context, key string) (string, bool, error) {
 func (s *Store) PruneBins(ctx context.Context, before time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.pool.Exec(ctx, `DELETE FROM bins WHERE time < $1`, nanos(before))
+	var n int64
+	err := s.guarded(ctx, func(q querier) error {
+		r, err := q.Exec(ctx, `DELETE FROM bins WHERE time < $1`, nanos(before))
+		n = r.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, s.wrap("prune bins", err)
 	}
-	return r.RowsAffected(), nil
+	return n, nil
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,0 +1,250 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/bus"
+	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/engine"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/store"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore"
+	"github.com/blackout-bgp/blackout/internal/store/pgstore/pgtest"
+)
+
+// receiver is a webhook endpoint on loopback counting the alerts by what
+// they announce.
+type receiver struct {
+	mu    sync.Mutex
+	got   map[string]int
+	total int
+	srv   *httptest.Server
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{got: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		if err := alert.Verify("s3cret", req.Header.Get("X-Blackout-Timestamp"), req.Header.Get("X-Blackout-Signature"), b, time.Now(), time.Minute); err != nil {
+			t.Errorf("delivery not verified: %v", err)
+			http.Error(w, err.Error(), 401)
+			return
+		}
+		var m struct {
+			Type  string    `json:"type"`
+			Time  time.Time `json:"time"`
+			Event struct {
+				EntityType string    `json:"entity_type"`
+				EntityCode string    `json:"entity_code"`
+				Kind       string    `json:"kind"`
+				Family     string    `json:"family"`
+				Start      time.Time `json:"start"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("delivery %s: %v", b, err)
+		}
+		k := fmt.Sprintf("%s %s/%s %s %s at %s", m.Type, m.Event.EntityType, m.Event.EntityCode, m.Event.Family,
+			m.Event.Start.Format(time.RFC3339), m.Time.Format(time.RFC3339Nano))
+		r.mu.Lock()
+		r.got[k]++
+		r.total++
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) snapshot() (map[string]int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.got))
+	for k, v := range r.got {
+		out[k] = v
+	}
+	return out, r.total
+}
+
+// alertsTo returns an alert configuration sending every notice to url.
+func alertsTo(t *testing.T, url string) *alert.Config {
+	path := filepath.Join(t.TempDir(), "alerts.json")
+	cfg := fmt.Sprintf(`{"alerts": {"rules": [{"countries": ["*"], "all_asns": true, "peers": true}],
+		"sinks": [{"name": "hook", "type": "webhook", "url": %q, "secret": "s3cret", "backoff": "50ms", "max_backoff": "200ms"}]}}`, url)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := alert.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fc.Alerts
+}
+
+// waitAllDelivered waits until every notice of st is delivered to r
+// (the rule matches them all).
+func waitAllDelivered(t *testing.T, st store.Store, r *receiver) int {
+	t.Helper()
+	var n, total int
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ns, err := st.Notices(context.Background(), 0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, total = r.snapshot()
+		n = len(ns)
+		if n > 0 && total >= n {
+			return n
+		}
+		if time.Now().After(deadline) {
+			_, done, _ := st.Sink(context.Background(), "hook")
+			t.Errorf("%d alerts received of %d notices in the outbox (the sink's done: %d)", total, n, done)
+			for _, x := range ns {
+				h, _ := st.Handled(context.Background(), "hook", x.Seq-1, x.Seq)
+				t.Logf("notice %d %s %s at %s: delivery recorded %v", x.Seq, x.Type, x.Key, x.Time.Format(time.RFC3339Nano), h[x.Seq])
+			}
+			if os.Getenv("BLACKOUT_CLUSTER_DEBUG") != "" {
+				buf := make([]byte, 1<<22)
+				buf = buf[:runtime.Stack(buf, true)]
+				os.WriteFile("/tmp/goroutines.txt", buf, 0o644)
+			}
+			dl, _ := st.DeadLetters(context.Background(), store.DeadFilter{})
+			for _, d := range dl {
+				t.Logf("dead letter %d: %s", d.Seq, d.Error)
+			}
+			return n
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterAlertsExactlyOnce mirrors serve's
+// TestServeAlertsExactlyOnceAcrossKills for the cluster: the detector's
+// lease holder sends the alerts from the outbox (through its fenced
+// store); it is killed (connections cut, no goodbye) in the North Korea
+// outage; the standby takes over, rebuilds from the stream and sends the
+// rest. The receiver gets every alert of a single node's clean run, none
+// twice.
+func TestClusterAlertsExactlyOnce(t *testing.T) {
+	// The clean single node.
+	cleanRcv := newReceiver(t)
+	sq, err := store.OpenSQLite(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	eng, err := engine.New(context.Background(), engine.Config{Store: sq, Geo: testGeo(t), Logger: quiet(), AlertConfig: alertsTo(t, cleanRcv.srv.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Run(context.Background(), source.Merge(demo.Sources()), pipeline.Options{Config: pipeline.DefaultConfig(testGeo(t))}); err != nil {
+		t.Fatal(err)
+	}
+	waitAllDelivered(t, sq, cleanRcv)
+	if err := eng.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := cleanRcv.snapshot()
+	for k, n := range want {
+		if n != 1 {
+			t.Errorf("clean run: %q delivered %d times", k, n)
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("clean run: %d alerts, want the demo's dozens", len(want))
+	}
+
+	// The cluster.
+	dsn := pgtest.DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	nodes, err := bus.StartLocal(t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Shutdown()
+		}
+	}()
+	urls := bus.URLs(nodes)
+	rcv := newReceiver(t)
+	withAlerts := func(c *DetectConfig) { c.Engine.AlertConfig = alertsTo(t, rcv.srv.URL) }
+	const ttl = 2 * time.Second
+	a := startWorker(t, "worker-a", urls, dsn, ttl, withAlerts)
+	select {
+	case <-a.tenure:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker a never took the lease")
+	}
+	b := startWorker(t, "worker-b", urls, dsn, ttl, withAlerts)
+	ingestDone := make(chan error, 1)
+	go func() {
+		ingestDone <- RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
+			Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true, Speed: 40000}})
+	}()
+	engA := <-a.eng
+	waitFor(t, "worker a to reach 2014-12-22 18:00", 60*time.Second, func() bool {
+		return engA.DataTime().After(time.Date(2014, 12, 22, 18, 0, 0, 0, time.UTC))
+	})
+	a.kill()
+	_, first := rcv.snapshot()
+	if first == 0 || first >= len(want) {
+		t.Fatalf("the kill was not mid-way: %d of %d alerts sent", first, len(want))
+	}
+	t.Logf("worker a killed after %d of %d alerts", first, len(want))
+	select {
+	case <-b.tenure:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker b never took over")
+	}
+	if err := <-ingestDone; err != nil {
+		t.Fatal(err)
+	}
+	engB := <-b.eng
+	waitFor(t, "worker b to finish the stream", 60*time.Second, func() bool {
+		return !engB.Running() && engB.DataTime().After(time.Date(2014, 12, 23, 23, 0, 0, 0, time.UTC))
+	})
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitAllDelivered(t, st, rcv)
+	time.Sleep(300 * time.Millisecond) // a duplicate, if one were coming
+	got, _ := rcv.snapshot()
+	var missing, twice, extra []string
+	for k := range want {
+		switch n := got[k]; {
+		case n == 0:
+			missing = append(missing, k)
+		case n > 1:
+			twice = append(twice, fmt.Sprintf("%s (%d times)", k, n))
+		}
+	}
+	for k := range got {
+		if want[k] == 0 {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(twice)
+	sort.Strings(extra)
+	if len(missing)+len(twice)+len(extra) > 0 {
+		t.Errorf("alerts across the takeover: %d missing %q, %d twice %q, %d not in the clean run %q", len(missing), missing, len(twice), twice, len(extra), extra)
+	}
+}

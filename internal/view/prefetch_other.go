@@ -1,0 +1,7 @@
+//go:build !amd64 && !arm64
+
+package view
+
+// prefetch does nothing where there is no prefetch instruction written
+// for the architecture.
+func prefetch(*uint32) {}
