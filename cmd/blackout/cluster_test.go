@@ -201,38 +201,11 @@ func TestClusterProcesses(t *testing.T) {
 		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
 	}
 	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
-	var base string
-	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
-	waitUntil(t, "the api to listen", 30*time.Second, func() bool {
-		m := re.FindStringSubmatch(api.log())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	})
+	base := apiBase(t, api)
 	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
-	dataTime := func() string {
-		resp, err := http.Get(base + "/api/v1/health")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		var h health
-		if json.NewDecoder(resp.Body).Decode(&h) != nil || h.DataTime == nil {
-			return ""
-		}
-		return *h.DataTime
-	}
+	dataTime := func() string { return healthDataTime(base) }
 	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
-	holder := ""
-	for name, w := range workers {
-		if strings.Contains(w.log(), "detector lease taken") {
-			holder = name
-		}
-	}
-	if holder == "" {
-		t.Fatal("no worker holds the lease")
-	}
+	holder := leaseHolder(t, workers)
 	workers[holder].cmd.Process.Kill()
 	killed := time.Now()
 	t.Logf("SIGKILLed %s at data time %s", holder, dataTime())
@@ -359,38 +332,11 @@ func TestClusterPausedHolder(t *testing.T) {
 		workers[w] = startProc(t, w, "node", "--role", "detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
 	}
 	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
-	var base string
-	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
-	waitUntil(t, "the api to listen", 30*time.Second, func() bool {
-		m := re.FindStringSubmatch(api.log())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	})
+	base := apiBase(t, api)
 	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
-	dataTime := func() string {
-		resp, err := http.Get(base + "/api/v1/health")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		var h health
-		if json.NewDecoder(resp.Body).Decode(&h) != nil || h.DataTime == nil {
-			return ""
-		}
-		return *h.DataTime
-	}
+	dataTime := func() string { return healthDataTime(base) }
 	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
-	holder := ""
-	for name, w := range workers {
-		if strings.Contains(w.log(), "detector lease taken") {
-			holder = name
-		}
-	}
-	if holder == "" {
-		t.Fatal("no worker holds the lease")
-	}
+	holder := leaseHolder(t, workers)
 	paused := workers[holder]
 	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -428,4 +374,48 @@ func TestClusterPausedHolder(t *testing.T) {
 		t.Errorf("cluster API events differ from the single node's\n got %q\nwant %q", got, want)
 	}
 	api.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// apiBase waits for the api node's "listening on" line and returns its
+// base URL.
+func apiBase(t *testing.T, api *proc) string {
+	t.Helper()
+	var base string
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	waitUntil(t, "the api to listen", 30*time.Second, func() bool {
+		m := re.FindStringSubmatch(api.log())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	return base
+}
+
+// healthDataTime returns the data time the api at base reports in its
+// health ("" when it cannot be read).
+func healthDataTime(base string) string {
+	resp, err := http.Get(base + "/api/v1/health")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var h health
+	if json.NewDecoder(resp.Body).Decode(&h) != nil || h.DataTime == nil {
+		return ""
+	}
+	return *h.DataTime
+}
+
+// leaseHolder returns the name of the worker whose log says it took the
+// detector lease.
+func leaseHolder(t *testing.T, workers map[string]*proc) string {
+	t.Helper()
+	for name, w := range workers {
+		if strings.Contains(w.log(), "detector lease taken") {
+			return name
+		}
+	}
+	t.Fatal("no worker holds the lease")
+	return ""
 }

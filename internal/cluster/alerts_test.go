@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
-	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -172,16 +171,7 @@ func TestClusterAlertsExactlyOnce(t *testing.T) {
 	dsn := pgtest.DB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	nodes, err := bus.StartLocal(t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Shutdown()
-		}
-	}()
-	urls := bus.URLs(nodes)
+	urls := startBus(t, 3)
 	rcv := newReceiver(t)
 	withAlerts := func(c *DetectConfig) { c.Engine.AlertConfig = alertsTo(t, rcv.srv.URL) }
 	const ttl = 2 * time.Second

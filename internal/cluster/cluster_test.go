@@ -312,6 +312,22 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 }
 
 // jsOf connects a client for the test's own requests.
+// startBus starts n local bus nodes for the test (shut down when it ends)
+// and returns their client URLs.
+func startBus(t *testing.T, n int) []string {
+	t.Helper()
+	nodes, err := bus.StartLocal(t.TempDir(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Shutdown()
+		}
+	})
+	return bus.URLs(nodes)
+}
+
 func jsOf(t *testing.T, urls []string) jetstream.JetStream {
 	t.Helper()
 	nc, js, err := bus.Connect(urls, "test")

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/event"
 	"github.com/blackout-bgp/blackout/internal/source"
@@ -31,16 +30,7 @@ func TestPausedHolderFenced(t *testing.T) {
 	want := single(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	nodes, err := bus.StartLocal(t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Shutdown()
-		}
-	}()
-	urls := bus.URLs(nodes)
+	urls := startBus(t, 3)
 	js := jsOf(t, urls)
 	const ttl = 2 * time.Second
 	kv, err := OpenLeases(ctx, js, ttl, 3)

@@ -49,12 +49,7 @@ func (r *callLog) Peer(ev view.PeerEvent) { r.calls = append(r.calls, fmt.Sprint
 func TestViewWorkersEqualView(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	nodes, err := bus.StartLocal(t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nodes[0].Shutdown()
-	urls := bus.URLs(nodes)
+	urls := startBus(t, 1)
 	js := jsOf(t, urls)
 	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
 		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
@@ -163,16 +158,7 @@ func TestClusterViewWorkers(t *testing.T) {
 	want := single(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	nodes, err := bus.StartLocal(t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Shutdown()
-		}
-	}()
-	urls := bus.URLs(nodes)
+	urls := startBus(t, 1)
 	const ttl = 5 * time.Second
 	startView := func(name string, maxOwned int) (kill func(), done chan error) {
 		nc, wjs, err := bus.Connect(urls, name)

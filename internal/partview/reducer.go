@@ -404,6 +404,10 @@ func (r *Reducer) Refresh() {
 
 // The view's queries, answered the same.
 
+// Sync does nothing: a Reducer applies every delta as it comes (it is
+// the pipeline's ViewStage hook for the view's queued RIB announcements).
+func (r *Reducer) Sync() {}
+
 // Now returns the data time.
 func (r *Reducer) Now() time.Time { return r.now }
 

@@ -123,12 +123,8 @@ func NewWorker(cfg view.Config) *Worker {
 	return &Worker{cfg: cfg, peers: map[bgp.Peer]*peerTable{}, paths: map[string]*Path{}}
 }
 
-func fam(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 0
-	}
-	return 1
-}
+// fam is the family of p as an index of per-family arrays.
+func fam(p netip.Prefix) int { return int(bgp.FamilyOf(p)) }
 
 // intern returns the path of p (nil, false when it is longer than
 // MaxPathLen).

@@ -60,6 +60,9 @@ type ViewStage interface {
 	Peers() int
 	Prefixes() int
 	LongPaths() int64
+	// Sync applies whatever the stage holds back (the view's queued RIB
+	// announcements); it is called at the end of the input.
+	Sync()
 }
 
 // DefaultConfig returns a configuration with the defaults of every stage.
@@ -219,9 +222,7 @@ func (p *Pipeline) Feed(ev *bgp.Event) {
 
 // Finish closes the last bin and returns the result.
 func (p *Pipeline) Finish() *Result {
-	if p.view != nil {
-		p.view.Sync()
-	}
+	p.stage.Sync()
 	p.track.Flush()
 	p.det.Flush()
 	p.res.Events = p.out.events()
