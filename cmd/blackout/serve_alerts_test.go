@@ -2,78 +2,16 @@ package main
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/alert/alerttest"
 )
-
-// alertReceiver is a webhook endpoint on loopback that verifies each
-// delivery's signature and counts the alerts by what they announce.
-type alertReceiver struct {
-	t      *testing.T
-	mu     sync.Mutex
-	got    map[string]int // notice type, event natural key, data time -> deliveries
-	seqs   map[string][]string
-	total  int
-	server *httptest.Server
-}
-
-func newAlertReceiver(t *testing.T) *alertReceiver {
-	r := &alertReceiver{t: t, got: map[string]int{}, seqs: map[string][]string{}}
-	r.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		if err := alert.Verify("s3cret", req.Header.Get("X-Blackout-Timestamp"), req.Header.Get("X-Blackout-Signature"), b, time.Now(), time.Minute); err != nil {
-			t.Errorf("delivery not verified: %v", err)
-			http.Error(w, err.Error(), 401)
-			return
-		}
-		var m struct {
-			Type  string    `json:"type"`
-			Time  time.Time `json:"time"`
-			Event struct {
-				EntityType string    `json:"entity_type"`
-				EntityCode string    `json:"entity_code"`
-				Family     string    `json:"family"`
-				Start      time.Time `json:"start"`
-			} `json:"event"`
-		}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("delivery %s: %v", b, err)
-		}
-		k := fmt.Sprintf("%s %s/%s %s %s at %s", m.Type, m.Event.EntityType, m.Event.EntityCode, m.Event.Family,
-			m.Event.Start.Format(time.RFC3339), m.Time.Format(time.RFC3339Nano))
-		r.mu.Lock()
-		r.got[k]++
-		r.total++
-		r.seqs[k] = append(r.seqs[k], req.Header.Get("X-Blackout-Delivery"))
-		r.mu.Unlock()
-	}))
-	t.Cleanup(r.server.Close)
-	return r
-}
-
-func (r *alertReceiver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return r.total }
-
-func (r *alertReceiver) snapshot() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range r.got {
-		out[k] = v
-	}
-	return out
-}
 
 // alertConfig writes a configuration sending every notice to the receiver.
 func alertConfig(t *testing.T, url string) string {
@@ -129,12 +67,12 @@ func TestServeAlertsExactlyOnceAcrossKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and replays the demo four times")
 	}
-	cleanRcv := newAlertReceiver(t)
+	cleanRcv := alerttest.New(t, "s3cret")
 	clean := t.TempDir()
-	p := startServeProc(t, "--demo", "--speed", "max", "--data", clean, "--config", alertConfig(t, cleanRcv.server.URL))
+	p := startServeProc(t, "--demo", "--speed", "max", "--data", clean, "--config", alertConfig(t, cleanRcv.URL))
 	waitDelivered(t, p, clean)
 	p.stop(t)
-	want := cleanRcv.snapshot()
+	want := cleanRcv.Snapshot()
 	for k, n := range want {
 		if n != 1 {
 			t.Errorf("clean run: %q delivered %d times", k, n)
@@ -144,8 +82,8 @@ func TestServeAlertsExactlyOnceAcrossKills(t *testing.T) {
 		t.Fatalf("clean run: %d alerts, want the demo's dozens", len(want))
 	}
 
-	rcv := newAlertReceiver(t)
-	cfg := alertConfig(t, rcv.server.URL)
+	rcv := alerttest.New(t, "s3cret")
+	cfg := alertConfig(t, rcv.URL)
 	dir := t.TempDir()
 	args := []string{"--demo", "--speed", "40000", "--data", dir, "--config", cfg}
 	dataTime := func() string {
@@ -167,7 +105,7 @@ func TestServeAlertsExactlyOnceAcrossKills(t *testing.T) {
 	})
 	p.cmd.Process.Kill()
 	<-p.done
-	first, dt1 := rcv.count(), dataTime()
+	first, dt1 := rcv.Count(), dataTime()
 	if first == 0 || first >= len(want) || dt1 == "" {
 		t.Fatalf("the first kill was not mid-way: %d of %d alerts, data time %q", first, len(want), dt1)
 	}
@@ -186,16 +124,14 @@ func TestServeAlertsExactlyOnceAcrossKills(t *testing.T) {
 	p = startServeProc(t, "--demo", "--speed", "max", "--data", dir, "--config", cfg)
 	waitDelivered(t, p, dir)
 	p.stop(t)
-	got := rcv.snapshot()
+	got := rcv.Snapshot()
 	var missing, twice, extra []string
 	for k := range want {
 		switch n := got[k]; {
 		case n == 0:
 			missing = append(missing, k)
 		case n > 1:
-			rcv.mu.Lock()
-			twice = append(twice, fmt.Sprintf("%s (%d times, X-Blackout-Delivery %v)", k, n, rcv.seqs[k]))
-			rcv.mu.Unlock()
+			twice = append(twice, fmt.Sprintf("%s (%d times, X-Blackout-Delivery %v)", k, n, rcv.Deliveries(k)))
 		}
 	}
 	for k := range got {
@@ -206,9 +142,9 @@ func TestServeAlertsExactlyOnceAcrossKills(t *testing.T) {
 	sort.Strings(missing)
 	sort.Strings(twice)
 	sort.Strings(extra)
-	t.Logf("clean run: %d alerts; killed after %d, then after 2.5 s; %d deliveries in all", len(want), first, rcv.count())
+	t.Logf("clean run: %d alerts; killed after %d, then after 2.5 s; %d deliveries in all", len(want), first, rcv.Count())
 	if len(missing)+len(twice)+len(extra) > 0 {
 		t.Errorf("%d deliveries for %d alerts of a clean run\nmissing: %q\ntwice: %q\nnot in the clean run: %q",
-			rcv.count(), len(want), missing, twice, extra)
+			rcv.Count(), len(want), missing, twice, extra)
 	}
 }

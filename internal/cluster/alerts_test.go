@@ -2,20 +2,16 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/alert"
+	"github.com/blackout-bgp/blackout/internal/alert/alerttest"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/engine"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
@@ -24,59 +20,6 @@ import (
 	"github.com/blackout-bgp/blackout/internal/store/pgstore"
 	"github.com/blackout-bgp/blackout/internal/store/pgstore/pgtest"
 )
-
-// receiver is a webhook endpoint on loopback counting the alerts by what
-// they announce.
-type receiver struct {
-	mu    sync.Mutex
-	got   map[string]int
-	total int
-	srv   *httptest.Server
-}
-
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{got: map[string]int{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		if err := alert.Verify("s3cret", req.Header.Get("X-Blackout-Timestamp"), req.Header.Get("X-Blackout-Signature"), b, time.Now(), time.Minute); err != nil {
-			t.Errorf("delivery not verified: %v", err)
-			http.Error(w, err.Error(), 401)
-			return
-		}
-		var m struct {
-			Type  string    `json:"type"`
-			Time  time.Time `json:"time"`
-			Event struct {
-				EntityType string    `json:"entity_type"`
-				EntityCode string    `json:"entity_code"`
-				Kind       string    `json:"kind"`
-				Family     string    `json:"family"`
-				Start      time.Time `json:"start"`
-			} `json:"event"`
-		}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("delivery %s: %v", b, err)
-		}
-		k := fmt.Sprintf("%s %s/%s %s %s at %s", m.Type, m.Event.EntityType, m.Event.EntityCode, m.Event.Family,
-			m.Event.Start.Format(time.RFC3339), m.Time.Format(time.RFC3339Nano))
-		r.mu.Lock()
-		r.got[k]++
-		r.total++
-		r.mu.Unlock()
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) snapshot() (map[string]int, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.got))
-	for k, v := range r.got {
-		out[k] = v
-	}
-	return out, r.total
-}
 
 // alertsTo returns an alert configuration sending every notice to url.
 func alertsTo(t *testing.T, url string) *alert.Config {
@@ -95,7 +38,7 @@ func alertsTo(t *testing.T, url string) *alert.Config {
 
 // waitAllDelivered waits until every notice of st is delivered to r
 // (the rule matches them all).
-func waitAllDelivered(t *testing.T, st store.Store, r *receiver) int {
+func waitAllDelivered(t *testing.T, st store.Store, r *alerttest.Receiver) int {
 	t.Helper()
 	var n, total int
 	deadline := time.Now().Add(60 * time.Second)
@@ -104,7 +47,7 @@ func waitAllDelivered(t *testing.T, st store.Store, r *receiver) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, total = r.snapshot()
+		total = r.Count()
 		n = len(ns)
 		if n > 0 && total >= n {
 			return n
@@ -140,13 +83,13 @@ func waitAllDelivered(t *testing.T, st store.Store, r *receiver) int {
 // twice.
 func TestClusterAlertsExactlyOnce(t *testing.T) {
 	// The clean single node.
-	cleanRcv := newReceiver(t)
+	cleanRcv := alerttest.New(t, "s3cret")
 	sq, err := store.OpenSQLite(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sq.Close()
-	eng, err := engine.New(context.Background(), engine.Config{Store: sq, Geo: testGeo(t), Logger: quiet(), AlertConfig: alertsTo(t, cleanRcv.srv.URL)})
+	eng, err := engine.New(context.Background(), engine.Config{Store: sq, Geo: testGeo(t), Logger: quiet(), AlertConfig: alertsTo(t, cleanRcv.URL)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +100,7 @@ func TestClusterAlertsExactlyOnce(t *testing.T) {
 	if err := eng.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := cleanRcv.snapshot()
+	want := cleanRcv.Snapshot()
 	for k, n := range want {
 		if n != 1 {
 			t.Errorf("clean run: %q delivered %d times", k, n)
@@ -172,8 +115,8 @@ func TestClusterAlertsExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	urls := startBus(t, 3)
-	rcv := newReceiver(t)
-	withAlerts := func(c *DetectConfig) { c.Engine.AlertConfig = alertsTo(t, rcv.srv.URL) }
+	rcv := alerttest.New(t, "s3cret")
+	withAlerts := func(c *DetectConfig) { c.Engine.AlertConfig = alertsTo(t, rcv.URL) }
 	const ttl = 2 * time.Second
 	a := startWorker(t, "worker-a", urls, dsn, ttl, withAlerts)
 	select {
@@ -192,7 +135,7 @@ func TestClusterAlertsExactlyOnce(t *testing.T) {
 		return engA.DataTime().After(time.Date(2014, 12, 22, 18, 0, 0, 0, time.UTC))
 	})
 	a.kill()
-	_, first := rcv.snapshot()
+	first := rcv.Count()
 	if first == 0 || first >= len(want) {
 		t.Fatalf("the kill was not mid-way: %d of %d alerts sent", first, len(want))
 	}
@@ -216,7 +159,7 @@ func TestClusterAlertsExactlyOnce(t *testing.T) {
 	defer st.Close()
 	waitAllDelivered(t, st, rcv)
 	time.Sleep(300 * time.Millisecond) // a duplicate, if one were coming
-	got, _ := rcv.snapshot()
+	got := rcv.Snapshot()
 	var missing, twice, extra []string
 	for k := range want {
 		switch n := got[k]; {
