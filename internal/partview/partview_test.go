@@ -110,8 +110,10 @@ func answers(q querier) []string {
 
 // compare feeds src through the view and through the split over n
 // workers and compares every observer call, and the answers to the
-// view's queries every 997 events and at the end.
-func compare(t *testing.T, src source.Source, cfg view.Config, workers int, shared bool) {
+// view's queries every 997 events and at the end. With restore > 0, every
+// restore events each worker is replaced by the one its checkpoint gives
+// (a takeover from a checkpoint, in step).
+func compare(t *testing.T, src source.Source, cfg view.Config, workers int, shared bool, restore ...int) {
 	t.Helper()
 	var v *view.View
 	vr := &recorder{path: func(id view.PathID) string {
@@ -172,6 +174,19 @@ func compare(t *testing.T, src source.Source, cfg view.Config, workers int, shar
 		v.Apply(ev)
 		s.Apply(ev)
 		n++
+		if len(restore) > 0 && n%restore[0] == 0 {
+			for i, w := range s.workers {
+				b := w.AppendCheckpoint(nil, CheckpointHeader{Partition: i, Seq: uint64(n)})
+				ck, err := DecodeCheckpoint(b, cfg, nil)
+				if err != nil {
+					t.Fatalf("after %d events, worker %d: %v", n, i, err)
+				}
+				if again := ck.Worker.AppendCheckpoint(nil, ck.CheckpointHeader); !bytes.Equal(again, b) {
+					t.Fatalf("after %d events, worker %d: the restored worker's checkpoint differs (%d vs %d bytes)", n, i, len(again), len(b))
+				}
+				s.workers[i] = ck.Worker
+			}
+		}
 		if n%997 == 0 {
 			// The detector asks between events too: the answers along the way.
 			va, sa := answers(v), answers(s.red)
