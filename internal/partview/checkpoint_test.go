@@ -49,7 +49,9 @@ func addPathEvents() []bgp.Event {
 	a := bgp.Peer{Collector: "rrc00", Addr: netip.MustParseAddr("2001:db8::1"), AS: 64500}
 	b := bgp.Peer{Collector: "rrc01", Addr: netip.MustParseAddr("192.0.2.1"), AS: 64501}
 	c := bgp.Peer{Addr: netip.MustParseAddr("192.0.2.2"), AS: 64502}
-	path := func(as ...bgp.ASN) *bgp.Attrs { return &bgp.Attrs{Path: bgp.Path{Segments: []bgp.Segment{{Type: bgp.ASSequence, ASNs: as}}}} }
+	path := func(as ...bgp.ASN) *bgp.Attrs {
+		return &bgp.Attrs{Path: bgp.Path{Segments: []bgp.Segment{{Type: bgp.ASSequence, ASNs: as}}}}
+	}
 	p4 := netip.MustParsePrefix("198.51.100.0/24")
 	p6 := netip.MustParsePrefix("2001:db8:1::/48")
 	odd := netip.PrefixFrom(netip.MustParseAddr("203.0.113.7"), 24) // host bits kept
