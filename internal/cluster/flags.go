@@ -23,6 +23,7 @@ type NodeFlags struct {
 	config                        string
 	fromView                      bool
 	replicas, partitions          int
+	checkpointEvery               int64
 	ttl, bin, warmUp              time.Duration
 }
 
@@ -37,6 +38,7 @@ func RegisterNodeFlags(fs *flag.FlagSet) *NodeFlags {
 	fs.StringVar(&f.name, "name", "", "node `NAME`, shown in the detector's lease and the logs (default host:pid)")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas (`N`) of the stream and the lease bucket (default 3 on a clustered bus, else 1)")
 	fs.StringVar(&f.config, "config", "", "configuration `FILE` (JSON, as serve's) with the alert rules and sinks: the detector's lease holder sends the alerts (detect)")
+	fs.Int64Var(&f.checkpointEvery, "checkpoint-every", DefaultCheckpointEvery, "write a checkpoint of each view partition every `N` route stream sequences; a worker taking a partition over, and a detector rebuilding a peer's table, read the stream after it (0: none) (view)")
 	cliflag.PositiveVar(fs, &f.partitions, "partitions", DefaultPartitions, "route event partitions (`N`, by collector and peer; fix it up front)")
 	cliflag.DurationVar(fs, &f.ttl, "lease-ttl", 10*time.Second, false, "a dead detector's lease expires after this `duration`; a standby then takes over")
 	cliflag.DurationVar(fs, &f.bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration` (detect)")
@@ -52,6 +54,13 @@ func (f *NodeFlags) Config(db *geo.DB, version string) (NodeConfig, error) {
 		Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(db)}}
 	cfg.Pipeline.Bin, cfg.Pipeline.Detect.WarmUp = f.bin, f.warmUp
 	cfg.FromView = f.fromView
+	cfg.CheckpointEvery = f.checkpointEvery
+	if f.checkpointEvery == 0 {
+		cfg.CheckpointEvery = -1
+	}
+	if f.checkpointEvery < 0 {
+		return cfg, errors.New("--checkpoint-every: want 0 (none) or more")
+	}
 	var err error
 	if cfg.Roles, err = ParseRoles(f.roles); err != nil {
 		return cfg, fmt.Errorf("--role: %w", err)

@@ -62,10 +62,12 @@ type NodeConfig struct {
 	// FromView makes the detect role read the view workers' deltas
 	// instead of keeping the peers' tables (DetectConfig.FromView).
 	FromView bool
-	Listen   string // api
-	Server   server.Options
-	Logger   *slog.Logger
-	OnReady  func(url string) // api: called with the URL
+	// CheckpointEvery is ViewConfig.CheckpointEvery (view).
+	CheckpointEvery int64
+	Listen          string // api
+	Server          server.Options
+	Logger          *slog.Logger
+	OnReady         func(url string) // api: called with the URL
 }
 
 // RunNode runs the node's roles until ctx is done or a role fails. An
@@ -153,7 +155,7 @@ func RunNode(ctx context.Context, cfg NodeConfig) error {
 	if cfg.Roles[RoleView] {
 		run(RoleView, func() error {
 			return RunView(ctx, js, ViewConfig{Node: cfg.Name, Partitions: cfg.Ingest.Partitions, LeaseTTL: cfg.LeaseTTL, Replicas: cfg.Replicas,
-				View: cfg.Pipeline.View, Logger: log.With("role", RoleView)})
+				View: cfg.Pipeline.View, Logger: log.With("role", RoleView), CheckpointEvery: cfg.CheckpointEvery})
 		})
 	}
 	if cfg.Roles[RoleDetect] {

@@ -25,6 +25,7 @@ type streamSource struct {
 	lastSeq uint64
 	subject string        // of the message at lastSeq
 	seen    atomic.Uint64 // lastSeq, for the watchdog
+	read    int           // messages taken (route events and marks)
 	ev      bgp.Event
 	// Resets counts the consumers created again after an error; stalls
 	// those stopped by the watchdog.
@@ -103,6 +104,7 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 		}
 		s.lastSeq, s.subject = meta.Sequence.Stream, m.Subject()
 		s.seen.Store(s.lastSeq)
+		s.read++
 		if m.Subject() == SubjectEOF {
 			return nil, io.EOF
 		}

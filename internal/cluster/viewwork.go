@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,10 @@ const (
 	DeltaStream  = "BLACKOUT_DELTAS"
 	SubjectDelta = "bo.dv" // bo.dv.<partition>: the table deltas of a partition's route events
 	HeaderRawSeq = "Bo-Raw-Seq"
-	leaseView    = "view." // + partition
+	// HeaderPart is "i/n" on the parts of a delta cut in n (0 <= i < n)
+	// to stay under the bus's payload limit; a delta of one part has none.
+	HeaderPart = "Bo-Part"
+	leaseView  = "view." // + partition
 )
 
 // ViewConfig configures a view worker.
@@ -39,6 +44,33 @@ type ViewConfig struct {
 	Replicas   int
 	View       view.Config
 	Logger     *slog.Logger
+	// CheckpointEvery is the route stream sequences between two
+	// checkpoints of a partition (DefaultCheckpointEvery; negative: none);
+	// CheckpointKeep the checkpoints kept per partition
+	// (DefaultCheckpointKeep).
+	CheckpointEvery int64
+	CheckpointKeep  int
+	// MaxPart caps a delta message's payload (default: the bus's limit
+	// less 8 KiB); a bigger delta is cut in parts.
+	MaxPart int
+	// OnRebuilt, if set, is called when a partition taken by this worker
+	// has caught up with the deltas published before it (for tests and
+	// measurements).
+	OnRebuilt func(RebuildInfo)
+	// OnDelta, if set, is called with every delta the worker makes
+	// (published or not).
+	OnDelta func(partition int, seq uint64, d *partview.Delta)
+}
+
+// RebuildInfo is how a view worker rebuilt a partition it took.
+type RebuildInfo struct {
+	Partition  int
+	Checkpoint uint64        // the checkpoint's route sequence it started from (0: the stream's start)
+	Published  uint64        // the last route sequence whose delta was published before it
+	Read       int           // route stream messages read to catch up with Published
+	Routes     int           // routes in its tables then
+	Took       time.Duration // from taking the partition to catching up
+	Refused    []error       // checkpoints that could not be used (corrupt, foreign)
 }
 
 // wirePath and wireDelta are a partview.Delta on the bus (JSON).
@@ -86,6 +118,11 @@ func encodeDelta(d *partview.Delta) ([]byte, error) {
 	for _, r := range d.Routes {
 		w.R = append(w.R, wireRoute{P: r.Prefix, wirePath: *toWire(r.Path)})
 	}
+	// In prefix order: the bytes are the same whoever makes them, so the
+	// parts of a cut delta fit together whichever worker sent each.
+	slices.SortFunc(w.R, func(a, b wireRoute) int {
+		return cmp.Or(a.P.Addr().Compare(b.P.Addr()), cmp.Compare(a.P.Bits(), b.P.Bits()))
+	})
 	return json.Marshal(&w)
 }
 
@@ -126,10 +163,24 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 	if err != nil {
 		return err
 	}
-	ds, err := bus.EnsureStream(ctx, js, jetstream.StreamConfig{Name: DeltaStream, Subjects: []string{SubjectDelta + ".>"},
-		Replicas: max(cfg.Replicas, 1), Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute})
+	ds, err := bus.EnsureStream(ctx, js, deltaStreamConfig(cfg.Replicas))
 	if err != nil {
 		return err
+	}
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if cfg.CheckpointKeep <= 0 {
+		cfg.CheckpointKeep = DefaultCheckpointKeep
+	}
+	if cfg.MaxPart <= 0 {
+		cfg.MaxPart = max(int(js.Conn().MaxPayload())-8<<10, 64<<10)
+	}
+	var obs jetstream.ObjectStore
+	if cfg.CheckpointEvery > 0 {
+		if obs, err = openCheckpoints(ctx, js, cfg.Replicas); err != nil {
+			return err
+		}
 	}
 	var mu sync.Mutex
 	owned := map[int]bool{}
@@ -162,7 +213,7 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 				defer wg.Done()
 				pctx, stop := context.WithCancelCause(ctx)
 				go func() { stop(lease.Keep(pctx)) }()
-				err := viewPartition(pctx, js, ds, p, cfg.View)
+				err := viewPartition(pctx, js, ds, obs, p, &cfg, log)
 				stop(err)
 				mu.Lock()
 				delete(owned, p)
@@ -186,12 +237,18 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 }
 
 // viewPartition keeps partition p's tables and publishes its deltas
-// until ctx is done.
-func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Stream, p int, cfg view.Config) error {
+// until ctx is done. It starts from the partition's newest checkpoint
+// (obs; nil: none) at or before the last delta published, and writes one
+// every cfg.CheckpointEvery route sequences.
+func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Stream, obs jetstream.ObjectStore, p int, cfg *ViewConfig, log *slog.Logger) error {
+	took := time.Now()
 	subj := SubjectDelta + "." + strconv.Itoa(p)
 	var published uint64
 	if m, err := ds.GetLastMsgForSubject(ctx, subj); err == nil {
 		published, _ = strconv.ParseUint(m.Header.Get(HeaderRawSeq), 10, 64)
+		if i, n, ok := parsePart(m.Header.Get(HeaderPart)); ok && i < n-1 {
+			published-- // its last delta was cut off part-way: send it again
+		}
 	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("view partition %d: last delta: %w", p, err)
 	}
@@ -201,7 +258,43 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 	}
 	defer src.Close()
 	src.filter = []string{SubjectRoute + "." + strconv.Itoa(p), SubjectEOF}
-	w := partview.NewWorker(cfg)
+	info := RebuildInfo{Partition: p, Published: published}
+	w := partview.NewWorker(cfg.View)
+	if obs != nil && published > 0 {
+		ck, err := loadCheckpoint(ctx, obs, p, published, cfg.View, nil, func(err error) {
+			log.Warn("checkpoint refused; trying an older one, else the stream's start", "partition", p, "error", err)
+			info.Refused = append(info.Refused, err)
+		})
+		if err != nil {
+			return err
+		}
+		if ck != nil {
+			w, info.Checkpoint = ck.Worker, ck.Seq
+			src.lastSeq = ck.Seq // read from the route event after it
+		}
+	}
+	prev := src.lastSeq
+	rebuilt := false
+	done := func() {
+		if rebuilt {
+			return
+		}
+		rebuilt = true
+		info.Read, info.Routes, info.Took = src.read, w.Routes(), time.Since(took)
+		log.Info("view partition rebuilt", "partition", p, "from_checkpoint", info.Checkpoint, "published", published,
+			"route_messages_read", info.Read, "routes", info.Routes, "took", info.Took.Round(time.Millisecond))
+		if cfg.OnRebuilt != nil {
+			cfg.OnRebuilt(info)
+		}
+	}
+	pending := make(chan error, 1) // the checkpoint being written
+	pending <- nil
+	defer func() {
+		select {
+		case <-pending:
+		case <-time.After(10 * time.Second):
+		}
+	}()
 	for {
 		ev, err := src.Next()
 		if err != nil {
@@ -213,28 +306,101 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				done()
 				<-ctx.Done() // the replay ended: hold the partition
 				return ctx.Err()
 			}
 			return err
 		}
-		d := w.Apply(ev)
 		seq := src.lastSeq
-		if seq <= published {
-			continue // published by an earlier owner: rebuilding only
+		if seq > published {
+			done()
 		}
-		b, err := encodeDelta(&d)
-		if err != nil {
-			return err
+		d := w.Apply(ev)
+		if cfg.OnDelta != nil {
+			cfg.OnDelta(p, seq, &d)
 		}
-		msg := &nats.Msg{Subject: subj, Data: b, Header: nats.Header{HeaderRawSeq: []string{strconv.FormatUint(seq, 10)}}}
+		var deltaSeq uint64
+		if seq > published {
+			b, err := encodeDelta(&d)
+			if err != nil {
+				return err
+			}
+			if deltaSeq, err = publishDelta(ctx, js, subj, seq, b, cfg.MaxPart); err != nil {
+				return err
+			}
+		}
+		if every := uint64(cfg.CheckpointEvery); obs != nil && seq/every > prev/every {
+			// Deterministic: after the partition's first route event past
+			// each multiple of CheckpointEvery, whoever owns it.
+			if err := <-pending; err != nil {
+				return err
+			}
+			data := w.AppendCheckpoint(nil, partview.CheckpointHeader{Partition: p, Seq: seq, DeltaSeq: deltaSeq})
+			go func() {
+				err := putCheckpoint(ctx, obs, p, seq, data, cfg.CheckpointKeep)
+				if err != nil && ctx.Err() == nil {
+					pending <- fmt.Errorf("view partition %d: %w", p, err)
+					return
+				}
+				log.Debug("checkpoint written", "partition", p, "seq", seq, "bytes", len(data))
+				pending <- nil
+			}()
+		}
+		prev = seq
+	}
+}
+
+// deltaStreamConfig is the delta stream's configuration.
+func deltaStreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{Name: DeltaStream, Subjects: []string{SubjectDelta + ".>"},
+		Replicas: max(replicas, 1), Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}
+}
+
+// partMsg is part i of n of the delta b of route event seq (n = 1: the
+// delta whole).
+func partMsg(subj string, seq uint64, b []byte, i, n int) *nats.Msg {
+	msg := &nats.Msg{Subject: subj, Data: b[i*len(b)/n : (i+1)*len(b)/n], Header: nats.Header{HeaderRawSeq: []string{strconv.FormatUint(seq, 10)}}}
+	if n > 1 {
+		msg.Header.Set(HeaderPart, fmt.Sprintf("%d/%d", i, n))
+	}
+	return msg
+}
+
+// publishDelta publishes the delta of route event seq on subj, in parts
+// of at most maxPart bytes, and returns the delta stream's sequence of
+// its last part.
+func publishDelta(ctx context.Context, js jetstream.JetStream, subj string, seq uint64, b []byte, maxPart int) (uint64, error) {
+	n := max((len(b)+maxPart-1)/maxPart, 1)
+	id := subj + "-" + strconv.FormatUint(seq, 10)
+	var last uint64
+	for i := range n {
+		msg, mid := partMsg(subj, seq, b, i, n), id
+		if n > 1 {
+			mid = id + "-" + strconv.Itoa(i)
+		}
 		if err := bus.Retry(ctx, "publish a delta", func(ctx context.Context) error {
-			_, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(subj+"-"+strconv.FormatUint(seq, 10)))
+			ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(mid))
+			if err == nil {
+				last = ack.Sequence
+			}
 			return err
 		}); err != nil {
-			return err
+			return 0, err
 		}
 	}
+	return last, nil
+}
+
+// parsePart parses a HeaderPart value.
+func parsePart(h string) (i, n int, ok bool) {
+	a, b, ok := strings.Cut(h, "/")
+	if !ok {
+		return 0, 0, false
+	}
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	return i, n, err1 == nil && err2 == nil && 0 <= i && i < n
 }
 
 // deltaFollower feeds a partview.Reducer from the bus: the route stream
@@ -252,7 +418,24 @@ type deltaFollower struct {
 	cfg        view.Config
 	deltas     map[int]jetstream.MessagesContext
 	upTo       uint64 // the route events a table request sees
-	replays    int
+	stats      FollowStats
+	obs        jetstream.ObjectStore // the checkpoints (nil: not found yet)
+	parts      struct {              // a delta cut in parts being put together
+		seq  uint64
+		next int
+		n    int
+		buf  []byte
+	}
+}
+
+// FollowStats says how a reducer fed from the bus rebuilt the peers'
+// tables it asked for.
+type FollowStats struct {
+	Replays        int // tables rebuilt
+	FromCheckpoint int // of which from a checkpoint plus the stream after it
+	Read           int // route stream messages read for them
+	Refused        int // checkpoints that could not be used
+	Parts          int // deltas that came in parts
 }
 
 // apply takes route event ev at stream sequence seq.
@@ -310,14 +493,37 @@ func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
 		case got > seq:
 			return partview.Delta{}, fmt.Errorf("deltas of partition %d: route event %d has none (next is for %d)", p, seq, got)
 		}
-		return decodeDelta(m.Data())
+		h := m.Headers().Get(HeaderPart)
+		if h == "" {
+			return decodeDelta(m.Data())
+		}
+		i, n, ok := parsePart(h)
+		a := &f.parts
+		switch {
+		case !ok:
+			return partview.Delta{}, fmt.Errorf("deltas of partition %d: route event %d: part %q", p, seq, h)
+		case i == 0:
+			a.seq, a.next, a.n, a.buf = seq, 1, n, append(a.buf[:0], m.Data()...)
+		case a.seq == seq && a.n == n && i == a.next:
+			a.buf = append(a.buf, m.Data()...)
+			a.next++
+		default:
+			continue // a part again (a takeover sending a cut delta again)
+		}
+		if a.next == a.n {
+			f.stats.Parts++
+			a.seq = 0
+			d, err := decodeDelta(a.buf)
+			a.buf = nil
+			return d, err
+		}
 	}
 }
 
 // table rebuilds peer's table as of route event upTo, from its partition
 // (retrying while the bus fails over).
 func (f *deltaFollower) table(peer bgp.Peer) []partview.PrefixPath {
-	f.replays++
+	f.stats.Replays++
 	if f.upTo == 0 {
 		return nil
 	}
@@ -333,15 +539,40 @@ func (f *deltaFollower) table(peer bgp.Peer) []partview.PrefixPath {
 	return out
 }
 
-// replay reads peer's partition up to upTo through a fresh Worker.
+// replay reads peer's partition up to upTo through a Worker: from the
+// partition's newest checkpoint at or before upTo (only peer kept), else
+// from the stream's start.
 func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.PrefixPath, error) {
+	p := Partition(peer, f.partitions)
 	w := partview.NewWorker(f.cfg)
-	c, err := f.rs.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectRoute + "." + strconv.Itoa(Partition(peer, f.partitions))}})
+	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectRoute + "." + strconv.Itoa(p)}}
+	if f.obs == nil {
+		if obs, err := f.js.ObjectStore(ctx, CheckpointBucket); err == nil {
+			f.obs = obs
+		} else if !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, err
+		}
+	}
+	if f.obs != nil {
+		ck, err := loadCheckpoint(ctx, f.obs, p, f.upTo, f.cfg, func(q bgp.Peer) bool { return q == peer }, func(error) { f.stats.Refused++ })
+		if err != nil {
+			return nil, err
+		}
+		if ck != nil {
+			f.stats.FromCheckpoint++
+			if ck.Seq == f.upTo {
+				return ck.Worker.Table(peer), nil
+			}
+			w = ck.Worker
+			cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, ck.Seq+1
+		}
+	}
+	c, err := f.rs.OrderedConsumer(ctx, cc)
 	if err != nil {
 		return nil, err
 	}
 	if c.CachedInfo().NumPending == 0 {
-		return nil, nil
+		return w.Table(peer), nil
 	}
 	for {
 		batch, err := c.Fetch(1024, jetstream.FetchMaxWait(2*time.Second))
@@ -351,6 +582,7 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 		n := 0
 		for m := range batch.Messages() {
 			n++
+			f.stats.Read++
 			meta, err := m.Metadata()
 			if err != nil {
 				return nil, err
@@ -369,7 +601,7 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 			return nil, err
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("partition of %s: no message up to route event %d", peer, f.upTo)
+			return nil, fmt.Errorf("partition %d of %s: no message up to route event %d", p, peer, f.upTo)
 		}
 	}
 }
@@ -434,41 +666,41 @@ func (b *busView) Apply(ev *bgp.Event) {
 // partition's deltas; a peer's table, when the reducer asks for it, is
 // rebuilt by replaying its partition up to that event. started, if set,
 // is given the reducer before the first event (for its queries and path
-// ids). It returns the reducer and the number of tables rebuilt.
-func FollowDeltas(ctx context.Context, js jetstream.JetStream, partitions int, cfg view.Config, obs view.Observer, started func(*partview.Reducer)) (*partview.Reducer, int, error) {
+// ids). It returns the reducer and how it rebuilt the tables.
+func FollowDeltas(ctx context.Context, js jetstream.JetStream, partitions int, cfg view.Config, obs view.Observer, started func(*partview.Reducer)) (*partview.Reducer, FollowStats, error) {
 	f, err := newDeltaFollower(ctx, js, partitions, cfg, obs)
 	if err != nil {
-		return nil, 0, err
+		return nil, FollowStats{}, err
 	}
 	if started != nil {
 		started(f.red)
 	}
 	src, err := openStream(ctx, js)
 	if err != nil {
-		return nil, 0, err
+		return nil, FollowStats{}, err
 	}
 	defer src.Close()
 	for {
 		ev, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			return f.red, f.replays, nil
+			return f.red, f.stats, nil
 		}
 		var sk skippable
 		if errors.As(err, &sk) {
 			continue
 		}
 		if err != nil {
-			return f.red, f.replays, err
+			return f.red, f.stats, err
 		}
 		p, ok := partitionOf(src.subject)
 		if !ok {
-			return f.red, f.replays, fmt.Errorf("route event %d on subject %q", src.lastSeq, src.subject)
+			return f.red, f.stats, fmt.Errorf("route event %d on subject %q", src.lastSeq, src.subject)
 		}
 		if err := f.apply(ev, src.lastSeq, p); err != nil {
-			return f.red, f.replays, err
+			return f.red, f.stats, err
 		}
 		if f.err != nil {
-			return f.red, f.replays, f.err
+			return f.red, f.stats, f.err
 		}
 	}
 }

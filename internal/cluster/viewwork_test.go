@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
@@ -89,6 +91,15 @@ func TestViewWorkersEqualView(t *testing.T) {
 	waitFor(t, "worker b to publish the rest", 90*time.Second, func() bool { return deltaCount() >= 44453 })
 	t.Logf("worker a killed after %d deltas; worker b published the rest: %d in the stream", atKill, deltaCount())
 
+	stats := reducerEqualsView(t, ctx, js)
+	t.Logf("%d tables rebuilt by replay", stats.Replays)
+}
+
+// reducerEqualsView checks that a reducer fed from the bus's deltas makes
+// the same observer calls as one view over the route stream, and gives the
+// same answers.
+func reducerEqualsView(t *testing.T, ctx context.Context, js jetstream.JetStream) FollowStats {
+	t.Helper()
 	// The single view over the same stream.
 	var v *view.View
 	want := &callLog{path: func(id view.PathID) string { return fmt.Sprintf("%v o%d", v.Path(id), v.PathOrigin(id)) }}
@@ -119,11 +130,11 @@ func TestViewWorkersEqualView(t *testing.T) {
 		return fmt.Sprintf("%v o%d", red.Path(id), red.PathOrigin(id))
 	}
 	t0 := time.Now()
-	red, replays, err := FollowDeltas(ctx, js, DefaultPartitions, view.DefaultConfig(), got, func(r *partview.Reducer) { red = r })
+	red, stats, err := FollowDeltas(ctx, js, DefaultPartitions, view.DefaultConfig(), got, func(r *partview.Reducer) { red = r })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("reducer followed the stream in %s, %d tables rebuilt by replay", time.Since(t0).Round(time.Millisecond), replays)
+	t.Logf("reducer followed the stream in %s, %+v", time.Since(t0).Round(time.Millisecond), stats)
 	for i := range min(len(want.calls), len(got.calls)) {
 		if want.calls[i] != got.calls[i] {
 			t.Fatalf("call %d differs:\n view    %s\n reducer %s", i, want.calls[i], got.calls[i])
@@ -144,6 +155,7 @@ func TestViewWorkersEqualView(t *testing.T) {
 		}
 	}
 	t.Logf("%d observer calls equal", len(want.calls))
+	return stats
 }
 
 // TestClusterViewWorkers: the demo through the cluster (a one-node bus) with the tables in
