@@ -135,6 +135,16 @@ func (l *Lease) Keep(ctx context.Context) error {
 		case ctx.Err() != nil:
 			continue
 		case isWrongRevision(err):
+			// An update that timed out here may have been applied by the
+			// bus all the same (a slow bus): the key then holds this
+			// node's name at a later revision. Go on from it.
+			gctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+			e, gerr := l.kv.Get(gctx, l.key)
+			cancel()
+			if gerr == nil && string(e.Value()) == l.node && e.Revision() > l.rev {
+				l.rev, last = e.Revision(), e.Created()
+				continue
+			}
 			return fmt.Errorf("lease %q taken by another worker: %w", l.key, err)
 		case time.Since(last) >= l.ttl:
 			return fmt.Errorf("lease %q not renewed for %s: %w", l.key, l.ttl, err)

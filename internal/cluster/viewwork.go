@@ -307,6 +307,7 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 			}
 			if errors.Is(err, io.EOF) {
 				done()
+				log.Info("view partition at the end of the replay", "partition", p, "route_seq", prev, "routes", w.Routes())
 				<-ctx.Done() // the replay ended: hold the partition
 				return ctx.Err()
 			}
