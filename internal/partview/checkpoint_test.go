@@ -122,7 +122,8 @@ func TestWorkerFromCheckpoint(t *testing.T) {
 		if compared == 0 {
 			t.Fatal("nothing compared")
 		}
-		t.Logf("%d deltas equal; %d routes", compared, a.Routes())
+		size := len(a.AppendCheckpoint(nil, CheckpointHeader{}))
+		t.Logf("%d deltas equal; %d routes, checkpoint %d bytes (%.1f per route)", compared, a.Routes(), size, float64(size)/float64(max(a.Routes(), 1)))
 	}
 	t.Run("demo", func(t *testing.T) { run(t, evs, 2500) })
 	t.Run("add-path", func(t *testing.T) { run(t, addPathEvents(), 7) })
