@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -31,10 +32,23 @@ import (
 func main() {
 	cpuProf := flag.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	heapProf := flag.String("heapprofile", "", "write a heap profile after the run to `FILE`")
+	traceOut := flag.String("trace", "", "write an execution trace of the run to `FILE` (go tool trace)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: pipeprof [-cpuprofile FILE] [-heapprofile FILE] FILE...")
 		os.Exit(2)
+	}
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pipeprof:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer trace.Stop()
 	}
 	if err := run(*cpuProf, *heapProf, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeprof:", err)
