@@ -30,6 +30,7 @@ type pendingRoute struct {
 	off, n   int32   // its flat path: batch.asns[off:off+n]
 	origin   bgp.ASN // its origin (0: none)
 	node     uint32  // the trie node reached so far
+	h        uint64  // the hash of the next step (node, its next AS)
 	v6       bool    // an IPv6 prefix
 	terminal bool    // the path needs a marker node for its origin
 }
@@ -152,12 +153,13 @@ func (tt *pathTable) apply(shard int, b *pendingBatch) {
 		mask := uint64(len(t.slots) - 1)
 		for i := range rs {
 			if r := &rs[i]; s < r.n {
-				prefetch(&t.slots[t.hash(r.node, b.asns[r.off+s])&mask])
+				r.h = t.hash(r.node, b.asns[r.off+s])
+				prefetch(&t.slots[r.h&mask])
 			}
 		}
 		for i := range rs {
 			if r := &rs[i]; s < r.n {
-				if n := t.slots[t.hash(r.node, b.asns[r.off+s])&mask]; n != 0 && n != tomb {
+				if n := t.slots[r.h&mask]; n != 0 && n != tomb {
 					prefetch(&t.nd(n).parent)
 				}
 			}
@@ -166,7 +168,7 @@ func (tt *pathTable) apply(shard int, b *pendingBatch) {
 		for i := range rs {
 			r := &rs[i]
 			if s < r.n {
-				r.node = t.child(r.node, b.asns[r.off+s])
+				r.node = t.childH(r.node, b.asns[r.off+s], r.h)
 				more = true
 			}
 		}

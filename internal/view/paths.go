@@ -315,8 +315,13 @@ func (t *pathShard) hash(parent uint32, a bgp.ASN) uint64 {
 
 // find returns the child of parent for a (0 if none).
 func (t *pathShard) find(parent uint32, a bgp.ASN) uint32 {
+	return t.findH(parent, a, t.hash(parent, a))
+}
+
+// findH is find with h = t.hash(parent, a) given.
+func (t *pathShard) findH(parent uint32, a bgp.ASN, h uint64) uint32 {
 	mask := uint64(len(t.slots) - 1)
-	for i := t.hash(parent, a) & mask; ; i = (i + 1) & mask {
+	for i := h & mask; ; i = (i + 1) & mask {
 		n := t.slots[i]
 		switch {
 		case n == 0:
@@ -329,7 +334,12 @@ func (t *pathShard) find(parent uint32, a bgp.ASN) uint32 {
 
 // child returns the child of parent for a, adding it when new.
 func (t *pathShard) child(parent uint32, a bgp.ASN) uint32 {
-	if n := t.find(parent, a); n != 0 {
+	return t.childH(parent, a, t.hash(parent, a))
+}
+
+// childH is child with h = t.hash(parent, a) given.
+func (t *pathShard) childH(parent uint32, a bgp.ASN, h uint64) uint32 {
+	if n := t.findH(parent, a, h); n != 0 {
 		return n
 	}
 	if (t.used+t.tomb+1)*4 > len(t.slots)*3 {
@@ -345,7 +355,7 @@ func (t *pathShard) child(parent uint32, a bgp.ASN) uint32 {
 	*t.nd(n) = node{parent: parent, asn: a}
 	t.incRef(parent &^ markerBit)
 	mask := uint64(len(t.slots) - 1)
-	i := t.hash(parent, a) & mask
+	i := h & mask
 	for t.slots[i] != 0 && t.slots[i] != tomb {
 		i = (i + 1) & mask
 	}
