@@ -26,6 +26,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -51,6 +52,25 @@ type Arena struct {
 	big     map[*byte][]byte // big blocks by their first byte
 	inUse   int64            // bytes handed out and not freed
 	mapped  int64            // bytes mapped (regions and big blocks)
+}
+
+// Every arena's bytes in use and mapped, for InUse and Mapped.
+var totalInUse, totalMapped atomic.Int64
+
+// InUse returns the bytes that every arena of the process has handed out
+// and not freed: what the off-heap state holds (runtime/metrics does not
+// count it; add it to the live heap).
+func InUse() int64 { return totalInUse.Load() }
+
+// Mapped returns the bytes every arena of the process has mapped.
+func Mapped() int64 { return totalMapped.Load() }
+
+// account adds to a's counters and the process's.
+func (a *Arena) account(inUse, mapped int64) {
+	a.inUse += inUse
+	a.mapped += mapped
+	totalInUse.Add(inUse)
+	totalMapped.Add(mapped)
 }
 
 // Stats reports the bytes handed out and not freed, and the bytes mapped
@@ -104,7 +124,7 @@ func (a *Arena) Release() {
 		unmap(b)
 	}
 	a.regions, a.tail, a.free, a.big = nil, nil, nil, nil
-	a.inUse, a.mapped = 0, 0
+	a.account(-a.inUse, -a.mapped)
 }
 
 // ReleaseWith releases a when owner, the only holder of a's memory, is
@@ -123,8 +143,7 @@ func (a *Arena) alloc(n int) []byte {
 			a.big = map[*byte][]byte{}
 		}
 		a.big[&b[0]] = b
-		a.inUse += int64(n)
-		a.mapped += int64(len(b))
+		a.account(int64(n), int64(len(b)))
 		return b[:n:n]
 	}
 	// Small blocks round up to 64 bytes (a cache line), so that blocks of
@@ -133,7 +152,7 @@ func (a *Arena) alloc(n int) []byte {
 	if fl := a.free[n]; len(fl) > 0 {
 		b := fl[len(fl)-1]
 		a.free[n] = fl[:len(fl)-1]
-		a.inUse += int64(n)
+		a.account(int64(n), 0)
 		return b // discarded pages read as zeros
 	}
 	if len(a.tail) < n {
@@ -141,12 +160,12 @@ func (a *Arena) alloc(n int) []byte {
 		// whole huge page resident for a few kilobytes.
 		r := mapAligned(regionSize, len(a.regions) >= hugeAfter)
 		a.regions = append(a.regions, r)
-		a.mapped += int64(len(r))
+		a.account(0, int64(len(r)))
 		a.tail = r
 	}
 	b := a.tail[:n:n]
 	a.tail = a.tail[n:]
-	a.inUse += int64(n)
+	a.account(int64(n), 0)
 	return b
 }
 
@@ -156,8 +175,7 @@ func (a *Arena) release(b []byte) {
 	if big, ok := a.big[&b[0]]; ok {
 		delete(a.big, &b[0])
 		unmap(big)
-		a.inUse -= int64(len(b))
-		a.mapped -= int64(len(big))
+		a.account(-int64(len(b)), -int64(len(big)))
 		return
 	}
 	// The block as alloc handed it out: rounded up to 64 bytes.
@@ -168,7 +186,7 @@ func (a *Arena) release(b []byte) {
 		a.free = map[int][][]byte{}
 	}
 	a.free[n] = append(a.free[n], b)
-	a.inUse -= int64(n)
+	a.account(-int64(n), 0)
 }
 
 // checkNoPointers panics if t holds pointers.

@@ -36,9 +36,13 @@ func TestMakeZeroedAndReused(t *testing.T) {
 			t.Fatalf("reused block: r[%d] = %d, want 0", i, v)
 		}
 	}
+	before := InUse()
 	a.Release()
 	if in, mapped := a.Stats(); in != 0 || mapped != 0 {
 		t.Errorf("after Release: in use %d, mapped %d", in, mapped)
+	}
+	if d := before - InUse(); d != 4096*4 {
+		t.Errorf("the process's off-heap bytes fell by %d on Release, want %d", d, 4096*4)
 	}
 }
 
