@@ -304,7 +304,12 @@ func newPathShard() *pathShard {
 func (t *pathShard) hash(parent uint32, a bgp.ASN) uint64 {
 	// The splitmix64 finaliser, seeded so that crafted AS numbers cannot
 	// aim at one slot.
-	x := (uint64(parent)<<32 | uint64(a)) ^ t.seed
+	return mix((uint64(parent)<<32 | uint64(a)) ^ t.seed)
+}
+
+// mix is the splitmix64 finaliser: every bit of x moves every bit of the
+// result, so that a table can take the low bits as a slot.
+func mix(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

@@ -70,12 +70,7 @@ func (t *prefixTable) hash(k prefixKey) uint64 {
 	if k.is4 {
 		x ^= 1 << 63
 	}
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return mix(x)
 }
 
 func (t *prefixTable) key(id PrefixID) *prefixKey {
