@@ -4,9 +4,10 @@ import "github.com/blackout-bgp/blackout/internal/bgp"
 
 // A RIB dump is most of what a view is fed, and before its end no peer is
 // full-feed: its announcements change the peers' tables and nothing an
-// observer sees. They are queued and applied in batches, in their order,
-// on a goroutine of their own while the next batch is queued (the second
-// core), with their paths interned in lock step (the first AS of every
+// observer sees. They are queued per path shard (a peer's paths are all
+// in one shard, see pathTable) and applied in batches, in their order,
+// each shard's on a goroutine of its own while the next batch is queued
+// (the other cores), with their paths interned in lock step (the first AS of every
 // queued path, then the second, ...), so that the trie's cache misses of
 // many paths overlap instead of coming one after another: interning is
 // most of the cost of loading a RIB. Anything else (another kind of
@@ -18,7 +19,9 @@ import "github.com/blackout-bgp/blackout/internal/bgp"
 //
 // While a batch is applied, the goroutine that owns the view touches
 // neither the path table nor the tables of the batch's peers: it only
-// queues (prefix ids, the peer list and the flat paths are its own).
+// queues (prefix ids, the peer list and the flat paths are its own). Two
+// shards' batches touch disjoint tries and peers; the only thing they
+// share, the arena their table chunks come from, has a lock.
 
 // pendingMax is the most announcements in a batch.
 const pendingMax = 1024
