@@ -19,11 +19,13 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/geo"
+	"github.com/blackout-bgp/blackout/internal/offheap"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/source"
 )
@@ -31,10 +33,23 @@ import (
 func main() {
 	cpuProf := flag.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	heapProf := flag.String("heapprofile", "", "write a heap profile after the run to `FILE`")
+	traceOut := flag.String("trace", "", "write an execution trace of the run to `FILE` (go tool trace)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: pipeprof [-cpuprofile FILE] [-heapprofile FILE] FILE...")
 		os.Exit(2)
+	}
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pipeprof:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer trace.Stop()
 	}
 	if err := run(*cpuProf, *heapProf, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeprof:", err)
@@ -47,7 +62,8 @@ func liveHeap() uint64 {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	// The view's tables and paths are off the Go heap (package offheap).
+	return s[0].Value.Uint64() + uint64(offheap.InUse())
 }
 
 func cpuTime() time.Duration {

@@ -49,11 +49,12 @@ var commands []command
 // register adds a subcommand; called from init functions of the per-command files.
 func register(c command) { commands = append(commands, c) }
 
-// defaultGOGC is the collector's setting unless GOGC is set: what the
-// pipeline allocates mostly lives as long as its routes, so a collection
-// at every quarter of growth costs no more CPU than Go's 100% and keeps
-// the peak RSS near the live heap (373 vs 398 MB at 200 k x 100 peers).
-const defaultGOGC = 25
+// defaultGOGC is the collector's setting unless GOGC is set: the routing
+// view's tables and paths are off the Go heap (internal/offheap), and the
+// rest mostly lives as long as its entities, so a collection at every
+// tenth of growth costs no measurable CPU and keeps the peak RSS near the
+// live state (320 vs 335 MiB at GOGC=25, 200 k prefixes x 100 peers).
+const defaultGOGC = 10
 
 func main() {
 	if os.Getenv("GOGC") == "" {

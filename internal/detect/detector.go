@@ -322,6 +322,9 @@ func (d *Detector) Tick(now time.Time) {
 			continue
 		}
 		lastRIB, first, full := d.evidence.FamilyState(bgp.Family(f))
+		if full == 0 {
+			continue // no full-feed peer: not warm yet, whatever else holds
+		}
 		sawRIB := !lastRIB.IsZero()
 		if g := d.gapEnd; !g.IsZero() {
 			// After a gap: judged again from a RIB dump after it (once a
@@ -333,7 +336,7 @@ func (d *Detector) Tick(now time.Time) {
 		// dump, when every live peer that signals it has its whole table
 		// (End-of-RIB or a quiet table), or after WarmUp of updates.
 		ready := !sawRIB && d.peersReady(bgp.Family(f))
-		if full > 0 && (sawRIB || ready || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp)) {
+		if sawRIB || ready || (!first.IsZero() && now.Sub(first) >= d.cfg.WarmUp) {
 			d.warm[f] = true
 			d.warmAt[f] = now
 			d.warmLive[f] = ready

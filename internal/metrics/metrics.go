@@ -6,6 +6,7 @@ package metrics
 import (
 	"time"
 
+	"github.com/blackout-bgp/blackout/internal/offheap"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -48,7 +49,13 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.RouteEvents, m.InputErrors, m.DataTime, m.Lag, m.EventsOpen, m.Notices, m.Alerts, m.AlertFailures,
 		m.DeadLetters, m.StoreWrite, m.StoreErrors, m.HTTPRequests,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// The routing view's tables and paths are outside the Go heap:
+		// without these the Go collector's figures do not explain the RSS.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_offheap_inuse_bytes", Help: "Bytes the routing view holds outside the Go heap (its tables and AS-path trie)."},
+			func() float64 { return float64(offheap.InUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blackout_offheap_mapped_bytes", Help: "Bytes mapped for the routing view outside the Go heap (in use, or free for reuse)."},
+			func() float64 { return float64(offheap.Mapped()) }))
 	return m
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/mrt"
 	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
+	"github.com/blackout-bgp/blackout/internal/offheap"
 	"github.com/blackout-bgp/blackout/internal/pipeline"
 	"github.com/blackout-bgp/blackout/internal/source"
 )
@@ -149,7 +150,8 @@ func liveHeap() uint64 {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	// The view's tables and paths are off the Go heap (package offheap).
+	return s[0].Value.Uint64() + uint64(offheap.InUse())
 }
 
 func maxRSS() float64 {

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -257,6 +259,12 @@ func TestStaticAndMetrics(t *testing.T) {
 		if !strings.Contains(string(b), m) {
 			t.Errorf("metrics lack %q", m)
 		}
+	}
+	// The demo's view holds its tables off the Go heap: the gauge says how much.
+	if m := regexp.MustCompile(`(?m)^blackout_offheap_inuse_bytes (\S+)$`).FindStringSubmatch(string(b)); m == nil {
+		t.Errorf("metrics lack blackout_offheap_inuse_bytes")
+	} else if v, err := strconv.ParseFloat(m[1], 64); err != nil || v <= 0 {
+		t.Errorf("blackout_offheap_inuse_bytes %s with the demo's view alive, want > 0", m[1])
 	}
 }
 

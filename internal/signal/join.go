@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -95,13 +96,12 @@ const maxJoinCounts = 64
 // JoinPrefix implements view.JoinObserver: what Membership(joined) does
 // for each route of the prefix, with the upstream counts added once per
 // state and upstream.
-func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, paths []view.PathID) {
+func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, routes []view.JoinedRoute) {
 	f := family(p)
-	first := slices.IndexFunc(paths, func(x view.PathID) bool { return x != 0 })
+	first := slices.IndexFunc(routes, func(r view.JoinedRoute) bool { return r.Path != 0 })
 	if first < 0 {
 		return
 	}
-	t.paths.Prefetch(paths)
 	cs, cc := t.countryState(id, p)
 	if cs != nil {
 		t.touch(cs)
@@ -110,17 +110,18 @@ func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, pa
 	t.routeCC = cc
 	t.join.cnt = t.join.cnt[:0]
 	t.join.now, t.join.prefix = now, p
-	for k, path := range paths {
-		if path == 0 {
+	for k, r := range routes {
+		if r.Path == 0 {
 			continue
 		}
-		as, nb := t.path(path, f)
+		as := t.originState(r.Origin, f)
+		nb := r.Neighbour
 		if as != nil {
 			t.touch(as)
 			t.noteUse(as, k, id, true)
 		}
 		if cs != nil {
-			if up := t.countryUpstream(path, cc); up != 0 {
+			if up := t.joinedUpstream(&r, cc); up != 0 {
 				t.count(cs, up)
 			}
 		}
@@ -132,6 +133,20 @@ func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, pa
 		t.upstream(now, c.s.k.e, f, c.s, c.a, c.n)
 	}
 	clear(t.join.cnt)
+}
+
+// joinedUpstream is countryUpstream of r's path, from the steps read
+// ahead first.
+func (t *Tracker) joinedUpstream(r *view.JoinedRoute, cc geo.Country) bgp.ASN {
+	for _, a := range r.Steps[:r.NSteps] {
+		if a != 0 && t.asCountry(a) != cc {
+			return a
+		}
+	}
+	if r.Rest == 0 {
+		return 0
+	}
+	return t.countryUpstream(r.Rest, cc)
 }
 
 // EndJoins implements view.JoinObserver: the states the batch created are

@@ -402,10 +402,14 @@ func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Co
 // path returns the cached facts of a path: its origin AS's state in family
 // f (nil without an origin) and the origin's neighbour.
 func (t *Tracker) path(id view.PathID, f bgp.Family) (*State, bgp.ASN) {
-	nb := t.paths.Neighbour(id)
-	o := t.paths.Origin(id)
+	return t.originState(t.paths.Origin(id), f), t.paths.Neighbour(id)
+}
+
+// originState returns the state of origin AS o for family f (nil if o is
+// 0), made on first use.
+func (t *Tracker) originState(o bgp.ASN, f bgp.Family) *State {
 	if o == 0 {
-		return nil, nb
+		return nil
 	}
 	i := t.originIdx.get(o)
 	if i == 0 {
@@ -417,7 +421,7 @@ func (t *Tracker) path(id view.PathID, f bgp.Family) (*State, bgp.ASN) {
 	if os[f] == nil {
 		os[f] = t.state(ASEntity(o), f)
 	}
-	return os[f], nb
+	return os[f]
 }
 
 // Route implements view.Observer.

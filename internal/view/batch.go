@@ -4,9 +4,10 @@ import "github.com/blackout-bgp/blackout/internal/bgp"
 
 // A RIB dump is most of what a view is fed, and before its end no peer is
 // full-feed: its announcements change the peers' tables and nothing an
-// observer sees. They are queued and applied in batches, in their order,
-// on a goroutine of their own while the next batch is queued (the second
-// core), with their paths interned in lock step (the first AS of every
+// observer sees. They are queued per path shard (a peer's paths are all
+// in one shard, see pathTable) and applied in batches, in their order,
+// each shard's on a goroutine of its own while the next batch is queued
+// (the other cores), with their paths interned in lock step (the first AS of every
 // queued path, then the second, ...), so that the trie's cache misses of
 // many paths overlap instead of coming one after another: interning is
 // most of the cost of loading a RIB. Anything else (another kind of
@@ -18,7 +19,9 @@ import "github.com/blackout-bgp/blackout/internal/bgp"
 //
 // While a batch is applied, the goroutine that owns the view touches
 // neither the path table nor the tables of the batch's peers: it only
-// queues (prefix ids, the peer list and the flat paths are its own).
+// queues (prefix ids, the peer list and the flat paths are its own). Two
+// shards' batches touch disjoint tries and peers; the only thing they
+// share, the arena their table chunks come from, has a lock.
 
 // pendingMax is the most announcements in a batch.
 const pendingMax = 1024
@@ -30,6 +33,7 @@ type pendingRoute struct {
 	off, n   int32   // its flat path: batch.asns[off:off+n]
 	origin   bgp.ASN // its origin (0: none)
 	node     uint32  // the trie node reached so far
+	h        uint64  // the hash of the next step (node, its next AS)
 	v6       bool    // an IPv6 prefix
 	terminal bool    // the path needs a marker node for its origin
 }
@@ -41,7 +45,14 @@ type pendingBatch struct {
 	nPrefixes int // the view's prefixes when it was handed over
 }
 
+// pendingQueue is the queue of each path shard: its batch being queued,
+// and the one being applied.
 type pendingQueue struct {
+	shards [pathShards]shardQueue
+	busy   int // shards applying a batch
+}
+
+type shardQueue struct {
 	cur, spare *pendingBatch
 	done       chan struct{} // closed when the batch being applied is done; nil if none
 }
@@ -58,7 +69,7 @@ func (v *View) deferrable(ps *peerState, ev *bgp.Event, f int) bool {
 // queue queues announcement ev of peer ps (deferrable), or reports false
 // when its path is too long (the caller then handles it as usual).
 func (v *View) queue(ps *peerState, ev *bgp.Event) bool {
-	q := &v.pending
+	q := &v.pending.shards[ps.shard]
 	if q.cur == nil {
 		q.cur = &pendingBatch{}
 	}
@@ -78,38 +89,42 @@ func (v *View) queue(ps *peerState, ev *bgp.Event) bool {
 	b.routes = append(b.routes, pendingRoute{ps: ps, id: id, off: int32(off), n: int32(n), origin: o,
 		v6: !ev.Prefix.Addr().Is4(), terminal: n == 0 || o != b.asns[len(b.asns)-1]})
 	if len(b.routes) >= pendingMax {
-		v.handOver()
+		v.handOver(int(ps.shard))
 	}
 	return true
 }
 
-// handOver gives the queued batch to a goroutine that applies it, once
-// the one before is done.
-func (v *View) handOver() {
-	q := &v.pending
-	v.wait()
+// handOver gives shard s's queued batch to a goroutine that applies it,
+// once the shard's batch before is done. The shards' goroutines run side
+// by side: each touches only its own trie and its own peers' tables.
+func (v *View) handOver(s int) {
+	q := &v.pending.shards[s]
+	v.wait(s)
 	b := q.cur
-	b.nPrefixes = len(v.prefixes)
+	b.nPrefixes = v.prefixes.len()
 	q.cur, q.spare = q.spare, nil
 	done := make(chan struct{})
 	q.done = done
+	v.pending.busy++
 	v.paths.busy = true
+	t := v.paths
 	go func() {
-		v.paths.apply(b)
+		t.apply(s, b)
 		close(done)
 	}()
 	q.spare = b
 }
 
-// wait waits for the batch being applied, if any.
-func (v *View) wait() {
-	q := &v.pending
+// wait waits for shard s's batch being applied, if any.
+func (v *View) wait(s int) {
+	q := &v.pending.shards[s]
 	if q.done == nil {
 		return
 	}
 	<-q.done
 	q.done = nil
-	v.paths.busy = false
+	v.pending.busy--
+	v.paths.busy = v.pending.busy > 0
 	if b := q.spare; b != nil {
 		b.routes, b.asns = b.routes[:0], b.asns[:0]
 	}
@@ -117,20 +132,23 @@ func (v *View) wait() {
 
 // settle applies every queued announcement and waits for them.
 func (v *View) settle() {
-	q := &v.pending
-	if q.done == nil && (q.cur == nil || len(q.cur.routes) == 0) {
-		return
-	}
-	v.wait()
-	if q.cur != nil && len(q.cur.routes) > 0 {
-		q.cur.nPrefixes = len(v.prefixes)
-		v.paths.apply(q.cur)
-		q.cur.routes, q.cur.asns = q.cur.routes[:0], q.cur.asns[:0]
+	for s := range v.pending.shards {
+		q := &v.pending.shards[s]
+		if q.done == nil && (q.cur == nil || len(q.cur.routes) == 0) {
+			continue
+		}
+		v.wait(s)
+		if q.cur != nil && len(q.cur.routes) > 0 {
+			q.cur.nPrefixes = v.prefixes.len()
+			v.paths.apply(s, q.cur)
+			q.cur.routes, q.cur.asns = q.cur.routes[:0], q.cur.asns[:0]
+		}
 	}
 }
 
 // apply applies a batch of announcements, in order.
-func (t *pathTable) apply(b *pendingBatch) {
+func (tt *pathTable) apply(shard int, b *pendingBatch) {
+	t := tt.shards[shard]
 	rs := b.routes
 	for s := int32(0); ; s++ {
 		// Prefetch the slots, then the nodes they hold, of every path's
@@ -138,12 +156,13 @@ func (t *pathTable) apply(b *pendingBatch) {
 		mask := uint64(len(t.slots) - 1)
 		for i := range rs {
 			if r := &rs[i]; s < r.n {
-				prefetch(&t.slots[t.hash(r.node, b.asns[r.off+s])&mask])
+				r.h = t.hash(r.node, b.asns[r.off+s])
+				prefetch(&t.slots[r.h&mask])
 			}
 		}
 		for i := range rs {
 			if r := &rs[i]; s < r.n {
-				if n := t.slots[t.hash(r.node, b.asns[r.off+s])&mask]; n != 0 && n != tomb {
+				if n := t.slots[r.h&mask]; n != 0 && n != tomb {
 					prefetch(&t.nd(n).parent)
 				}
 			}
@@ -152,7 +171,7 @@ func (t *pathTable) apply(b *pendingBatch) {
 		for i := range rs {
 			r := &rs[i]
 			if s < r.n {
-				r.node = t.child(r.node, b.asns[r.off+s])
+				r.node = t.childH(r.node, b.asns[r.off+s], r.h)
 				more = true
 			}
 		}
@@ -165,15 +184,15 @@ func (t *pathTable) apply(b *pendingBatch) {
 		if r.terminal {
 			r.node = t.child(r.node|markerBit, r.origin)
 		}
-		t.retain(PathID(r.node))
+		t.retain(r.node)
 	}
 	for i := range rs {
 		r := &rs[i]
 		ps := r.ps
-		path := PathID(r.node)
+		path := tt.id(shard, r.node)
 		old := ps.get(r.id)
 		if old == path {
-			t.release(path) // the table holds it already
+			t.release(r.node) // the table holds it already
 			continue
 		}
 		ps.set(r.id, path, b.nPrefixes)
@@ -184,7 +203,7 @@ func (t *pathTable) apply(b *pendingBatch) {
 				ps.n4++
 			}
 		}
-		t.release(old)
+		tt.release(old) // a peer's paths are all in its shard
 	}
 }
 

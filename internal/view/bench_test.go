@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/mrt/mrtgen"
+	"github.com/blackout-bgp/blackout/internal/offheap"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/view"
@@ -30,7 +31,8 @@ func heapInuse() uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	// The tables and the paths are off the Go heap (package offheap).
+	return ms.HeapInuse + uint64(offheap.InUse())
 }
 
 // BenchmarkViewMemory builds a view of 1,000,000 IPv4 prefixes x 40 peers

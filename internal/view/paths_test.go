@@ -18,10 +18,20 @@ func mustPath(t *testing.T, s string) bgp.Path {
 }
 
 func TestPathTableInternsAndFrees(t *testing.T) {
+	for sh := range pathShards {
+		t.Run(fmt.Sprint("shard ", sh), func(t *testing.T) { testPathTableInternsAndFrees(t, sh) })
+	}
+}
+
+func testPathTableInternsAndFrees(t *testing.T, sh int) {
 	tb := newPathTable()
+	other := (sh + 1) % pathShards
 	intern := func(s string) PathID {
 		t.Helper()
-		id, ok := tb.intern(mustPath(t, s), nil, 0)
+		id, ok := tb.intern(sh, mustPath(t, s), nil, 0)
+		if id.shard() != sh {
+			t.Fatalf("intern %q in shard %d: id %#x is of shard %d", s, sh, id, id.shard())
+		}
 		if !ok || id == 0 {
 			t.Fatalf("intern %q: %d, %v", s, id, ok)
 		}
@@ -78,8 +88,8 @@ func TestPathTableInternsAndFrees(t *testing.T) {
 	// A hint: the same ids, whatever the previous path was.
 	var h pathHint
 	for _, s := range []string{"64500 3356 65001", "64500 3356 65002", "64500 3356 {65001}", "64500 3356 65002", "", "64500 3356 65002"} {
-		want, _ := tb.intern(mustPath(t, s), nil, 0)
-		if id, _ := tb.intern(mustPath(t, s), &h, 0); id != want {
+		want, _ := tb.intern(sh, mustPath(t, s), nil, 0)
+		if id, _ := tb.intern(sh, mustPath(t, s), &h, 0); id != want {
 			t.Errorf("intern %q with the hint: %d, want %d", s, id, want)
 		}
 		tb.release(want)
@@ -89,16 +99,26 @@ func TestPathTableInternsAndFrees(t *testing.T) {
 	for _, id := range []PathID{a, b, c, d, e, f} {
 		tb.release(id)
 	}
-	if n := tb.nodes(); n != 0 || tb.used != 0 || tb.routes != 0 {
-		t.Errorf("after releasing every route: %d nodes, %d slots used, %d references", n, tb.used, tb.routes)
+	if n, s := tb.nodes(), tb.shards[sh]; n != 0 || s.used != 0 || s.routes != 0 {
+		t.Errorf("after releasing every route: %d nodes, %d slots used, %d references", n, s.used, s.routes)
 	}
 	// Freed ids are reused, and a new path is found again.
 	g := intern("64501 174 65003")
-	if int(g) > 7 {
+	if int(g)&localMask > 7 {
 		t.Errorf("a freed id was not reused: %d", g)
 	}
 	if h := intern("64501 174 65003"); h != g {
 		t.Errorf("the same path again: %d, want %d", h, g)
+	}
+	// The same path in the other shard is another id, read the same.
+	o, _ := tb.intern(other, mustPath(t, "64501 174 65003"), nil, 0)
+	p := &Paths{t: tb}
+	if o == g || o.shard() != other || fmt.Sprint(tb.appendPath(nil, o)) != "[64501 174 65003]" || p.Origin(o) != 65003 || p.Neighbour(o) != 174 {
+		t.Errorf("the path in shard %d: id %#x (shard %d's: %#x), %v, origin %d, neighbour %d", other, o, sh, g, tb.appendPath(nil, o), p.Origin(o), p.Neighbour(o))
+	}
+	tb.release(o)
+	if tb.shards[other].nodes() != 0 {
+		t.Errorf("shard %d holds %d nodes after its only path was released", other, tb.shards[other].nodes())
 	}
 }
 
@@ -108,17 +128,17 @@ func TestPathTableLimit(t *testing.T) {
 	for i := range 64 {
 		long += fmt.Sprintf(" %d", 1000+i)
 	}
-	if _, ok := tb.intern(mustPath(t, long), nil, 64); ok {
+	if _, ok := tb.intern(0, mustPath(t, long), nil, 64); ok {
 		t.Errorf("a path of 65 ASes was accepted with a limit of 64")
 	}
 	if tb.nodes() != 0 {
 		t.Errorf("a refused path left %d nodes", tb.nodes())
 	}
-	if _, ok := tb.intern(mustPath(t, long), nil, 0); !ok {
+	if _, ok := tb.intern(0, mustPath(t, long), nil, 0); !ok {
 		t.Errorf("refused with no limit")
 	}
 	// Prepending does not count.
-	if _, ok := tb.intern(mustPath(t, "64500 3356"+fmt.Sprint(slices.Repeat([]string{" 65001"}, 100))), nil, 64); !ok {
+	if _, ok := tb.intern(0, mustPath(t, "64500 3356"+fmt.Sprint(slices.Repeat([]string{" 65001"}, 100))), nil, 64); !ok {
 		t.Errorf("a path of 3 ASes prepended 100 times was refused")
 	}
 }
@@ -131,7 +151,7 @@ func TestPathTableChurn(t *testing.T) {
 	var held []PathID
 	var h pathHint
 	for i := range 100_000 {
-		id, _ := tb.intern(mustPath(t, fmt.Sprintf("64500 %d %d", 1000+i%500, 70000+i)), &h, 0)
+		id, _ := tb.intern(0, mustPath(t, fmt.Sprintf("64500 %d %d", 1000+i%500, 70000+i)), &h, 0)
 		held = append(held, id)
 		if len(held) > 100 {
 			tb.release(held[0])
@@ -141,7 +161,34 @@ func TestPathTableChurn(t *testing.T) {
 	if n := tb.nodes(); n > 1+2*100 {
 		t.Errorf("%d nodes for 100 paths held", n)
 	}
-	if tb.n > 1000 || len(tb.slots) > 4096 {
-		t.Errorf("the table grew with its history: %d node slots, %d hash slots", tb.n, len(tb.slots))
+	if tb.shards[0].n > 1000 || len(tb.shards[0].slots) > 4096 {
+		t.Errorf("the table grew with its history: %d node slots, %d hash slots", tb.shards[0].n, len(tb.shards[0].slots))
+	}
+}
+
+// TestPathTableManyReferences holds one path by more routes than a
+// node's count byte holds (the rest is counted aside) and lets them go.
+func TestPathTableManyReferences(t *testing.T) {
+	tb := newPathTable()
+	id, _ := tb.intern(0, mustPath(t, "64500 3356 65001"), nil, 0)
+	for range 999 {
+		tb.retain(id)
+	}
+	s := tb.shards[0]
+	if n := uint32(id) & localMask; s.refs(n) != 1000 {
+		t.Fatalf("path held by 1000 routes counts %d", s.refs(n))
+	}
+	for i := 1000; i > 1; i-- {
+		tb.release(id)
+		if s.nodes() != 3 {
+			t.Fatalf("after %d releases of 1000: %d nodes, want 3", 1001-i, s.nodes())
+		}
+	}
+	if len(s.big) != 0 {
+		t.Errorf("%d counts aside with one route left, want none", len(s.big))
+	}
+	tb.release(id)
+	if s.nodes() != 0 || s.routes != 0 {
+		t.Errorf("after the last release: %d nodes, %d references", s.nodes(), s.routes)
 	}
 }

@@ -18,13 +18,13 @@ func (v *View) FamilyState(f bgp.Family) (lastRIB, first time.Time, fullFeed int
 }
 
 // Prefix returns the prefix of id.
-func (v *View) Prefix(id PrefixID) netip.Prefix { return v.prefixes[id] }
+func (v *View) Prefix(id PrefixID) netip.Prefix { return v.prefixes.prefix(id) }
 
 // Lookup returns the id of p, if the view has seen it.
 func (v *View) Lookup(p netip.Prefix) (PrefixID, bool) { return v.prefixID(p, false) }
 
 // Prefixes returns the number of prefixes the view has seen.
-func (v *View) Prefixes() int { return len(v.prefixes) }
+func (v *View) Prefixes() int { return v.prefixes.len() }
 
 // Visible reports whether id is visible now.
 func (v *View) Visible(id PrefixID) bool { return v.visible[id] }
@@ -32,7 +32,7 @@ func (v *View) Visible(id PrefixID) bool { return v.visible[id] }
 // Seen returns how many full-feed peers see id, and how many full-feed
 // peers of its family there are.
 func (v *View) Seen(id PrefixID) (seen, full int) {
-	return int(v.seen[id]), v.nFull[fam(v.prefixes[id])]
+	return int(v.seen[id]), v.nFull[fam(v.prefixes.prefix(id))]
 }
 
 // Origin returns the origin AS of id (0 if unknown).
@@ -97,7 +97,7 @@ func (v *View) Memory() MemoryStats {
 		}
 		m.Tables += len(ps.sparse) * 20
 	}
-	m.Prefixes = cap(v.prefixes)*32 + cap(v.seen)*2 + cap(v.visible) + cap(v.origin)*4 + cap(v.lastPath)*4 + len(v.index4)*24 + len(v.index6)*40
+	m.Prefixes = v.prefixes.bytes() + cap(v.seen)*2 + cap(v.visible) + cap(v.origin)*4 + cap(v.lastPath)*4
 	m.Paths = v.paths.bytes()
 	m.DistinctPath = v.paths.nodes()
 	return m

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/offheap"
 )
 
 // PrefixID names a prefix in the view; ids are dense, from 0.
@@ -156,7 +157,9 @@ type peerState struct {
 	// it holds few, so that a thousand small peers do not each pay 4
 	// bytes for every prefix of the view. Each route holds a reference to
 	// its path.
-	table   [][]PathID // chunks of tableChunk, nil where empty
+	table   [][]PathID // chunks of tableChunk, nil where empty, in mem
+	mem     *offheap.Arena
+	shard   uint8 // the path shard its paths are in
 	sparse  map[PrefixID]PathID
 	n4, n6  int  // routes in table
 	up      bool // session believed established
@@ -185,26 +188,31 @@ type peerState struct {
 type View struct {
 	cfg      Config
 	obs      Observer
-	prefixes []netip.Prefix
-	index4   map[uint64]PrefixID // IPv4 prefixes: address<<8 | length
-	index6   map[key6]PrefixID
+	prefixes prefixTable
 	seen     []uint16 // full-feed peers with a route, by PrefixID
 	visible  []bool
 	origin   []bgp.ASN
 	lastPath []PathID // the last path withdrawn by a full-feed peer (holding a reference)
 	paths    *pathTable
-	peers    []*peerState
-	byPeer   map[bgp.Peer]int
-	nFull    [2]int // full-feed peers for IPv4, IPv6
-	now      time.Time
-	nextRef  time.Time
-	inRIB    bool
-	lastRIB  [2]time.Time // the time of the latest RIB entry of the family
-	first    [2]time.Time // the first route event of the family
-	lastPeer int
-	lastKey  bgp.Peer
-	long     int64 // announcements dropped for their path's length
-	pending  pendingQueue
+	// mem holds the peers' dense tables, outside the Go heap (package
+	// offheap: RSS follows the routes held), released when the view is
+	// collected.
+	mem    *offheap.Arena
+	peers  []*peerState
+	byPeer map[bgp.Peer]int
+	// The path shard of each peer AS, and the peers of each shard.
+	asShard    map[bgp.ASN]uint8
+	shardPeers [pathShards]int
+	nFull      [2]int // full-feed peers for IPv4, IPv6
+	now        time.Time
+	nextRef    time.Time
+	inRIB      bool
+	lastRIB    [2]time.Time // the time of the latest RIB entry of the family
+	first      [2]time.Time // the first route event of the family
+	lastPeer   int
+	lastKey    bgp.Peer
+	long       int64 // announcements dropped for their path's length
+	pending    pendingQueue
 	// The last prefix looked up (ids never change).
 	lastPfx   netip.Prefix
 	lastPfxID PrefixID
@@ -222,8 +230,9 @@ func New(cfg Config, obs Observer) *View {
 	if cfg.Paths == nil {
 		cfg.Paths = NewPaths()
 	}
-	v := &View{cfg: cfg, obs: obs, index4: map[uint64]PrefixID{}, index6: map[key6]PrefixID{}, paths: cfg.Paths.t,
-		byPeer: map[bgp.Peer]int{}, lastPeer: -1}
+	v := &View{cfg: cfg, obs: obs, paths: cfg.Paths.t, byPeer: map[bgp.Peer]int{}, lastPeer: -1, mem: &offheap.Arena{}}
+	v.prefixes = newPrefixTable(v.mem)
+	offheap.ReleaseWith(v, v.mem)
 	v.paths.settle = v.settle
 	return v
 }
@@ -314,7 +323,7 @@ func (v *View) peerIndex(p bgp.Peer) int {
 	i, ok := v.byPeer[p]
 	if !ok {
 		i = len(v.peers)
-		v.peers = append(v.peers, &peerState{peer: p, up: true})
+		v.peers = append(v.peers, &peerState{peer: p, up: true, mem: v.mem, shard: v.shardOf(p)})
 		v.byPeer[p] = i
 	}
 	v.peerCache[h] = peerCacheEntry{p, i + 1}
@@ -324,17 +333,34 @@ func (v *View) peerIndex(p bgp.Peer) int {
 
 const peerCacheBits = 10
 
+// shardOf returns the path shard of new peer p: its AS's, so that the
+// peers of one network (at several collectors, say), whose paths are
+// mostly the same, share their trie; a new AS goes to the shard with the
+// fewest peers, so that the shards (and the cores) get about the same
+// share of the work. It depends only on the order peers first appear in,
+// so a replay gives the same shards every time.
+func (v *View) shardOf(p bgp.Peer) uint8 {
+	if s, ok := v.asShard[p.AS]; ok {
+		v.shardPeers[s]++
+		return s
+	}
+	var s uint8
+	for i := range v.shardPeers {
+		if v.shardPeers[i] < v.shardPeers[s] {
+			s = uint8(i)
+		}
+	}
+	if v.asShard == nil {
+		v.asShard = map[bgp.ASN]uint8{}
+	}
+	v.asShard[p.AS] = s
+	v.shardPeers[s]++
+	return s
+}
+
 type peerCacheEntry struct {
 	peer  bgp.Peer
 	index int // the peer's index + 1 (0: empty)
-}
-
-// key6 is an IPv6 prefix as a map key. Keys hold no pointer (netip.Prefix
-// does, for zones), so hashing them is cheap: the index is on the path of
-// every route event.
-type key6 struct {
-	hi, lo uint64
-	bits   uint8
 }
 
 func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
@@ -350,32 +376,13 @@ func (v *View) prefixID(p netip.Prefix, add bool) (PrefixID, bool) {
 }
 
 func (v *View) prefixIndex(p netip.Prefix, add bool) (PrefixID, bool) {
-	var k4 uint64
-	var k6 key6
-	is4 := p.Addr().Is4()
-	if is4 {
-		a := p.Addr().As4()
-		k4 = uint64(a[0])<<32 | uint64(a[1])<<24 | uint64(a[2])<<16 | uint64(a[3])<<8 | uint64(p.Bits())
-		if id, ok := v.index4[k4]; ok {
-			return id, true
-		}
-	} else {
-		a := p.Addr().As16()
-		k6 = key6{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), uint8(p.Bits())}
-		if id, ok := v.index6[k6]; ok {
-			return id, true
-		}
+	if id, ok := v.prefixes.find(p); ok {
+		return id, true
 	}
 	if !add {
 		return 0, false
 	}
-	id := PrefixID(len(v.prefixes))
-	if is4 {
-		v.index4[k4] = id
-	} else {
-		v.index6[k6] = id
-	}
-	v.prefixes = append(v.prefixes, p)
+	id := v.prefixes.add(p)
 	v.seen = append(v.seen, 0)
 	v.visible = append(v.visible, false)
 	v.origin = append(v.origin, 0)
@@ -440,7 +447,7 @@ func (ps *peerState) setDense(id PrefixID, path PathID) {
 		if path == 0 {
 			return
 		}
-		ps.table[c] = make([]PathID, tableChunk)
+		ps.table[c] = offheap.Make[PathID](ps.mem, tableChunk)
 	}
 	ps.table[c][id%tableChunk] = path
 }
@@ -477,6 +484,9 @@ func (v *View) forget(ps *peerState) {
 			v.paths.release(r.path)
 		}
 	}
+	for _, c := range ps.table {
+		offheap.Free(ps.mem, c)
+	}
 	ps.table, ps.sparse, ps.addPath = nil, nil, nil
 	ps.n4, ps.n6 = 0, 0
 }
@@ -489,7 +499,7 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 	if ps.limited {
 		return
 	}
-	path, ok := v.paths.intern(ev.Attrs.Path, &ps.hint, v.cfg.MaxPathLen)
+	path, ok := v.paths.intern(int(ps.shard), ev.Attrs.Path, &ps.hint, v.cfg.MaxPathLen)
 	if !ok {
 		v.long++
 		v.withdraw(t, pi, ps, ev)
@@ -516,7 +526,7 @@ func (v *View) announce(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 		v.paths.release(path) // the table holds it already
 		return
 	}
-	ps.set(id, path, len(v.prefixes))
+	ps.set(id, path, v.prefixes.len())
 	v.announced(t, pi, ps, ev, id, old, path)
 	v.paths.release(old) // after the observer read it
 }
@@ -580,7 +590,7 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 				ps.addPath[id] = rs
 				if nw := rs[len(rs)-1].path; nw != old {
 					v.paths.retain(nw)
-					ps.set(id, nw, len(v.prefixes))
+					ps.set(id, nw, v.prefixes.len())
 					if ps.isFull(fam(ev.Prefix)) && !ps.flushed {
 						v.obs.Route(t, id, ev.Prefix, pi, old, nw)
 					}
@@ -591,7 +601,7 @@ func (v *View) withdraw(t time.Time, pi int, ps *peerState, ev *bgp.Event) {
 			delete(ps.addPath, id)
 		}
 	}
-	ps.set(id, 0, len(v.prefixes))
+	ps.set(id, 0, v.prefixes.len())
 	f := fam(ev.Prefix)
 	if f == 0 {
 		ps.n4--
@@ -651,7 +661,7 @@ func (v *View) keptByOthers(id PrefixID, f int) bool {
 
 // check re-evaluates the visibility of one prefix.
 func (v *View) check(t time.Time, id PrefixID) {
-	p := v.prefixes[id]
+	p := v.prefixes.prefix(id)
 	n := v.nFull[fam(p)]
 	vis := n > 0 && float64(v.seen[id]) > v.cfg.VisibleShare*float64(n)
 	if vis != v.visible[id] {
@@ -662,7 +672,7 @@ func (v *View) check(t time.Time, id PrefixID) {
 
 // reevaluate re-checks every prefix, after the full-feed set changed.
 func (v *View) reevaluate(t time.Time) {
-	for id := range v.prefixes {
+	for id := range v.prefixes.len() {
 		v.check(t, PrefixID(id))
 	}
 }
@@ -770,18 +780,18 @@ func (v *View) setFull(t time.Time, pi int, ps *peerState, f int, full bool) {
 		v.nFull[f]--
 	}
 	ps.each(func(id PrefixID, path PathID) {
-		if fam(v.prefixes[id]) != f {
+		if fam(v.prefixes.prefix(id)) != f {
 			return
 		}
 		if full {
 			v.seen[id]++
-			v.obs.Membership(t, id, v.prefixes[id], pi, path, true)
+			v.obs.Membership(t, id, v.prefixes.prefix(id), pi, path, true)
 			if o := v.paths.origin(path); o != 0 && v.origin[id] == 0 {
 				v.origin[id] = o
 			}
 		} else {
 			v.seen[id]--
-			v.obs.Membership(t, id, v.prefixes[id], pi, path, false)
+			v.obs.Membership(t, id, v.prefixes.prefix(id), pi, path, false)
 		}
 	})
 }
@@ -852,12 +862,101 @@ type JoinObserver interface {
 	// no, Membership calls follow as usual.
 	BeginJoins(t time.Time, f bgp.Family, peers []int) bool
 	// JoinPrefix gives the routes of prefix id from the joining peers:
-	// paths[k] is the route of the k-th peer of BeginJoins (0: none). It
-	// is called in PrefixID order, for every prefix of the family with a
-	// route from one of them; paths is reused after the call.
-	JoinPrefix(t time.Time, id PrefixID, p netip.Prefix, paths []PathID)
+	// routes[k] is the route of the k-th peer of BeginJoins (a zero Path:
+	// none). It is called in PrefixID order, for every prefix of the
+	// family with a route from one of them; routes is reused after the
+	// call.
+	JoinPrefix(t time.Time, id PrefixID, p netip.Prefix, routes []JoinedRoute)
 	// EndJoins ends the joins; the peers' PeerFullFeed events follow.
 	EndJoins(t time.Time)
+}
+
+// JoinedRoute is a joining peer's route to a prefix: its path, and what
+// Paths.Origin and Paths.Neighbour say of it, read ahead on another
+// goroutine (the trie's cache misses are most of a join's cost).
+type JoinedRoute struct {
+	Path      PathID
+	Origin    bgp.ASN
+	Neighbour bgp.ASN
+	// The first JoinSteps of Paths.Step's walk from Path (NSteps of them:
+	// fewer when the walk ends), and where the walk goes on after them
+	// (0: at its end).
+	Steps  [JoinSteps]bgp.ASN
+	NSteps uint8
+	Rest   PathID
+}
+
+// JoinSteps is the number of steps of a JoinedRoute read ahead.
+const JoinSteps = 3
+
+// joinBlock is a block of prefixes of a join, read ahead: prefix ids[i]
+// has the routes routes[i*peers:(i+1)*peers], n[i] of them non-zero.
+type joinBlock struct {
+	ids    []PrefixID
+	n      []uint16
+	routes []JoinedRoute
+}
+
+// joinBlockPrefixes is the number of prefixes of a joinBlock.
+const joinBlockPrefixes = 256
+
+// readJoins reads the routes of the joining peers' tables, for every
+// prefix of family f, a block at a time, into blocks taken from free and
+// sent on out (closed at the end). It only reads the tables and the
+// trie, which nothing changes during a join.
+func (v *View) readJoins(f int, tables []*peerState, free <-chan *joinBlock, out chan<- *joinBlock) {
+	defer close(out)
+	np := v.prefixes.len()
+	b := <-free
+	for i := 0; i < np; i++ {
+		id := PrefixID(i)
+		if fam(v.prefixes.prefix(id)) != f {
+			continue
+		}
+		off := len(b.routes)
+		n := 0
+		for _, ps := range tables {
+			r := JoinedRoute{Path: ps.get(id)}
+			if r.Path != 0 {
+				n++
+			}
+			b.routes = append(b.routes, r)
+		}
+		if n == 0 {
+			b.routes = b.routes[:off]
+			continue
+		}
+		// Every node first, then what the nodes point to: the misses of a
+		// prefix's routes overlap.
+		rs := b.routes[off:]
+		for k := range rs {
+			if rs[k].Path != 0 {
+				s, n := v.paths.split(rs[k].Path)
+				prefetch(&s.nd(n).parent)
+			}
+		}
+		for k := range rs {
+			if r := &rs[k]; r.Path != 0 {
+				r.Origin = v.paths.origin(r.Path)
+				r.Neighbour = v.paths.neighbour(r.Path)
+				n := r.Path
+				for r.NSteps < JoinSteps && n != 0 {
+					r.Steps[r.NSteps], n = v.paths.step(n)
+					r.NSteps++
+				}
+				r.Rest = n
+			}
+		}
+		b.ids = append(b.ids, id)
+		b.n = append(b.n, uint16(n))
+		if len(b.ids) == joinBlockPrefixes {
+			out <- b
+			b = <-free
+		}
+	}
+	if len(b.ids) > 0 {
+		out <- b
+	}
 }
 
 // joinAll moves every peer that joins the full-feed set of family f in a
@@ -903,31 +1002,31 @@ func (v *View) joinAll(t time.Time, f, need int) bool {
 			ps.flushed = false // refilled after a flush (as Refresh does)
 		}
 	}
-	paths := make([]PathID, len(joiners))
 	tables := make([]*peerState, len(joiners))
 	for k, pi := range joiners {
 		tables[k] = v.peers[pi]
 	}
-	for i, p := range v.prefixes {
-		if fam(p) != f {
-			continue
-		}
-		id := PrefixID(i)
-		n := 0
-		for k, ps := range tables {
-			path := ps.get(id)
-			paths[k] = path
-			if path != 0 {
-				n++
-				if v.origin[id] == 0 {
-					v.origin[id] = v.paths.origin(path)
+	// The tables and the trie are read ahead, on a goroutine of their own,
+	// in blocks (two, taking turns), while the observer takes the block
+	// before.
+	free, full := make(chan *joinBlock, 2), make(chan *joinBlock, 2)
+	for range 2 {
+		free <- &joinBlock{}
+	}
+	go v.readJoins(f, tables, free, full)
+	for b := range full {
+		for i, id := range b.ids {
+			rs := b.routes[i*len(tables) : (i+1)*len(tables)]
+			for _, r := range rs {
+				if r.Path != 0 && v.origin[id] == 0 {
+					v.origin[id] = r.Origin
 				}
 			}
+			v.seen[id] += b.n[i]
+			jo.JoinPrefix(t, id, v.prefixes.prefix(id), rs)
 		}
-		if n > 0 {
-			v.seen[id] += uint16(n)
-			jo.JoinPrefix(t, id, p, paths)
-		}
+		b.ids, b.n, b.routes = b.ids[:0], b.n[:0], b.routes[:0]
+		free <- b
 	}
 	jo.EndJoins(t)
 	for _, pi := range joiners {
