@@ -318,3 +318,39 @@ func TestBigDeltaInParts(t *testing.T) {
 	}
 	t.Logf("a down delta of 300,000 routes: %d bytes in %d parts of at most %d (payload limit %d)", len(b), n, maxPart, limit)
 }
+
+// TestDeltasOutOfOrder: a delta whose asynchronous publish failed is
+// sent again after later ones were stored; the reader gives the deltas
+// in the route stream's order all the same, and skips a repeat.
+func TestDeltasOutOfOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	urls := startBus(t, 1)
+	js := jsOf(t, urls)
+	ds, err := bus.EnsureStream(ctx, js, deltaStreamConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := SubjectDelta + ".2"
+	delta := func(n int) []byte {
+		return fmt.Appendf(nil, `{"k":2,"new":{"a":[%d],"o":%d},"s":[%d,0],"ld":[false,false]}`, n, n, n)
+	}
+	for _, seq := range []uint64{7, 9, 10, 8, 9, 11} { // 8 sent again after 9 and 10; 9 twice
+		if _, err := publishDelta(ctx, js, subj, seq, delta(int(seq)), 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]jetstream.MessagesContext{}}
+	for _, seq := range []uint64{7, 8, 9, 10, 11} {
+		d, err := f.delta(2, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Kind != partview.Route || d.New == nil || d.New.Origin != bgp.ASN(seq) || d.Size[0] != int(seq) {
+			t.Fatalf("route event %d: delta %+v", seq, d)
+		}
+	}
+	if f.stats.Ahead != 2 {
+		t.Errorf("%d deltas kept ahead, want 2 (9 and 10)", f.stats.Ahead)
+	}
+}

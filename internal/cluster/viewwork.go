@@ -50,6 +50,9 @@ type ViewConfig struct {
 	// (DefaultCheckpointKeep).
 	CheckpointEvery int64
 	CheckpointKeep  int
+	// Window is the deltas in flight per partition
+	// (DefaultDeltaWindow; 1: one synchronous publish each).
+	Window int
 	// MaxPart caps a delta message's payload (default: the bus's limit
 	// less 8 KiB); a bigger delta is cut in parts.
 	MaxPart int
@@ -295,49 +298,137 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 		case <-time.After(10 * time.Second):
 		}
 	}()
+	window := cfg.Window
+	if window <= 0 {
+		window = DefaultDeltaWindow
+	}
+	q := &deltaPublisher{ctx: ctx, js: js, subj: subj, maxPart: cfg.MaxPart, window: window}
+	// The deltas of the last window route events up to the last one
+	// published: an earlier owner publishing asynchronously may have left
+	// one of them out. They are sent again when the rebuild ends (the
+	// message ids make that harmless; the reader skips repeats).
+	type kept struct {
+		seq uint64
+		d   partview.Delta
+	}
+	var ring []kept
+	rebuiltAt := func() error {
+		for _, k := range ring {
+			b, err := encodeDelta(&k.d)
+			if err != nil {
+				return err
+			}
+			if err := q.publish(k.seq, b); err != nil {
+				return err
+			}
+		}
+		ring = nil
+		return nil
+	}
+	// The route events come from a goroutine, so that the loop also
+	// takes the acknowledgements while the partition is quiet.
+	type next struct {
+		ev  *bgp.Event
+		err error
+	}
+	evc, ackc := make(chan next), make(chan struct{})
+	pctx, stopPump := context.WithCancel(ctx)
+	pumped := make(chan struct{})
+	src.ctx = pctx
+	go func() {
+		defer close(pumped)
+		for {
+			ev, err := src.Next()
+			select {
+			case evc <- next{ev, err}:
+			case <-pctx.Done():
+				return
+			}
+			select {
+			case <-ackc:
+			case <-pctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() { stopPump(); <-pumped }()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		ev, err := src.Next()
+		var nx next
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if err := q.settle(window); err != nil {
+				return err
+			}
+			continue
+		case nx = <-evc:
+		}
+		ev, err := nx.ev, nx.err
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			var sk skippable
 			if errors.As(err, &sk) {
+				select {
+				case ackc <- struct{}{}:
+				case <-ctx.Done():
+				}
 				continue
 			}
 			if errors.Is(err, io.EOF) {
 				done()
-				log.Info("view partition at the end of the replay", "partition", p, "route_seq", prev, "routes", w.Routes())
+				if err := rebuiltAt(); err != nil {
+					return err
+				}
+				if err := q.settle(0); err != nil {
+					return err
+				}
+				log.Info("view partition at the end of the replay", "partition", p, "route_seq", prev, "routes", w.Routes(), "deltas_sent_again", q.resent)
 				<-ctx.Done() // the replay ended: hold the partition
 				return ctx.Err()
 			}
 			return err
 		}
 		seq := src.lastSeq
-		if seq > published {
+		if seq > published && !rebuilt {
 			done()
+			if err := rebuiltAt(); err != nil {
+				return err
+			}
 		}
 		d := w.Apply(ev)
 		if cfg.OnDelta != nil {
 			cfg.OnDelta(p, seq, &d)
 		}
-		var deltaSeq uint64
 		if seq > published {
 			b, err := encodeDelta(&d)
 			if err != nil {
 				return err
 			}
-			if deltaSeq, err = publishDelta(ctx, js, subj, seq, b, cfg.MaxPart); err != nil {
+			if err := q.publish(seq, b); err != nil {
 				return err
 			}
+		} else if published > 0 {
+			if len(ring) == window {
+				ring = ring[1:]
+			}
+			ring = append(ring, kept{seq, d})
 		}
 		if every := uint64(cfg.CheckpointEvery); obs != nil && seq/every > prev/every {
 			// Deterministic: after the partition's first route event past
-			// each multiple of CheckpointEvery, whoever owns it.
+			// each multiple of CheckpointEvery, whoever owns it. Every
+			// delta up to it is stored first.
+			if err := q.settle(0); err != nil {
+				return err
+			}
 			if err := <-pending; err != nil {
 				return err
 			}
-			data := w.AppendCheckpoint(nil, partview.CheckpointHeader{Partition: p, Seq: seq, DeltaSeq: deltaSeq})
+			data := w.AppendCheckpoint(nil, partview.CheckpointHeader{Partition: p, Seq: seq, DeltaSeq: q.lastAck})
 			go func() {
 				err := putCheckpoint(ctx, obs, p, seq, data, cfg.CheckpointKeep)
 				if err != nil && ctx.Err() == nil {
@@ -349,6 +440,10 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 			}()
 		}
 		prev = seq
+		select {
+		case ackc <- struct{}{}: // the pump may read the next event
+		case <-ctx.Done():
+		}
 	}
 }
 
@@ -420,8 +515,9 @@ type deltaFollower struct {
 	deltas     map[int]jetstream.MessagesContext
 	upTo       uint64 // the route events a table request sees
 	stats      FollowStats
-	obs        jetstream.ObjectStore // the checkpoints (nil: not found yet)
-	parts      struct {              // a delta cut in parts being put together
+	obs        jetstream.ObjectStore     // the checkpoints (nil: not found yet)
+	ahead      map[int]map[uint64][]byte // deltas stored before an earlier one of their partition
+	parts      struct {                  // a delta cut in parts being put together
 		seq  uint64
 		next int
 		n    int
@@ -437,6 +533,7 @@ type FollowStats struct {
 	Read           int // route stream messages read for them
 	Refused        int // checkpoints that could not be used
 	Parts          int // deltas that came in parts
+	Ahead          int // deltas stored before an earlier one of their partition
 }
 
 // apply takes route event ev at stream sequence seq.
@@ -452,8 +549,16 @@ func (f *deltaFollower) apply(ev *bgp.Event, seq uint64, partition int) error {
 	return nil
 }
 
+// maxAhead bounds the deltas a reader keeps that came before an earlier
+// one of their partition (a publish sent again).
+const maxAhead = 16 * DefaultDeltaWindow
+
 // delta returns the delta of the event at seq from its partition's deltas.
 func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
+	if b, ok := f.ahead[p][seq]; ok {
+		delete(f.ahead[p], seq)
+		return decodeDelta(b)
+	}
 	for {
 		it := f.deltas[p]
 		if it == nil {
@@ -492,7 +597,20 @@ func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
 		case got < seq:
 			continue // seen before a reset, or published twice by a takeover
 		case got > seq:
-			return partview.Delta{}, fmt.Errorf("deltas of partition %d: route event %d has none (next is for %d)", p, seq, got)
+			// Stored before seq's (whose publish was sent again), unless
+			// seq's is missing for good.
+			if m.Headers().Get(HeaderPart) != "" || len(f.ahead[p]) >= maxAhead {
+				return partview.Delta{}, fmt.Errorf("deltas of partition %d: route event %d has none (next is for %d)", p, seq, got)
+			}
+			if f.ahead == nil {
+				f.ahead = map[int]map[uint64][]byte{}
+			}
+			if f.ahead[p] == nil {
+				f.ahead[p] = map[uint64][]byte{}
+			}
+			f.ahead[p][got] = slices.Clone(m.Data())
+			f.stats.Ahead++
+			continue
 		}
 		h := m.Headers().Get(HeaderPart)
 		if h == "" {
