@@ -29,14 +29,15 @@ cpu() { set -- $(awk '{print $14, $15}' /proc/$1/stat); echo $(( ($1+$2)*1000/TC
 echo "uptime before: $(uptime)"
 /usr/bin/time -f "ingest: wall %e s user %U s sys %S s" $B node --role ingest --bus $BUS --replay $RIB $UPD --speed max 2>$W/ingest.log || true
 grep -o 'msg="ingest finished".*' $W/ingest.log
+TA=$(date +%s.%N)
 $B node --role view --name va --bus $BUS --lease-ttl ${TTL:-5s} --checkpoint-every $EVERY 2>$W/va.log &
 VA=$!
 N=$(grep -o 'published=[0-9]*' $W/ingest.log | cut -d= -f2)
 for i in $(seq 1 6000); do
   [ "$(grep -c 'view partition at the end of the replay' $W/va.log 2>/dev/null || true)" -ge 16 ] && break; sleep 0.1
 done
+echo "worker a: every delta published $(echo "$(date +%s.%N) - $TA" | bc) s after its start; CPU $(cpu $VA) ms for $N deltas"
 sleep 2 # the last checkpoints
-echo "worker a: $(cpu $VA) ms CPU for $N deltas"
 kill -KILL $VA; wait $VA 2>/dev/null || true
 T0=$(date +%s.%N)
 $B node --role view --name vb --bus $BUS --lease-ttl ${TTL:-5s} --checkpoint-every $EVERY 2>$W/vb.log &
