@@ -17,8 +17,10 @@
 //
 // Only types without pointers may live here (the collector does not scan
 // this memory); Make checks. An Arena is safe for concurrent use. Memory
-// is freed with Free, or all at once with Release, or, when the owner
-// registered with ReleaseWith is collected, by the collector's cleanup.
+// is freed with Free, or all at once with Release, or when the Arena
+// itself is collected (a cleanup unmaps it): a slice from an arena is
+// valid while the arena is reachable, so whatever holds the slices must
+// hold the arena too.
 package offheap
 
 import (
@@ -43,9 +45,17 @@ const (
 	hugeAfter = 4
 )
 
-// Arena is a set of off-heap blocks. The zero value is ready to use.
+// Arena is a set of off-heap blocks. The zero value is ready to use;
+// use it through a pointer (the cleanup that frees its memory when it is
+// collected is registered on that pointer).
 type Arena struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	b  *blocks // nil until the first block
+}
+
+// blocks is what an arena maps: kept apart from the Arena so that the
+// cleanup, which holds it, does not keep the Arena reachable.
+type blocks struct {
 	regions [][]byte         // mapped regions small blocks are carved from
 	tail    []byte           // unused rest of the newest region
 	free    map[int][][]byte // freed small blocks by size (contents discarded)
@@ -65,10 +75,10 @@ func InUse() int64 { return totalInUse.Load() }
 // Mapped returns the bytes every arena of the process has mapped.
 func Mapped() int64 { return totalMapped.Load() }
 
-// account adds to a's counters and the process's.
-func (a *Arena) account(inUse, mapped int64) {
-	a.inUse += inUse
-	a.mapped += mapped
+// account adds to b's counters and the process's.
+func (b *blocks) account(inUse, mapped int64) {
+	b.inUse += inUse
+	b.mapped += mapped
 	totalInUse.Add(inUse)
 	totalMapped.Add(mapped)
 }
@@ -78,7 +88,10 @@ func (a *Arena) account(inUse, mapped int64) {
 func (a *Arena) Stats() (inUse, mapped int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.inUse, a.mapped
+	if a.b == nil {
+		return 0, 0
+	}
+	return a.b.inUse, a.b.mapped
 }
 
 // Make returns a zeroed slice of n values of T in a. It panics if T holds
@@ -117,26 +130,35 @@ func Free[T any](a *Arena, s []T) {
 func (a *Arena) Release() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.regions {
-		unmap(r)
+	if a.b != nil {
+		a.b.release()
+		a.b = nil
 	}
-	for _, b := range a.big {
-		unmap(b)
-	}
-	a.regions, a.tail, a.free, a.big = nil, nil, nil, nil
-	a.account(-a.inUse, -a.mapped)
 }
 
-// ReleaseWith releases a when owner, the only holder of a's memory, is
-// collected. The arena must not be reachable from the owner's cleanup
-// other than through this call (it is not: the cleanup holds a only).
-func ReleaseWith[T any](owner *T, a *Arena) {
-	runtime.AddCleanup(owner, func(a *Arena) { a.Release() }, a)
+// release unmaps everything of b.
+func (b *blocks) release() {
+	for _, r := range b.regions {
+		unmap(r)
+	}
+	for _, m := range b.big {
+		unmap(m)
+	}
+	b.regions, b.tail, b.free, b.big = nil, nil, nil, nil
+	b.account(-b.inUse, -b.mapped)
 }
 
 func (a *Arena) alloc(n int) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.b == nil {
+		a.b = &blocks{}
+		runtime.AddCleanup(a, func(b *blocks) { b.release() }, a.b)
+	}
+	return a.b.alloc(n)
+}
+
+func (a *blocks) alloc(n int) []byte {
 	if n >= bigSize {
 		b := mapAligned(n, true)
 		if a.big == nil {
@@ -172,6 +194,10 @@ func (a *Arena) alloc(n int) []byte {
 func (a *Arena) release(b []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.b.release1(b)
+}
+
+func (a *blocks) release1(b []byte) {
 	if big, ok := a.big[&b[0]]; ok {
 		delete(a.big, &b[0])
 		unmap(big)

@@ -137,21 +137,23 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
-// TestReleaseWith checks that an arena is released once its owner is
-// collected.
-func TestReleaseWith(t *testing.T) {
+// TestReleasedWhenUnreachable checks that an arena's memory is unmapped
+// once the arena is collected.
+func TestReleasedWhenUnreachable(t *testing.T) {
+	before := Mapped()
 	a := &Arena{}
-	owner := &struct{ s []uint32 }{}
-	owner.s = Make[uint32](a, 1<<16)
-	ReleaseWith(owner, a)
-	owner = nil
-	for range 100 {
+	s := Make[uint32](a, 1<<20) // 4 MB: a mapping of its own
+	s[0] = 1
+	if Mapped() < before+4<<20 {
+		t.Fatalf("mapped %d after a 4 MB block, was %d", Mapped(), before)
+	}
+	a, s = nil, nil
+	for range 200 {
 		runtime.GC()
-		if _, mapped := a.Stats(); mapped == 0 {
+		if Mapped() <= before {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_, mapped := a.Stats()
-	t.Errorf("the owner was collected but its arena still maps %d bytes", mapped)
+	t.Errorf("the arena was collected but %d bytes are still mapped (%d before it)", Mapped(), before)
 }

@@ -295,7 +295,6 @@ const (
 
 func newPathShard() *pathShard {
 	t := &pathShard{mem: &offheap.Arena{}, seed: rand.Uint64() | 1}
-	offheap.ReleaseWith(t, t.mem)
 	t.slots = offheap.Make[uint32](t.mem, 1024)
 	t.incRef(t.alloc()) // the root
 	return t

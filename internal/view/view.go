@@ -232,7 +232,6 @@ func New(cfg Config, obs Observer) *View {
 	}
 	v := &View{cfg: cfg, obs: obs, paths: cfg.Paths.t, byPeer: map[bgp.Peer]int{}, lastPeer: -1, mem: &offheap.Arena{}}
 	v.prefixes = newPrefixTable(v.mem)
-	offheap.ReleaseWith(v, v.mem)
 	v.paths.settle = v.settle
 	return v
 }
