@@ -244,12 +244,7 @@ func TestViewCheckpointTakeover(t *testing.T) {
 func TestBigDeltaInParts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	ds, err := bus.EnsureStream(ctx, js, deltaStreamConfig(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, ds := deltaBus(ctx, t)
 	peer := bgp.Peer{Collector: "rrc00", Addr: netip.MustParseAddr("192.0.2.1"), AS: 64500}
 	w := partview.NewWorker(view.DefaultConfig())
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -325,12 +320,7 @@ func TestBigDeltaInParts(t *testing.T) {
 func TestDeltasOutOfOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	ds, err := bus.EnsureStream(ctx, js, deltaStreamConfig(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, ds := deltaBus(ctx, t)
 	subj := SubjectDelta + ".2"
 	delta := func(n int) []byte {
 		return fmt.Appendf(nil, `{"k":2,"new":{"a":[%d],"o":%d},"s":[%d,0],"ld":[false,false]}`, n, n, n)
@@ -353,4 +343,15 @@ func TestDeltasOutOfOrder(t *testing.T) {
 	if f.stats.Ahead != 2 {
 		t.Errorf("%d deltas kept ahead, want 2 (9 and 10)", f.stats.Ahead)
 	}
+}
+
+// deltaBus starts a one-node bus with a delta stream of one partition.
+func deltaBus(ctx context.Context, t *testing.T) (jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	js := jsOf(t, startBus(t, 1))
+	ds, err := bus.EnsureStream(ctx, js, deltaStreamConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, ds
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -78,18 +77,7 @@ func addPathEvents() []bgp.Event {
 // tables (the demo cut every 2,500 events, and ADD-PATH, odd prefixes
 // and a peer gone down).
 func TestWorkerFromCheckpoint(t *testing.T) {
-	var evs []bgp.Event
-	src := source.Merge(demo.Sources())
-	for {
-		ev, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev.Clone())
-	}
+	evs := demoEvents(t)
 	run := func(t *testing.T, evs []bgp.Event, every int) {
 		a := NewWorker(view.DefaultConfig())
 		var b *Worker

@@ -283,19 +283,7 @@ func TestSplitEqualsViewSuite(t *testing.T) {
 // the reducer over 3 workers in step (the cost of the split in one
 // process, before any bus).
 func BenchmarkSplit(b *testing.B) {
-	var evs []bgp.Event
-	src := source.Merge(demo.Sources())
-	for {
-		ev, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := ev.Clone()
-		evs = append(evs, c)
-	}
+	evs := demoEvents(b)
 	b.Run("view", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
@@ -324,3 +312,20 @@ func (nopObserver) Visibility(time.Time, view.PrefixID, netip.Prefix, bgp.ASN, b
 func (nopObserver) Route(time.Time, view.PrefixID, netip.Prefix, int, view.PathID, view.PathID) {}
 func (nopObserver) Membership(time.Time, view.PrefixID, netip.Prefix, int, view.PathID, bool)   {}
 func (nopObserver) Peer(view.PeerEvent)                                                         {}
+
+// demoEvents returns the demo's route events, in stream order, each its own copy.
+func demoEvents(tb testing.TB) []bgp.Event {
+	tb.Helper()
+	var evs []bgp.Event
+	src := source.Merge(demo.Sources())
+	for {
+		ev, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return evs
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		evs = append(evs, ev.Clone())
+	}
+}

@@ -115,7 +115,7 @@ func (t *Tracker) JoinPrefix(now time.Time, id view.PrefixID, p netip.Prefix, ro
 			continue
 		}
 		as := t.originState(r.Origin, f)
-		nb := r.Neighbour
+		nb := r.Neighbour()
 		if as != nil {
 			t.touch(as)
 			t.noteUse(as, k, id, true)

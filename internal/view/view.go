@@ -871,18 +871,26 @@ type JoinObserver interface {
 }
 
 // JoinedRoute is a joining peer's route to a prefix: its path, and what
-// Paths.Origin and Paths.Neighbour say of it, read ahead on another
-// goroutine (the trie's cache misses are most of a join's cost).
+// Paths.Origin and Paths.Step say of it, read ahead on another goroutine
+// (the trie's cache misses are most of a join's cost).
 type JoinedRoute struct {
-	Path      PathID
-	Origin    bgp.ASN
-	Neighbour bgp.ASN
+	Path   PathID
+	Origin bgp.ASN
 	// The first JoinSteps of Paths.Step's walk from Path (NSteps of them:
 	// fewer when the walk ends), and where the walk goes on after them
 	// (0: at its end).
 	Steps  [JoinSteps]bgp.ASN
 	NSteps uint8
 	Rest   PathID
+}
+
+// Neighbour is Paths.Neighbour of r's path: the walk's second step (the
+// first is the sequence's last AS).
+func (r *JoinedRoute) Neighbour() bgp.ASN {
+	if r.NSteps < 2 {
+		return 0
+	}
+	return r.Steps[1]
 }
 
 // JoinSteps is the number of steps of a JoinedRoute read ahead.
@@ -937,7 +945,6 @@ func (v *View) readJoins(f int, tables []*peerState, free <-chan *joinBlock, out
 		for k := range rs {
 			if r := &rs[k]; r.Path != 0 {
 				r.Origin = v.paths.origin(r.Path)
-				r.Neighbour = v.paths.neighbour(r.Path)
 				n := r.Path
 				for r.NSteps < JoinSteps && n != 0 {
 					r.Steps[r.NSteps], n = v.paths.step(n)
