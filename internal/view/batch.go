@@ -1,6 +1,10 @@
 package view
 
-import "github.com/blackout-bgp/blackout/internal/bgp"
+import (
+	"unsafe"
+
+	"github.com/blackout-bgp/blackout/internal/bgp"
+)
 
 // A RIB dump is most of what a view is fed, and before its end no peer is
 // full-feed: its announcements change the peers' tables and nothing an
@@ -42,7 +46,8 @@ type pendingRoute struct {
 type pendingBatch struct {
 	routes    []pendingRoute
 	asns      []bgp.ASN
-	nPrefixes int // the view's prefixes when it was handed over
+	nPrefixes int       // the view's prefixes when it was handed over
+	addrs     []uintptr // apply's scratch: the addresses of a step to prefetch
 }
 
 // pendingQueue is the queue of each path shard: its batch being queued,
@@ -154,19 +159,24 @@ func (tt *pathTable) apply(shard int, b *pendingBatch) {
 		// Prefetch the slots, then the nodes they hold, of every path's
 		// next step: the processor fetches them together. Then the steps.
 		mask := uint64(len(t.slots) - 1)
+		addrs := b.addrs[:0]
 		for i := range rs {
 			if r := &rs[i]; s < r.n {
 				r.h = t.hash(r.node, b.asns[r.off+s])
-				prefetch(&t.slots[r.h&mask])
+				addrs = append(addrs, uintptr(unsafe.Pointer(&t.slots[r.h&mask])))
 			}
 		}
+		prefetchAll(addrs)
+		addrs = addrs[:0]
 		for i := range rs {
 			if r := &rs[i]; s < r.n {
 				if n := t.slots[r.h&mask]; n != 0 && n != tomb {
-					prefetch(&t.nd(n).parent)
+					addrs = append(addrs, uintptr(unsafe.Pointer(&t.nd(n).parent)))
 				}
 			}
 		}
+		prefetchAll(addrs)
+		b.addrs = addrs
 		more := false
 		for i := range rs {
 			r := &rs[i]
