@@ -10,6 +10,7 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/source"
 )
 
@@ -91,6 +92,82 @@ func BenchmarkIngest(b *testing.B) {
 			b.ResetTimer()
 			if _, err := Ingest(ctx, js, IngestConfig{Source: &sliceSource{evs: all}, Describe: fmt.Sprint("bench", b.N, window), Replicas: 3, Window: window}); err != nil {
 				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkEventCodec encodes and decodes the demo's route events in the
+// JSON form written before and in the binary form (per op: one event).
+//
+//	go test -run X -bench 'EventCodec|DeltaCodec' -benchmem ./internal/cluster
+func BenchmarkEventCodec(b *testing.B) {
+	evs := demoEvents(b)
+	forms := []struct {
+		name string
+		enc  func(*bgp.Event) ([]byte, error)
+	}{{"json", encodeJSON}, {"binary", Encode}}
+	for _, f := range forms {
+		msgs := make([][]byte, len(evs))
+		size := 0
+		for i := range evs {
+			msgs[i], _ = f.enc(&evs[i])
+			size += len(msgs[i])
+		}
+		b.Run(f.name+"/encode", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(evs)))
+			for i := 0; i < b.N; i++ {
+				if _, err := f.enc(&evs[i%len(evs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(f.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(evs)))
+			var attrs bgp.Attrs // as the stream's reader decodes them
+			for i := 0; i < b.N; i++ {
+				if _, err := decodeEvent(msgs[i%len(msgs)], &attrs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDeltaCodec encodes and decodes the deltas one view worker
+// makes of the demo (and a session down of each peer at its end) in both
+// forms (per op: one delta).
+func BenchmarkDeltaCodec(b *testing.B) {
+	ds := demoDeltas(b)
+	forms := []struct {
+		name string
+		enc  func(*partview.Delta) ([]byte, error)
+	}{{"json", encodeDeltaJSON}, {"binary", encodeDelta}}
+	for _, f := range forms {
+		msgs := make([][]byte, len(ds))
+		size := 0
+		for i := range ds {
+			msgs[i], _ = f.enc(&ds[i])
+			size += len(msgs[i])
+		}
+		b.Run(f.name+"/encode", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(ds)))
+			for i := 0; i < b.N; i++ {
+				if _, err := f.enc(&ds[i%len(ds)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(f.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(ds)))
+			for i := 0; i < b.N; i++ {
+				if _, err := decodeDelta(msgs[i%len(msgs)]); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -209,8 +209,12 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 		cfg.MaxPart = max(int(js.Conn().MaxPayload())-8<<10, 64<<10)
 	}
 	var obs jetstream.ObjectStore
+	var idx jetstream.KeyValue
 	if cfg.CheckpointEvery > 0 {
 		if obs, err = openCheckpoints(ctx, js, cfg.Replicas); err != nil {
+			return err
+		}
+		if idx, err = openCheckpointIndex(ctx, js, obs, cfg.Replicas); err != nil {
 			return err
 		}
 	}
@@ -245,7 +249,7 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 				defer wg.Done()
 				pctx, stop := context.WithCancelCause(ctx)
 				go func() { stop(lease.Keep(pctx)) }()
-				err := viewPartition(pctx, js, ds, obs, p, &cfg, log)
+				err := viewPartition(pctx, js, ds, obs, idx, p, &cfg, log)
 				stop(err)
 				mu.Lock()
 				delete(owned, p)
@@ -272,7 +276,7 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 // until ctx is done. It starts from the partition's newest checkpoint
 // (obs; nil: none) at or before the last delta published, and writes one
 // every cfg.CheckpointEvery route sequences.
-func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Stream, obs jetstream.ObjectStore, p int, cfg *ViewConfig, log *slog.Logger) error {
+func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Stream, obs jetstream.ObjectStore, idx jetstream.KeyValue, p int, cfg *ViewConfig, log *slog.Logger) error {
 	took := time.Now()
 	subj := SubjectDelta + "." + strconv.Itoa(p)
 	var published uint64
@@ -293,7 +297,7 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 	info := RebuildInfo{Partition: p, Published: published}
 	w := partview.NewWorker(cfg.View)
 	if obs != nil && published > 0 {
-		ck, err := loadCheckpoint(ctx, obs, p, published, cfg.View, nil, func(err error) {
+		ck, err := loadCheckpoint(ctx, obs, idx, p, published, cfg.View, nil, func(err error) {
 			log.Warn("checkpoint refused; trying an older one, else the stream's start", "partition", p, "error", err)
 			info.Refused = append(info.Refused, err)
 		})
@@ -459,7 +463,7 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 			}
 			data := w.AppendCheckpoint(nil, partview.CheckpointHeader{Partition: p, Seq: seq, DeltaSeq: q.lastAck})
 			go func() {
-				err := putCheckpoint(ctx, obs, p, seq, data, cfg.CheckpointKeep)
+				err := putCheckpoint(ctx, obs, idx, p, seq, data, cfg.CheckpointKeep)
 				if err != nil && ctx.Err() == nil {
 					pending <- fmt.Errorf("view partition %d: %w", p, err)
 					return
@@ -552,6 +556,7 @@ type deltaFollower struct {
 	upTo       uint64 // the route events a table request sees
 	stats      FollowStats
 	obs        jetstream.ObjectStore     // the checkpoints (nil: not found yet)
+	idx        jetstream.KeyValue        // their index (nil: not found: list them)
 	ahead      map[int]map[uint64][]byte // deltas stored before an earlier one of their partition
 	parts      struct {                  // a delta cut in parts being put together
 		seq  uint64
@@ -708,8 +713,15 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 			return nil, err
 		}
 	}
+	if f.obs != nil && f.idx == nil {
+		if idx, err := f.js.KeyValue(ctx, CheckpointIndexBucket); err == nil {
+			f.idx = idx
+		} else if !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, err
+		}
+	}
 	if f.obs != nil {
-		ck, err := loadCheckpoint(ctx, f.obs, p, f.upTo, f.cfg, func(q bgp.Peer) bool { return q == peer }, func(error) { f.stats.Refused++ })
+		ck, err := loadCheckpoint(ctx, f.obs, f.idx, p, f.upTo, f.cfg, func(q bgp.Peer) bool { return q == peer }, func(error) { f.stats.Refused++ })
 		if err != nil {
 			return nil, err
 		}
