@@ -126,9 +126,9 @@ func BenchmarkEventCodec(b *testing.B) {
 		b.Run(f.name+"/decode", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size / len(evs)))
-			var attrs bgp.Attrs // as the stream's reader decodes them
+			var dec eventDecoder // as the stream's reader decodes them
 			for i := 0; i < b.N; i++ {
-				if _, err := decodeEvent(msgs[i%len(msgs)], &attrs); err != nil {
+				if _, err := decodeEvent(msgs[i%len(msgs)], &dec); err != nil {
 					b.Fatal(err)
 				}
 			}

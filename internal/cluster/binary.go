@@ -313,8 +313,13 @@ func (r *reader) count(field string, size int) int {
 }
 
 func (r *reader) str(field string) string {
-	n := r.count(field+" length", 1)
-	return string(r.bytes(n, field))
+	return string(r.strBytes(field))
+}
+
+// strBytes returns a string's bytes (aliasing the message).
+func (r *reader) strBytes(field string) []byte {
+	n := r.count(field, 1)
+	return r.bytes(n, field)
 }
 
 func (r *reader) addr(field string) netip.Addr {
@@ -335,7 +340,7 @@ func (r *reader) addr(field string) netip.Addr {
 		}
 		a := netip.AddrFrom16([16]byte(x))
 		if t == 7 {
-			z := r.str(field + " zone")
+			z := r.str(field)
 			if z == "" && r.err == nil {
 				r.off = at
 				r.fail("%s: an empty zone", field)
@@ -358,7 +363,7 @@ func (r *reader) prefix(field string) netip.Prefix {
 	if t == 0 || r.err != nil {
 		return netip.Prefix{}
 	}
-	bits := int(r.byte1(field + " length"))
+	bits := int(r.byte1(field))
 	max, full := 32, 4
 	if t == 6 || t == 7 {
 		max, full = 128, 16
@@ -403,9 +408,17 @@ func (r *reader) end() {
 	}
 }
 
-// decodeBinaryEvent decodes a route event of the binary form; a reuses
-// the slices of attrs (nil: new ones).
-func decodeBinaryEvent(b []byte, attrs *bgp.Attrs) (bgp.Event, error) {
+// eventDecoder keeps what a reader of many route events reuses: the
+// attributes (an event stays valid until the next one is decoded) and
+// the last collector name.
+type eventDecoder struct {
+	attrs     bgp.Attrs
+	collector string
+}
+
+// decodeBinaryEvent decodes a route event of the binary form, into
+// dec's attributes (nil: new ones).
+func decodeBinaryEvent(b []byte, dec *eventDecoder) (bgp.Event, error) {
 	r := &reader{what: "route event", b: b}
 	var ev bgp.Event
 	if tag := r.byte1("tag"); tag != tagEventV1 {
@@ -427,7 +440,14 @@ func decodeBinaryEvent(b []byte, attrs *bgp.Attrs) (bgp.Event, error) {
 	}
 	ev.RIB, ev.SignalsReady, ev.Multicast = flags&evRIB != 0, flags&evSignalsReady != 0, flags&evMulticast != 0
 	ev.Time = time.Unix(0, r.varint("time")).UTC()
-	ev.Peer.Collector = r.str("collector")
+	if c := r.strBytes("collector"); dec != nil {
+		if string(c) != dec.collector {
+			dec.collector = string(c)
+		}
+		ev.Peer.Collector = dec.collector
+	} else {
+		ev.Peer.Collector = string(c)
+	}
 	ev.Peer.Addr = r.addr("peer address")
 	ev.Peer.AS = bgp.ASN(r.uint("peer AS", math.MaxUint32))
 	if flags&evPrefix != 0 {
@@ -446,9 +466,9 @@ func decodeBinaryEvent(b []byte, attrs *bgp.Attrs) (bgp.Event, error) {
 		ev.NewState = bgp.State(r.uint("new state", math.MaxUint16))
 	}
 	if flags&evAttrs != 0 {
-		if attrs == nil {
-			attrs = &bgp.Attrs{}
-		} else {
+		attrs := &bgp.Attrs{}
+		if dec != nil {
+			attrs = &dec.attrs
 			attrs.Reset()
 		}
 		r.attrs(attrs)
@@ -610,7 +630,7 @@ func appendDelta(b []byte, d *partview.Delta) []byte {
 }
 
 func (r *reader) path(field string) *partview.Path {
-	n := r.count(field+" ASes", 1)
+	n := r.count(field, 1)
 	if r.err != nil {
 		return nil
 	}
@@ -618,10 +638,10 @@ func (r *reader) path(field string) *partview.Path {
 	if n > 0 {
 		p.ASes = make([]bgp.ASN, n)
 		for i := range n {
-			p.ASes[i] = bgp.ASN(r.uint(field+" AS", math.MaxUint32))
+			p.ASes[i] = bgp.ASN(r.uint(field, math.MaxUint32))
 		}
 	}
-	p.Origin = bgp.ASN(r.uint(field+" origin", math.MaxUint32))
+	p.Origin = bgp.ASN(r.uint(field, math.MaxUint32))
 	return p
 }
 

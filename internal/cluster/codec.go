@@ -123,11 +123,11 @@ func encodeJSON(ev *bgp.Event) ([]byte, error) {
 // apart by the first byte).
 func Decode(b []byte) (bgp.Event, error) { return decodeEvent(b, nil) }
 
-// decodeEvent is Decode with the attributes decoded into attrs (its
-// slices reused; nil: new ones) when the message is binary.
-func decodeEvent(b []byte, attrs *bgp.Attrs) (bgp.Event, error) {
+// decodeEvent is Decode reusing what dec keeps (nil: nothing) when the
+// message is binary: the event is valid until the next call with dec.
+func decodeEvent(b []byte, dec *eventDecoder) (bgp.Event, error) {
 	if len(b) > 0 && b[0] == tagEventV1 {
-		return decodeBinaryEvent(b, attrs)
+		return decodeBinaryEvent(b, dec)
 	}
 	if len(b) > 0 && b[0] >= 0x80 {
 		return bgp.Event{}, fmt.Errorf("route event: byte offset 0: format tag %#x, not %#x (binary, version 1) nor JSON", b[0], tagEventV1)

@@ -114,10 +114,10 @@ func TestEventCodecEveryField(t *testing.T) {
 		}
 		// Decoded into attributes that held another event's (their
 		// slices kept, so empty ones are not nil: the same bytes).
-		reused := fullAttrs()
-		reused.Path.Segments = append(reused.Path.Segments, bgp.Segment{Type: 2, ASNs: []bgp.ASN{9, 9, 9, 9}})
-		got, err = decodeEvent(b, reused)
-		if again, _ := Encode(&got); err != nil || !bytes.Equal(again, b) || got.Attrs != nil && got.Attrs != reused {
+		dec := &eventDecoder{attrs: *fullAttrs(), collector: "rrc00"}
+		dec.attrs.Path.Segments = append(dec.attrs.Path.Segments, bgp.Segment{Type: 2, ASNs: []bgp.ASN{9, 9, 9, 9}})
+		got, err = decodeEvent(b, dec)
+		if again, _ := Encode(&got); err != nil || !bytes.Equal(again, b) || got.Attrs != nil && got.Attrs != &dec.attrs {
 			t.Fatalf("event %d, attributes reused: %+v came back as %+v (%v)", i, evs[i], got, err)
 		}
 	}

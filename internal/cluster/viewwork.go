@@ -741,7 +741,7 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 	if c.CachedInfo().NumPending == 0 {
 		return w.Table(peer), nil
 	}
-	var attrs bgp.Attrs
+	var dec eventDecoder
 	for {
 		batch, err := c.Fetch(1024, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -758,7 +758,7 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 			if meta.Sequence.Stream > f.upTo {
 				return w.Table(peer), nil
 			}
-			if ev, err := decodeEvent(m.Data(), &attrs); err == nil && ev.Peer == peer {
+			if ev, err := decodeEvent(m.Data(), &dec); err == nil && ev.Peer == peer {
 				w.Apply(&ev)
 			}
 			if meta.NumPending == 0 || meta.Sequence.Stream == f.upTo {
