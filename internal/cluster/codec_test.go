@@ -2,16 +2,24 @@ package cluster
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/blackout-bgp/blackout/internal/bgp"
+	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
@@ -393,4 +401,85 @@ func hasDuplicatePrefix(rs []partview.PrefixPath) bool {
 		seen[r.Prefix] = true
 	}
 	return false
+}
+
+// TestStreamOfBothForms: a route stream whose first half an earlier
+// version wrote (JSON) and whose second half is binary, as after an
+// upgrade of the ingest mid-stream: the stream's reader gives back every
+// event of the demo, and a view worker and a table-less reducer over it
+// make the view's calls.
+func TestStreamOfBothForms(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	urls := startBus(t, 1)
+	js := jsOf(t, urls)
+	if _, err := bus.EnsureStream(ctx, js, StreamConfig(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	evs := demoEvents(t)
+	var futs []jetstream.PubAckFuture
+	for i := range evs {
+		enc := Encode
+		if i < len(evs)/2 {
+			enc = encodeJSON
+		}
+		b, err := enc(&evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &nats.Msg{Subject: SubjectRoute + "." + strconv.Itoa(Partition(evs[i].Peer, DefaultPartitions)), Data: b,
+			Header: nats.Header{HeaderSeq: []string{strconv.Itoa(i + 1)}, HeaderSource: []string{"test"}}}
+		f, err := js.PublishMsgAsync(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		futs = append(futs, f)
+	}
+	for i, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatalf("route event %d: %v", i+1, err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: SubjectEOF, Header: nats.Header{HeaderSeq: []string{strconv.Itoa(len(evs) + 1)}, HeaderSource: []string{"test"}}}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := openStream(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; ; n++ {
+		ev, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := Encode(ev)
+		want, _ := Encode(&evs[n])
+		if !bytes.Equal(got, want) {
+			t.Fatalf("route event %d: %+v, want %+v", n+1, ev, evs[n])
+		}
+	}
+	src.Close()
+	if n != len(evs) {
+		t.Fatalf("read %d route events of %d", n, len(evs))
+	}
+	nc, wjs, err := bus.Connect(urls, "view")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	vctx, vcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunView(vctx, wjs, ViewConfig{Node: "view", LeaseTTL: 5 * time.Second, Replicas: 1, View: view.DefaultConfig(), Logger: workerLogger(t)})
+	}()
+	defer func() { vcancel(); <-done }()
+	reducerEqualsView(t, ctx, js)
 }
