@@ -429,6 +429,9 @@ func TestStreamOfBothForms(t *testing.T) {
 		}
 		m := &nats.Msg{Subject: SubjectRoute + "." + strconv.Itoa(Partition(evs[i].Peer, DefaultPartitions)), Data: b,
 			Header: nats.Header{HeaderSeq: []string{strconv.Itoa(i + 1)}, HeaderSource: []string{"test"}}}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete() // under the client's limit of publishes in flight
+		}
 		f, err := js.PublishMsgAsync(m)
 		if err != nil {
 			t.Fatal(err)
