@@ -2,16 +2,21 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/partview"
 	"github.com/blackout-bgp/blackout/internal/source"
+	"github.com/blackout-bgp/blackout/internal/view"
 )
 
 // demoEvents returns the demo's route events (cloned).
@@ -170,5 +175,63 @@ func BenchmarkDeltaCodec(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkViewWorker runs a view worker over the demo's route stream on
+// a one-node bus in this process, from the stream's start until every
+// delta is stored (per op: the whole demo, 44,453 route events; the
+// bus's own CPU is in the profile too).
+//
+//	go test -run X -bench ViewWorker -benchtime 3x -cpuprofile cpu.prof ./internal/cluster
+func BenchmarkViewWorker(b *testing.B) {
+	evs := demoEvents(b)
+	nodes, err := bus.StartLocal(b.TempDir(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nodes[0].Shutdown()
+	nc, js, err := bus.Connect(bus.URLs(nodes), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if _, err := bus.EnsureStream(ctx, js, StreamConfig(1, 0)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Ingest(ctx, js, IngestConfig{Source: &sliceSource{evs: evs}, Describe: "bench", Replicas: 1, Replay: true}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if err := js.DeleteStream(ctx, DeltaStream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			b.Fatal(err)
+		}
+		if err := js.DeleteKeyValue(ctx, LeaseBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		vctx, vcancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- RunView(vctx, js, ViewConfig{Node: "bench", LeaseTTL: 10 * time.Second, Replicas: 1, View: view.DefaultConfig(),
+				CheckpointEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		}()
+		for {
+			st, err := js.Stream(ctx, DeltaStream)
+			if err == nil {
+				if info, err := st.Info(ctx); err == nil && info.State.Msgs >= uint64(len(evs)) {
+					break
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		vcancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
 	}
 }
