@@ -127,8 +127,8 @@ func (d *Detector) gatherEvidence(t *track, ev *event.Event, ids []view.PrefixID
 			b.UpstreamChange = &c
 		}
 		b.Updates = int(t.recentChurn())
-		if len(t.churnH) > 0 {
-			b.NormalUpdates = int(median(t.churnH) + 0.5)
+		if ch := t.hr().churnH; len(ch) > 0 {
+			b.NormalUpdates = int(median(ch) + 0.5)
 		}
 		x.Before = b
 	}
@@ -195,7 +195,7 @@ func (d *Detector) ownVia(t *track, origins map[uint32]bool, u bgp.ASN) (then, n
 	for o := range origins {
 		e := signal.ASEntity(bgp.ASN(o))
 		if at := d.tracks[efKey{e, f}]; at != nil && at.upSnap != nil {
-			then += int(at.upSnap.share(u)*float64(at.upRoutes) + 0.5)
+			then += int(at.upShare(u)*float64(at.upRoutes) + 0.5)
 		}
 		if s := d.evidence.State(e, f); s != nil {
 			now += int(s.UpstreamRoutes(u))

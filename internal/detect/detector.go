@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
@@ -108,24 +107,27 @@ type track struct {
 	// gives a track its own before a write.
 	c *trackCold
 	*famPart
-	*allPart
+	ap *allPart // the all-family track's; nil until it has a loss, a recovery or a flap to keep (read through ar)
 }
 
 // famPart is what a family's track has of its own: the baseline.
+//
+// There is one per entity and family (tens of thousands): its hourly
+// histories are apart (h, nil until an hour has closed) and its fields
+// are laid out to fit a 176-byte size class.
 type famPart struct {
-	hours    []float64 // hourly baseline values, oldest first (at most 24)
-	hourBins []float64 // the current hour's bin values
-	lossH    []float64 // hourly visibility losses, hours outside the entity's events
-	lossBins int
-	hourBusy bool    // the current hour had a bin inside one of the entity's events
-	level    float64 // the share of the baseline lost now (from the last change)
-	churnH   []float64
-	churnBin int
-	initial  float64
-	lastBin  time.Time // start of the last bin fed to the baseline
-	lastVal  float64   // visible space at the end of that bin
-	base     float64   // baseline() while baseOK
-	baseOK   bool
+	h          *hourly
+	hourBins   []float64 // the current hour's bin values
+	level      float64   // the share of the baseline lost now (from the last change)
+	initial    float64
+	lastVal    float64 // visible space at the end of the last bin fed to the baseline
+	base       float64 // baseline() while baseOK
+	lastBin    int64   // start of that bin (unix nanoseconds), if hasLastBin
+	churnBin   int
+	lossBins   int32
+	hourBusy   bool // the current hour had a bin inside one of the entity's events
+	baseOK     bool
+	hasLastBin bool
 
 	// Cause evidence: the route events of the last bins (the starts of
 	// earlier outages and when the upstreams last changed are in the
@@ -137,6 +139,26 @@ type famPart struct {
 	upRoutes int32    // full-feed routes at that bin
 }
 
+// hourly is a family track's history by hour, oldest first, at most 24
+// hours each.
+type hourly struct {
+	hours  []float64 // hourly baseline values
+	lossH  []float64 // hourly visibility losses, hours outside the entity's events
+	churnH []float64 // hourly route events, hours outside the entity's events
+}
+
+// noHourly is what hr returns before an hour has closed: empty, shared,
+// never written.
+var noHourly hourly
+
+// hr returns the track's hourly histories, to read.
+func (f *famPart) hr() *hourly {
+	if f.h == nil {
+		return &noHourly
+	}
+	return f.h
+}
+
 // allPart is what an entity's all-family track has of its own: what
 // instability is judged on.
 type allPart struct {
@@ -145,6 +167,28 @@ type allPart struct {
 	recoveries []time.Time
 	flaps      []flap    // recent losses that came back, in the order they came back
 	levels     []levelAt // recent shares lost at once, by family
+}
+
+// noAll is what ar returns for a track without an allPart: empty, shared,
+// never written.
+var noAll allPart
+
+// ar returns the all-family track's instability part, to read.
+func (t *track) ar() *allPart {
+	if t.ap == nil {
+		return &noAll
+	}
+	return t.ap
+}
+
+// aw returns the all-family track's instability part, to write: its own,
+// made on the first write. Most entities never lose a prefix once their
+// family is warm, so most never have one.
+func (t *track) aw() *allPart {
+	if t.ap == nil {
+		t.ap = &allPart{}
+	}
+	return t.ap
 }
 
 // trackCold is the part of a track that few tracks use (see track.c).
@@ -300,7 +344,7 @@ func (d *Detector) track(e signal.Entity, f bgp.Family) *track {
 		t = &track{key: k, c: &zeroCold}
 		d.tracks[k] = t
 		if f == bgp.AllFamilies {
-			t.all, t.allPart = t, &allPart{}
+			t.all = t
 		} else {
 			t.all, t.famPart = d.track(e, bgp.AllFamilies), &famPart{}
 		}
@@ -344,7 +388,7 @@ func (d *Detector) Tick(now time.Time) {
 				// The value at the end of the last closed bin; before
 				// any bin closed (a warm-up shorter than a bin, live),
 				// the current value that Changed recorded.
-				if int(k.f) == f && !t.lastBin.IsZero() {
+				if int(k.f) == f && t.hasLastBin {
 					t.setInitial(t.lastVal)
 				}
 			}
@@ -412,18 +456,21 @@ func (d *Detector) gap(from, to time.Time) {
 	d.warm = [2]bool{}
 	for _, t := range d.tracks {
 		if t.famPart != nil {
-			t.hours, t.hourBins, t.lossH, t.churnH = t.hours[:0], t.hourBins[:0], t.lossH[:0], t.churnH[:0]
+			if h := t.h; h != nil {
+				h.hours, h.lossH, h.churnH = h.hours[:0], h.lossH[:0], h.churnH[:0]
+			}
+			t.hourBins = t.hourBins[:0]
 			t.lossBins, t.churnBin, t.hourBusy = 0, 0, false
 			t.baseOK = false
 			t.upSnap = nil
-			t.lastBin = time.Time{}
+			t.hasLastBin = false
 		}
 		if t.c.pending != nil || t.c.upPending != nil {
 			c := t.w()
 			c.pending, c.upPending = nil, nil
 		}
-		if t.allPart != nil {
-			t.losses, t.recoveries, t.flaps, t.levels = t.losses[:0], t.recoveries[:0], t.flaps[:0], t.levels[:0]
+		if ap := t.ap; ap != nil {
+			ap.losses, ap.recoveries, ap.flaps, ap.levels = ap.losses[:0], ap.recoveries[:0], ap.flaps[:0], ap.levels[:0]
 		}
 		if t.c.ev == nil {
 			clear(t.lost)
@@ -480,7 +527,7 @@ func (d *Detector) unstable(t *track, now time.Time) bool {
 	}
 	before := now.Add(-2 * time.Minute)
 	n := 0
-	for _, l := range a.losses {
+	for _, l := range a.ar().losses {
 		if l.Before(before) {
 			n++
 		}
@@ -511,24 +558,30 @@ func (t *track) setInitial(v float64) {
 
 func (t *track) computeBaseline() float64 {
 	vals := make([]float64, 0, 48)
-	vals = append(vals, t.hours...)
-	if len(t.hours) < 3 {
+	hours := t.hr().hours
+	vals = append(vals, hours...)
+	if len(hours) < 3 {
 		vals = append(vals, t.hourBins...)
 	}
 	if len(vals) == 0 {
 		return t.initial
 	}
-	return median(vals)
+	return medianInPlace(vals) // vals is this call's own copy
 }
 
+// median returns the median of v, which it leaves as it is.
 func median(v []float64) float64 {
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	n := len(s)
+	return medianInPlace(slices.Clone(v))
+}
+
+// medianInPlace returns the median of v, sorting v.
+func medianInPlace(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
 	if n%2 == 1 {
-		return s[n/2]
+		return v[n/2]
 	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // Changed implements signal.Sink: it compares the entity's visible space
@@ -540,7 +593,7 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 		t.setInitial(s.Space)
 		return
 	}
-	if d.warmLive[f] && len(t.hours) == 0 && len(t.hourBins) == 0 && s.Space > t.initial {
+	if d.warmLive[f] && len(t.hr().hours) == 0 && len(t.hourBins) == 0 && s.Space > t.initial {
 		// Judged from the live peers' readiness, before any bin closed: a
 		// table still arriving (a peer declared ready by a quiet time it
 		// took to breathe) raises the starting baseline; a loss is a fall
@@ -555,14 +608,17 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 	t.level = lost
 	a := t.all
 	if lost > 0 {
-		a.levels = append(a.levels, levelAt{now, lost})
+		ap := a.aw()
+		ap.levels = append(ap.levels, levelAt{now, lost})
 	}
-	a.levels = dropLevels(a.levels, now.Add(-d.cfg.InstabilityWindow))
+	if ap := a.ap; ap != nil {
+		ap.levels = dropLevels(ap.levels, now.Add(-d.cfg.InstabilityWindow))
+	}
 	if a.c.inst != nil && t.c.ev == nil && t.c.pending == nil && lost > a.c.inst.FractionLost {
 		a.c.inst.FractionLost = round(lost, 4)
 	}
-	if a.judge {
-		a.judge = false
+	if a.ar().judge {
+		a.ap.judge = false
 		d.judgeInstability(a, now)
 	}
 	switch {
@@ -599,10 +655,10 @@ func (d *Detector) Changed(now time.Time, e signal.Entity, f bgp.Family, s *sign
 // change, up to (not including) the bin starting at upTo.
 func (d *Detector) catchUp(t *track, upTo time.Time) {
 	w := d.evidence.BinWidth()
-	if t.lastBin.IsZero() || upTo.IsZero() {
+	if !t.hasLastBin || upTo.IsZero() {
 		return
 	}
-	missed := int(upTo.Sub(t.lastBin)/w) - 1
+	missed := int(time.Duration(upTo.UnixNano()-t.lastBin)/w) - 1
 	if missed <= 0 {
 		return
 	}
@@ -610,11 +666,11 @@ func (d *Detector) catchUp(t *track, upTo time.Time) {
 	if missed > 25*perHour {
 		// Over a day without change: the baseline is that value.
 		skip := missed - 25*perHour
-		t.lastBin = t.lastBin.Add(time.Duration(skip) * w)
+		t.lastBin += int64(skip) * int64(w)
 		missed -= skip
 	}
 	for i := 0; i < missed; i++ {
-		t.lastBin = t.lastBin.Add(w)
+		t.lastBin += int64(w)
 		d.pushBin(t, t.lastVal, 0, 0)
 	}
 }
@@ -729,14 +785,17 @@ func (d *Detector) end(t *track, now time.Time) {
 		for id := range d.affected[ev] {
 			// A transient drop: its prefixes flapped.
 			delete(a.c.eventLost, id)
-			a.flaps = append(a.flaps, flap{lost: ev.Start, back: now, id: id})
+			ap := a.aw()
+			ap.flaps = append(ap.flaps, flap{lost: ev.Start, back: now, id: id})
 			a.w().lastFlap = now
 			if a.c.inst != nil {
 				a.w().instIDs[id] = struct{}{}
 				a.c.inst.Flaps++
 			}
 		}
-		a.judge = a.c.inst == nil
+		if a.ap != nil || a.c.inst == nil {
+			a.aw().judge = a.c.inst == nil
+		}
 		a.forgetPast(ev.Start)
 		delete(d.affected, ev)
 		d.sink.Notify(event.Notice{Type: event.Retract, Event: ev, Time: now})
@@ -755,7 +814,8 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 	if visible {
 		lt, wasLost := a.lost[id]
 		if wasLost && d.warm[f] && now.Sub(lt) <= d.cfg.FlapMax && !a.c.eventLost[id] {
-			a.flaps = append(a.flaps, flap{lost: lt, back: now, id: id})
+			ap := a.aw()
+			ap.flaps = append(ap.flaps, flap{lost: lt, back: now, id: id})
 			a.w().lastFlap = now
 			if a.c.inst != nil {
 				a.w().instIDs[id] = struct{}{}
@@ -769,7 +829,10 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		}
 		delete(t.lost, id)
 		delete(a.lost, id)
-		a.recoveries = append(a.recoveries, now)
+		if d.warm[f] { // before, the lists are emptied below: nothing to keep
+			ap := a.aw()
+			ap.recoveries = append(ap.recoveries, now)
+		}
 		t.lostVer++
 	} else {
 		if t.lost == nil {
@@ -781,19 +844,25 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		t.lost[id] = now
 		a.lost[id] = now
 		t.lostVer++
-		a.losses = append(a.losses, now)
+		if d.warm[f] {
+			ap := a.aw()
+			ap.losses = append(ap.losses, now)
+		}
 	}
 	if !d.warm[f] {
-		a.losses, a.recoveries, a.flaps = a.losses[:0], a.recoveries[:0], a.flaps[:0]
+		if ap := a.ap; ap != nil {
+			ap.losses, ap.recoveries, ap.flaps = ap.losses[:0], ap.recoveries[:0], ap.flaps[:0]
+		}
 		return
 	}
 	if !visible && (t.c.ev != nil || t.c.pending != nil) {
 		a.markEventLost(id)
 	}
 	cut := now.Add(-d.cfg.InstabilityWindow)
-	a.losses = dropBefore(a.losses, cut)
-	a.recoveries = dropBefore(a.recoveries, cut)
-	a.flaps = dropFlaps(a.flaps, cut)
+	ap := a.aw() // warm: a loss or a recovery was kept above
+	ap.losses = dropBefore(ap.losses, cut)
+	ap.recoveries = dropBefore(ap.recoveries, cut)
+	ap.flaps = dropFlaps(ap.flaps, cut)
 	if a.c.inst != nil {
 		if visible {
 			a.c.inst.Flaps++
@@ -801,7 +870,7 @@ func (d *Detector) PrefixVisibility(now time.Time, e signal.Entity, f bgp.Family
 		return
 	}
 	if visible {
-		a.judge = true // a flap ended: judged in Changed, with the share lost known
+		ap.judge = true // a flap ended: judged in Changed, with the share lost known
 	}
 }
 
@@ -839,12 +908,13 @@ func (d *Detector) judgeInstability(a *track, now time.Time) {
 	if a.c.inst != nil || d.inOutage(e) {
 		return
 	}
-	k := len(a.flaps)
+	ap := a.ar()
+	k := len(ap.flaps)
 	if k < d.cfg.InstabilityLosses {
 		return
 	}
 	peak := 0.0
-	for _, l := range a.levels {
+	for _, l := range ap.levels {
 		peak = max(peak, l.level)
 	}
 	if peak < d.cfg.InstabilityShare {
@@ -852,16 +922,16 @@ func (d *Detector) judgeInstability(a *track, now time.Time) {
 	}
 	rate := 0.0 // the entity's own losses per hour, outside its events
 	for _, ff := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
-		if ft := d.tracks[efKey{e, ff}]; ft != nil && len(ft.lossH) > 0 {
-			rate += mean(ft.lossH)
+		if ft := d.tracks[efKey{e, ff}]; ft != nil && len(ft.hr().lossH) > 0 {
+			rate += mean(ft.hr().lossH)
 		}
 	}
 	lambda := max(rate*d.cfg.InstabilityWindow.Hours(), minExpectedLosses)
 	if poissonTail(k, lambda) > d.cfg.InstabilityP {
 		return
 	}
-	start := a.flaps[0].lost
-	for _, fl := range a.flaps {
+	start := ap.flaps[0].lost
+	for _, fl := range ap.flaps {
 		if fl.lost.Before(start) {
 			start = fl.lost
 		}
@@ -878,7 +948,7 @@ func (d *Detector) judgeInstability(a *track, now time.Time) {
 	a.w().inst = ev
 	a.w().instRate = rate
 	a.w().instIDs = map[view.PrefixID]struct{}{}
-	for _, fl := range a.flaps {
+	for _, fl := range ap.flaps {
 		a.w().instIDs[fl.id] = struct{}{}
 	}
 	d.explainInstability(a, ev)
@@ -956,7 +1026,9 @@ func (d *Detector) endInstability(t *track, end time.Time) {
 	ev.End = &end
 	t.w().inst, t.w().lastInst = nil, ev
 	// What it counted is its own: a next episode is judged on new losses.
-	t.losses, t.recoveries, t.levels, t.flaps = t.losses[:0], t.recoveries[:0], t.levels[:0], t.flaps[:0]
+	if ap := t.ap; ap != nil {
+		ap.losses, ap.recoveries, ap.levels, ap.flaps = ap.losses[:0], ap.recoveries[:0], ap.levels[:0], ap.flaps[:0]
+	}
 	d.explainInstability(t, ev)
 	d.sink.Notify(event.Notice{Type: event.End, Event: ev, Time: d.now})
 }
@@ -977,7 +1049,7 @@ func (d *Detector) Upstream(now time.Time, e signal.Entity, f bgp.Family, asn bg
 	if t.upSnap == nil || t.c.ev != nil || t.c.pending != nil {
 		return
 	}
-	share, known := t.upSnap.get(asn)
+	share, known := t.upShareOf(asn)
 	if !present && (!known || share < d.cfg.UpstreamShare) {
 		return
 	}
@@ -1019,7 +1091,7 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	before, now_ := float64(t.upRoutes), float64(s.Routes())
 	var lost, gained []uint32
 	for _, a := range ev.Lost {
-		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upSnap.share(bgp.ASN(a))/2) {
+		if cur[bgp.ASN(a)] < d.cfg.UpstreamShare/4 && now_ >= before*(1-t.upShare(bgp.ASN(a))/2) {
 			lost = append(lost, a)
 		}
 	}
@@ -1039,7 +1111,7 @@ func (d *Detector) confirmUpstream(t *track, now time.Time) {
 	d.explainUpstream(t, ev, cur)
 	d.upstreamCauses(t, ev)
 	t.all.w().upChangedAt = ev.Start
-	t.upSnap, t.upRoutes = t.upSnap.from(cur), s.Routes()
+	t.snapUpstreams(s) // cur's shares, as counts
 	d.sink.Notify(event.Notice{Type: event.Start, Event: ev, Time: now})
 }
 
@@ -1067,7 +1139,7 @@ func (d *Detector) BinClosed(e signal.Entity, f bgp.Family, b signal.Bin, s *sig
 func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
 	f := t.key.f
 	d.catchUp(t, b.Start)
-	t.lastBin, t.lastVal = b.Start, b.Space
+	t.lastBin, t.hasLastBin, t.lastVal = b.Start.UnixNano(), true, b.Space
 	if !d.warm[f] {
 		t.setInitial(s.Space)
 		return
@@ -1084,14 +1156,7 @@ func (d *Detector) binClosed(t *track, b signal.Bin, s *signal.State) {
 		// Refilled in place: a map per entity and bin was most of the
 		// detector's garbage (and a map per entity a good part of its
 		// memory).
-		if t.upSnap == nil {
-			t.upSnap = make(upShares, 0, 2)
-		}
-		t.upSnap = t.upSnap[:0]
-		if total := float64(s.Routes()); total > 0 {
-			s.Upstreams(func(a bgp.ASN, n int32) { t.upSnap = append(t.upSnap, upShare{a, float64(n) / total}) })
-		}
-		t.upRoutes = s.Routes()
+		t.snapUpstreams(s)
 	}
 	d.pushBin(t, b.Space, int(b.Announcements+b.Withdrawals), int(b.Losses))
 	// Forget lost prefixes that never came back within a day.
@@ -1121,25 +1186,36 @@ func (d *Detector) pushBin(t *track, val float64, churn, losses int) {
 	t.churnBin += churn
 	t.churnRing[t.churnRingI%len(t.churnRing)] = int32(churn)
 	t.churnRingI++
-	t.lossBins += losses
+	t.lossBins += int32(losses)
 	perHour := max(1, int(time.Hour/d.evidence.BinWidth()))
 	if len(t.hourBins) >= perHour {
-		t.hours = pushRing(t.hours, median(t.hourBins), 24)
+		if t.h == nil {
+			t.h = &hourly{}
+		}
+		h := t.h
+		h.hours = pushRing(h.hours, median(t.hourBins), 24)
 		// The normal losses and churn are learnt from the hours outside
 		// the entity's own events only: a spotty period or an outage is
 		// left out, never filled in, so it does not become the normal.
 		if !t.hourBusy {
-			t.lossH = pushRing(t.lossH, float64(t.lossBins), 24)
-			t.churnH = pushRing(t.churnH, float64(t.churnBin), 24)
+			h.lossH = pushRing(h.lossH, float64(t.lossBins), 24)
+			h.churnH = pushRing(h.churnH, float64(t.churnBin), 24)
 		}
 		t.hourBins, t.lossBins, t.churnBin, t.hourBusy = t.hourBins[:0], 0, 0, false
 	}
 }
 
+// pushRing appends v to r, keeping its last n values. It grows r to n at
+// most (not to append's next size), since every entity keeps three.
 func pushRing(r []float64, v float64, n int) []float64 {
 	if len(r) >= n {
 		copy(r, r[1:])
 		r = r[:n-1]
+	}
+	if len(r) == cap(r) {
+		g := make([]float64, len(r), min(n, max(4, 2*cap(r))))
+		copy(g, r)
+		r = g
 	}
 	return append(r, v)
 }
@@ -1272,44 +1348,45 @@ func (d *Detector) Coverage() event.Coverage {
 // (a map cost about 190 bytes per entity). Not nil once set, even empty.
 type upShares []upShare
 
+// upShare is an upstream's full-feed routes at a snapshot; its share is
+// routes over the snapshot's total (famPart.upRoutes), computed when asked:
+// the same float64 as at the snapshot, in half the bytes.
 type upShare struct {
 	a bgp.ASN
-	s float64
+	n int32
 }
 
-// get returns a's share and whether a is there.
-func (u upShares) get(a bgp.ASN) (float64, bool) {
-	for _, x := range u {
+// upShareOf returns a's share of the upstream snapshot and whether a is in it.
+func (f *famPart) upShareOf(a bgp.ASN) (float64, bool) {
+	for _, x := range f.upSnap {
 		if x.a == a {
-			return x.s, true
+			return float64(x.n) / float64(f.upRoutes), true
 		}
 	}
 	return 0, false
 }
 
-// share returns a's share (0 if a is not there).
-func (u upShares) share(a bgp.ASN) float64 {
-	s, _ := u.get(a)
+// upShare returns a's share of the upstream snapshot (0 if not in it).
+func (f *famPart) upShare(a bgp.ASN) float64 {
+	s, _ := f.upShareOf(a)
 	return s
 }
 
-// from refills u (reused) with m's shares; the result is not nil.
-func (u upShares) from(m map[bgp.ASN]float64) upShares {
-	if u == nil {
-		u = make(upShares, 0, len(m))
+// snapUpstreams makes the upstream snapshot s's upstreams now.
+func (f *famPart) snapUpstreams(s *signal.State) {
+	if f.upSnap == nil {
+		f.upSnap = make(upShares, 0, 2)
 	}
-	u = u[:0]
-	for a, s := range m {
-		u = append(u, upShare{a, s})
-	}
-	return u
+	f.upSnap = f.upSnap[:0]
+	s.Upstreams(func(a bgp.ASN, n int32) { f.upSnap = append(f.upSnap, upShare{a, n}) })
+	f.upRoutes = s.Routes()
 }
 
-// m returns the shares as a map.
-func (u upShares) m() map[bgp.ASN]float64 {
-	m := make(map[bgp.ASN]float64, len(u))
-	for _, x := range u {
-		m[x.a] = x.s
+// upShares returns the upstream snapshot's shares by AS.
+func (f *famPart) upShares() map[bgp.ASN]float64 {
+	m := make(map[bgp.ASN]float64, len(f.upSnap))
+	for _, x := range f.upSnap {
+		m[x.a] = float64(x.n) / float64(f.upRoutes)
 	}
 	return m
 }

@@ -124,7 +124,7 @@ func (d *Detector) explain(t *track, ev *event.Event) {
 		}
 	}
 	ev.PathsBefore = topKeys(paths, 10)
-	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap.m())
+	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upShares())
 	if w.Peers > 0 {
 		v4, v6 := d.evidence.FullFeed()
 		w.Full = v4
@@ -290,11 +290,11 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 		if ft == nil {
 			continue
 		}
-		for _, x := range ft.upSnap {
-			snap[x.a] = max(snap[x.a], x.s)
+		for a, x := range ft.upShares() {
+			snap[a] = max(snap[a], x)
 		}
-		if len(ft.churnH) > 0 {
-			normal += median(ft.churnH)
+		if ch := ft.hr().churnH; len(ch) > 0 {
+			normal += median(ch)
 		}
 	}
 	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(snap)
@@ -325,11 +325,11 @@ func (d *Detector) explainInstability(t *track, ev *event.Event) {
 func (d *Detector) explainUpstream(t *track, ev *event.Event, cur map[bgp.ASN]float64) {
 	ev.Prefixes = []string{}
 	ev.Origins = []uint32{}
-	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upSnap.m())
+	ev.UpstreamsBefore, ev.UpstreamASes = d.upstreamList(t.upShares())
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s changed %s upstreams at %s:", d.entityLabel(ev), famLabel(t.key.f), fmtTime(ev.Start))
 	for _, a := range ev.Lost {
-		fmt.Fprintf(&b, " lost %s (carried %.0f%% of its routes before);", d.asLabel(a), t.upSnap.share(bgp.ASN(a))*100)
+		fmt.Fprintf(&b, " lost %s (carried %.0f%% of its routes before);", d.asLabel(a), t.upShare(bgp.ASN(a))*100)
 	}
 	for _, a := range ev.Gained {
 		fmt.Fprintf(&b, " gained %s (now %.0f%% of its routes);", d.asLabel(a), cur[bgp.ASN(a)]*100)

@@ -70,7 +70,7 @@ func (b *builder) build() *DB {
 		cc4: compile4(b.cc4), cc6: compile6(b.cc6),
 		as4: compile4(b.as4), as6: compile6(b.as6),
 		asCC: compile4(b.asCC),
-		name: b.names,
+		name: compileNames(b.names),
 		srcs: b.srcs,
 	}
 }
@@ -111,11 +111,11 @@ func deriveASCountry(db *DB, src *Dataset) *layer {
 			}
 			return
 		}
-		for i := range m6.start {
+		for i := range m6.len() {
 			if m6.val[i] == 0 {
 				continue
 			}
-			for _, p := range rangePrefixes(m6.start[i], m6.end(i), true, nil) {
+			for _, p := range rangePrefixes(m6.start(i), m6.end(i), true, nil) {
 				if p.Bits() > 64 {
 					continue
 				}

@@ -116,7 +116,7 @@ type DB struct {
 	as4  map4 // IPv4 address -> origin AS
 	as6  map6 // IPv6 address -> origin AS
 	asCC map4 // AS number -> registered country
-	name map[uint32]nameRec
+	name nameTable
 	srcs []*Dataset // index 0 is unused (no data)
 }
 
@@ -175,7 +175,7 @@ func (db *DB) ASN(asn uint32) (ASInfo, bool) {
 	if v := db.asCC.val[i]; v != 0 {
 		info.Country, info.CountrySource = unpackCC(v), db.srcs[db.asCC.src[i]]
 	}
-	if n, ok := db.name[asn]; ok {
+	if n, ok := db.name.get(asn); ok {
 		info.Name, info.NameSource = n.name, db.srcs[n.src]
 	}
 	return info, info.CountrySource != nil || info.NameSource != nil
@@ -231,8 +231,8 @@ func (db *DB) PrefixCountries(p netip.Prefix, dst []Share) []Share {
 	} else {
 		m := &db.cc6
 		units := p.Bits() <= 64
-		for i := m.find(first); i < len(m.start) && !last.less(m.start[i]); i++ {
-			lo, hi := m.start[i], m.end(i)
+		for i := m.find(first); i < m.len() && !last.less(m.start(i)); i++ {
+			lo, hi := m.start(i), m.end(i)
 			if lo.less(first) {
 				lo = first
 			}

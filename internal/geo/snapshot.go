@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -45,25 +44,25 @@ func WriteSnapshot(w io.Writer, db *DB) error {
 	b = appendFlat(b, db.as4.flat(), false)
 	b = appendFlat(b, db.as6.flat(), true)
 	b = appendFlat(b, db.asCC.flat(), false)
-	asns := make([]uint32, 0, len(db.name))
-	for a := range db.name {
-		asns = append(asns, a)
-	}
-	slices.Sort(asns)
-	b = binary.AppendUvarint(b, uint64(len(asns)))
+	n := db.name.len() // in ascending AS order
+	b = binary.AppendUvarint(b, uint64(n))
 	prev := uint32(0)
-	for _, a := range asns {
+	for i := range n {
+		a, _ := db.name.at(i)
 		b = binary.AppendUvarint(b, uint64(a-prev))
 		prev = a
 	}
-	for _, a := range asns {
-		b = append(b, db.name[a].src)
+	for i := range n {
+		_, r := db.name.at(i)
+		b = append(b, r.src)
 	}
-	for _, a := range asns {
-		b = binary.AppendUvarint(b, uint64(len(db.name[a].name)))
+	for i := range n {
+		_, r := db.name.at(i)
+		b = binary.AppendUvarint(b, uint64(len(r.name)))
 	}
-	for _, a := range asns {
-		b = append(b, db.name[a].name...)
+	for i := range n {
+		_, r := db.name.at(i)
+		b = append(b, r.name...)
 	}
 	if _, err := io.WriteString(w, snapshotMagic); err != nil {
 		return fmt.Errorf("geo: writing snapshot: %w", err)

@@ -39,18 +39,28 @@ type Series struct {
 }
 
 // State is the live state of one entity and family.
+//
+// There is one per entity and family (tens of thousands), so its fields
+// are laid out to fit a 112-byte size class.
 type State struct {
 	Prefixes  int32
+	routes    int32 // full-feed routes in all
 	Space     float64
 	origins   map[bgp.ASN]int32 // visible prefixes by origin (countries)
 	upstreams upCounts          // full-feed routes by upstream AS
-	routes    int32             // full-feed routes in all
-	cur       Bin               // the open bin's accumulators
+	cur       binAcc            // the open bin's accumulators
 	idx       int               // creation order
 	seq       int64             // the bin cur belongs to (Tracker.seq)
 	k         key
 	dirty     bool // changed in the open bin
 	watched   bool // reported at every bin
+}
+
+// binAcc is what a State accumulates over the open bin: the Bin's fields
+// that are not read off the State when the bin closes.
+type binAcc struct {
+	MinSpace                           float64
+	Announcements, Withdrawals, Losses int32
 }
 
 // Origins returns the number of distinct visible origin ASes.
@@ -259,14 +269,14 @@ func (t *Tracker) closeBin() {
 	slices.SortFunc(t.dirty, func(a, b *State) int { return a.idx - b.idx })
 	next := t.dirty[:0]
 	for _, s := range t.dirty {
-		b := s.cur
+		c := s.cur
 		if s.seq != t.seq {
-			b = Bin{MinSpace: s.Space} // no change during the bin
+			c = binAcc{MinSpace: s.Space} // no change during the bin
 		}
-		b.Start = t.binStart
-		b.Prefixes, b.Space, b.Origins = s.Prefixes, s.Space, int32(len(s.origins))
+		b := Bin{Start: t.binStart, Prefixes: s.Prefixes, Space: s.Space, Origins: int32(len(s.origins)),
+			MinSpace: c.MinSpace, Announcements: c.Announcements, Withdrawals: c.Withdrawals, Losses: c.Losses}
 		t.sink.BinClosed(s.k.e, s.k.f, b, s)
-		s.cur = Bin{Start: t.binStart.Add(t.bin), MinSpace: s.Space}
+		s.cur = binAcc{MinSpace: s.Space}
 		s.seq = t.seq + 1
 		s.dirty = s.watched
 		if s.watched {
@@ -285,7 +295,7 @@ func (t *Tracker) BinStart() time.Time { return t.binStart }
 func (t *Tracker) touch(s *State) {
 	if s.seq != t.seq {
 		s.seq = t.seq
-		s.cur = Bin{Start: t.binStart, MinSpace: s.Space}
+		s.cur = binAcc{MinSpace: s.Space}
 	}
 	if !s.dirty {
 		s.dirty = true
@@ -554,8 +564,8 @@ func (t *Tracker) Visibility(now time.Time, id view.PrefixID, p netip.Prefix, or
 	}
 	t.visible[id] = visible
 	if visible {
-		for int(id) >= len(t.visSince) {
-			t.visSince = append(t.visSince, 0)
+		if int(id) >= len(t.visSince) {
+			t.visSince = growTo(t.visSince, int(id)+1+len(t.visSince)/4)
 		}
 		t.visSince[id] = now.UnixNano()
 	}

@@ -123,15 +123,21 @@ func (t *Tracker) notePathChange(now time.Time, id view.PrefixID) {
 	}
 }
 
+// growW makes the per-prefix withdrawal and path-hunting arrays hold id,
+// all six at once and a quarter beyond it (a zero entry is "nothing
+// yet"), so that they are not regrown, and copied, one prefix at a time.
 func (t *Tracker) growW(id view.PrefixID) {
-	for int(id) >= len(t.firstW) {
-		t.firstW = append(t.firstW, 0)
-		t.lastW = append(t.lastW, 0)
-		t.wPeers = append(t.wPeers, 0)
-		t.hunt = append(t.hunt, 0)
-		t.chgAt = append(t.chgAt, 0)
-		t.chgN = append(t.chgN, 0)
+	if int(id) < len(t.firstW) {
+		return
 	}
+	n := int(id) + 1 + len(t.firstW)/4
+	t.firstW, t.lastW, t.chgAt = growTo(t.firstW, n), growTo(t.lastW, n), growTo(t.chgAt, n)
+	t.wPeers, t.hunt, t.chgN = growTo(t.wPeers, n), growTo(t.hunt, n), growTo(t.chgN, n)
+}
+
+// growTo returns s lengthened with zeros to n (n > len(s)).
+func growTo[T any](s []T, n int) []T {
+	return append(s, make([]T, n-len(s))...)
 }
 
 // VisibleSince returns when prefix id last became visible (zero if never).
