@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -109,4 +110,26 @@ func TestCheckpointIndex(t *testing.T) {
 		t.Fatalf("partition 9: listed %v (%v), indexed %v (%v)", listed, err, indexed, err2)
 	}
 	t.Logf("1,000 checkpoints written and deleted: finding the newest by listing took %s, through the index %s", tl, ti)
+}
+
+// TestCheckpointKeepFlag: node --checkpoint-keep reaches the view role's
+// configuration (4 without it).
+func TestCheckpointKeepFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{[]string{"--role", "view"}, DefaultCheckpointKeep}, {[]string{"--role", "view", "--checkpoint-keep", "2"}, 2}} {
+		fs := flag.NewFlagSet("node", flag.ContinueOnError)
+		nf := RegisterNodeFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := nf.Config(nil, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.CheckpointKeep != c.want {
+			t.Errorf("%q: keep %d, want %d", c.args, cfg.CheckpointKeep, c.want)
+		}
+	}
 }
