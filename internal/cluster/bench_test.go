@@ -14,7 +14,10 @@ import (
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/demo"
+	"github.com/blackout-bgp/blackout/internal/geo"
 	"github.com/blackout-bgp/blackout/internal/partview"
+	"github.com/blackout-bgp/blackout/internal/pipeline"
+	"github.com/blackout-bgp/blackout/internal/signal"
 	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
@@ -232,6 +235,37 @@ func BenchmarkViewWorker(b *testing.B) {
 		vcancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDetectDemo runs the demo's route events through the one
+// pipeline of a single node (view, tracker, detector; no store), as the
+// detect role runs it over the stream (per op: the whole demo). Its CPU
+// profile says what a detector shard by entity could split: the
+// detector's decisions (internal/detect) and not the tracker
+// (internal/signal), which every shard would run whole.
+//
+//	go test -run X -bench DetectDemo -benchtime 5x -cpuprofile cpu.prof ./internal/cluster
+func BenchmarkDetectDemo(b *testing.B) {
+	evs := demoEvents(b)
+	db, err := geo.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := pipeline.New(pipeline.DefaultConfig(db))
+		res, err := p.Run(context.Background(), &sliceSource{evs: evs}, pipeline.Options{Config: pipeline.DefaultConfig(db)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			states := 0
+			p.Tracker().Each(func(signal.Entity, bgp.Family, *signal.State) { states++ })
+			b.Logf("%d route events, %d tracked (entity, family) states, %.0f bins of 5 min, %d events",
+				res.RouteEvents, states, res.Last.Sub(res.First).Minutes()/5, len(res.Events))
 		}
 	}
 }
