@@ -53,7 +53,8 @@ func register(c command) { commands = append(commands, c) }
 // view's tables and paths are off the Go heap (internal/offheap), and the
 // rest mostly lives as long as its entities, so a collection at every
 // tenth of growth costs no measurable CPU and keeps the peak RSS near the
-// live state (320 vs 335 MiB at GOGC=25, 200 k prefixes x 100 peers).
+// live state (287 vs 303 MiB at GOGC=25, 200 k prefixes x 100 peers:
+// 15.5 vs 16.4 bytes per route).
 const defaultGOGC = 10
 
 func main() {

@@ -308,14 +308,14 @@ func (v *View) Apply(ev *bgp.Event) {
 }
 
 func (v *View) peerIndex(p bgp.Peer) int {
-	if v.lastPeer >= 0 && v.lastKey == p {
+	if v.lastPeer >= 0 && samePeer(v.lastKey, p) {
 		return v.lastPeer
 	}
 	// A RIB entry names every peer in turn: a small cache by address and
 	// AS before the map.
 	a := p.Addr.As16()
 	h := (binary.LittleEndian.Uint32(a[12:]) ^ uint32(p.AS)*0x9e3779b1) * 0x85ebca6b >> (32 - peerCacheBits)
-	if c := &v.peerCache[h]; c.index > 0 && c.peer == p {
+	if c := &v.peerCache[h]; c.index > 0 && samePeer(c.peer, p) {
 		v.lastPeer, v.lastKey = c.index-1, p
 		return c.index - 1
 	}
@@ -331,6 +331,22 @@ func (v *View) peerIndex(p bgp.Peer) int {
 }
 
 const peerCacheBits = 10
+
+// samePeer is a == b, comparing the AS and the address before the
+// collector's name: in a RIB dump every entry names another peer, and two
+// numbers tell them apart without the string comparison's call.
+//
+// The conversion below stops the build if bgp.Peer gains a field that
+// samePeer would not compare.
+func samePeer(a, b bgp.Peer) bool {
+	return a.AS == b.AS && a.Addr == b.Addr && a.Collector == b.Collector
+}
+
+var _ = struct {
+	Collector string
+	Addr      netip.Addr
+	AS        bgp.ASN
+}(bgp.Peer{})
 
 // shardOf returns the path shard of new peer p: its AS's, so that the
 // peers of one network (at several collectors, say), whose paths are
