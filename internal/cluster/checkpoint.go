@@ -93,6 +93,8 @@ func listCheckpoints(ctx context.Context, obs jetstream.ObjectStore, p int, upTo
 // IndexedKey says that every checkpoint of the object store is in the
 // index (written by the first worker that indexed a bucket of an
 // earlier version, after listing it once); without it, readers list.
+// A view worker starting lists the bucket once more, to delete what a
+// worker killed mid-way left out of the index (sweepCheckpoints).
 const (
 	CheckpointIndexBucket = "blackout_checkpoint_index"
 	indexedKey            = "indexed"
@@ -109,6 +111,7 @@ func openCheckpointIndex(ctx context.Context, js jetstream.JetStream, obs jetstr
 		return nil, err
 	}
 	if _, err := idx.Get(ctx, indexedKey); err == nil {
+		sweepCheckpoints(ctx, obs, idx)
 		return idx, nil
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("checkpoint index: %w", err)
@@ -133,6 +136,35 @@ func openCheckpointIndex(ctx context.Context, js jetstream.JetStream, obs jetstr
 		return nil, fmt.Errorf("checkpoint index: %w", err)
 	}
 	return idx, nil
+}
+
+// sweepCheckpoints deletes the checkpoints a worker killed between the
+// index's update and the deletes left behind: objects older than the
+// oldest one their partition's index holds, and not in it. It lists the
+// bucket once (when a view worker starts); a failure leaves them for the
+// next start.
+func sweepCheckpoints(ctx context.Context, obs jetstream.ObjectStore, idx jetstream.KeyValue) {
+	infos, err := obs.List(ctx)
+	if err != nil {
+		return
+	}
+	held := map[int][]uint64{}
+	for _, in := range infos {
+		p, seq, ok := parseCheckpointName(in.Name)
+		if !ok {
+			continue
+		}
+		seqs, known := held[p]
+		if !known {
+			if e, err := idx.Get(ctx, indexKey(p)); err == nil {
+				seqs, _ = parseIndex(e.Value())
+			}
+			held[p] = seqs
+		}
+		if len(seqs) > 0 && seq < seqs[0] {
+			_ = obs.Delete(ctx, in.Name) // dropped from the index: not read again
+		}
+	}
 }
 
 // formatIndex and parseIndex are an index key's value.

@@ -73,6 +73,23 @@ func TestCheckpointIndex(t *testing.T) {
 	if fmt.Sprint(listed) != "[1000 900 800]" || fmt.Sprint(indexed) != fmt.Sprint(listed) {
 		t.Fatalf("partition 2 holds %v, its index says %v; want the newest %d", listed, indexed, keep)
 	}
+	// A worker killed between the index's update and the deletes left
+	// partition 2's checkpoint at 150 behind: the next worker's start
+	// deletes it; one newer than the index holds (being written) stays.
+	for _, seq := range []uint64{150, 1500} {
+		if _, err := raw.PutBytes(ctx, checkpointName(2, seq), data(2, seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if idx, err = openCheckpointIndex(ctx, js, obs, 1); err != nil {
+		t.Fatal(err)
+	}
+	if listed, _ = listCheckpoints(ctx, obs, 2, 0); fmt.Sprint(listed) != "[1500 1000 900 800]" {
+		t.Fatalf("after a sweep, partition 2 holds %v", listed)
+	}
+	if err := raw.Delete(ctx, checkpointName(2, 1500)); err != nil {
+		t.Fatal(err)
+	}
 	obs.lists.Store(0)
 	for _, c := range []struct {
 		p    int
