@@ -289,6 +289,7 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"node", "--role", "detect"}, "--store"},
 		{[]string{"node", "--role", "api", "--store", "mysql://x"}, "--store"},
 		{[]string{"node", "--role", "ingest", "--lease-ttl", "0s"}, "-lease-ttl"},
+		{[]string{"node", "--role", "view", "--checkpoint-keep", "0"}, "-checkpoint-keep"},
 		{[]string{"node", "--role", "api", "--store", "postgres://x@127.0.0.1:1/x", "--config", "alerts.json"}, "--config"},
 		{[]string{"node", "--role", "detect", "--store", "postgres://x@127.0.0.1:1/x", "--config", "/nonexistent/alerts.json"}, "--config"},
 		{[]string{"node", "--role", "ingest", "--demo", "--replay", "x.mrt"}, "exclude"},

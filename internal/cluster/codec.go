@@ -73,8 +73,9 @@ func Partition(p bgp.Peer, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// wireEvent is a route event on the bus (JSON: every field of bgp.Event,
-// losslessly; the time as unix nanoseconds).
+// wireEvent is the JSON form of a route event on the bus, written before
+// the binary form (binary.go) and still read: every field of bgp.Event
+// but SignalsReady, the time as unix nanoseconds.
 type wireEvent struct {
 	T         int64        `json:"t"`
 	Kind      uint8        `json:"k"`
@@ -90,21 +91,53 @@ type wireEvent struct {
 	Multicast bool         `json:"m,omitempty"`
 }
 
-// Encode returns the wire form of ev.
+// Encode returns the wire form of ev: the binary form (AppendEvent).
 func Encode(ev *bgp.Event) ([]byte, error) {
+	return AppendEvent(make([]byte, 0, 64+eventAttrsSize(ev.Attrs)), ev), nil
+}
+
+// eventAttrsSize estimates the bytes of a's binary form.
+func eventAttrsSize(a *bgp.Attrs) int {
+	if a == nil {
+		return 0
+	}
+	n := 48 + 5*len(a.Communities) + 15*len(a.LargeCommunities)
+	for _, s := range a.Path.Segments {
+		n += 2 + 5*len(s.ASNs)
+	}
+	for _, u := range a.Unknown {
+		n += 4 + len(u.Value)
+	}
+	return n
+}
+
+// encodeJSON returns the JSON form of ev, as Encode wrote it before the
+// binary form (for tests and benchmarks of the readers).
+func encodeJSON(ev *bgp.Event) ([]byte, error) {
 	w := wireEvent{T: ev.Time.UnixNano(), Kind: uint8(ev.Kind), Collector: ev.Peer.Collector, Addr: ev.Peer.Addr, AS: uint32(ev.Peer.AS),
 		Prefix: ev.Prefix, PathID: ev.PathID, Attrs: ev.Attrs, Old: uint16(ev.OldState), New: uint16(ev.NewState), RIB: ev.RIB, Multicast: ev.Multicast}
 	return json.Marshal(&w)
 }
 
-// Decode parses the wire form of a route event.
-func Decode(b []byte) (bgp.Event, error) {
+// Decode parses the wire form of a route event, binary or JSON (told
+// apart by the first byte).
+func Decode(b []byte) (bgp.Event, error) { return decodeEvent(b, nil) }
+
+// decodeEvent is Decode reusing what dec keeps (nil: nothing) when the
+// message is binary: the event is valid until the next call with dec.
+func decodeEvent(b []byte, dec *eventDecoder) (bgp.Event, error) {
+	if len(b) > 0 && b[0] == tagEventV1 {
+		return decodeBinaryEvent(b, dec)
+	}
+	if len(b) > 0 && b[0] >= 0x80 {
+		return bgp.Event{}, fmt.Errorf("route event: byte offset 0: format tag %#x, not %#x (binary, version 1) nor JSON", b[0], tagEventV1)
+	}
 	var w wireEvent
 	if err := json.Unmarshal(b, &w); err != nil {
 		return bgp.Event{}, fmt.Errorf("route event: %w", err)
 	}
 	k := bgp.EventKind(w.Kind)
-	if k != bgp.Announce && k != bgp.Withdraw && k != bgp.PeerState {
+	if k < bgp.Announce || k > bgp.EndOfRIB {
 		return bgp.Event{}, fmt.Errorf("route event: kind %d", w.Kind)
 	}
 	if k != bgp.PeerState && !w.Prefix.IsValid() {

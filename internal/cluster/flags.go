@@ -23,6 +23,7 @@ type NodeFlags struct {
 	config                        string
 	fromView                      bool
 	replicas, partitions          int
+	checkpointKeep                int
 	checkpointEvery               int64
 	ttl, bin, warmUp              time.Duration
 }
@@ -39,6 +40,7 @@ func RegisterNodeFlags(fs *flag.FlagSet) *NodeFlags {
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas (`N`) of the stream and the lease bucket (default 3 on a clustered bus, else 1)")
 	fs.StringVar(&f.config, "config", "", "configuration `FILE` (JSON, as serve's) with the alert rules and sinks: the detector's lease holder sends the alerts (detect)")
 	fs.Int64Var(&f.checkpointEvery, "checkpoint-every", DefaultCheckpointEvery, "write a checkpoint of each view partition every `N` route stream sequences; a worker taking a partition over, and a detector rebuilding a peer's table, read the stream after it (0: none) (view)")
+	cliflag.PositiveVar(fs, &f.checkpointKeep, "checkpoint-keep", DefaultCheckpointKeep, "keep the newest `N` checkpoints of each view partition, at least 1 (view)")
 	cliflag.PositiveVar(fs, &f.partitions, "partitions", DefaultPartitions, "route event partitions (`N`, by collector and peer; fix it up front)")
 	cliflag.DurationVar(fs, &f.ttl, "lease-ttl", 10*time.Second, false, "a dead detector's lease expires after this `duration`; a standby then takes over")
 	cliflag.DurationVar(fs, &f.bin, "bin", 5*time.Minute, false, "signal time bin, a positive `duration` (detect)")
@@ -55,6 +57,7 @@ func (f *NodeFlags) Config(db *geo.DB, version string) (NodeConfig, error) {
 	cfg.Pipeline.Bin, cfg.Pipeline.Detect.WarmUp = f.bin, f.warmUp
 	cfg.FromView = f.fromView
 	cfg.CheckpointEvery = f.checkpointEvery
+	cfg.CheckpointKeep = f.checkpointKeep
 	if f.checkpointEvery == 0 {
 		cfg.CheckpointEvery = -1
 	}

@@ -64,10 +64,12 @@ type NodeConfig struct {
 	FromView bool
 	// CheckpointEvery is ViewConfig.CheckpointEvery (view).
 	CheckpointEvery int64
-	Listen          string // api
-	Server          server.Options
-	Logger          *slog.Logger
-	OnReady         func(url string) // api: called with the URL
+	// CheckpointKeep is ViewConfig.CheckpointKeep (view).
+	CheckpointKeep int
+	Listen         string // api
+	Server         server.Options
+	Logger         *slog.Logger
+	OnReady        func(url string) // api: called with the URL
 }
 
 // RunNode runs the node's roles until ctx is done or a role fails. An
@@ -155,7 +157,7 @@ func RunNode(ctx context.Context, cfg NodeConfig) error {
 	if cfg.Roles[RoleView] {
 		run(RoleView, func() error {
 			return RunView(ctx, js, ViewConfig{Node: cfg.Name, Partitions: cfg.Ingest.Partitions, LeaseTTL: cfg.LeaseTTL, Replicas: cfg.Replicas,
-				View: cfg.Pipeline.View, Logger: log.With("role", RoleView), CheckpointEvery: cfg.CheckpointEvery})
+				View: cfg.Pipeline.View, Logger: log.With("role", RoleView), CheckpointEvery: cfg.CheckpointEvery, CheckpointKeep: cfg.CheckpointKeep})
 		})
 	}
 	if cfg.Roles[RoleDetect] {

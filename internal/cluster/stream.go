@@ -27,6 +27,7 @@ type streamSource struct {
 	seen    atomic.Uint64 // lastSeq, for the watchdog
 	read    int           // messages taken (route events and marks)
 	ev      bgp.Event
+	dec     eventDecoder // ev's attributes, reused (an event stays valid until the next call)
 	// Resets counts the consumers created again after an error; stalls
 	// those stopped by the watchdog.
 	resets int
@@ -108,7 +109,7 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 		if m.Subject() == SubjectEOF {
 			return nil, io.EOF
 		}
-		ev, err := Decode(m.Data())
+		ev, err := decodeEvent(m.Data(), &s.dec)
 		if err != nil {
 			return nil, skippable{fmt.Errorf("route stream message %d: %w", meta.Sequence.Stream, err)}
 		}

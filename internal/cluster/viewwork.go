@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,7 +75,8 @@ type RebuildInfo struct {
 	Refused    []error       // checkpoints that could not be used (corrupt, foreign)
 }
 
-// wirePath and wireDelta are a partview.Delta on the bus (JSON).
+// wirePath and wireDelta are the JSON form of a partview.Delta on the
+// bus, written before the binary form and still read.
 type wirePath struct {
 	A []bgp.ASN `json:"a,omitempty"`
 	O bgp.ASN   `json:"o,omitempty"`
@@ -112,30 +112,59 @@ func fromWire(p *wirePath) *partview.Path {
 	if p == nil {
 		return nil
 	}
+	if len(p.A) == 0 {
+		p.A = nil // "a":[] as no ASes, as the binary form reads it
+	}
 	return &partview.Path{ASes: p.A, Origin: p.O}
 }
 
-// encodeDelta and decodeDelta put a delta on the bus and back.
+// encodeDelta and decodeDelta put a delta on the bus and back: the
+// binary form (binary.go) is written; the JSON form, written before it,
+// is still read.
 func encodeDelta(d *partview.Delta) ([]byte, error) {
+	n := 32
+	if len(d.Routes) > 0 {
+		n += 8 * len(d.Routes)
+	}
+	return appendDelta(make([]byte, 0, n), d), nil
+}
+
+func decodeDelta(b []byte) (partview.Delta, error) {
+	if len(b) > 0 && b[0] == tagDeltaV1 {
+		return decodeBinaryDelta(b)
+	}
+	if len(b) > 0 && b[0] >= 0x80 {
+		return partview.Delta{}, fmt.Errorf("table delta: byte offset 0: format tag %#x, not %#x (binary, version 1) nor JSON", b[0], tagDeltaV1)
+	}
+	return decodeDeltaJSON(b)
+}
+
+// encodeDeltaJSON is the JSON form of a delta, as encodeDelta wrote it
+// before the binary form (for tests and benchmarks of the readers).
+func encodeDeltaJSON(d *partview.Delta) ([]byte, error) {
 	w := wireDelta{K: d.Kind, O: toWire(d.Old), N: toWire(d.New), F: d.Family, S: d.Size, B: d.Before, U: d.Up, Sg: d.Signals, L: d.Loading, LP: d.LongPath}
 	for _, r := range d.Routes {
 		w.R = append(w.R, wireRoute{P: r.Prefix, wirePath: *toWire(r.Path)})
 	}
 	// In prefix order: the bytes are the same whoever makes them, so the
 	// parts of a cut delta fit together whichever worker sent each.
-	slices.SortFunc(w.R, func(a, b wireRoute) int {
-		return cmp.Or(a.P.Addr().Compare(b.P.Addr()), cmp.Compare(a.P.Bits(), b.P.Bits()))
-	})
+	slices.SortFunc(w.R, func(a, b wireRoute) int { return comparePrefix(a.P, b.P) })
 	return json.Marshal(&w)
 }
 
-func decodeDelta(b []byte) (partview.Delta, error) {
+func decodeDeltaJSON(b []byte) (partview.Delta, error) {
 	var w wireDelta
 	if err := json.Unmarshal(b, &w); err != nil {
 		return partview.Delta{}, fmt.Errorf("table delta: %w", err)
 	}
+	if w.K > partview.Ready || w.F > bgp.IPv6 {
+		return partview.Delta{}, fmt.Errorf("table delta: kind %d, family %d", w.K, w.F)
+	}
 	d := partview.Delta{Kind: w.K, Old: fromWire(w.O), New: fromWire(w.N), Family: w.F, Size: w.S, Before: w.B, Up: w.U, Signals: w.Sg, Loading: w.L, LongPath: w.LP}
 	for _, r := range w.R {
+		if !r.P.IsValid() {
+			return partview.Delta{}, fmt.Errorf("table delta: a route without a prefix")
+		}
 		d.Routes = append(d.Routes, partview.PrefixPath{Prefix: r.P, Path: fromWire(&r.wirePath)})
 	}
 	return d, nil
@@ -180,8 +209,12 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 		cfg.MaxPart = max(int(js.Conn().MaxPayload())-8<<10, 64<<10)
 	}
 	var obs jetstream.ObjectStore
+	var idx jetstream.KeyValue
 	if cfg.CheckpointEvery > 0 {
 		if obs, err = openCheckpoints(ctx, js, cfg.Replicas); err != nil {
+			return err
+		}
+		if idx, err = openCheckpointIndex(ctx, js, obs, cfg.Replicas); err != nil {
 			return err
 		}
 	}
@@ -216,7 +249,7 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 				defer wg.Done()
 				pctx, stop := context.WithCancelCause(ctx)
 				go func() { stop(lease.Keep(pctx)) }()
-				err := viewPartition(pctx, js, ds, obs, p, &cfg, log)
+				err := viewPartition(pctx, js, ds, obs, idx, p, &cfg, log)
 				stop(err)
 				mu.Lock()
 				delete(owned, p)
@@ -243,7 +276,7 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 // until ctx is done. It starts from the partition's newest checkpoint
 // (obs; nil: none) at or before the last delta published, and writes one
 // every cfg.CheckpointEvery route sequences.
-func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Stream, obs jetstream.ObjectStore, p int, cfg *ViewConfig, log *slog.Logger) error {
+func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Stream, obs jetstream.ObjectStore, idx jetstream.KeyValue, p int, cfg *ViewConfig, log *slog.Logger) error {
 	took := time.Now()
 	subj := SubjectDelta + "." + strconv.Itoa(p)
 	var published uint64
@@ -264,7 +297,7 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 	info := RebuildInfo{Partition: p, Published: published}
 	w := partview.NewWorker(cfg.View)
 	if obs != nil && published > 0 {
-		ck, err := loadCheckpoint(ctx, obs, p, published, cfg.View, nil, func(err error) {
+		ck, err := loadCheckpoint(ctx, obs, idx, p, published, cfg.View, nil, func(err error) {
 			log.Warn("checkpoint refused; trying an older one, else the stream's start", "partition", p, "error", err)
 			info.Refused = append(info.Refused, err)
 		})
@@ -430,7 +463,7 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 			}
 			data := w.AppendCheckpoint(nil, partview.CheckpointHeader{Partition: p, Seq: seq, DeltaSeq: q.lastAck})
 			go func() {
-				err := putCheckpoint(ctx, obs, p, seq, data, cfg.CheckpointKeep)
+				err := putCheckpoint(ctx, obs, idx, p, seq, data, cfg.CheckpointKeep)
 				if err != nil && ctx.Err() == nil {
 					pending <- fmt.Errorf("view partition %d: %w", p, err)
 					return
@@ -473,7 +506,14 @@ func publishDelta(ctx context.Context, js jetstream.JetStream, subj string, seq 
 	for i := range n {
 		msg, mid := partMsg(subj, seq, b, i, n), id
 		if n > 1 {
+			// The parts of the binary form have ids of their own: a
+			// writer of the other form cut off part-way within the
+			// duplicate window must not leave its parts in place of
+			// these.
 			mid = id + "-" + strconv.Itoa(i)
+			if len(b) > 0 && b[0] == tagDeltaV1 {
+				mid = id + "-b" + strconv.Itoa(i)
+			}
 		}
 		if err := bus.Retry(ctx, "publish a delta", func(ctx context.Context) error {
 			ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(mid))
@@ -516,6 +556,7 @@ type deltaFollower struct {
 	upTo       uint64 // the route events a table request sees
 	stats      FollowStats
 	obs        jetstream.ObjectStore     // the checkpoints (nil: not found yet)
+	idx        jetstream.KeyValue        // their index (nil: not found: list them)
 	ahead      map[int]map[uint64][]byte // deltas stored before an earlier one of their partition
 	parts      struct {                  // a delta cut in parts being put together
 		seq  uint64
@@ -672,8 +713,15 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 			return nil, err
 		}
 	}
+	if f.obs != nil && f.idx == nil {
+		if idx, err := f.js.KeyValue(ctx, CheckpointIndexBucket); err == nil {
+			f.idx = idx
+		} else if !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, err
+		}
+	}
 	if f.obs != nil {
-		ck, err := loadCheckpoint(ctx, f.obs, p, f.upTo, f.cfg, func(q bgp.Peer) bool { return q == peer }, func(error) { f.stats.Refused++ })
+		ck, err := loadCheckpoint(ctx, f.obs, f.idx, p, f.upTo, f.cfg, func(q bgp.Peer) bool { return q == peer }, func(error) { f.stats.Refused++ })
 		if err != nil {
 			return nil, err
 		}
@@ -693,6 +741,7 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 	if c.CachedInfo().NumPending == 0 {
 		return w.Table(peer), nil
 	}
+	var dec eventDecoder
 	for {
 		batch, err := c.Fetch(1024, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -709,7 +758,7 @@ func (f *deltaFollower) replay(ctx context.Context, peer bgp.Peer) ([]partview.P
 			if meta.Sequence.Stream > f.upTo {
 				return w.Table(peer), nil
 			}
-			if ev, err := Decode(m.Data()); err == nil && ev.Peer == peer {
+			if ev, err := decodeEvent(m.Data(), &dec); err == nil && ev.Peer == peer {
 				w.Apply(&ev)
 			}
 			if meta.NumPending == 0 || meta.Sequence.Stream == f.upTo {
