@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 
+	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bgp/wire"
 )
 
@@ -40,16 +41,38 @@ func (d *BgpdumpDumper) Next(b []byte) ([]byte, error) {
 	return AppendBgpdumpLine(b, d.rr, ev), nil
 }
 
+// DeferRIBAttrs makes rr leave the attributes of TABLE_DUMP_V2 RIB
+// entries undecoded after Next: the caller decodes each such entry's with
+// DecodeRIBAttrs, into memory of its own, before the next call of Next
+// (the event's Attrs are not valid until then). A reader that keeps the
+// events it is handed saves copying them that way.
+func (rr *RouteReader) DeferRIBAttrs() { rr.lazyRIB = true }
+
+// DecodeRIBAttrs decodes the attributes of the RIB entry the last Next
+// returned into dst, if DeferRIBAttrs left them undecoded, and reports
+// whether it did. Where they do not decode, dst holds what did and the
+// error goes out with the next call of Next, as without DeferRIBAttrs.
+func (rr *RouteReader) DecodeRIBAttrs(dst *bgp.Attrs) bool {
+	if !rr.attrsPending {
+		return false
+	}
+	rr.decodeEntryAttrsInto(dst)
+	return true
+}
+
 // decodeEntryAttrs decodes the attributes of the current TABLE_DUMP_V2
 // RIB entry when the reader left them undecoded, and reports whether they
 // decoded without error (an error goes out with the next call of Next).
-func (rr *RouteReader) decodeEntryAttrs() bool {
+func (rr *RouteReader) decodeEntryAttrs() bool { return rr.decodeEntryAttrsInto(&rr.attrs) }
+
+// decodeEntryAttrsInto is decodeEntryAttrs into dst.
+func (rr *RouteReader) decodeEntryAttrsInto(dst *bgp.Attrs) bool {
 	if !rr.attrsPending {
 		return rr.deferred == nil
 	}
 	rr.attrsPending = false
 	var none []wire.NLRI
-	if err := rr.ribAttrs.Decode(rr.entry.Attrs, wire.AttrOptions{AS4: true, RIB: true}, &rr.attrs, &none, &none); err != nil {
+	if err := rr.ribAttrs.Decode(rr.entry.Attrs, wire.AttrOptions{AS4: true, RIB: true}, dst, &none, &none); err != nil {
 		rr.stats.Errors++
 		rr.deferred = rr.recordError(fmt.Errorf("RIB entry for %s from %s: %w", rr.rib.Prefix, rr.ev.Peer.Addr, err))
 		return false

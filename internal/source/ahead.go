@@ -18,7 +18,10 @@ import (
 type ahead struct {
 	src Source
 	blk Blocker // src's, or nil
-	b   *batch  // the batch being filled (run's goroutine only)
+	// ribAttrs is src when it decodes RIB entries' attributes into the
+	// batch's own (see ribAttrsDecoder), or nil.
+	ribAttrs ribAttrsDecoder
+	b        *batch // the batch being filled (run's goroutine only)
 	// stopped is set (on run's goroutine) once Stop is seen.
 	stopped bool
 	full    chan *batch // batches read, in order
@@ -39,6 +42,9 @@ const (
 // batch is a run of a source's events (or errors) and the storage their
 // attributes point into.
 type batch struct {
+	// own are attributes the batch decodes RIB entries' into (see
+	// ribAttrsDecoder): each keeps its slices from one fill to the next.
+	own   []*ownAttrs
 	evs   []bgp.Event
 	errs  []error // by event: non-nil where the source returned an error
 	end   error   // the source's end (io.EOF or the error that ended it), set on the last batch
@@ -54,6 +60,10 @@ type batch struct {
 func newAhead(src Source) *ahead {
 	a := &ahead{src: src, full: make(chan *batch, aheadDepth), empty: make(chan *batch, aheadDepth+2), stop: make(chan struct{}), exited: make(chan struct{})}
 	a.blk, _ = src.(Blocker)
+	if d, ok := src.(ribAttrsDecoder); ok {
+		d.DeferRIBAttrs()
+		a.ribAttrs = d
+	}
 	for range aheadDepth + 2 {
 		a.empty <- &batch{}
 	}
@@ -86,6 +96,13 @@ func (a *ahead) run() {
 				b.evs = append(b.evs, bgp.Event{})
 				b.errs = append(b.errs, err)
 				continue
+			}
+			if a.ribAttrs != nil && ev.RIB {
+				if dst := b.ownAttrs(); a.ribAttrs.DecodeRIBAttrs(&dst.a) {
+					b.addOwn(ev, dst)
+					continue
+				}
+				b.own = b.own[:len(b.own)-1] // not a deferred RIB entry: copied below
 			}
 			b.add(ev)
 		}
@@ -159,7 +176,69 @@ func (a *ahead) Stop() { a.once.Do(func() { close(a.stop) }) }
 // Wait returns when the reading goroutine has returned.
 func (a *ahead) Wait() { <-a.exited }
 
+// ribAttrsDecoder is a source that can leave RIB entries' attributes
+// undecoded after Next and decode them into memory given (File): the
+// batch then decodes them into attributes of its own, reused batch after
+// batch, instead of copying every event's attributes out of the source's.
+type ribAttrsDecoder interface {
+	DeferRIBAttrs()
+	DecodeRIBAttrs(dst *bgp.Attrs) bool
+}
+
+// ownAttrs are attributes a batch decodes a RIB entry's into, with what
+// the decoder leaves in memory of its own (the AS path's numbers) or in
+// the record (unknown attributes' values) copied into buffers of theirs.
+type ownAttrs struct {
+	a     bgp.Attrs
+	asns  []bgp.ASN
+	bytes []byte
+}
+
+// detach copies what o.a points to outside itself into o's buffers. A
+// buffer that grows leaves the earlier slices in its old array, which
+// keeps their values.
+func (o *ownAttrs) detach() {
+	o.asns, o.bytes = o.asns[:0], o.bytes[:0]
+	for i := range o.a.Path.Segments {
+		sg := &o.a.Path.Segments[i]
+		k := len(o.asns)
+		o.asns = append(o.asns, sg.ASNs...)
+		sg.ASNs = o.asns[k:len(o.asns):len(o.asns)]
+	}
+	for i := range o.a.Unknown {
+		u := &o.a.Unknown[i]
+		k := len(o.bytes)
+		o.bytes = append(o.bytes, u.Value...)
+		u.Value = o.bytes[k:len(o.bytes):len(o.bytes)]
+	}
+}
+
+// ownAttrs returns the next of the batch's own attributes (made when
+// new), counted in b.own until the batch is reset.
+func (b *batch) ownAttrs() *ownAttrs {
+	n := len(b.own)
+	if n < cap(b.own) {
+		b.own = b.own[:n+1]
+		if b.own[n] != nil {
+			return b.own[n]
+		}
+	} else {
+		b.own = append(b.own, nil)
+	}
+	b.own[n] = &ownAttrs{}
+	return b.own[n]
+}
+
+// addOwn adds ev with the attributes o (the batch's own, decoded into).
+func (b *batch) addOwn(ev *bgp.Event, o *ownAttrs) {
+	o.detach()
+	b.evs = append(b.evs, *ev)
+	b.errs = append(b.errs, nil)
+	b.evs[len(b.evs)-1].Attrs = &o.a
+}
+
 func (b *batch) reset() {
+	b.own = b.own[:0] // kept, with their slices, for the next fill
 	b.evs, b.errs, b.end = b.evs[:0], b.errs[:0], nil
 	b.attrs, b.segs, b.asns = b.attrs[:0], b.segs[:0], b.asns[:0]
 	b.comms, b.large, b.raw, b.bytes = b.comms[:0], b.large[:0], b.raw[:0], b.bytes[:0]

@@ -45,7 +45,20 @@ type File struct {
 	// (the wall clock moves).
 	lo, hi int64
 	n      int
+	// skipped takes the deferred attributes of a RIB entry refused for its
+	// time (see DeferRIBAttrs), so that their errors count as before.
+	skipped bgp.Attrs
 }
+
+// DeferRIBAttrs leaves the attributes of the file's TABLE_DUMP_V2 RIB
+// entries undecoded after Next, for DecodeRIBAttrs to decode into the
+// caller's memory (mrt.RouteReader.DeferRIBAttrs).
+func (f *File) DeferRIBAttrs() { f.rr.DeferRIBAttrs() }
+
+// DecodeRIBAttrs decodes the attributes of the RIB entry Next last
+// returned into dst, if they were left undecoded, and reports whether it
+// did (mrt.RouteReader.DecodeRIBAttrs).
+func (f *File) DecodeRIBAttrs(dst *bgp.Attrs) bool { return f.rr.DecodeRIBAttrs(dst) }
 
 // OpenFile opens an MRT file of any compression as a Source of the given
 // collector's peers.
@@ -107,6 +120,7 @@ func (f *File) Next() (*bgp.Event, error) {
 			wall = f.wall()
 		}
 		if why := CheckTime(ev.Time, f.prev, wall); why != "" {
+			f.rr.DecodeRIBAttrs(&f.skipped)
 			return nil, &TimeError{Source: f.name, Offset: f.rr.Record().Offset, Peer: ev.Peer, Time: ev.Time, Reason: why}
 		}
 		f.prev = ev.Time

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -128,6 +129,87 @@ func TestMergeStop(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d goroutines 10 s after Stop, %d before the merge", runtime.NumGoroutine(), before)
+		}
+	}
+}
+
+// TestMergeAheadRIBAttrs checks the RIB entries whose attributes the
+// reading ahead decodes into its own memory (File.DeferRIBAttrs): AS sets,
+// unknown attributes, an entry whose attributes do not decode and one
+// dated in 2097 come out as when the file is read in turn, errors
+// included, and stay right after the batches have been reused.
+func TestMergeAheadRIBAttrs(t *testing.T) {
+	var b bytes.Buffer
+	w := mrt.NewWriter(&b)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	peers := []bgp.Peer{
+		{Addr: netip.MustParseAddr("192.0.2.1"), AS: 64501},
+		{Addr: netip.MustParseAddr("192.0.2.2"), AS: 64502},
+		{Addr: netip.MustParseAddr("2001:db8::3"), AS: 64503},
+	}
+	if err := w.WritePeerIndex(t0, netip.MustParseAddr("192.0.2.254"), "", peers); err != nil {
+		t.Fatal(err)
+	}
+	attrs := func(i int, unknown ...bgp.RawAttr) *bgp.Attrs {
+		a := &bgp.Attrs{Origin: bgp.OriginIGP, NextHop: netip.MustParseAddr("192.0.2.1"), Unknown: unknown}
+		a.Set(bgp.AttrOrigin)
+		a.Set(bgp.AttrASPath)
+		a.Set(bgp.AttrNextHop)
+		a.Path.Segments = []bgp.Segment{{Type: bgp.ASSequence, ASNs: []bgp.ASN{64501, bgp.ASN(65000 + i%7), bgp.ASN(100 + i)}}}
+		if i%3 == 0 {
+			a.Path.Segments = append(a.Path.Segments, bgp.Segment{Type: bgp.ASSet, ASNs: []bgp.ASN{bgp.ASN(200 + i), bgp.ASN(300 + i)}})
+		}
+		return a
+	}
+	// Enough records for the batches to be reused several times.
+	for i := range 3000 {
+		at := t0
+		var entries []mrt.RIBEntryOut
+		for p := range peers {
+			var unk []bgp.RawAttr
+			switch {
+			case i%5 == 0:
+				unk = []bgp.RawAttr{{Flags: 0xc0, Type: 99, Value: []byte(fmt.Sprintf("value %d/%d", i, p))}}
+			case i%397 == 0 && p == 1:
+				// An attribute of a known type that does not decode.
+				unk = []bgp.RawAttr{{Flags: 0x40, Type: bgp.AttrMED, Value: []byte{1, 2, 3}}}
+			}
+			entries = append(entries, mrt.RIBEntryOut{PeerIndex: uint16(p), Originated: t0, Attrs: attrs(i+p, unk...)})
+		}
+		if i == 1234 {
+			at = time.Date(2097, 1, 1, 0, 0, 0, 0, time.UTC)
+			entries[0].Attrs.Unknown = []bgp.RawAttr{{Flags: 0x40, Type: bgp.AttrMED, Value: []byte{9}}}
+		}
+		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+		if err := w.WriteRIB(at, uint32(i), pfx, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	in := [][]byte{b.Bytes()}
+	serial := readAll(t, in, true)
+	ahead := readAll(t, in, false)
+	var errs, unknown, sets int
+	for _, s := range serial {
+		switch {
+		case strings.HasPrefix(s, "error: "):
+			errs++
+		case strings.Contains(s, "{192 99 ["): // a RawAttr of type 99
+			unknown++
+		}
+		if strings.Contains(s, "{") {
+			sets++
+		}
+	}
+	if errs < 5 || unknown < 1000 || sets < 1000 {
+		t.Fatalf("the input gave %d errors, %d events with unknown attributes, %d with AS sets: want some of each", errs, unknown, sets)
+	}
+	if len(ahead) != len(serial) {
+		t.Errorf("ahead: %d items, serial %d", len(ahead), len(serial))
+	}
+	for i := range min(len(ahead), len(serial)) {
+		if ahead[i] != serial[i] {
+			t.Fatalf("item %d differs:\nahead  %s\nserial %s", i, ahead[i], serial[i])
 		}
 	}
 }
