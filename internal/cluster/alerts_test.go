@@ -117,7 +117,9 @@ func TestClusterAlertsExactlyOnce(t *testing.T) {
 	urls := startBus(t, 3)
 	rcv := alerttest.New(t, "s3cret")
 	withAlerts := func(c *DetectConfig) { c.Engine.AlertConfig = alertsTo(t, rcv.URL) }
-	const ttl = 2 * time.Second
+	// Long enough that a loaded machine's late renewal does not lose
+	// worker a its lease before the kill (2 s did once, under load).
+	const ttl = 5 * time.Second
 	a := startWorker(t, "worker-a", urls, dsn, ttl, withAlerts)
 	select {
 	case <-a.tenure:
