@@ -270,21 +270,14 @@ func (r *reader) uvarint(field string) uint64 {
 	return v
 }
 
+// varint reads a zigzag varint (binary.AppendVarint's form).
 func (r *reader) varint(field string) int64 {
-	if r.err != nil {
-		return 0
+	u := r.uvarint(field)
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
-		if n == 0 {
-			r.fail("%s: cut (%d bytes)", field, len(r.b))
-		} else {
-			r.fail("%s: varint overflows 64 bits", field)
-		}
-		return 0
-	}
-	r.off += n
-	return v
+	return x
 }
 
 // uint returns a varint of at most max.
