@@ -42,7 +42,7 @@ package cluster
 // flags: 1 old path, 2 new path, 4 Up, 8 Signals, 16 Loading IPv4, 32
 // Loading IPv6, 64 NewPeer, 128 LongPath, 256 routes follow (the flags
 // are a varint). A path is its AS count, its ASes and its origin. The
-// routes are sorted by prefix (address, then length), and each is its
+// routes are sorted by prefix (netip.Prefix.Compare), and each is its
 // prefix and the index of its path in the delta's path table, from 1 in
 // order of first use (0: no path), so the bytes are the same whoever
 // makes them: the parts of a delta cut by two workers fit together.
@@ -51,7 +51,6 @@ package cluster
 // before anything is allocated, and every error names the byte offset.
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -543,11 +542,6 @@ func (r *reader) attrs(a *bgp.Attrs) {
 	}
 }
 
-// comparePrefix orders prefixes by address, then length.
-func comparePrefix(a, b netip.Prefix) int {
-	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
-}
-
 func appendPath(b []byte, p *partview.Path) []byte {
 	b = appendUvarint(b, uint64(len(p.ASes)))
 	for _, a := range p.ASes {
@@ -585,7 +579,7 @@ func appendDelta(b []byte, d *partview.Delta) []byte {
 	// same whoever makes them, so the parts of a cut delta fit together
 	// whichever worker sent each.
 	rs := slices.Clone(d.Routes)
-	slices.SortFunc(rs, func(x, y partview.PrefixPath) int { return comparePrefix(x.Prefix, y.Prefix) })
+	slices.SortFunc(rs, func(x, y partview.PrefixPath) int { return x.Prefix.Compare(y.Prefix) })
 	index := make(map[*partview.Path]uint64)
 	var order []*partview.Path
 	for _, r := range rs {
@@ -700,7 +694,7 @@ func decodeBinaryDelta(b []byte) (partview.Delta, error) {
 				r.fail("route %s with path %d of %d", p, i, len(paths)-1)
 				break
 			}
-			if k := len(d.Routes); k > 0 && comparePrefix(d.Routes[k-1].Prefix, p) >= 0 {
+			if k := len(d.Routes); k > 0 && d.Routes[k-1].Prefix.Compare(p) >= 0 {
 				r.off = at
 				r.fail("route %s after %s: the routes are not in prefix order", p, d.Routes[k-1].Prefix)
 				break

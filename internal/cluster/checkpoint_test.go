@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -56,30 +54,15 @@ func TestViewCheckpointTakeover(t *testing.T) {
 	// The reference: one worker per partition over the whole stream.
 	ref := map[uint64]string{}
 	upTo := map[int][]uint64{} // each partition's route sequences
-	{
-		src, err := openStream(ctx, js)
-		if err != nil {
-			t.Fatal(err)
+	ws := map[int]*partview.Worker{}
+	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, seq uint64, p int) {
+		if ws[p] == nil {
+			ws[p] = partview.NewWorker(view.DefaultConfig())
 		}
-		ws := map[int]*partview.Worker{}
-		for {
-			ev, err := src.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, _ := partitionOf(src.subject)
-			if ws[p] == nil {
-				ws[p] = partview.NewWorker(view.DefaultConfig())
-			}
-			d := ws[p].Apply(ev)
-			ref[src.lastSeq] = deltaKey(&d)
-			upTo[p] = append(upTo[p], src.lastSeq)
-		}
-		src.Close()
-	}
+		d := ws[p].Apply(ev)
+		ref[seq] = deltaKey(&d)
+		upTo[p] = append(upTo[p], seq)
+	})
 	const every, ttl = 2000, 2 * time.Second
 	var mu sync.Mutex
 	var compared, mismatches int

@@ -3,8 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -242,7 +240,7 @@ func demoDeltas(t testing.TB) []partview.Delta {
 // sortedRoutes returns d with its routes in prefix order.
 func sortedRoutes(d partview.Delta) partview.Delta {
 	d.Routes = slices.Clone(d.Routes)
-	slices.SortFunc(d.Routes, func(a, b partview.PrefixPath) int { return comparePrefix(a.Prefix, b.Prefix) })
+	slices.SortFunc(d.Routes, func(a, b partview.PrefixPath) int { return a.Prefix.Compare(b.Prefix) })
 	return d
 }
 
@@ -450,26 +448,18 @@ func TestStreamOfBothForms(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: SubjectEOF, Header: nats.Header{HeaderSeq: []string{strconv.Itoa(len(evs) + 1)}, HeaderSource: []string{"test"}}}); err != nil {
 		t.Fatal(err)
 	}
-	src, err := openStream(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for ; ; n++ {
-		ev, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
+	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, _ uint64, _ int) {
+		if n >= len(evs) {
+			t.Fatalf("route event %d: %+v, beyond the %d published", n+1, ev, len(evs))
 		}
 		got, _ := Encode(ev)
 		want, _ := Encode(&evs[n])
 		if !bytes.Equal(got, want) {
 			t.Fatalf("route event %d: %+v, want %+v", n+1, ev, evs[n])
 		}
-	}
-	src.Close()
+		n++
+	})
 	if n != len(evs) {
 		t.Fatalf("read %d route events of %d", n, len(evs))
 	}

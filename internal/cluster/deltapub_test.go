@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,22 +129,7 @@ func TestDeltaPublishFailures(t *testing.T) {
 		ev  bgp.Event
 	}
 	var evs []routeEv
-	src, err := openStream(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		ev, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _ := partitionOf(src.subject)
-		evs = append(evs, routeEv{src.lastSeq, p, ev.Clone()})
-	}
-	src.Close()
+	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, seq uint64, p int) { evs = append(evs, routeEv{seq, p, ev.Clone()}) })
 
 	nc, wjs, err := bus.Connect(urls, "view-flaky")
 	if err != nil {

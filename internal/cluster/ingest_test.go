@@ -9,6 +9,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // failingSource ends with a hard error after n events (an ingest that dies).
@@ -31,21 +32,31 @@ func readAll(t *testing.T, ctx context.Context, urls []string) []bgp.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out []bgp.Event
+	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, _ uint64, _ int) { out = append(out, ev.Clone()) })
+	return out
+}
+
+// eachStreamEvent calls fn with each event of the route stream, from the
+// start to its end mark, with its stream sequence and partition (ev is
+// valid until fn returns).
+func eachStreamEvent(t *testing.T, ctx context.Context, js jetstream.JetStream, fn func(ev *bgp.Event, seq uint64, p int)) {
+	t.Helper()
 	src, err := openStream(ctx, js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var out []bgp.Event
 	for {
 		ev, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, ev.Clone())
+		p, _ := partitionOf(src.subject)
+		fn(ev, src.lastSeq, p)
 	}
 }
 

@@ -148,7 +148,7 @@ func encodeDeltaJSON(d *partview.Delta) ([]byte, error) {
 	}
 	// In prefix order: the bytes are the same whoever makes them, so the
 	// parts of a cut delta fit together whichever worker sent each.
-	slices.SortFunc(w.R, func(a, b wireRoute) int { return comparePrefix(a.P, b.P) })
+	slices.SortFunc(w.R, func(a, b wireRoute) int { return a.P.Compare(b.P) })
 	return json.Marshal(&w)
 }
 

@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"testing"
@@ -104,21 +102,7 @@ func reducerEqualsView(t *testing.T, ctx context.Context, js jetstream.JetStream
 	var v *view.View
 	want := &callLog{path: func(id view.PathID) string { return fmt.Sprintf("%v o%d", v.Path(id), v.PathOrigin(id)) }}
 	v = view.New(view.DefaultConfig(), want)
-	src, err := openStream(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		ev, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		v.Apply(ev)
-	}
-	src.Close()
+	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, _ uint64, _ int) { v.Apply(ev) })
 
 	// The reducer from the bus.
 	var red *partview.Reducer

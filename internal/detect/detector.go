@@ -922,8 +922,10 @@ func (d *Detector) judgeInstability(a *track, now time.Time) {
 	}
 	rate := 0.0 // the entity's own losses per hour, outside its events
 	for _, ff := range []bgp.Family{bgp.IPv4, bgp.IPv6} {
-		if ft := d.tracks[efKey{e, ff}]; ft != nil && len(ft.hr().lossH) > 0 {
-			rate += mean(ft.hr().lossH)
+		if ft := d.tracks[efKey{e, ff}]; ft != nil {
+			if l := ft.hr().lossH; len(l) > 0 {
+				rate += mean(l)
+			}
 		}
 	}
 	lambda := max(rate*d.cfg.InstabilityWindow.Hours(), minExpectedLosses)

@@ -108,14 +108,14 @@ func (w *Worker) AppendCheckpoint(b []byte, h CheckpointHeader) []byte {
 		for q := range ps.routes {
 			s.routes = append(s.routes, q)
 		}
-		slices.SortFunc(s.routes, comparePrefixes)
+		slices.SortFunc(s.routes, netip.Prefix.Compare)
 		for _, q := range s.routes {
 			use(ps.routes[q])
 		}
 		for q := range ps.addPath {
 			s.addPath = append(s.addPath, q)
 		}
-		slices.SortFunc(s.addPath, comparePrefixes)
+		slices.SortFunc(s.addPath, netip.Prefix.Compare)
 		for _, q := range s.addPath {
 			for _, r := range ps.addPath[q] {
 				use(r.path)
@@ -167,10 +167,6 @@ func (w *Worker) AppendCheckpoint(b []byte, h CheckpointHeader) []byte {
 
 func comparePeers(a, b bgp.Peer) int {
 	return cmp.Or(strings.Compare(a.Collector, b.Collector), a.Addr.Compare(b.Addr), cmp.Compare(a.AS, b.AS))
-}
-
-func comparePrefixes(a, b netip.Prefix) int {
-	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 }
 
 func appendPrefix(b []byte, p netip.Prefix) []byte {

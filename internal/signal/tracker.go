@@ -393,7 +393,7 @@ var noCountry = &State{}
 // (nil if none), cached per prefix.
 func (t *Tracker) countryState(id view.PrefixID, p netip.Prefix) (*State, geo.Country) {
 	if int(id) >= len(t.prefixState) {
-		t.prefixState = append(t.prefixState, make([]*State, int(id)+1-len(t.prefixState)+len(t.prefixState)/4)...)
+		t.prefixState = growTo(t.prefixState, int(id)+1+len(t.prefixState)/4)
 	}
 	s := t.prefixState[id]
 	if s == nil {

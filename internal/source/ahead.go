@@ -98,11 +98,10 @@ func (a *ahead) run() {
 				continue
 			}
 			if a.ribAttrs != nil && ev.RIB {
-				if dst := b.ownAttrs(); a.ribAttrs.DecodeRIBAttrs(&dst.a) {
-					b.addOwn(ev, dst)
+				if o := b.spareAttrs(); a.ribAttrs.DecodeRIBAttrs(&o.a) {
+					b.addOwn(ev, o)
 					continue
 				}
-				b.own = b.own[:len(b.own)-1] // not a deferred RIB entry: copied below
 			}
 			b.add(ev)
 		}
@@ -213,24 +212,22 @@ func (o *ownAttrs) detach() {
 	}
 }
 
-// ownAttrs returns the next of the batch's own attributes (made when
-// new), counted in b.own until the batch is reset.
-func (b *batch) ownAttrs() *ownAttrs {
+// spareAttrs returns the batch's next own attributes, not taken yet
+// (addOwn takes them): those of an earlier fill, or new ones.
+func (b *batch) spareAttrs() *ownAttrs {
 	n := len(b.own)
-	if n < cap(b.own) {
-		b.own = b.own[:n+1]
-		if b.own[n] != nil {
-			return b.own[n]
-		}
-	} else {
-		b.own = append(b.own, nil)
+	if n == cap(b.own) {
+		b.own = append(b.own, nil)[:n]
 	}
-	b.own[n] = &ownAttrs{}
-	return b.own[n]
+	if s := b.own[:n+1]; s[n] == nil {
+		s[n] = &ownAttrs{}
+	}
+	return b.own[:n+1][n]
 }
 
-// addOwn adds ev with the attributes o (the batch's own, decoded into).
+// addOwn adds ev with the attributes o, spareAttrs' (decoded into).
 func (b *batch) addOwn(ev *bgp.Event, o *ownAttrs) {
+	b.own = b.own[:len(b.own)+1]
 	o.detach()
 	b.evs = append(b.evs, *ev)
 	b.errs = append(b.errs, nil)
