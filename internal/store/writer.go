@@ -38,6 +38,11 @@ type WriterOptions struct {
 	// RetryMin and RetryMax bound the wait between tries of a failing
 	// write: it doubles from RetryMin up to RetryMax (defaults 1s and 30s).
 	RetryMin, RetryMax time.Duration
+	// Hold starts the writer as a warm standby's: it writes nothing and
+	// keeps what is handed in, in the order handed in, until Promote. While
+	// it holds, it drops what another writer of the same input has stored
+	// (see Promote), and past MaxBuffered rows kept, hand-ins wait.
+	Hold bool
 }
 
 // Health is the state of the writer's writes.
@@ -68,6 +73,7 @@ type Writer struct {
 	st         Store
 	opts       WriterOptions
 	ch         chan item
+	promo      chan item // Promote's requests to Run
 	skipBefore time.Time // immutable after NewWriter
 	resumedTo  time.Time // the data time an earlier run had reached; immutable
 
@@ -75,6 +81,9 @@ type Writer struct {
 	ids    map[eventKey]int64 // natural key -> stored id of the events stored or handed in
 	detIDs map[int]int64      // detector id -> stored id, for preceded_by_instability
 	lastID int64              // the highest id assigned
+	// rawPending counts the ops handed in without ids (while holding, or
+	// after such ops) and not yet taken off the channel.
+	rawPending int
 
 	mu      sync.Mutex
 	err     error // the last flush error
@@ -97,6 +106,27 @@ type Writer struct {
 	backoff     time.Duration
 	retryAt     time.Time
 	lastPrune   time.Time
+
+	// While on hold (WriterOptions.Hold, until Promote); owned by io's
+	// holder, except hold, which Event reads under idMu.
+	hold      bool
+	held      []heldBatch
+	heldRows  int
+	final     bool             // EndOfInput was handed in
+	trimmedAt time.Time        // last read of the stored progress
+	trimDet   map[int]eventKey // detector id -> key of the events whose ops were dropped as stored
+}
+
+// heldBatch is what a holding writer would have written in one flush.
+type heldBatch struct {
+	b Batch
+	// cover is the first route event count reported (Progress) after the
+	// batch was sealed (0 until one is): every hand-in of the batch came
+	// from the route events up to it, so a store whose progress reached it
+	// holds what the batch holds, written by another writer of the same
+	// input.
+	cover int64
+	final bool // holds hand-ins after EndOfInput: never dropped
 }
 
 // eventKey is EventKey as a comparable map key (the time as nanoseconds).
@@ -121,6 +151,8 @@ const (
 	itemMeta
 	itemProgress
 	itemFlush
+	itemEnd     // EndOfInput
+	itemPromote // Promote
 )
 
 // item is one hand-in to the writer goroutine.
@@ -132,7 +164,9 @@ type item struct {
 	key, val string     // itemMeta
 	time     time.Time  // itemProgress
 	n        int64      // itemProgress
-	done     chan error // itemFlush: receives the flush's error
+	done     chan error // itemFlush, itemPromote: receives the result
+	store    Store      // itemPromote
+	raw      bool       // itemEvent: op has no ids yet (see Writer.Event)
 }
 
 // NewWriter returns a writer over st, reading where an earlier run
@@ -161,7 +195,8 @@ func NewWriter(ctx context.Context, st Store, opts WriterOptions) (*Writer, erro
 	if err != nil {
 		return nil, fmt.Errorf("store writer: latest bin: %w", err)
 	}
-	w := &Writer{st: st, opts: opts, ch: make(chan item, opts.Queue), skipBefore: last, stop: make(chan struct{}), detIDs: map[int]int64{}}
+	w := &Writer{st: st, opts: opts, ch: make(chan item, opts.Queue), promo: make(chan item), skipBefore: last, stop: make(chan struct{}), detIDs: map[int]int64{},
+		hold: opts.Hold, trimDet: map[int]eventKey{}}
 	if v, ok, err := st.Meta(ctx, MetaDataTime); err != nil {
 		return nil, fmt.Errorf("store writer: %s: %w", MetaDataTime, err)
 	} else if ok {
@@ -233,8 +268,28 @@ func (w *Writer) SetMeta(k, v string) {
 // transaction, with the event as readers see it (the stored ids; for a
 // deletion, the id the event had); Committed hears of it once stored.
 func (w *Writer) Event(op EventOp) int64 {
-	k := keyOf(op.Key)
 	w.idMu.Lock()
+	if w.hold || w.rawPending > 0 {
+		// A standby's ids are given at Promote, from what is stored then;
+		// the ops handed in before it was promoted and still on their way
+		// get theirs when taken off the channel, and so do those after
+		// them, to keep the order of hand-in.
+		w.rawPending++
+		w.idMu.Unlock()
+		op.ID = 0
+		w.send(item{kind: itemEvent, op: &op, raw: true})
+		return 0
+	}
+	op = w.assign(op)
+	w.idMu.Unlock()
+	w.send(item{kind: itemEvent, op: &op})
+	return op.ID
+}
+
+// assign gives op its stored id, and its event's and notice's ids. The
+// caller holds idMu.
+func (w *Writer) assign(op EventOp) EventOp {
+	k := keyOf(op.Key)
 	var id int64
 	if op.Delete {
 		old, ok := w.ids[k]
@@ -286,9 +341,189 @@ func (w *Writer) Event(op EventOp) int64 {
 			op.Notice = &n
 		}
 	}
+	return op
+}
+
+// EndOfInput says the input ended: what is handed in from now on is the
+// last state of the run (the open bins closed, the open events' last
+// state). A holding writer never drops it as stored, since another writer
+// reports the same progress before and after it.
+func (w *Writer) EndOfInput() { w.send(item{kind: itemEnd}) }
+
+// Holding reports whether the writer holds (a standby's, not promoted).
+func (w *Writer) Holding() bool {
+	w.idMu.Lock()
+	defer w.idMu.Unlock()
+	return w.hold
+}
+
+// Promote makes a holding writer write, to st from now on (a warm
+// standby taking over, st fenced with its new token). It reads what st
+// holds (the latest bin time, the progress, the ids of the stored
+// events), drops what it kept that st already holds, gives the events it
+// kept their stored ids (those st has by natural key, new ones after
+// st's highest), and writes the rest in the order handed in. A write that
+// fails is kept and retried, as any other; an error reading st leaves the
+// writer holding. Promote on a writer that does not hold returns nil.
+func (w *Writer) Promote(ctx context.Context, st Store) error {
+	for {
+		if done := w.running(); done != nil {
+			// Not through ch, which Run stops reading while full.
+			req := make(chan error, 1)
+			select {
+			case w.promo <- item{kind: itemPromote, store: st, done: req}:
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case err := <-req:
+				return err
+			case <-done:
+				select {
+				case err := <-req:
+					return err
+				default:
+				}
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if w.io.TryLock() {
+			w.drain(ctx)
+			err := w.promote(ctx, st)
+			w.io.Unlock()
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// promote is Promote on the goroutine holding io.
+func (w *Writer) promote(ctx context.Context, st Store) error {
+	if !w.Holding() {
+		return nil
+	}
+	w.sealHeld()
+	last, err := st.LastBinTime(ctx)
+	if err != nil {
+		return fmt.Errorf("store writer: promote: latest bin: %w", err)
+	}
+	dt, n, err := storedProgress(ctx, st)
+	if err != nil {
+		return fmt.Errorf("store writer: promote: %w", err)
+	}
+	ids, lastID, err := st.EventIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("store writer: promote: %w", err)
+	}
+	w.st = st
+	w.trimHeld(n)
+	w.idMu.Lock()
+	w.ids = make(map[eventKey]int64, len(ids))
+	for k, id := range ids {
+		w.ids[keyOf(k)] = id
+	}
+	w.lastID = lastID
+	for det, k := range w.trimDet {
+		if id, ok := w.ids[k]; ok {
+			w.detIDs[det] = id
+		}
+	}
+	w.trimDet = nil
+	var b Batch
+	for _, h := range w.held {
+		for _, bin := range h.b.Bins {
+			if !bin.Time.Before(last) {
+				b.Bins = append(b.Bins, bin)
+			}
+		}
+		b.Entities = append(b.Entities, h.b.Entities...)
+		for _, op := range h.b.Events {
+			b.Events = append(b.Events, w.assign(op))
+			if op.Notice != nil {
+				w.urgent = true
+			}
+		}
+		for k, v := range h.b.Meta {
+			if b.Meta == nil {
+				b.Meta = map[string]string{}
+			}
+			b.Meta[k] = v
+		}
+	}
+	w.hold = false
 	w.idMu.Unlock()
-	w.send(item{kind: itemEvent, op: &op})
-	return id
+	w.held, w.heldRows = nil, 0
+	// The stored progress never moves backwards: another writer may have
+	// got further than this one.
+	if dt.After(w.dataTime) {
+		w.dataTime, w.routeEvents = dt, n
+	} else if !w.dataTime.IsZero() {
+		w.dirty = true
+	}
+	w.buf = b
+	_ = w.flush(ctx)
+	return nil
+}
+
+// storedProgress reads the data time and route event count st holds.
+func storedProgress(ctx context.Context, st Store) (time.Time, int64, error) {
+	var dt time.Time
+	var n int64
+	if v, ok, err := st.Meta(ctx, MetaDataTime); err != nil {
+		return dt, 0, fmt.Errorf("%s: %w", MetaDataTime, err)
+	} else if ok {
+		dt, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	if v, ok, err := st.Meta(ctx, MetaEvents); err != nil {
+		return dt, 0, fmt.Errorf("%s: %w", MetaEvents, err)
+	} else if ok {
+		n, _ = strconv.ParseInt(v, 10, 64)
+	}
+	return dt, n, nil
+}
+
+// sealHeld moves what is buffered into a held batch. The caller holds io.
+func (w *Writer) sealHeld() {
+	if w.buf.Empty() {
+		return
+	}
+	w.held = append(w.held, heldBatch{b: w.buf, final: w.final})
+	w.heldRows += w.buffered()
+	w.buf = Batch{}
+}
+
+// trimHeld drops the held batches, oldest first, that a store whose route
+// event progress is stored holds already. The caller holds io.
+func (w *Writer) trimHeld(stored int64) {
+	i := 0
+	for ; i < len(w.held); i++ {
+		h := &w.held[i]
+		if h.final || h.cover == 0 || stored < h.cover {
+			break
+		}
+		for _, op := range h.b.Events {
+			if op.DetID == 0 {
+				continue
+			}
+			if op.Delete {
+				delete(w.trimDet, op.DetID)
+			} else {
+				w.trimDet[op.DetID] = keyOf(op.Key)
+			}
+		}
+		w.heldRows -= len(h.b.Bins) + len(h.b.Events) + len(h.b.Entities) + len(h.b.Meta)
+	}
+	if i > 0 {
+		w.held = append(w.held[:0], w.held[i:]...)
+	}
 }
 
 // StoredID returns the stored id the writer gave the event handed in with
@@ -435,10 +670,12 @@ func (w *Writer) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		in := w.ch
-		if w.failed && w.buffered() >= w.opts.MaxBuffered {
-			in = nil // full while writes fail: hand-ins wait (nothing is dropped)
+		if w.full() {
+			in = nil // full while writes fail or while holding: hand-ins wait (nothing is dropped)
 		}
 		select {
+		case it := <-w.promo:
+			w.apply(ctx, it)
 		case it := <-in:
 			w.apply(ctx, it)
 			if w.urgent && !w.failed && len(w.ch) == 0 {
@@ -464,6 +701,15 @@ func (w *Writer) Run(ctx context.Context) {
 // buffered returns the rows buffered. The caller holds io.
 func (w *Writer) buffered() int {
 	return len(w.buf.Bins) + len(w.buf.Events) + len(w.buf.Entities) + len(w.buf.Meta)
+}
+
+// full reports whether hand-ins must wait: too much kept while writes
+// fail, or while holding. The caller holds io.
+func (w *Writer) full() bool {
+	if w.hold {
+		return w.heldRows+w.buffered() >= w.opts.MaxBuffered
+	}
+	return w.failed && w.buffered() >= w.opts.MaxBuffered
 }
 
 // Close writes everything handed in, stops Run and waits for it (or for
@@ -504,14 +750,22 @@ func (w *Writer) apply(ctx context.Context, it item) {
 	switch it.kind {
 	case itemBin:
 		w.buf.Bins = append(w.buf.Bins, it.bin)
-		if len(w.buf.Bins) >= w.opts.MaxBins && !w.failed {
+		if len(w.buf.Bins) >= w.opts.MaxBins && !w.failed && !w.hold {
 			_ = w.flush(ctx)
 		}
 	case itemEntity:
 		w.buf.Entities = append(w.buf.Entities, *it.entity)
 	case itemEvent:
+		if it.raw {
+			w.idMu.Lock()
+			w.rawPending--
+			if !w.hold {
+				*it.op = w.assign(*it.op)
+			}
+			w.idMu.Unlock()
+		}
 		w.buf.Events = append(w.buf.Events, *it.op)
-		if it.op.Notice != nil {
+		if it.op.Notice != nil && !w.hold {
 			w.urgent = true
 		}
 	case itemMeta:
@@ -520,16 +774,36 @@ func (w *Writer) apply(ctx context.Context, it item) {
 		}
 		w.buf.Meta[it.key] = it.val
 	case itemProgress:
+		for i := len(w.held) - 1; i >= 0 && w.held[i].cover == 0; i-- {
+			w.held[i].cover = it.n
+		}
 		if !it.time.Before(w.dataTime) {
 			w.dataTime, w.routeEvents, w.dirty = it.time, it.n, true
 		}
 	case itemFlush:
 		it.done <- w.flush(ctx)
+	case itemEnd:
+		w.final = true
+	case itemPromote:
+		it.done <- w.promote(ctx, it.store)
 	}
 }
 
-// flush writes what is buffered in one transaction. The caller holds io.
+// flush writes what is buffered in one transaction (while holding, it
+// keeps it, and drops what the store holds already). The caller holds io.
 func (w *Writer) flush(ctx context.Context) error {
+	if w.hold {
+		if len(w.buf.Bins) >= w.opts.MaxBins || time.Since(w.trimmedAt) >= w.opts.Interval || w.full() {
+			w.sealHeld()
+		}
+		if len(w.held) > 0 && time.Since(w.trimmedAt) >= w.opts.Interval/2 {
+			w.trimmedAt = time.Now()
+			if _, n, err := storedProgress(ctx, w.st); err == nil {
+				w.trimHeld(n)
+			}
+		}
+		return nil
+	}
 	if w.dirty && !w.dataTime.IsZero() {
 		if w.buf.Meta == nil {
 			w.buf.Meta = map[string]string{}

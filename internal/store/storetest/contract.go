@@ -34,6 +34,7 @@ func Run(t *testing.T, b Backend) {
 		{"ResumeAndEvents", testResumeAndEvents},
 		{"IDsSurviveReopen", testIDsSurviveReopen},
 		{"RestartAfterCrash", testRestartAfterCrash},
+		{"WarmStandby", testWarmStandby},
 		{"DataTimeNeverBackwards", testDataTimeNeverBackwards},
 		{"Concurrent", testConcurrent},
 		{"DirectWrite", testDirectWrite},
@@ -386,6 +387,71 @@ func testRestartAfterCrash(t *testing.T, b Backend) {
 			t.Errorf("crash after step %d: the store differs from a clean run\n got %q\nwant %q", crashAt, got, want)
 		}
 		st.Close()
+	}
+}
+
+// testWarmStandby: a holding writer (a warm standby's) fed the same run
+// as a writer that dies at any step, then promoted, stores the same rows
+// as a clean run; and one promoted before the other writer got anywhere
+// stores them too.
+func testWarmStandby(t *testing.T, b Backend) {
+	ctx := context.Background()
+	clean := b(t)(t)
+	defer clean.Close()
+	w := newWriter(t, clean, store.WriterOptions{})
+	go w.Run(ctx)
+	feed(w, -1)
+	w.EndOfInput()
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := Dump(t, clean, "KP", "SY")
+
+	for _, crashAt := range []int{-2, 0, 3, 4, 5, 6, 9, 11} {
+		open := b(t)
+		st := open(t)
+		standby := open(t)
+		sb := newWriter(t, standby, store.WriterOptions{Hold: true, Interval: time.Millisecond, MaxBins: 2})
+		stop := runWriter(t, sb)
+		if crashAt > -2 {
+			w := newWriter(t, st, store.WriterOptions{MaxBins: 3})
+			runCtx, cancel := context.WithCancel(ctx)
+			go w.Run(runCtx)
+			feed(w, crashAt)
+			if crashAt%2 == 0 {
+				if err := w.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st.Close() // the holder dies: later writes fail
+			cancel()
+		} else {
+			st.Close()
+		}
+		feed(sb, -1)
+		sb.EndOfInput()
+		// The standby kept what it was handed; nothing of it is stored
+		// before the promotion.
+		if !sb.Holding() {
+			t.Fatal("the standby's writer does not hold")
+		}
+		if err := sb.Promote(ctx, standby); err != nil {
+			t.Fatal(err)
+		}
+		if sb.Holding() {
+			t.Fatal("promoted, the writer still holds")
+		}
+		if err := sb.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		if err := sb.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := Dump(t, standby, "KP", "SY"); !slices.Equal(got, want) {
+			t.Errorf("holder died after step %d: the promoted standby's store differs from a clean run\n got %q\nwant %q", crashAt, got, want)
+		}
+		standby.Close()
 	}
 }
 
