@@ -39,6 +39,10 @@ type Config struct {
 	AlertConfig *alert.Config
 	Logger      *slog.Logger     // default slog.Default()
 	Metrics     *metrics.Metrics // may be nil
+	// Standby makes the engine a warm standby's: it runs the pipeline and
+	// keeps what it would write (store.WriterOptions.Hold) without writing
+	// it, and starts no alerts, until Promote.
+	Standby bool
 }
 
 // Engine records what the pipeline finds in the store, publishes notices
@@ -111,20 +115,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			obs(d, rows, err)
 		}
 	}
-	if cfg.Alerts == nil && cfg.AlertConfig != nil {
-		ao := alert.Options{Outbox: cfg.Store, Logger: cfg.Logger}
-		if m := cfg.Metrics; m != nil {
-			ao.Delivered, ao.Dead = m.AlertDelivered, func(string) { m.DeadLetter() }
-		}
-		d, err := alert.New(*cfg.AlertConfig, ao)
-		if err == nil {
-			err = d.Start(ctx)
-		}
-		if err != nil {
+	if !cfg.Standby {
+		if err := e.startAlerts(ctx); err != nil {
 			return nil, err
 		}
-		e.cfg.Alerts, e.ownAlerts = d, true
 	}
+	wo.Hold = cfg.Standby
 	w, err := store.NewWriter(ctx, cfg.Store, wo)
 	if err != nil {
 		e.closeAlerts(ctx)
@@ -152,6 +148,48 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// startAlerts starts the dispatcher of cfg.AlertConfig, if set, with the
+// store as outbox.
+func (e *Engine) startAlerts(ctx context.Context) error {
+	if e.cfg.Alerts != nil || e.cfg.AlertConfig == nil {
+		return nil
+	}
+	ao := alert.Options{Outbox: e.cfg.Store, Logger: e.cfg.Logger}
+	if m := e.cfg.Metrics; m != nil {
+		ao.Delivered, ao.Dead = m.AlertDelivered, func(string) { m.DeadLetter() }
+	}
+	d, err := alert.New(*e.cfg.AlertConfig, ao)
+	if err == nil {
+		err = d.Start(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	e.cfg.Alerts, e.ownAlerts = d, true
+	return nil
+}
+
+// Promote makes a standby's engine (Config.Standby) write to st from now
+// on: its writer drops what st holds of what it kept and writes the rest
+// (store.Writer.Promote), and its alerts start, with st as outbox. It
+// must not run beside Store or Close. An error leaves it a standby.
+func (e *Engine) Promote(ctx context.Context, st store.Store) error {
+	if !e.w.Holding() {
+		return nil
+	}
+	if err := e.w.Promote(ctx, st); err != nil {
+		return err
+	}
+	e.cfg.Store = st
+	if v, ok, err := st.Meta(ctx, store.MetaOutboxFrom); err == nil && ok {
+		e.outboxFrom, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	return e.startAlerts(ctx)
+}
+
+// Standby reports whether the engine is a standby's that was not promoted.
+func (e *Engine) Standby() bool { return e.w.Holding() }
 
 // Hub returns the live stream's hub.
 func (e *Engine) Hub() *hub.Hub { return e.hub }
@@ -378,6 +416,10 @@ func (e *Engine) Progress(t time.Time, n int64) {
 // Finish implements pipeline.FinishSink: the open events' last state is
 // written.
 func (e *Engine) Finish(*pipeline.Result) { e.rewriteOpen() }
+
+// EndOfInput implements pipeline.EndSink: what comes from now on is the
+// run's final state, which a standby's writer keeps until promoted.
+func (e *Engine) EndOfInput() { e.w.EndOfInput() }
 
 // rewriteOpen hands the open events that changed since they were last
 // written to the store.

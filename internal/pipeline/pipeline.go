@@ -116,6 +116,12 @@ type FinishSink interface {
 	Finish(res *Result)
 }
 
+// EndSink is a Sink told when the input ended, before the last bins close:
+// what it is handed from then on is the run's final state.
+type EndSink interface {
+	EndOfInput()
+}
+
 // Options are a run's stages, pace and sinks.
 type Options struct {
 	Config
@@ -314,6 +320,11 @@ func (p *Pipeline) Run(ctx context.Context, src source.Source, opts Options) (*R
 		n++
 		if n&0x3ff == 0 || opts.Speed > 0 || idle != nil && idle.Idle() {
 			progress(ev.Time)
+		}
+	}
+	for _, s := range p.out.sinks {
+		if e, ok := s.(EndSink); ok {
+			e.EndOfInput()
 		}
 	}
 	res := p.Finish()
