@@ -353,3 +353,67 @@ func diff(got, want []string) string {
 	}
 	return b.String()
 }
+
+// TestClusterWarmStandby: two warm detect workers (DetectConfig.Warm)
+// over a 3-node bus, the holder killed mid-way (its connections cut, its
+// lease left to expire). The standby, which followed the stream all along,
+// is promoted instead of rebuilding, and the store equals one node's.
+func TestClusterWarmStandby(t *testing.T) {
+	dsn := pgtest.DB(t)
+	want := single(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	urls := startBus(t, 3)
+	const ttl = 2 * time.Second
+	warm := func(c *DetectConfig) { c.Warm = true }
+	a := startWorker(t, "warm-a", urls, dsn, ttl, warm)
+	select {
+	case <-a.tenure:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker a never took the lease")
+	}
+	b := startWorker(t, "warm-b", urls, dsn, ttl, warm)
+	ingestDone := make(chan error, 1)
+	go func() {
+		ingestDone <- RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: testLogger(t),
+			Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}})
+	}()
+	engA := <-a.eng
+	waitFor(t, "worker a to reach 2014-12-21", 60*time.Second, func() bool {
+		return engA.DataTime().After(time.Date(2014, 12, 21, 0, 0, 0, 0, time.UTC))
+	})
+	killedAt, killedData := time.Now(), engA.DataTime()
+	a.kill()
+	var blind time.Duration
+	select {
+	case blind = <-b.tenure:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker b never took over")
+	}
+	engB := <-b.eng
+	// Promoted, not rebuilt: b's engine had followed the stream before
+	// it took the lease (a cold standby's engine starts at nothing).
+	if engB.Standby() || engB.RouteEvents() == 0 {
+		t.Fatalf("worker b's engine at its tenure: standby %v, %d route events fed: want a promoted engine that followed the stream", engB.Standby(), engB.RouteEvents())
+	}
+	t.Logf("worker a killed at data time %s; worker b promoted %s later at data time %s, %d route events fed (blind time %s)",
+		killedData.Format(time.RFC3339), time.Since(killedAt).Round(time.Millisecond), engB.DataTime().Format(time.RFC3339), engB.RouteEvents(), blind.Round(time.Millisecond))
+	if err := <-ingestDone; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "worker b to finish the stream", 60*time.Second, func() bool {
+		return !engB.Running() && engB.DataTime().After(time.Date(2014, 12, 23, 23, 0, 0, 0, time.UTC))
+	})
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(t, "the store to reach the end", 30*time.Second, func() bool {
+		v, ok, err := st.Meta(ctx, store.MetaDataTime)
+		return err == nil && ok && strings.HasPrefix(v, "2014-12-23T23:5")
+	})
+	if got := storetest.Dump(t, st, "KP", "CN"); !slices.Equal(got, want) {
+		t.Errorf("cluster store differs from the single node's (%d vs %d lines)\n%s", len(got), len(want), diff(got, want))
+	}
+}

@@ -43,6 +43,12 @@ type DetectConfig struct {
 	// full-feed set. Partitions is the ingest's partition count.
 	FromView   bool
 	Partitions int
+	// Warm makes a standby follow the route stream while it waits for the
+	// lease, keeping what it would write (engine.Config.Standby), so that
+	// taking over is a promotion, not a rebuild from the stream's start:
+	// the blind time is the lease's expiry and the promotion. It costs a
+	// standby the holder's CPU and memory.
+	Warm bool
 }
 
 // Lease is a key in a JetStream key-value bucket whose entries expire
@@ -179,6 +185,9 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 	if err != nil {
 		return err
 	}
+	if cfg.Warm {
+		return detectWarm(ctx, nc, js, kv, cfg, log)
+	}
 	for {
 		lease, blind, err := Acquire(ctx, kv, LeaseDetect, cfg.Node, cfg.LeaseTTL, logf)
 		if err != nil {
@@ -194,6 +203,51 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 		}
 		log.Warn("detector lease lost; standing by", "error", err)
 	}
+}
+
+// forwardHub sends the engine's notices and ticks to the api roles until
+// ctx is done; the function it returns stops it.
+func forwardHub(ctx context.Context, nc *nats.Conn, eng *engine.Engine) func() {
+	sub := eng.Hub().Subscribe()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-sub.C():
+				msg := &nats.Msg{Subject: SubjectNotice + "." + m.Event, Data: m.Data}
+				if m.ID != 0 {
+					msg.Header = nats.Header{HeaderSeq: []string{strconv.FormatInt(m.ID, 10)}}
+				}
+				_ = nc.PublishMsg(msg)
+				if m.Event == "tick" {
+					if b, err := json.Marshal(eng.Coverage()); err == nil {
+						_ = nc.Publish(SubjectCoverage, b)
+					}
+				}
+			}
+		}
+	}()
+	return sub.Close
+}
+
+// pipelineOptions returns the detector's pipeline options over the route
+// stream src; stop ends the run on a failure of the view deltas.
+func pipelineOptions(ctx context.Context, js jetstream.JetStream, cfg DetectConfig, src *streamSource, stop context.CancelCauseFunc) pipeline.Options {
+	opts := cfg.Pipeline
+	opts.Speed = 0 // the ingest role paced the events
+	if cfg.FromView {
+		opts.NewView = func(vc view.Config, obs view.Observer) pipeline.ViewStage {
+			f, err := newDeltaFollower(ctx, js, cfg.Partitions, vc, obs)
+			if err != nil {
+				stop(err)
+				f = &deltaFollower{err: err}
+				f.red = partview.NewReducer(vc, obs, func(bgp.Peer) []partview.PrefixPath { return nil })
+			}
+			return &busView{Reducer: f.red, f: f, src: src, fail: func(err error) { stop(fmt.Errorf("view deltas: %w", err)) }}
+		}
+	}
+	return opts
 }
 
 // tenure runs the detector while the lease is held.
@@ -237,46 +291,13 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 	if cfg.OnEngine != nil {
 		cfg.OnEngine(eng)
 	}
-	// The engine's notices and ticks go to the api roles.
-	sub := eng.Hub().Subscribe()
-	defer sub.Close()
-	go func() {
-		for {
-			select {
-			case <-tctx.Done():
-				return
-			case m := <-sub.C():
-				msg := &nats.Msg{Subject: SubjectNotice + "." + m.Event, Data: m.Data}
-				if m.ID != 0 {
-					msg.Header = nats.Header{HeaderSeq: []string{strconv.FormatInt(m.ID, 10)}}
-				}
-				_ = nc.PublishMsg(msg)
-				if m.Event == "tick" {
-					if b, err := json.Marshal(eng.Coverage()); err == nil {
-						_ = nc.Publish(SubjectCoverage, b)
-					}
-				}
-			}
-		}
-	}()
+	defer forwardHub(tctx, nc, eng)()
 	src, err := openStream(tctx, js)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	opts := cfg.Pipeline
-	opts.Speed = 0 // the ingest role paced the events
-	if cfg.FromView {
-		opts.NewView = func(vc view.Config, obs view.Observer) pipeline.ViewStage {
-			f, err := newDeltaFollower(tctx, js, cfg.Partitions, vc, obs)
-			if err != nil {
-				stop(err)
-				f = &deltaFollower{err: err}
-				f.red = partview.NewReducer(vc, obs, func(bgp.Peer) []partview.PrefixPath { return nil })
-			}
-			return &busView{Reducer: f.red, f: f, src: src, fail: func(err error) { stop(fmt.Errorf("view deltas: %w", err)) }}
-		}
-	}
+	opts := pipelineOptions(tctx, js, cfg, src, stop)
 	start := time.Now()
 	res, err := eng.Run(tctx, src, opts)
 	if err == nil {
@@ -299,4 +320,125 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 		return err
 	}
 	return context.Cause(tctx)
+}
+
+// detectWarm is Detect with a warm standby (DetectConfig.Warm): each
+// round runs a standby's engine over the route stream from its start, then
+// takes the lease, fences the store and promotes the engine, which writes
+// from then on what the last holder had not stored. When the lease is
+// lost, or the standby's run fails, the round ends and a new one begins.
+func detectWarm(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, cfg DetectConfig, log *slog.Logger) error {
+	logf := func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }
+	for {
+		err := warmRound(ctx, nc, js, kv, cfg, log, logf)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("detector lease lost or standby failed; standing by again, following the stream from its start", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// warmRound is one standby and tenure of detectWarm.
+func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv jetstream.KeyValue, cfg DetectConfig, log *slog.Logger, logf func(string, ...any)) error {
+	rctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	ecfg := cfg.Engine
+	ecfg.Logger = log
+	ecfg.Standby = true
+	observe := ecfg.Writer.Observe
+	ecfg.Writer.Observe = func(d time.Duration, rows int, err error) {
+		if errors.Is(err, store.ErrFenced) {
+			stop(fmt.Errorf("lease %q: %w", LeaseDetect, err))
+		}
+		if observe != nil {
+			observe(d, rows, err)
+		}
+	}
+	eng, err := engine.New(rctx, ecfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = eng.Close(cctx)
+	}()
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		// The stream is opened here: it may not exist yet (no ingest
+		// so far), and the lease is taken meanwhile.
+		src, err := openStream(rctx, js)
+		if err != nil {
+			stop(fmt.Errorf("route stream: %w", err))
+			return
+		}
+		defer src.Close()
+		opts := pipelineOptions(rctx, js, cfg, src, stop)
+		start := time.Now()
+		res, err := eng.Run(rctx, src, opts)
+		if err != nil {
+			stop(fmt.Errorf("detector run: %w", err))
+			return
+		}
+		log.Info("route stream ended (end of the replay)", "standby", eng.Standby(), "route_events", res.RouteEvents,
+			"events", eng.Events(), "data_time", eng.DataTime(), "took", time.Since(start).Round(time.Millisecond))
+	}()
+	defer func() { stop(nil); <-ran }()
+	log.Info("warm standby: following the route stream while waiting for the detector lease")
+	lease, blind, err := Acquire(rctx, kv, LeaseDetect, cfg.Node, cfg.LeaseTTL, logf)
+	if err != nil {
+		if c := context.Cause(rctx); c != nil && !errors.Is(c, context.Canceled) {
+			return c
+		}
+		return err
+	}
+	kept := make(chan error, 1)
+	go func() {
+		err := lease.Keep(rctx)
+		stop(err)
+		kept <- err
+	}()
+	defer func() { stop(nil); <-kept }()
+	took := time.Now()
+	st := ecfg.Store
+	if pg, ok := st.(*pgstore.Store); ok {
+		f, err := pg.Fenced(rctx, LeaseDetect, int64(lease.Token()))
+		if err != nil {
+			return err
+		}
+		st = f
+		log.Info("store fenced", "fence", LeaseDetect, "token", lease.Token())
+	}
+	defer forwardHub(rctx, nc, eng)() // before the promotion's first notices
+	// The store may be briefly unreachable: try the promotion again.
+	for {
+		err = eng.Promote(rctx, st)
+		if err == nil || rctx.Err() != nil {
+			break
+		}
+		log.Warn("promotion failed; trying again", "error", err)
+		select {
+		case <-rctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("detector lease taken; warm standby promoted", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
+		"promotion", time.Since(took).Round(time.Millisecond), "data_time", eng.DataTime(), "route_events", eng.RouteEvents())
+	if cfg.OnTenure != nil {
+		cfg.OnTenure(blind + time.Since(took))
+	}
+	if cfg.OnEngine != nil {
+		cfg.OnEngine(eng)
+	}
+	<-rctx.Done()
+	return context.Cause(rctx)
 }
