@@ -286,6 +286,7 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"bus", "extra"}, "no arguments"},
 		{[]string{"node", "--role", "viewer"}, "--role"},
 		{[]string{"node", "--role", "view", "--from-view"}, "--from-view"},
+		{[]string{"node", "--role", "view", "--warm-standby"}, "--warm-standby"},
 		{[]string{"node", "--role", "detect"}, "--store"},
 		{[]string{"node", "--role", "api", "--store", "mysql://x"}, "--store"},
 		{[]string{"node", "--role", "ingest", "--lease-ttl", "0s"}, "-lease-ttl"},

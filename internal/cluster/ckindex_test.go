@@ -150,3 +150,26 @@ func TestCheckpointKeepFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmStandbyFlag: node --warm-standby reaches the detect role's
+// configuration (off without it).
+func TestWarmStandbyFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{{[]string{"--role", "detect", "--store", "postgres://x@127.0.0.1:1/x"}, false},
+		{[]string{"--role", "detect", "--store", "postgres://x@127.0.0.1:1/x", "--warm-standby"}, true}} {
+		fs := flag.NewFlagSet("node", flag.ContinueOnError)
+		nf := RegisterNodeFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := nf.Config(nil, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.WarmStandby != c.want {
+			t.Errorf("%q: warm standby %v, want %v", c.args, cfg.WarmStandby, c.want)
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 type NodeFlags struct {
 	roles, bus, dsn, listen, name string
 	config                        string
-	fromView                      bool
+	fromView, warm                bool
 	replicas, partitions          int
 	checkpointKeep                int
 	checkpointEvery               int64
@@ -32,6 +32,7 @@ type NodeFlags struct {
 func RegisterNodeFlags(fs *flag.FlagSet) *NodeFlags {
 	f := &NodeFlags{}
 	fs.StringVar(&f.roles, "role", "", "`ROLES` to run, comma separated: ingest, view, detect, api")
+	fs.BoolVar(&f.warm, "warm-standby", false, "a standby detector follows the route stream while it waits for the lease, so that taking over is a promotion instead of a rebuild from the stream's start (costs a standby the holder's CPU and memory) (detect)")
 	fs.BoolVar(&f.fromView, "from-view", false, "the detector keeps no peer tables: it reads the view workers' table deltas (run node --role view) (detect)")
 	fs.StringVar(&f.bus, "bus", "nats://127.0.0.1:4222", "the bus nodes' client `URLs`, comma separated")
 	fs.StringVar(&f.dsn, "store", "", "the shared PostgreSQL store `URL` (detect, api)")
@@ -56,6 +57,7 @@ func (f *NodeFlags) Config(db *geo.DB, version string) (NodeConfig, error) {
 		Pipeline: pipeline.Options{Config: pipeline.DefaultConfig(db)}}
 	cfg.Pipeline.Bin, cfg.Pipeline.Detect.WarmUp = f.bin, f.warmUp
 	cfg.FromView = f.fromView
+	cfg.WarmStandby = f.warm
 	cfg.CheckpointEvery = f.checkpointEvery
 	cfg.CheckpointKeep = f.checkpointKeep
 	if f.checkpointEvery == 0 {
@@ -70,6 +72,9 @@ func (f *NodeFlags) Config(db *geo.DB, version string) (NodeConfig, error) {
 	}
 	if (cfg.Roles[RoleDetect] || cfg.Roles[RoleAPI]) && !pgstore.IsDSN(f.dsn) {
 		return cfg, errors.New("the detect and api roles need --store postgres://...")
+	}
+	if f.warm && !cfg.Roles[RoleDetect] {
+		return cfg, errors.New("--warm-standby is for the detect role")
 	}
 	if f.fromView && !cfg.Roles[RoleDetect] {
 		return cfg, errors.New("--from-view is for the detect role")

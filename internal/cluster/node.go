@@ -62,6 +62,9 @@ type NodeConfig struct {
 	// FromView makes the detect role read the view workers' deltas
 	// instead of keeping the peers' tables (DetectConfig.FromView).
 	FromView bool
+	// WarmStandby makes a detect role that waits for the lease follow the
+	// route stream meanwhile (DetectConfig.Warm).
+	WarmStandby bool
 	// CheckpointEvery is ViewConfig.CheckpointEvery (view).
 	CheckpointEvery int64
 	// CheckpointKeep is ViewConfig.CheckpointKeep (view).
@@ -165,7 +168,7 @@ func RunNode(ctx context.Context, cfg NodeConfig) error {
 			ec := cfg.Engine
 			ec.Store = cfg.Store
 			return Detect(ctx, nc, js, DetectConfig{Node: cfg.Name, LeaseTTL: cfg.LeaseTTL, Replicas: cfg.Replicas,
-				Engine: ec, Pipeline: cfg.Pipeline, Logger: log.With("role", RoleDetect), FromView: cfg.FromView, Partitions: cfg.Ingest.Partitions})
+				Engine: ec, Pipeline: cfg.Pipeline, Logger: log.With("role", RoleDetect), FromView: cfg.FromView, Partitions: cfg.Ingest.Partitions, Warm: cfg.WarmStandby})
 		})
 	}
 	if cfg.Roles[RoleAPI] {
