@@ -205,6 +205,34 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 	}
 }
 
+// fence returns st fenced with the lease's token, when it is PostgreSQL:
+// once a later holder took over, this one's writes are refused.
+func fence(ctx context.Context, st store.Store, lease *Lease, log *slog.Logger) (store.Store, error) {
+	pg, ok := st.(*pgstore.Store)
+	if !ok {
+		return st, nil
+	}
+	f, err := pg.Fenced(ctx, LeaseDetect, int64(lease.Token()))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store fenced", "fence", LeaseDetect, "token", lease.Token())
+	return f, nil
+}
+
+// endOnFenced wraps a writer's Observe so that a write refused by the
+// fence (a newer holder) ends the tenure through stop.
+func endOnFenced(observe func(time.Duration, int, error), stop context.CancelCauseFunc) func(time.Duration, int, error) {
+	return func(d time.Duration, rows int, err error) {
+		if errors.Is(err, store.ErrFenced) {
+			stop(fmt.Errorf("lease %q: %w", LeaseDetect, err))
+		}
+		if observe != nil {
+			observe(d, rows, err)
+		}
+	}
+}
+
 // forwardHub sends the engine's notices and ticks to the api roles until
 // ctx is done; the function it returns stops it.
 func forwardHub(ctx context.Context, nc *nats.Conn, eng *engine.Engine) func() {
@@ -267,23 +295,12 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 	// Fence the store with the lease's token: once a later holder took
 	// over, this one's writes are refused (if it was paused and lost the
 	// lease without knowing), and a refused write ends this tenure.
-	if pg, ok := ecfg.Store.(*pgstore.Store); ok {
-		f, err := pg.Fenced(tctx, LeaseDetect, int64(lease.Token()))
-		if err != nil {
-			return err
-		}
-		ecfg.Store = f
-		log.Info("store fenced", "fence", LeaseDetect, "token", lease.Token())
+	fenced, err := fence(tctx, ecfg.Store, lease, log)
+	if err != nil {
+		return err
 	}
-	observe := ecfg.Writer.Observe
-	ecfg.Writer.Observe = func(d time.Duration, rows int, err error) {
-		if errors.Is(err, store.ErrFenced) {
-			stop(fmt.Errorf("lease %q: %w", LeaseDetect, err))
-		}
-		if observe != nil {
-			observe(d, rows, err)
-		}
-	}
+	ecfg.Store = fenced
+	ecfg.Writer.Observe = endOnFenced(ecfg.Writer.Observe, stop)
 	eng, err := engine.New(tctx, ecfg)
 	if err != nil {
 		return err
@@ -350,15 +367,7 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 	ecfg := cfg.Engine
 	ecfg.Logger = log
 	ecfg.Standby = true
-	observe := ecfg.Writer.Observe
-	ecfg.Writer.Observe = func(d time.Duration, rows int, err error) {
-		if errors.Is(err, store.ErrFenced) {
-			stop(fmt.Errorf("lease %q: %w", LeaseDetect, err))
-		}
-		if observe != nil {
-			observe(d, rows, err)
-		}
-	}
+	ecfg.Writer.Observe = endOnFenced(ecfg.Writer.Observe, stop)
 	eng, err := engine.New(rctx, ecfg)
 	if err != nil {
 		return err
@@ -406,14 +415,9 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 	}()
 	defer func() { stop(nil); <-kept }()
 	took := time.Now()
-	st := ecfg.Store
-	if pg, ok := st.(*pgstore.Store); ok {
-		f, err := pg.Fenced(rctx, LeaseDetect, int64(lease.Token()))
-		if err != nil {
-			return err
-		}
-		st = f
-		log.Info("store fenced", "fence", LeaseDetect, "token", lease.Token())
+	st, err := fence(rctx, ecfg.Store, lease, log)
+	if err != nil {
+		return err
 	}
 	defer forwardHub(rctx, nc, eng)() // before the promotion's first notices
 	// The store may be briefly unreachable: try the promotion again.

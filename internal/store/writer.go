@@ -366,43 +366,8 @@ func (w *Writer) Holding() bool {
 // fails is kept and retried, as any other; an error reading st leaves the
 // writer holding. Promote on a writer that does not hold returns nil.
 func (w *Writer) Promote(ctx context.Context, st Store) error {
-	for {
-		if done := w.running(); done != nil {
-			// Not through ch, which Run stops reading while full.
-			req := make(chan error, 1)
-			select {
-			case w.promo <- item{kind: itemPromote, store: st, done: req}:
-			case <-done:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			select {
-			case err := <-req:
-				return err
-			case <-done:
-				select {
-				case err := <-req:
-					return err
-				default:
-				}
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		if w.io.TryLock() {
-			w.drain(ctx)
-			err := w.promote(ctx, st)
-			w.io.Unlock()
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
+	// Not through ch, which Run stops reading while full.
+	return w.request(ctx, w.promo, item{kind: itemPromote, store: st}, func() error { return w.promote(ctx, st) })
 }
 
 // promote is Promote on the goroutine holding io.
@@ -602,11 +567,19 @@ func (w *Writer) send(it item) {
 // Flush returns once everything handed in before it is written, with the
 // write's error, or with ctx's error if ctx is done first.
 func (w *Writer) Flush(ctx context.Context) error {
+	return w.request(ctx, w.ch, item{kind: itemFlush}, func() error { return w.flush(ctx) })
+}
+
+// request has Run apply it (sent on to, with a done channel for the
+// answer), or, when no Run is active, drains the queue and calls direct
+// itself, holding io; it returns the answer, or ctx's error.
+func (w *Writer) request(ctx context.Context, to chan item, it item, direct func() error) error {
 	for {
 		if done := w.running(); done != nil {
 			req := make(chan error, 1)
+			it.done = req
 			select {
-			case w.ch <- item{kind: itemFlush, done: req}:
+			case to <- it:
 			case <-done:
 				continue
 			case <-ctx.Done():
@@ -629,7 +602,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 		}
 		if w.io.TryLock() {
 			w.drain(ctx)
-			err := w.flush(ctx)
+			err := direct()
 			w.io.Unlock()
 			return err
 		}
