@@ -165,19 +165,29 @@ var blindRE = regexp.MustCompile(`detector lease taken.*blind_time=(\S+)`)
 // `node --role api` and one `node --role ingest --demo --speed 20000`;
 // the worker holding the lease is SIGKILLed mid-way (its detector and its
 // view partitions are taken over), then the route stream's leader bus
-// node; the API's events equal a single `serve --demo`'s. It takes about 30 s: set BLACKOUT_CLUSTER_E2E=1.
+// node; the API's events equal a single `serve --demo`'s. It runs twice:
+// "cold" (the standby re-reads the stream when it takes the lease) and
+// "warm" (`--warm-standby`: the standby follows the stream all along and
+// is promoted). It takes about 90 s: set BLACKOUT_CLUSTER_E2E=1.
 func TestClusterProcesses(t *testing.T) {
 	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
-		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the 30-second cluster test with real processes")
+		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the 90-second cluster test with real processes")
 	}
-	dsn := pgtest.DB(t)
 	single := startServeProc(t, "--demo", "--data", t.TempDir(), "--speed", "max")
 	single.waitFor(t, "the single node to finish", func(h health) bool {
 		return !h.Running && h.DataTime != nil && strings.HasPrefix(*h.DataTime, "2014-12-23T23:")
 	})
 	want := apiEvents(t, single.base)
 	single.stop(t)
+	t.Run("cold", func(t *testing.T) { clusterProcesses(t, want, false) })
+	t.Run("warm", func(t *testing.T) { clusterProcesses(t, want, true) })
+}
 
+// clusterProcesses runs TestClusterProcesses's cluster once, its
+// detect workers warm standbys or not, and compares the API's events
+// with want.
+func clusterProcesses(t *testing.T, want []string, warm bool) {
+	dsn := pgtest.DB(t)
 	addrs, err := bus.FreeAddrs(6)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +208,11 @@ func TestClusterProcesses(t *testing.T) {
 	busURL := "nats://" + addrs[0] + ",nats://" + addrs[1] + ",nats://" + addrs[2]
 	workers := map[string]*proc{}
 	for _, w := range []string{"w1", "w2"} {
-		workers[w] = startProc(t, w, "node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s")
+		args := []string{"node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s"}
+		if warm {
+			args = append(args, "--warm-standby")
+		}
+		workers[w] = startProc(t, w, args...)
 	}
 	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
 	base := apiBase(t, api)
@@ -217,6 +231,9 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	waitUntil(t, "the standby to take the lease", 30*time.Second, func() bool { return blindRE.MatchString(other.log()) })
 	t.Logf("standby took over %s after the kill (%s)", time.Since(killed).Round(time.Millisecond), blindRE.FindString(other.log()))
+	if promoted := strings.Contains(other.log(), "warm standby promoted"); promoted != warm {
+		t.Errorf("warm standby %v, but the standby's log says promoted=%v:\n%s", warm, promoted, other.log())
+	}
 
 	// The stream leader's bus node, SIGKILLed.
 	nc, js, err := bus.Connect([]string{busURL}, "test")
@@ -257,12 +274,22 @@ func TestClusterProcesses(t *testing.T) {
 	waitUntil(t, "the detector to finish the stream", 60*time.Second, func() bool {
 		return strings.Contains(other.log(), "route stream ended")
 	})
+	if !warm {
+		// A cold takeover is blind until its re-read has caught up.
+		line := caughtUpRE.FindString(other.log())
+		if line == "" {
+			t.Errorf("the cold standby's log does not say when it caught up with the route stream:\n%s", other.log())
+		}
+		t.Logf("cold takeover: %s", line)
+	}
 	got := apiEvents(t, base)
 	if !slices.Equal(got, want) || len(want) < 6 {
 		t.Errorf("cluster API events differ from the single node's\n got %q\nwant %q", got, want)
 	}
 	api.cmd.Process.Signal(syscall.SIGTERM)
 }
+
+var caughtUpRE = regexp.MustCompile(`detector caught up with the route stream.*`)
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()

@@ -197,7 +197,7 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 		if cfg.OnTenure != nil {
 			cfg.OnTenure(blind)
 		}
-		err = tenure(ctx, nc, js, lease, cfg, log)
+		err = tenure(ctx, nc, js, lease, blind, cfg, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -278,8 +278,29 @@ func pipelineOptions(ctx context.Context, js jetstream.JetStream, cfg DetectConf
 	return opts
 }
 
-// tenure runs the detector while the lease is held.
-func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *Lease, cfg DetectConfig, log *slog.Logger) error {
+// logCaughtUp logs, once the new holder has read the route stream as far
+// as it was at the takeover, the whole blind time: the lease's expiry plus
+// the catch-up (the re-read of a cold takeover; for a warm one, what the
+// standby had not read yet). The stream's later messages were published
+// during the catch-up. Without the stream's state, nothing is logged.
+func logCaughtUp(ctx context.Context, src *streamSource, log *slog.Logger, blind time.Duration, took time.Time) {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	info, err := src.st.Info(ictx)
+	cancel()
+	if err != nil || info.State.LastSeq == 0 {
+		return
+	}
+	last := info.State.LastSeq
+	src.onReach(last, func() {
+		log.Info("detector caught up with the route stream", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
+			"catch_up", time.Since(took).Round(time.Millisecond), "stream_seq", last)
+	})
+}
+
+// tenure runs the detector while the lease is held; blind is the time
+// from the last holder's last renewal to this worker's taking the lease.
+func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *Lease, blind time.Duration, cfg DetectConfig, log *slog.Logger) error {
+	took := time.Now()
 	tctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	kept := make(chan error, 1)
@@ -314,6 +335,7 @@ func tenure(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, lease *L
 		return err
 	}
 	defer src.Close()
+	logCaughtUp(tctx, src, log, blind, took)
 	opts := pipelineOptions(tctx, js, cfg, src, stop)
 	start := time.Now()
 	res, err := eng.Run(tctx, src, opts)
@@ -378,6 +400,7 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 		_ = eng.Close(cctx)
 	}()
 	ran := make(chan struct{})
+	opened := make(chan *streamSource, 1)
 	go func() {
 		defer close(ran)
 		// The stream is opened here: it may not exist yet (no ingest
@@ -388,6 +411,7 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 			return
 		}
 		defer src.Close()
+		opened <- src
 		opts := pipelineOptions(rctx, js, cfg, src, stop)
 		start := time.Now()
 		res, err := eng.Run(rctx, src, opts)
@@ -437,6 +461,11 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 	}
 	log.Info("detector lease taken; warm standby promoted", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
 		"promotion", time.Since(took).Round(time.Millisecond), "data_time", eng.DataTime(), "route_events", eng.RouteEvents())
+	select {
+	case src := <-opened:
+		logCaughtUp(rctx, src, log, blind, took)
+	default: // the stream is not there yet: nothing to catch up with
+	}
 	if cfg.OnTenure != nil {
 		cfg.OnTenure(blind + time.Since(took))
 	}

@@ -32,6 +32,32 @@ type streamSource struct {
 	// those stopped by the watchdog.
 	resets int
 	stalls atomic.Int64
+	reach  atomic.Pointer[reachHook] // set by onReach, from any goroutine
+}
+
+// reachHook is a function called once, when a source has read the
+// stream's message at seq or a later one.
+type reachHook struct {
+	seq uint64
+	f   func()
+}
+
+// onReach calls f once the source has read the stream's message at
+// sequence seq or a later one (at once if it has): a new holder's
+// re-read has caught up with the stream as it was at its takeover. It
+// may be called from another goroutine than Next's.
+func (s *streamSource) onReach(seq uint64, f func()) {
+	h := &reachHook{seq: seq, f: f}
+	s.reach.Store(h)
+	if s.seen.Load() >= seq {
+		s.fire(h)
+	}
+}
+
+func (s *streamSource) fire(h *reachHook) {
+	if s.reach.CompareAndSwap(h, nil) {
+		h.f()
+	}
 }
 
 // openStream waits for the route stream to exist (the ingest role creates
@@ -106,6 +132,9 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 		s.lastSeq, s.subject = meta.Sequence.Stream, m.Subject()
 		s.seen.Store(s.lastSeq)
 		s.read++
+		if h := s.reach.Load(); h != nil && s.lastSeq >= h.seq {
+			s.fire(h)
+		}
 		if m.Subject() == SubjectEOF {
 			return nil, io.EOF
 		}

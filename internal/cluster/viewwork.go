@@ -220,7 +220,12 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 	}
 	var mu sync.Mutex
 	owned := map[int]bool{}
-	errc := make(chan error, cfg.Partitions)
+	// A partition whose run failed (the bus busy past its timeouts while
+	// it fails over, a stream gone) is given up and taken again later,
+	// waiting longer after each failure in a row: one partition's failure
+	// does not end the worker.
+	failures := map[int]int{}
+	retryAt := map[int]time.Time{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(max(cfg.LeaseTTL/5, 50*time.Millisecond))
@@ -228,9 +233,9 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 	for {
 		for p := range cfg.Partitions {
 			mu.Lock()
-			n, mine := len(owned), owned[p]
+			n, mine, wait := len(owned), owned[p], time.Until(retryAt[p])
 			mu.Unlock()
-			if mine || n >= cfg.MaxOwned {
+			if mine || n >= cfg.MaxOwned || wait > 0 {
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -249,27 +254,43 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 				defer wg.Done()
 				pctx, stop := context.WithCancelCause(ctx)
 				go func() { stop(lease.Keep(pctx)) }()
+				began := time.Now()
 				err := viewPartition(pctx, js, ds, obs, idx, p, &cfg, log)
-				stop(err)
+				stop(err) // Keep then deletes the lease: the partition is free
+				failed := err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil
 				mu.Lock()
 				delete(owned, p)
-				mu.Unlock()
-				if ctx.Err() == nil {
-					log.Warn("view partition lost", "partition", p, "error", context.Cause(pctx))
+				if failed {
+					if time.Since(began) > time.Minute {
+						failures[p] = 0 // it had run well: not a failure in a row
+					}
+					failures[p]++
+					retryAt[p] = time.Now().Add(partitionBackoff(failures[p]))
+				} else {
+					delete(failures, p)
 				}
-				if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
-					errc <- err
+				wait := time.Until(retryAt[p]).Round(time.Millisecond)
+				mu.Unlock()
+				switch {
+				case failed:
+					log.Warn("view partition failed; given up, to be taken again", "partition", p, "error", err, "retry_in", wait)
+				case ctx.Err() == nil:
+					log.Warn("view partition lost", "partition", p, "error", context.Cause(pctx))
 				}
 			}()
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-errc:
-			return err
 		case <-t.C:
 		}
 	}
+}
+
+// partitionBackoff is the wait before a partition that failed n times in
+// a row is taken again: 1 s, doubling, at most 30 s.
+func partitionBackoff(n int) time.Duration {
+	return min(time.Second<<min(n-1, 5), 30*time.Second)
 }
 
 // viewPartition keeps partition p's tables and publishes its deltas

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,4 +227,110 @@ func TestClusterViewWorkers(t *testing.T) {
 	if got := storetest.Dump(t, st, "KP", "CN"); !slices.Equal(got, want) {
 		t.Errorf("store with view workers differs from the single node's (%d vs %d lines)\n%s", len(got), len(want), diff(got, want))
 	}
+}
+
+// lookupFailJS is a real JetStream connection whose delta stream answers
+// the first fails lookups of each partition's last delta with a timeout,
+// as a bus does while it elects a new leader for the stream.
+type lookupFailJS struct {
+	jetstream.JetStream
+	fails    int
+	mu       sync.Mutex
+	seen     map[string]int
+	injected int
+}
+
+// CreateOrUpdateStream implements jetstream.JetStream.
+func (j *lookupFailJS) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := j.JetStream.CreateOrUpdateStream(ctx, cfg)
+	if err != nil || cfg.Name != DeltaStream {
+		return st, err
+	}
+	return &lookupFailStream{Stream: st, js: j}, nil
+}
+
+type lookupFailStream struct {
+	jetstream.Stream
+	js *lookupFailJS
+}
+
+// GetLastMsgForSubject implements jetstream.Stream.
+func (s *lookupFailStream) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	s.js.mu.Lock()
+	s.js.seen[subject]++
+	fail := s.js.seen[subject] <= s.js.fails
+	if fail {
+		s.js.injected++
+	}
+	s.js.mu.Unlock()
+	if fail {
+		return nil, fmt.Errorf("injected: %w", context.DeadlineExceeded)
+	}
+	return s.Stream.GetLastMsgForSubject(ctx, subject)
+}
+
+// TestViewPartitionFailure: a view worker whose first two lookups of
+// each partition's last delta time out (a bus electing a stream leader)
+// gives those partitions up and takes them again (1 s, then 2 s later),
+// instead of ending: it is still running, every partition is rebuilt,
+// every route event's delta is published, and a reducer fed from them
+// equals the single view.
+func TestViewPartitionFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	urls := startBus(t, 1)
+	js := jsOf(t, urls)
+	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
+		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
+		t.Fatal(err)
+	}
+	nc, wjs, err := bus.Connect(urls, "view-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fj := &lookupFailJS{JetStream: wjs, fails: 2, seen: map[string]int{}}
+	var mu sync.Mutex
+	rebuilt := map[int]bool{}
+	wctx, wcancel := context.WithCancel(ctx)
+	ended := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(ended)
+		runErr = RunView(wctx, fj, ViewConfig{Node: "view-f", LeaseTTL: 2 * time.Second, Replicas: 1, View: view.DefaultConfig(), Logger: workerLogger(t),
+			OnRebuilt: func(ri RebuildInfo) { mu.Lock(); rebuilt[ri.Partition] = true; mu.Unlock() }})
+	}()
+	defer func() { wcancel(); <-ended }()
+	deltaCount := func() uint64 {
+		st, err := js.Stream(ctx, DeltaStream)
+		if err != nil {
+			return 0
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0
+		}
+		return info.State.Msgs
+	}
+	waitFor(t, "every route event's delta", 90*time.Second, func() bool {
+		select {
+		case <-ended:
+			t.Fatalf("the view worker ended: %v", runErr)
+		default:
+		}
+		return deltaCount() >= 44453
+	})
+	fj.mu.Lock()
+	injected := fj.injected
+	fj.mu.Unlock()
+	mu.Lock()
+	n := len(rebuilt)
+	mu.Unlock()
+	if want := 2 * DefaultPartitions; injected != want || n != DefaultPartitions {
+		t.Errorf("%d lookups failed (want %d), %d partitions rebuilt (want %d)", injected, want, n, DefaultPartitions)
+	}
+	if got := deltaCount(); got != 44453 {
+		t.Errorf("%d deltas in the stream, want one per route event (44,453)", got)
+	}
+	reducerEqualsView(t, ctx, js)
 }
