@@ -221,7 +221,7 @@ func TestDeltaPublishFailures(t *testing.T) {
 	// The reader gives them in the route stream's order, equal to what
 	// one Worker per partition makes.
 	workers := map[int]*partview.Worker{}
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]jetstream.MessagesContext{}}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*deltaSub{}}
 	for _, e := range evs {
 		w := workers[e.p]
 		if w == nil {

@@ -282,19 +282,27 @@ func pipelineOptions(ctx context.Context, js jetstream.JetStream, cfg DetectConf
 // as it was at the takeover, the whole blind time: the lease's expiry plus
 // the catch-up (the re-read of a cold takeover; for a warm one, what the
 // standby had not read yet). The stream's later messages were published
-// during the catch-up. Without the stream's state, nothing is logged.
+// during the catch-up. The stream's state is asked for in the background,
+// again while the bus fails over; a late answer makes the catch-up an
+// upper bound.
 func logCaughtUp(ctx context.Context, src *streamSource, log *slog.Logger, blind time.Duration, took time.Time) {
-	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	info, err := src.st.Info(ictx)
-	cancel()
-	if err != nil || info.State.LastSeq == 0 {
-		return
-	}
-	last := info.State.LastSeq
-	src.onReach(last, func() {
-		log.Info("detector caught up with the route stream", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
-			"catch_up", time.Since(took).Round(time.Millisecond), "stream_seq", last)
-	})
+	go func() {
+		var last uint64
+		err := bus.Retry(ctx, "stream "+StreamName, func(ctx context.Context) error {
+			info, err := src.st.Info(ctx)
+			if err == nil {
+				last = info.State.LastSeq
+			}
+			return err
+		})
+		if err != nil || last == 0 {
+			return
+		}
+		src.onReach(last, func() {
+			log.Info("detector caught up with the route stream", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
+				"catch_up", time.Since(took).Round(time.Millisecond), "stream_seq", last)
+		})
+	}()
 }
 
 // tenure runs the detector while the lease is held; blind is the time

@@ -22,10 +22,11 @@ type streamSource struct {
 	st      jetstream.Stream
 	filter  []string
 	it      jetstream.MessagesContext
+	quit    chan struct{} // closed when it is given up (ends its watchStall)
 	lastSeq uint64
-	subject string        // of the message at lastSeq
-	seen    atomic.Uint64 // lastSeq, for the watchdog
-	read    int           // messages taken (route events and marks)
+	subject string   // of the message at lastSeq
+	prog    progress // lastSeq and waiting, for the watchdog
+	read    int      // messages taken (route events and marks)
 	ev      bgp.Event
 	dec     eventDecoder // ev's attributes, reused (an event stays valid until the next call)
 	// Resets counts the consumers created again after an error; stalls
@@ -49,7 +50,7 @@ type reachHook struct {
 func (s *streamSource) onReach(seq uint64, f func()) {
 	h := &reachHook{seq: seq, f: f}
 	s.reach.Store(h)
-	if s.seen.Load() >= seq {
+	if s.prog.seen.Load() >= seq {
 		s.fire(h)
 	}
 }
@@ -89,8 +90,8 @@ func (s *streamSource) consume() error {
 		if err != nil {
 			return err
 		}
-		s.it = it
-		go s.watch(it)
+		s.it, s.quit = it, make(chan struct{})
+		go watchStall(s.ctx, s.quit, it, stallAfter, &s.prog, s.laterThan, &s.stalls)
 		return nil
 	})
 }
@@ -106,15 +107,16 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 				return nil, err
 			}
 		}
+		s.prog.wait()
 		m, err := s.it.Next()
+		s.prog.waited()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil, s.ctx.Err()
 			}
 			// A failover or a lost connection: start again after the
 			// last message seen.
-			s.it.Stop()
-			s.it = nil
+			s.drop()
 			s.resets++
 			select {
 			case <-s.ctx.Done():
@@ -130,7 +132,7 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 			continue // seen before a reset
 		}
 		s.lastSeq, s.subject = meta.Sequence.Stream, m.Subject()
-		s.seen.Store(s.lastSeq)
+		s.prog.seen.Store(s.lastSeq)
 		s.read++
 		if h := s.reach.Load(); h != nil && s.lastSeq >= h.seq {
 			s.fire(h)
@@ -147,42 +149,73 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 	}
 }
 
-// watch stops it when ctx is done (Next has no context), and when it
-// stalls: no message for 5 s while the stream holds later ones (a
-// consumer left on a node that lost the stream's leadership). Next then
-// creates a consumer again after the last message seen.
-func (s *streamSource) watch(it jetstream.MessagesContext) {
-	t := time.NewTicker(5 * time.Second)
+// stallAfter is how long a consumer may deliver nothing while its
+// stream holds a later message for it before it is taken for stalled.
+const stallAfter = 5 * time.Second
+
+// progress is what a consumer's reader has taken, and whether it is
+// waiting for more, for watchStall.
+type progress struct {
+	seen    atomic.Uint64 // the stream sequence of the last message taken
+	waiting atomic.Int64  // since when the reader waits in Next (UnixNano; 0: it does not)
+}
+
+func (p *progress) wait()   { p.waiting.Store(time.Now().UnixNano()) }
+func (p *progress) waited() { p.waiting.Store(0) }
+
+// watchStall stops it when ctx is done (Next has no context), and when
+// it stalls: its reader has waited in Next for more than after while
+// later says the stream holds a message for it after the last one taken
+// (a consumer left on a node that lost the stream's leadership, or on a
+// dead one). A reader busy elsewhere, not asking, is not stalled. Its
+// Next then fails, and the reader creates a consumer again after the
+// last message it took. It returns when quit is closed (the reader has
+// given the consumer up).
+func watchStall(ctx context.Context, quit <-chan struct{}, it jetstream.MessagesContext, after time.Duration, p *progress, later func(context.Context, uint64) bool, stalls *atomic.Int64) {
+	t := time.NewTicker(after / 2)
 	defer t.Stop()
-	last := s.seen.Load()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			it.Stop()
+			return
+		case <-quit:
 			return
 		case <-t.C:
 		}
-		now := s.seen.Load()
-		if now != last {
-			last = now
+		w := p.waiting.Load()
+		if w == 0 || time.Since(time.Unix(0, w)) < after {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
-		info, err := s.st.Info(ctx)
-		cancel()
-		if err == nil && info.State.LastSeq > now {
-			s.stalls.Add(1)
+		if later(ctx, p.seen.Load()) {
+			stalls.Add(1)
 			it.Stop()
 			return
 		}
 	}
 }
 
+// laterThan says whether the stream holds a message after seq (of any
+// subject: a consumer filtering some subjects may be taken for stalled
+// when others came, and is then created again, which costs one request).
+func (s *streamSource) laterThan(ctx context.Context, seq uint64) bool {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	info, err := s.st.Info(ictx)
+	cancel()
+	return err == nil && info.State.LastSeq > seq
+}
+
+// drop gives the current consumer up.
+func (s *streamSource) drop() {
+	s.it.Stop()
+	s.it = nil
+	close(s.quit)
+}
+
 // Close stops the consumer.
 func (s *streamSource) Close() {
 	if s.it != nil {
-		s.it.Stop()
-		s.it = nil
+		s.drop()
 	}
 }
 

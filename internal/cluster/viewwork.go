@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -573,8 +574,10 @@ type deltaFollower struct {
 	partitions int
 	red        *partview.Reducer
 	cfg        view.Config
-	deltas     map[int]jetstream.MessagesContext
-	upTo       uint64 // the route events a table request sees
+	deltas     map[int]*deltaSub
+	stalls     atomic.Int64  // delta consumers stopped by watchStall
+	stallAfter time.Duration // 0: stallAfter (tests make it shorter)
+	upTo       uint64        // the route events a table request sees
 	stats      FollowStats
 	obs        jetstream.ObjectStore     // the checkpoints (nil: not found yet)
 	idx        jetstream.KeyValue        // their index (nil: not found: list them)
@@ -585,6 +588,15 @@ type deltaFollower struct {
 		n    int
 		buf  []byte
 	}
+}
+
+// deltaSub is the consumer of one partition's deltas.
+type deltaSub struct {
+	it   jetstream.MessagesContext // nil: none at the moment
+	quit chan struct{}             // closed when it is given up
+	// prog.seen is the delta stream sequence of the last message taken,
+	// kept across consumers: a new one starts after it.
+	prog progress
 }
 
 // FollowStats says how a reducer fed from the bus rebuilt the peers'
@@ -621,38 +633,61 @@ func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
 		delete(f.ahead[p], seq)
 		return decodeDelta(b)
 	}
+	sub := f.deltas[p]
+	if sub == nil {
+		sub = &deltaSub{}
+		f.deltas[p] = sub
+	}
+	subj := SubjectDelta + "." + strconv.Itoa(p)
 	for {
-		it := f.deltas[p]
-		if it == nil {
+		if sub.it == nil {
 			err := bus.Retry(f.ctx, "consumer on "+DeltaStream, func(ctx context.Context) error {
-				c, err := f.ds.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectDelta + "." + strconv.Itoa(p)}})
+				cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}}
+				if n := sub.prog.seen.Load(); n > 0 {
+					cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, n+1
+				}
+				c, err := f.ds.OrderedConsumer(ctx, cfg)
 				if err == nil {
-					it, err = c.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
+					sub.it, err = c.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
 				}
 				return err
 			})
 			if err != nil {
 				return partview.Delta{}, err
 			}
-			f.deltas[p] = it
-			stop := it
-			go func() { <-f.ctx.Done(); stop.Stop() }()
+			sub.quit = make(chan struct{})
+			after := f.stallAfter
+			if after == 0 {
+				after = stallAfter
+			}
+			go watchStall(f.ctx, sub.quit, sub.it, after, &sub.prog, func(ctx context.Context, seen uint64) bool {
+				lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				m, err := f.ds.GetLastMsgForSubject(lctx, subj)
+				return err == nil && m.Sequence > seen
+			}, &f.stalls)
 		}
-		m, err := it.Next()
+		sub.prog.wait()
+		m, err := sub.it.Next()
+		sub.prog.waited()
 		if err != nil {
 			if f.ctx.Err() != nil {
 				return partview.Delta{}, f.ctx.Err()
 			}
-			// A failover: read the partition's deltas again (the ones
-			// before seq are skipped).
-			it.Stop()
-			f.deltas[p] = nil
+			// A failover, or a stalled consumer: read the partition's
+			// deltas again after the last one taken.
+			sub.it.Stop()
+			sub.it = nil
+			close(sub.quit)
 			f.resets++
 			select {
 			case <-f.ctx.Done():
 			case <-time.After(100 * time.Millisecond):
 			}
 			continue
+		}
+		if meta, err := m.Metadata(); err == nil {
+			sub.prog.seen.Store(meta.Sequence.Stream)
 		}
 		got, _ := strconv.ParseUint(m.Headers().Get(HeaderRawSeq), 10, 64)
 		switch {
@@ -812,7 +847,7 @@ func newDeltaFollower(ctx context.Context, js jetstream.JetStream, partitions in
 	if partitions <= 0 {
 		partitions = DefaultPartitions
 	}
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]jetstream.MessagesContext{}}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]*deltaSub{}}
 	f.red = partview.NewReducer(cfg, obs, f.table)
 	return f, nil
 }
