@@ -89,7 +89,7 @@ func BenchmarkIngest(b *testing.B) {
 			defer nc.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			if _, err := bus.EnsureStream(ctx, js, StreamConfig(3, 0)); err != nil {
+			if _, err := bus.EnsureStream(ctx, js, StreamConfig(3, 0, 0)); err != nil {
 				b.Fatal(err)
 			}
 			all := make([]bgp.Event, 0, b.N)
@@ -201,7 +201,7 @@ func BenchmarkViewWorker(b *testing.B) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if _, err := bus.EnsureStream(ctx, js, StreamConfig(1, 0)); err != nil {
+	if _, err := bus.EnsureStream(ctx, js, StreamConfig(1, 0, 0)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := Ingest(ctx, js, IngestConfig{Source: &sliceSource{evs: evs}, Describe: "bench", Replicas: 1, Replay: true}); err != nil {

@@ -411,7 +411,7 @@ func TestStreamOfBothForms(t *testing.T) {
 	defer cancel()
 	urls := startBus(t, 1)
 	js := jsOf(t, urls)
-	if _, err := bus.EnsureStream(ctx, js, StreamConfig(1, 0)); err != nil {
+	if _, err := bus.EnsureStream(ctx, js, StreamConfig(1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	evs := demoEvents(t)

@@ -17,10 +17,12 @@ import (
 	"github.com/blackout-bgp/blackout/internal/source"
 )
 
-// StreamConfig is the route stream's configuration.
-func StreamConfig(replicas int, maxAge time.Duration) jetstream.StreamConfig {
+// StreamConfig is the route stream's configuration, its events in
+// partitions partitions (0: DefaultPartitions; its metadata says so).
+func StreamConfig(replicas, partitions int, maxAge time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{Name: StreamName, Subjects: []string{SubjectRoute + ".>", "bo.ctl.>"},
-		Replicas: max(replicas, 1), Storage: jetstream.FileStorage, MaxAge: maxAge, Duplicates: 2 * time.Minute}
+		Replicas: max(replicas, 1), Storage: jetstream.FileStorage, MaxAge: maxAge, Duplicates: 2 * time.Minute,
+		Metadata: map[string]string{MetaPartitioning: Partitioning(partitions)}}
 }
 
 // IngestConfig configures the ingest role.
@@ -223,7 +225,14 @@ func Ingest(ctx context.Context, js jetstream.JetStream, cfg IngestConfig) (Inge
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	st, err := bus.EnsureStream(ctx, js, StreamConfig(cfg.Replicas, cfg.MaxAge))
+	// A stream that holds events partitioned otherwise is refused before
+	// the configuration (and its metadata) is updated.
+	if old, err := js.Stream(ctx, StreamName); err == nil {
+		if err := checkPartitioning(old, cfg.Partitions, "ingest"); err != nil {
+			return res, err
+		}
+	}
+	st, err := bus.EnsureStream(ctx, js, StreamConfig(cfg.Replicas, cfg.Partitions, cfg.MaxAge))
 	if err != nil {
 		return res, err
 	}

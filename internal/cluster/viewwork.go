@@ -315,6 +315,9 @@ func viewPartition(ctx context.Context, js jetstream.JetStream, ds jetstream.Str
 		return err
 	}
 	defer src.Close()
+	if err := checkPartitioning(src.st, cfg.Partitions, "view"); err != nil {
+		return err
+	}
 	src.filter = []string{SubjectRoute + "." + strconv.Itoa(p), SubjectEOF}
 	info := RebuildInfo{Partition: p, Published: published}
 	w := partview.NewWorker(cfg.View)
@@ -846,6 +849,9 @@ func newDeltaFollower(ctx context.Context, js jetstream.JetStream, partitions in
 	}
 	if partitions <= 0 {
 		partitions = DefaultPartitions
+	}
+	if err := checkPartitioning(rs, partitions, "detect"); err != nil {
+		return nil, err
 	}
 	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]*deltaSub{}}
 	f.red = partview.NewReducer(cfg, obs, f.table)
