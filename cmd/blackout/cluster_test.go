@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/blackout-bgp/blackout/internal/bus"
 	"github.com/blackout-bgp/blackout/internal/cluster"
@@ -130,7 +133,7 @@ func startProc(t *testing.T, name string, args ...string) *proc {
 		}
 		p.cmd.Process.Kill()
 		<-p.done
-		if t.Failed() {
+		if t.Failed() || os.Getenv("BLACKOUT_CLUSTER_LOGS") != "" {
 			t.Logf("log of %s:\n%s", p.name, p.log())
 		}
 	})
@@ -171,9 +174,13 @@ var blindRE = regexp.MustCompile(`detector lease taken.*blind_time=(\S+)`)
 // --from-view` workers (each a view worker owning partitions of peers and
 // a detector keeping no tables; one holds the detector's lease), one
 // `node --role api` and one `node --role ingest --demo --speed 20000`;
-// the worker holding the lease is SIGKILLed mid-way (its detector and its
-// view partitions are taken over), then the route stream's leader bus
-// node; the API's events equal a single `serve --demo`'s. It runs twice:
+// the route stream's leader bus node is SIGKILLed when the stream holds
+// 10,000 route events, then at 25,000 the worker holding the lease (its
+// detector and its view partitions are taken over; the new holder logs
+// when it has caught up); the API's events equal a single `serve --demo`'s.
+// The lease TTL is the default, 10 s: on this 2-core machine a bus
+// failover can leave the lease bucket without a leader for 7 s, and a
+// shorter TTL makes the holders lose their leases to it. It runs twice:
 // "cold" (the standby re-reads the stream when it takes the lease) and
 // "warm" (`--warm-standby`: the standby follows the stream all along and
 // is promoted). It takes about 90 s: set BLACKOUT_CLUSTER_E2E=1.
@@ -216,7 +223,7 @@ func clusterProcesses(t *testing.T, want []string, warm bool) {
 	busURL := "nats://" + addrs[0] + ",nats://" + addrs[1] + ",nats://" + addrs[2]
 	workers := map[string]*proc{}
 	for _, w := range []string{"w1", "w2"} {
-		args := []string{"node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "3s"}
+		args := []string{"node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "10s"}
 		if warm {
 			args = append(args, "--warm-standby")
 		}
@@ -226,49 +233,69 @@ func clusterProcesses(t *testing.T, want []string, warm bool) {
 	base := apiBase(t, api)
 	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
 	dataTime := func() string { return healthDataTime(base) }
-	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
-	holder := leaseHolder(t, workers)
-	workers[holder].cmd.Process.Kill()
-	killed := time.Now()
-	t.Logf("SIGKILLed %s at data time %s", holder, dataTime())
+	nc, js, err := bus.Connect([]string{busURL}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// The kills come at points of the ingest (the route stream's length),
+	// so that both are mid-way whatever the detector's lag.
+	var info *jetstream.StreamInfo
+	streamInfo := func() *jetstream.StreamInfo {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := bus.Retry(ctx, "stream info", func(ctx context.Context) error {
+			st, err := js.Stream(ctx, cluster.StreamName)
+			if err != nil {
+				return err
+			}
+			info, err = st.Info(ctx)
+			if err == nil && (info.Cluster == nil || info.Cluster.Leader == "") {
+				err = errors.New("no leader")
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	const total = 44453 + 1 // the demo's route events and the end mark
+	waitUntil(t, "10,000 route events on the bus", 60*time.Second, func() bool { return streamInfo().State.Msgs >= 10000 })
+	// The stream leader's bus node, SIGKILLed.
+	leader := streamInfo().Cluster.Leader
+	buses[leader].cmd.Process.Kill()
+	t.Logf("SIGKILLed the stream leader %s at route event %d of %d (data time %s)", leader, info.State.Msgs, total, dataTime())
+	waitUntil(t, "25,000 route events on the bus", 60*time.Second, func() bool { return streamInfo().State.Msgs >= 25000 })
+	holder := leaseHolder(t, busURL)
 	var other *proc
 	for name, w := range workers {
 		if name != holder {
 			other = w
 		}
 	}
-	waitUntil(t, "the standby to take the lease", 30*time.Second, func() bool { return blindRE.MatchString(other.log()) })
-	t.Logf("standby took over %s after the kill (%s)", time.Since(killed).Round(time.Millisecond), blindRE.FindString(other.log()))
-	if promoted := strings.Contains(other.log(), "warm standby promoted"); promoted != warm {
+	mark := len(other.log())
+	workers[holder].cmd.Process.Kill()
+	killed := time.Now()
+	n := streamInfo().State.Msgs
+	t.Logf("SIGKILLed %s at route event %d of %d (data time %s)", holder, n, total, dataTime())
+	if n >= total {
+		t.Errorf("the worker was killed after the ingest's end: not mid-way")
+	}
+	since := func() string { return other.log()[mark:] }
+	waitUntil(t, "the standby to take the lease", 60*time.Second, func() bool { return blindRE.MatchString(since()) })
+	t.Logf("standby took over %s after the kill (%s)", time.Since(killed).Round(time.Millisecond), blindRE.FindString(since()))
+	if promoted := strings.Contains(since(), "warm standby promoted"); promoted != warm {
 		t.Errorf("warm standby %v, but the standby's log says promoted=%v:\n%s", warm, promoted, other.log())
 	}
-
-	// The stream leader's bus node, SIGKILLed.
-	nc, js, err := bus.Connect([]string{busURL}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var leader string
-	err = bus.Retry(ctx, "stream info", func(ctx context.Context) error {
-		st, err := js.Stream(ctx, cluster.StreamName)
-		if err != nil {
-			return err
-		}
-		info, err := st.Info(ctx)
-		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
-			return fmt.Errorf("no leader (%v)", err)
-		}
-		leader = info.Cluster.Leader
-		return nil
+	// The takeover is blind until the new holder has caught up with the
+	// stream as it was (a re-read for a cold one; for both, the dead
+	// worker's view partitions rebuilt by the other).
+	takeover := mark + blindRE.FindStringIndex(since())[1]
+	waitUntil(t, "the new holder to catch up with the route stream", 60*time.Second, func() bool {
+		return caughtUpRE.MatchString(other.log()[takeover:])
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	buses[leader].cmd.Process.Kill()
-	t.Logf("SIGKILLed the stream leader %s at data time %s", leader, dataTime())
+	t.Logf("takeover: %s", caughtUpRE.FindString(other.log()[takeover:]))
 
 	select {
 	case <-ingest.done:
@@ -282,14 +309,6 @@ func clusterProcesses(t *testing.T, want []string, warm bool) {
 	waitUntil(t, "the detector to finish the stream", 60*time.Second, func() bool {
 		return strings.Contains(other.log(), "route stream ended")
 	})
-	// The takeover is blind until the new holder has caught up with the
-	// stream as it was (a re-read for a cold one).
-	after := other.log()[blindRE.FindStringIndex(other.log())[1]:]
-	line := caughtUpRE.FindString(after)
-	if line == "" {
-		t.Errorf("the standby's log does not say when it caught up with the route stream after the takeover:\n%s", other.log())
-	}
-	t.Logf("takeover: %s", line)
 	got := apiEvents(t, base)
 	if !slices.Equal(got, want) || len(want) < 6 {
 		t.Errorf("cluster API events differ from the single node's\n got %q\nwant %q", got, want)
@@ -373,7 +392,7 @@ func TestClusterPausedHolder(t *testing.T) {
 	ingest := startProc(t, "ingest", "node", "--role", "ingest", "--name", "ingest", "--bus", busURL, "--demo", "--speed", "20000")
 	dataTime := func() string { return healthDataTime(base) }
 	waitUntil(t, "the data time to pass 2014-12-21", 60*time.Second, func() bool { return dataTime() >= "2014-12-21" })
-	holder := leaseHolder(t, workers)
+	holder := leaseHolder(t, busURL)
 	paused := workers[holder]
 	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -444,15 +463,32 @@ func healthDataTime(base string) string {
 	return *h.DataTime
 }
 
-// leaseHolder returns the name of the worker whose log says it took the
-// detector lease.
-func leaseHolder(t *testing.T, workers map[string]*proc) string {
+// leaseHolder returns the name of the worker holding the detector lease,
+// as the lease bucket says.
+func leaseHolder(t *testing.T, busURL string) string {
 	t.Helper()
-	for name, w := range workers {
-		if strings.Contains(w.log(), "detector lease taken") {
-			return name
-		}
+	nc, js, err := bus.Connect([]string{busURL}, "test-lease")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no worker holds the lease")
-	return ""
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var holder string
+	err = bus.Retry(ctx, "lease "+cluster.LeaseDetect, func(ctx context.Context) error {
+		kv, err := js.KeyValue(ctx, cluster.LeaseBucket)
+		if err != nil {
+			return err
+		}
+		e, err := kv.Get(ctx, cluster.LeaseDetect)
+		if err != nil {
+			return err
+		}
+		holder = string(e.Value())
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("no worker holds the lease: %v", err)
+	}
+	return holder
 }

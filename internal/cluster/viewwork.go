@@ -215,8 +215,19 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 		if obs, err = openCheckpoints(ctx, js, cfg.Replicas); err != nil {
 			return err
 		}
-		if idx, err = openCheckpointIndex(ctx, js, obs, cfg.Replicas); err != nil {
-			return err
+		// Tried again while the bus is busy (a failover, a new cluster's
+		// elections): each request has the client's own timeout, as the
+		// first index of an older bucket lists all of it.
+		for {
+			if idx, err = openCheckpointIndex(ctx, js, obs, cfg.Replicas); err == nil {
+				break
+			}
+			log.Warn("checkpoint index: trying again", "error", err)
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Second):
+			}
 		}
 	}
 	var mu sync.Mutex
