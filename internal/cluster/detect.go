@@ -193,7 +193,7 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 		if err != nil {
 			return err
 		}
-		log.Info("detector lease taken; rebuilding from the route stream", "blind_time", blind.Round(time.Millisecond))
+		log.Info("detector lease taken; rebuilding from the route stream", blindTime(blind, 0))
 		if cfg.OnTenure != nil {
 			cfg.OnTenure(blind)
 		}
@@ -203,6 +203,18 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 		}
 		log.Warn("detector lease lost; standing by", "error", err)
 	}
+}
+
+// blindTime is the log attribute of a takeover's blind time: the time the
+// lease went unrenewed (blind, from Acquire) plus since, the time since it
+// was taken. When the lease was free at this worker's first request
+// (blind zero: a first start, or a worker asking again after losing it),
+// how long it had been free is not known, and the attribute says so.
+func blindTime(blind, since time.Duration) slog.Attr {
+	if blind == 0 {
+		return slog.String("blind_time", fmt.Sprintf("unknown+%s (the lease was free when this worker asked)", since.Round(time.Millisecond)))
+	}
+	return slog.Duration("blind_time", (blind + since).Round(time.Millisecond))
 }
 
 // fence returns st fenced with the lease's token, when it is PostgreSQL:
@@ -299,7 +311,7 @@ func logCaughtUp(ctx context.Context, src *streamSource, log *slog.Logger, blind
 			return
 		}
 		src.onReach(last, func() {
-			log.Info("detector caught up with the route stream", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
+			log.Info("detector caught up with the route stream", blindTime(blind, time.Since(took)),
 				"catch_up", time.Since(took).Round(time.Millisecond), "stream_seq", last)
 		})
 	}()
@@ -467,7 +479,7 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 	if err != nil {
 		return err
 	}
-	log.Info("detector lease taken; warm standby promoted", "blind_time", (blind + time.Since(took)).Round(time.Millisecond),
+	log.Info("detector lease taken; warm standby promoted", blindTime(blind, time.Since(took)),
 		"promotion", time.Since(took).Round(time.Millisecond), "data_time", eng.DataTime(), "route_events", eng.RouteEvents())
 	select {
 	case src := <-opened:
