@@ -14,9 +14,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
-	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/partview"
-	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -45,12 +43,7 @@ func deltaKey(d *partview.Delta) string {
 func TestViewCheckpointTakeover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
-		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
-		t.Fatal(err)
-	}
+	urls, js := demoOnBus(t, ctx)
 	// The reference: one worker per partition over the whole stream.
 	ref := map[uint64]string{}
 	upTo := map[int][]uint64{} // each partition's route sequences
@@ -98,22 +91,11 @@ func TestViewCheckpointTakeover(t *testing.T) {
 		}()
 		return func() { nc.Close(); wcancel() }, done
 	}
-	deltaCount := func() uint64 {
-		st, err := js.Stream(ctx, DeltaStream)
-		if err != nil {
-			return 0
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0
-		}
-		return info.State.Msgs
-	}
 	killA, doneA := start("view-a")
-	waitFor(t, "worker a to publish 25,000 deltas", 60*time.Second, func() bool { return deltaCount() >= 25000 })
+	waitFor(t, "worker a to publish 25,000 deltas", 60*time.Second, func() bool { return deltaCount(ctx, js) >= 25000 })
 	killA()
 	<-doneA
-	atKill := deltaCount()
+	atKill := deltaCount(ctx, js)
 
 	obs, err := openCheckpoints(ctx, js, 1)
 	if err != nil {
@@ -149,7 +131,7 @@ func TestViewCheckpointTakeover(t *testing.T) {
 
 	killB, doneB := start("view-b")
 	defer func() { killB(); <-doneB }()
-	waitFor(t, "worker b to publish the rest", 90*time.Second, func() bool { return deltaCount() >= 44453 })
+	waitFor(t, "worker b to publish the rest", 90*time.Second, func() bool { return deltaCount(ctx, js) >= 44453 })
 	waitFor(t, "worker b to rebuild 16 partitions", 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(rebuilt) == DefaultPartitions })
 	mu.Lock()
 	slices.SortFunc(rebuilt, func(a, b RebuildInfo) int { return a.Partition - b.Partition })

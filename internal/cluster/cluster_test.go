@@ -311,7 +311,6 @@ func TestClusterEqualsSingleNode(t *testing.T) {
 	phase("compared")
 }
 
-// jsOf connects a client for the test's own requests.
 // startBus starts n local bus nodes for the test (shut down when it ends)
 // and returns their client URLs.
 func startBus(t *testing.T, n int) []string {
@@ -328,6 +327,7 @@ func startBus(t *testing.T, n int) []string {
 	return bus.URLs(nodes)
 }
 
+// jsOf connects a client for the test's own requests.
 func jsOf(t *testing.T, urls []string) jetstream.JetStream {
 	t.Helper()
 	nc, js, err := bus.Connect(urls, "test")
@@ -336,6 +336,33 @@ func jsOf(t *testing.T, urls []string) jetstream.JetStream {
 	}
 	t.Cleanup(nc.Close)
 	return js
+}
+
+// demoOnBus starts a one-node bus, publishes the demo's route events on
+// it (a replay, with its end mark) and returns its URLs and a client.
+func demoOnBus(t *testing.T, ctx context.Context) ([]string, jetstream.JetStream) {
+	t.Helper()
+	urls := startBus(t, 1)
+	js := jsOf(t, urls)
+	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
+		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
+		t.Fatal(err)
+	}
+	return urls, js
+}
+
+// deltaCount returns the messages the delta stream holds (0 while it
+// does not exist or does not answer).
+func deltaCount(ctx context.Context, js jetstream.JetStream) uint64 {
+	st, err := js.Stream(ctx, DeltaStream)
+	if err != nil {
+		return 0
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.State.Msgs
 }
 
 // diff shows the lines only in got or only in want.

@@ -15,9 +15,7 @@ import (
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
 	"github.com/blackout-bgp/blackout/internal/bus"
-	"github.com/blackout-bgp/blackout/internal/demo"
 	"github.com/blackout-bgp/blackout/internal/partview"
-	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/store/pgstore"
 	"github.com/blackout-bgp/blackout/internal/store/pgstore/pgtest"
 	"github.com/blackout-bgp/blackout/internal/store/storetest"
@@ -116,18 +114,8 @@ func TestDeltaPublishFailures(t *testing.T) {
 	want := single(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
-		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
-		t.Fatal(err)
-	}
+	urls, js := demoOnBus(t, ctx)
 	// The route stream: each event's partition and sequence.
-	type routeEv struct {
-		seq uint64
-		p   int
-		ev  bgp.Event
-	}
 	var evs []routeEv
 	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, seq uint64, p int) { evs = append(evs, routeEv{seq, p, ev.Clone()}) })
 
@@ -220,23 +208,8 @@ func TestDeltaPublishFailures(t *testing.T) {
 
 	// The reader gives them in the route stream's order, equal to what
 	// one Worker per partition makes.
-	workers := map[int]*partview.Worker{}
 	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*deltaSub{}}
-	for _, e := range evs {
-		w := workers[e.p]
-		if w == nil {
-			w = partview.NewWorker(view.DefaultConfig())
-			workers[e.p] = w
-		}
-		wantD := w.Apply(&e.ev)
-		got, err := f.delta(e.p, e.seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if deltaKey(&got) != deltaKey(&wantD) {
-			t.Fatalf("route event %d (partition %d): delta %+v, a Worker makes %+v", e.seq, e.p, got, wantD)
-		}
-	}
+	readerEqualsWorkers(t, f, evs)
 	if f.stats.Ahead == 0 {
 		t.Errorf("the reader kept no delta ahead")
 	}
@@ -248,5 +221,35 @@ func TestDeltaPublishFailures(t *testing.T) {
 	defer st.Close()
 	if got := storetest.Dump(t, st, "KP", "CN"); !slices.Equal(got, want) {
 		t.Errorf("store with a flaky delta bus differs from the single node's (%d vs %d lines)\n%s", len(got), len(want), diff(got, want))
+	}
+}
+
+// routeEv is a route event of the stream with its sequence and partition.
+type routeEv struct {
+	seq uint64
+	p   int
+	ev  bgp.Event
+}
+
+// readerEqualsWorkers reads each event's delta through f, in the route
+// stream's order, and checks it equals what one partview.Worker per
+// partition makes of the events.
+func readerEqualsWorkers(t *testing.T, f *deltaFollower, evs []routeEv) {
+	t.Helper()
+	workers := map[int]*partview.Worker{}
+	for _, e := range evs {
+		w := workers[e.p]
+		if w == nil {
+			w = partview.NewWorker(view.DefaultConfig())
+			workers[e.p] = w
+		}
+		want := w.Apply(&e.ev)
+		got, err := f.delta(e.p, e.seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deltaKey(&got) != deltaKey(&want) {
+			t.Fatalf("route event %d (partition %d): delta %+v, a Worker makes %+v", e.seq, e.p, got, want)
+		}
 	}
 }

@@ -120,15 +120,7 @@ func TestIngestResume(t *testing.T) {
 func TestIngestPartitioning(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nodes, err := bus.StartLocal(t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nodes[0].Shutdown()
-	_, js, err := bus.Connect(bus.URLs(nodes), "ingest")
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jsOf(t, startBus(t, 1))
 	evs := demoEvents(t)[:500]
 	cfg := IngestConfig{Describe: "demo", Replay: true, Source: &sliceSource{evs: evs}}
 	if _, err := Ingest(ctx, js, cfg); err != nil {

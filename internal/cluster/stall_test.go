@@ -9,9 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/blackout-bgp/blackout/internal/bgp"
-	"github.com/blackout-bgp/blackout/internal/demo"
-	"github.com/blackout-bgp/blackout/internal/partview"
-	"github.com/blackout-bgp/blackout/internal/source"
 	"github.com/blackout-bgp/blackout/internal/view"
 )
 
@@ -72,17 +69,7 @@ func (it *silentIter) Drain() { it.Stop() }
 func TestDeltaConsumerStall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
-		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
-		t.Fatal(err)
-	}
-	type routeEv struct {
-		seq uint64
-		p   int
-		ev  bgp.Event
-	}
+	_, js := demoOnBus(t, ctx)
 	var evs []routeEv
 	parts := map[int]bool{}
 	eachStreamEvent(t, ctx, js, func(ev *bgp.Event, seq uint64, p int) {
@@ -109,22 +96,7 @@ func TestDeltaConsumerStall(t *testing.T) {
 	})
 
 	f := &deltaFollower{ctx: ctx, js: js, ds: &stallStream{Stream: ds, created: map[string]int{}}, deltas: map[int]*deltaSub{}, stallAfter: 300 * time.Millisecond}
-	workers := map[int]*partview.Worker{}
-	for _, e := range evs {
-		w := workers[e.p]
-		if w == nil {
-			w = partview.NewWorker(view.DefaultConfig())
-			workers[e.p] = w
-		}
-		want := w.Apply(&e.ev)
-		got, err := f.delta(e.p, e.seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if deltaKey(&got) != deltaKey(&want) {
-			t.Fatalf("route event %d (partition %d): delta %+v, a Worker makes %+v", e.seq, e.p, got, want)
-		}
-	}
+	readerEqualsWorkers(t, f, evs)
 	if n := f.stalls.Load(); n != int64(len(parts)) {
 		t.Errorf("%d stalled consumers stopped, want one per partition with route events (%d)", n, len(parts))
 	}

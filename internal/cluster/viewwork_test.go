@@ -50,12 +50,7 @@ func (r *callLog) Peer(ev view.PeerEvent) { r.calls = append(r.calls, fmt.Sprint
 func TestViewWorkersEqualView(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
-		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
-		t.Fatal(err)
-	}
+	urls, js := demoOnBus(t, ctx)
 	const ttl = 2 * time.Second
 	start := func(name string) (kill func(), done chan error) {
 		nc, wjs, err := bus.Connect(urls, name)
@@ -70,25 +65,14 @@ func TestViewWorkersEqualView(t *testing.T) {
 		return func() { nc.Close(); wcancel() }, done
 	}
 	killA, doneA := start("view-a")
-	deltaCount := func() uint64 {
-		st, err := js.Stream(ctx, DeltaStream)
-		if err != nil {
-			return 0
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0
-		}
-		return info.State.Msgs
-	}
-	waitFor(t, "worker a to publish 10,000 deltas", 60*time.Second, func() bool { return deltaCount() >= 10000 })
+	waitFor(t, "worker a to publish 10,000 deltas", 60*time.Second, func() bool { return deltaCount(ctx, js) >= 10000 })
 	killA()
 	<-doneA
-	atKill := deltaCount()
+	atKill := deltaCount(ctx, js)
 	killB, doneB := start("view-b")
 	defer func() { killB(); <-doneB }()
-	waitFor(t, "worker b to publish the rest", 90*time.Second, func() bool { return deltaCount() >= 44453 })
-	t.Logf("worker a killed after %d deltas; worker b published the rest: %d in the stream", atKill, deltaCount())
+	waitFor(t, "worker b to publish the rest", 90*time.Second, func() bool { return deltaCount(ctx, js) >= 44453 })
+	t.Logf("worker a killed after %d deltas; worker b published the rest: %d in the stream", atKill, deltaCount(ctx, js))
 
 	stats := reducerEqualsView(t, ctx, js)
 	t.Logf("%d tables rebuilt by replay", stats.Replays)
@@ -278,12 +262,7 @@ func (s *lookupFailStream) GetLastMsgForSubject(ctx context.Context, subject str
 func TestViewPartitionFailure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	urls := startBus(t, 1)
-	js := jsOf(t, urls)
-	if err := RunNode(ctx, NodeConfig{Name: "ingest", Roles: map[string]bool{RoleIngest: true}, Bus: urls, Logger: quiet(),
-		Ingest: IngestConfig{Source: source.Merge(demo.Sources()), Describe: "demo", Replay: true}}); err != nil {
-		t.Fatal(err)
-	}
+	urls, js := demoOnBus(t, ctx)
 	nc, wjs, err := bus.Connect(urls, "view-f")
 	if err != nil {
 		t.Fatal(err)
@@ -301,24 +280,13 @@ func TestViewPartitionFailure(t *testing.T) {
 			OnRebuilt: func(ri RebuildInfo) { mu.Lock(); rebuilt[ri.Partition] = true; mu.Unlock() }})
 	}()
 	defer func() { wcancel(); <-ended }()
-	deltaCount := func() uint64 {
-		st, err := js.Stream(ctx, DeltaStream)
-		if err != nil {
-			return 0
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0
-		}
-		return info.State.Msgs
-	}
 	waitFor(t, "every route event's delta", 90*time.Second, func() bool {
 		select {
 		case <-ended:
 			t.Fatalf("the view worker ended: %v", runErr)
 		default:
 		}
-		return deltaCount() >= 44453
+		return deltaCount(ctx, js) >= 44453
 	})
 	fj.mu.Lock()
 	injected := fj.injected
@@ -329,7 +297,7 @@ func TestViewPartitionFailure(t *testing.T) {
 	if want := 2 * DefaultPartitions; injected != want || n != DefaultPartitions {
 		t.Errorf("%d lookups failed (want %d), %d partitions rebuilt (want %d)", injected, want, n, DefaultPartitions)
 	}
-	if got := deltaCount(); got != 44453 {
+	if got := deltaCount(ctx, js); got != 44453 {
 		t.Errorf("%d deltas in the stream, want one per route event (44,453)", got)
 	}
 	reducerEqualsView(t, ctx, js)
