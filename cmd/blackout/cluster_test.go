@@ -170,20 +170,22 @@ func apiEvents(t *testing.T, base string) []string {
 var blindRE = regexp.MustCompile(`detector lease taken.*blind_time=(\S+)`)
 
 // TestClusterProcesses is the cluster's must-show with real processes
-// on loopback: three `blackout bus` nodes, two `node --role view,detect
-// --from-view` workers (each a view worker owning partitions of peers and
-// a detector keeping no tables; one holds the detector's lease), one
-// `node --role api` and one `node --role ingest --demo --speed 20000`;
-// the route stream's leader bus node is SIGKILLed when the stream holds
-// 10,000 route events, then at 25,000 the worker holding the lease (its
-// detector and its view partitions are taken over; the new holder logs
-// when it has caught up); the API's events equal a single `serve --demo`'s.
-// The lease TTL is the default, 10 s: on this 2-core machine a bus
-// failover can leave the lease bucket without a leader for 7 s, and a
-// shorter TTL makes the holders lose their leases to it. It runs twice:
-// "cold" (the standby re-reads the stream when it takes the lease) and
-// "warm" (`--warm-standby`: the standby follows the stream all along and
-// is promoted). It takes about 90 s: set BLACKOUT_CLUSTER_E2E=1.
+// on loopback: three `blackout bus` nodes, two `node --role view,detect`
+// workers (each a view worker owning partitions of peers and a detector;
+// one holds the detector's lease), one `node --role api` and one `node
+// --role ingest --demo --speed 20000`; the route stream's leader bus node
+// is SIGKILLed when the stream holds 10,000 route events, then at 25,000
+// the worker holding the lease (its detector and its view partitions are
+// taken over; the new holder logs when it has caught up); the API's
+// events equal a single `serve --demo`'s. The lease TTL is the default,
+// 10 s: on this 2-core machine a bus failover can leave the lease bucket
+// without a leader for 7 s, and a shorter TTL makes the holders lose
+// their leases to it. It runs twice: "view,detect", the brief's command
+// (a detector keeping its own tables, re-reading the stream when it
+// takes the lease), and "from-view,warm" (`--from-view --warm-standby`: a
+// detector without tables, fed by the view partitions' deltas, whose
+// standby follows the stream all along and is promoted). It takes about
+// 90 s: set BLACKOUT_CLUSTER_E2E=1.
 func TestClusterProcesses(t *testing.T) {
 	if os.Getenv("BLACKOUT_CLUSTER_E2E") == "" {
 		t.Skip("set BLACKOUT_CLUSTER_E2E=1 to run the 90-second cluster test with real processes")
@@ -194,14 +196,15 @@ func TestClusterProcesses(t *testing.T) {
 	})
 	want := apiEvents(t, single.base)
 	single.stop(t)
-	t.Run("cold", func(t *testing.T) { clusterProcesses(t, want, false) })
-	t.Run("warm", func(t *testing.T) { clusterProcesses(t, want, true) })
+	t.Run("view,detect", func(t *testing.T) { clusterProcesses(t, want) })
+	t.Run("from-view,warm", func(t *testing.T) { clusterProcesses(t, want, "--from-view", "--warm-standby") })
 }
 
-// clusterProcesses runs TestClusterProcesses's cluster once, its
-// detect workers warm standbys or not, and compares the API's events
-// with want.
-func clusterProcesses(t *testing.T, want []string, warm bool) {
+// clusterProcesses runs TestClusterProcesses's cluster once, its workers
+// `node --role view,detect` with the flags extra, and compares the API's
+// events with want.
+func clusterProcesses(t *testing.T, want []string, extra ...string) {
+	warm := slices.Contains(extra, "--warm-standby")
 	dsn := pgtest.DB(t)
 	addrs, err := bus.FreeAddrs(6)
 	if err != nil {
@@ -223,11 +226,8 @@ func clusterProcesses(t *testing.T, want []string, warm bool) {
 	busURL := "nats://" + addrs[0] + ",nats://" + addrs[1] + ",nats://" + addrs[2]
 	workers := map[string]*proc{}
 	for _, w := range []string{"w1", "w2"} {
-		args := []string{"node", "--role", "view,detect", "--from-view", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "10s"}
-		if warm {
-			args = append(args, "--warm-standby")
-		}
-		workers[w] = startProc(t, w, args...)
+		args := []string{"node", "--role", "view,detect", "--name", w, "--bus", busURL, "--store", dsn, "--lease-ttl", "10s"}
+		workers[w] = startProc(t, w, append(args, extra...)...)
 	}
 	api := startProc(t, "api", "node", "--role", "api", "--name", "api", "--bus", busURL, "--store", dsn, "--listen", "127.0.0.1:0")
 	base := apiBase(t, api)
