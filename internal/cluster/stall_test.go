@@ -2,6 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -101,4 +105,49 @@ func TestDeltaConsumerStall(t *testing.T) {
 		t.Errorf("%d stalled consumers stopped, want one per partition with route events (%d)", n, len(parts))
 	}
 	t.Logf("%d deltas read over %d partitions, each partition's first consumer stalled and was replaced", len(evs), len(parts))
+}
+
+// TestRouteConsumerStall: a partition's reader of the route stream whose
+// first consumer stalls (delivers nothing, no error) is given a new one
+// by the watchdog once it has waited stallAfter while the partition's
+// subject holds later events, and reads every event of the partition,
+// in order, then the end mark.
+func TestRouteConsumerStall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	_, js := demoOnBus(t, ctx)
+	var want []uint64
+	p := -1
+	eachStreamEvent(t, ctx, js, func(_ *bgp.Event, seq uint64, q int) {
+		if p < 0 {
+			p = q
+		}
+		if q == p {
+			want = append(want, seq)
+		}
+	})
+	src, err := openStream(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.st = &stallStream{Stream: src.st, created: map[string]int{}}
+	src.filter = []string{SubjectRoute + "." + strconv.Itoa(p), SubjectEOF}
+	defer src.Close()
+	var got []uint64
+	for {
+		_, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, src.lastSeq)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("partition %d: read %d events, want %d", p, len(got), len(want))
+	}
+	if n := src.stalls.Load(); n != 1 {
+		t.Errorf("%d stalled consumers stopped, want 1", n)
+	}
 }

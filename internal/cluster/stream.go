@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -195,14 +196,24 @@ func watchStall(ctx context.Context, quit <-chan struct{}, it jetstream.Messages
 	}
 }
 
-// laterThan says whether the stream holds a message after seq (of any
-// subject: a consumer filtering some subjects may be taken for stalled
-// when others came, and is then created again, which costs one request).
+// laterThan says whether the stream holds a message after seq for the
+// source's filter: each subject's last message, or, with a wildcard in
+// the filter, the stream's last of any subject.
 func (s *streamSource) laterThan(ctx context.Context, seq uint64) bool {
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	info, err := s.st.Info(ictx)
-	cancel()
-	return err == nil && info.State.LastSeq > seq
+	defer cancel()
+	for _, subj := range s.filter {
+		if strings.ContainsAny(subj, "*>") {
+			info, err := s.st.Info(ictx)
+			return err == nil && info.State.LastSeq > seq
+		}
+	}
+	for _, subj := range s.filter {
+		if m, err := s.st.GetLastMsgForSubject(ictx, subj); err == nil && m.Sequence > seq {
+			return true
+		}
+	}
+	return false
 }
 
 // drop gives the current consumer up.
