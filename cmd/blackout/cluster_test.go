@@ -240,10 +240,10 @@ func clusterProcesses(t *testing.T, want []string, extra ...string) {
 	defer nc.Close()
 	// The kills come at points of the ingest (the route stream's length),
 	// so that both are mid-way whatever the detector's lag.
-	var info *jetstream.StreamInfo
 	streamInfo := func() *jetstream.StreamInfo {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		var info *jetstream.StreamInfo
 		err := bus.Retry(ctx, "stream info", func(ctx context.Context) error {
 			st, err := js.Stream(ctx, cluster.StreamName)
 			if err != nil {
@@ -263,9 +263,10 @@ func clusterProcesses(t *testing.T, want []string, extra ...string) {
 	const total = 44453 + 1 // the demo's route events and the end mark
 	waitUntil(t, "10,000 route events on the bus", 60*time.Second, func() bool { return streamInfo().State.Msgs >= 10000 })
 	// The stream leader's bus node, SIGKILLed.
-	leader := streamInfo().Cluster.Leader
+	si := streamInfo()
+	leader := si.Cluster.Leader
 	buses[leader].cmd.Process.Kill()
-	t.Logf("SIGKILLed the stream leader %s at route event %d of %d (data time %s)", leader, info.State.Msgs, total, dataTime())
+	t.Logf("SIGKILLed the stream leader %s at route event %d of %d (data time %s)", leader, si.State.Msgs, total, dataTime())
 	waitUntil(t, "25,000 route events on the bus", 60*time.Second, func() bool { return streamInfo().State.Msgs >= 25000 })
 	holder := leaseHolder(t, busURL)
 	var other *proc

@@ -262,7 +262,7 @@ func TestBigDeltaInParts(t *testing.T) {
 	if _, err := publishDelta(ctx, js, subj, 9, small, maxPart); err != nil {
 		t.Fatal(err)
 	}
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*deltaSub{}}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*watched{}}
 	for _, seq := range []uint64{7, 8, 9} {
 		d, err := f.delta(3, seq)
 		if err != nil {
@@ -297,7 +297,7 @@ func TestDeltasOutOfOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*deltaSub{}}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*watched{}}
 	for _, seq := range []uint64{7, 8, 9, 10, 11} {
 		d, err := f.delta(2, seq)
 		if err != nil {

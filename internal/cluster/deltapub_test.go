@@ -208,7 +208,7 @@ func TestDeltaPublishFailures(t *testing.T) {
 
 	// The reader gives them in the route stream's order, equal to what
 	// one Worker per partition makes.
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*deltaSub{}}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, deltas: map[int]*watched{}}
 	readerEqualsWorkers(t, f, evs)
 	if f.stats.Ahead == 0 {
 		t.Errorf("the reader kept no delta ahead")

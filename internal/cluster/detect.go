@@ -205,6 +205,25 @@ func Detect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Dete
 	}
 }
 
+// everySecond calls fn until it succeeds or ctx is done, a second apart,
+// logging each failure ("<what> failed; trying again"), and returns its
+// last error when ctx ends first. Unlike bus.Retry it sets no timeout of
+// its own: fn's requests keep theirs (a store write, a bucket listing).
+func everySecond(ctx context.Context, log *slog.Logger, what string, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		log.Warn(what+" failed; trying again", "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // blindTime is the log attribute of a takeover's blind time: the time the
 // lease went unrenewed (blind, from Acquire) plus since, the time since it
 // was taken. When the lease was free at this worker's first request
@@ -465,18 +484,7 @@ func warmRound(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, kv je
 	}
 	defer forwardHub(rctx, nc, eng)() // before the promotion's first notices
 	// The store may be briefly unreachable: try the promotion again.
-	for {
-		err = eng.Promote(rctx, st)
-		if err == nil || rctx.Err() != nil {
-			break
-		}
-		log.Warn("promotion failed; trying again", "error", err)
-		select {
-		case <-rctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-	if err != nil {
+	if err := everySecond(rctx, log, "promotion", func() error { return eng.Promote(rctx, st) }); err != nil {
 		return err
 	}
 	log.Info("detector lease taken; warm standby promoted", blindTime(blind, time.Since(took)),

@@ -49,6 +49,12 @@ func eachStreamEvent(t *testing.T, ctx context.Context, js jetstream.JetStream, 
 		t.Fatal(err)
 	}
 	defer src.Close()
+	eachEvent(t, src, fn)
+}
+
+// eachEvent is eachStreamEvent over src.
+func eachEvent(t *testing.T, src *streamSource, fn func(ev *bgp.Event, seq uint64, p int)) {
+	t.Helper()
 	for {
 		ev, err := src.Next()
 		if errors.Is(err, io.EOF) {

@@ -2,10 +2,9 @@ package cluster
 
 import (
 	"context"
-	"errors"
-	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,10 +30,7 @@ func (s *stallStream) OrderedConsumer(ctx context.Context, cfg jetstream.Ordered
 	if err != nil {
 		return nil, err
 	}
-	key := ""
-	for _, f := range cfg.FilterSubjects {
-		key += f + " "
-	}
+	key := strings.Join(cfg.FilterSubjects, " ")
 	s.mu.Lock()
 	s.created[key]++
 	first := s.created[key] == 1
@@ -99,7 +95,7 @@ func TestDeltaConsumerStall(t *testing.T) {
 		return err == nil && info.State.Msgs >= uint64(len(evs))
 	})
 
-	f := &deltaFollower{ctx: ctx, js: js, ds: &stallStream{Stream: ds, created: map[string]int{}}, deltas: map[int]*deltaSub{}, stallAfter: 300 * time.Millisecond}
+	f := &deltaFollower{ctx: ctx, js: js, ds: &stallStream{Stream: ds, created: map[string]int{}}, deltas: map[int]*watched{}, stallAfter: 300 * time.Millisecond}
 	readerEqualsWorkers(t, f, evs)
 	if n := f.stalls.Load(); n != int64(len(parts)) {
 		t.Errorf("%d stalled consumers stopped, want one per partition with route events (%d)", n, len(parts))
@@ -134,16 +130,7 @@ func TestRouteConsumerStall(t *testing.T) {
 	src.filter = []string{SubjectRoute + "." + strconv.Itoa(p), SubjectEOF}
 	defer src.Close()
 	var got []uint64
-	for {
-		_, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, src.lastSeq)
-	}
+	eachEvent(t, src, func(_ *bgp.Event, seq uint64, _ int) { got = append(got, seq) })
 	if !slices.Equal(got, want) {
 		t.Errorf("partition %d: read %d events, want %d", p, len(got), len(want))
 	}

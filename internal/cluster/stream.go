@@ -22,12 +22,10 @@ type streamSource struct {
 	ctx     context.Context
 	st      jetstream.Stream
 	filter  []string
-	it      jetstream.MessagesContext
-	quit    chan struct{} // closed when it is given up (ends its watchStall)
+	watched // the consumer; its prog.seen is lastSeq
 	lastSeq uint64
-	subject string   // of the message at lastSeq
-	prog    progress // lastSeq and waiting, for the watchdog
-	read    int      // messages taken (route events and marks)
+	subject string // of the message at lastSeq
+	read    int    // messages taken (route events and marks)
 	ev      bgp.Event
 	dec     eventDecoder // ev's attributes, reused (an event stays valid until the next call)
 	// Resets counts the consumers created again after an error; stalls
@@ -91,8 +89,7 @@ func (s *streamSource) consume() error {
 		if err != nil {
 			return err
 		}
-		s.it, s.quit = it, make(chan struct{})
-		go watchStall(s.ctx, s.quit, it, stallAfter, &s.prog, s.laterThan, &s.stalls)
+		s.watch(s.ctx, it, stallAfter, func(ctx context.Context, seq uint64) bool { return holdsLater(ctx, s.st, s.filter, seq) }, &s.stalls)
 		return nil
 	})
 }
@@ -108,9 +105,7 @@ func (s *streamSource) Next() (*bgp.Event, error) {
 				return nil, err
 			}
 		}
-		s.prog.wait()
-		m, err := s.it.Next()
-		s.prog.waited()
+		m, err := s.next()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil, s.ctx.Err()
@@ -161,8 +156,33 @@ type progress struct {
 	waiting atomic.Int64  // since when the reader waits in Next (UnixNano; 0: it does not)
 }
 
-func (p *progress) wait()   { p.waiting.Store(time.Now().UnixNano()) }
-func (p *progress) waited() { p.waiting.Store(0) }
+// watched is a consumer's iterator under watchStall, and what its reader
+// has taken (kept across iterators: a new one starts after it).
+type watched struct {
+	it   jetstream.MessagesContext // nil: none at the moment
+	quit chan struct{}             // closed when it is given up (ends its watchStall)
+	prog progress
+}
+
+// watch makes it the current iterator and starts its watchStall.
+func (w *watched) watch(ctx context.Context, it jetstream.MessagesContext, after time.Duration, later func(context.Context, uint64) bool, stalls *atomic.Int64) {
+	w.it, w.quit = it, make(chan struct{})
+	go watchStall(ctx, w.quit, it, after, &w.prog, later, stalls)
+}
+
+// next waits for the iterator's next message, marked as waiting meanwhile.
+func (w *watched) next() (jetstream.Msg, error) {
+	w.prog.waiting.Store(time.Now().UnixNano())
+	defer w.prog.waiting.Store(0)
+	return w.it.Next()
+}
+
+// drop gives the current iterator up.
+func (w *watched) drop() {
+	w.it.Stop()
+	w.it = nil
+	close(w.quit)
+}
 
 // watchStall stops it when ctx is done (Next has no context), and when
 // it stalls: its reader has waited in Next for more than after while
@@ -196,31 +216,24 @@ func watchStall(ctx context.Context, quit <-chan struct{}, it jetstream.Messages
 	}
 }
 
-// laterThan says whether the stream holds a message after seq for the
-// source's filter: each subject's last message, or, with a wildcard in
-// the filter, the stream's last of any subject.
-func (s *streamSource) laterThan(ctx context.Context, seq uint64) bool {
-	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// holdsLater says whether st holds a message after seq on one of
+// subjects: each subject's last message, or, with a wildcard among them,
+// the stream's last of any subject.
+func holdsLater(ctx context.Context, st jetstream.Stream, subjects []string, seq uint64) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	for _, subj := range s.filter {
+	for _, subj := range subjects {
 		if strings.ContainsAny(subj, "*>") {
-			info, err := s.st.Info(ictx)
+			info, err := st.Info(ctx)
 			return err == nil && info.State.LastSeq > seq
 		}
 	}
-	for _, subj := range s.filter {
-		if m, err := s.st.GetLastMsgForSubject(ictx, subj); err == nil && m.Sequence > seq {
+	for _, subj := range subjects {
+		if m, err := st.GetLastMsgForSubject(ctx, subj); err == nil && m.Sequence > seq {
 			return true
 		}
 	}
 	return false
-}
-
-// drop gives the current consumer up.
-func (s *streamSource) drop() {
-	s.it.Stop()
-	s.it = nil
-	close(s.quit)
 }
 
 // Close stops the consumer.

@@ -216,18 +216,13 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 			return err
 		}
 		// Tried again while the bus is busy (a failover, a new cluster's
-		// elections): each request has the client's own timeout, as the
-		// first index of an older bucket lists all of it.
-		for {
-			if idx, err = openCheckpointIndex(ctx, js, obs, cfg.Replicas); err == nil {
-				break
-			}
-			log.Warn("checkpoint index: trying again", "error", err)
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(time.Second):
-			}
+		// elections), without bus.Retry's short timeout: the first index of
+		// an older bucket lists all of it.
+		if err := everySecond(ctx, log, "checkpoint index", func() (err error) {
+			idx, err = openCheckpointIndex(ctx, js, obs, cfg.Replicas)
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 	var mu sync.Mutex
@@ -236,8 +231,11 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 	// it fails over, a stream gone) is given up and taken again later,
 	// waiting longer after each failure in a row: one partition's failure
 	// does not end the worker.
-	failures := map[int]int{}
-	retryAt := map[int]time.Time{}
+	type retry struct {
+		failures int       // in a row
+		at       time.Time // not taken before
+	}
+	retries := map[int]retry{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(max(cfg.LeaseTTL/5, 50*time.Millisecond))
@@ -245,7 +243,7 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 	for {
 		for p := range cfg.Partitions {
 			mu.Lock()
-			n, mine, wait := len(owned), owned[p], time.Until(retryAt[p])
+			n, mine, wait := len(owned), owned[p], time.Until(retries[p].at)
 			mu.Unlock()
 			if mine || n >= cfg.MaxOwned || wait > 0 {
 				continue
@@ -272,16 +270,18 @@ func RunView(ctx context.Context, js jetstream.JetStream, cfg ViewConfig) error 
 				failed := err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil
 				mu.Lock()
 				delete(owned, p)
-				if failed {
-					if time.Since(began) > time.Minute {
-						failures[p] = 0 // it had run well: not a failure in a row
-					}
-					failures[p]++
-					retryAt[p] = time.Now().Add(partitionBackoff(failures[p]))
-				} else {
-					delete(failures, p)
+				r := retries[p]
+				if time.Since(began) > time.Minute {
+					r.failures = 0 // it had run well: not a failure in a row
 				}
-				wait := time.Until(retryAt[p]).Round(time.Millisecond)
+				if failed {
+					r.failures++
+					r.at = time.Now().Add(partitionBackoff(r.failures))
+					retries[p] = r
+				} else {
+					delete(retries, p)
+				}
+				wait := time.Until(r.at).Round(time.Millisecond)
 				mu.Unlock()
 				switch {
 				case failed:
@@ -588,10 +588,10 @@ type deltaFollower struct {
 	partitions int
 	red        *partview.Reducer
 	cfg        view.Config
-	deltas     map[int]*deltaSub
-	stalls     atomic.Int64  // delta consumers stopped by watchStall
-	stallAfter time.Duration // 0: stallAfter (tests make it shorter)
-	upTo       uint64        // the route events a table request sees
+	deltas     map[int]*watched // each partition's consumer of deltas
+	stalls     atomic.Int64     // delta consumers stopped by watchStall
+	stallAfter time.Duration    // 0: stallAfter (tests make it shorter)
+	upTo       uint64           // the route events a table request sees
 	stats      FollowStats
 	obs        jetstream.ObjectStore     // the checkpoints (nil: not found yet)
 	idx        jetstream.KeyValue        // their index (nil: not found: list them)
@@ -602,15 +602,6 @@ type deltaFollower struct {
 		n    int
 		buf  []byte
 	}
-}
-
-// deltaSub is the consumer of one partition's deltas.
-type deltaSub struct {
-	it   jetstream.MessagesContext // nil: none at the moment
-	quit chan struct{}             // closed when it is given up
-	// prog.seen is the delta stream sequence of the last message taken,
-	// kept across consumers: a new one starts after it.
-	prog progress
 }
 
 // FollowStats says how a reducer fed from the bus rebuilt the peers'
@@ -649,12 +640,13 @@ func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
 	}
 	sub := f.deltas[p]
 	if sub == nil {
-		sub = &deltaSub{}
+		sub = &watched{}
 		f.deltas[p] = sub
 	}
 	subj := SubjectDelta + "." + strconv.Itoa(p)
 	for {
 		if sub.it == nil {
+			var it jetstream.MessagesContext
 			err := bus.Retry(f.ctx, "consumer on "+DeltaStream, func(ctx context.Context) error {
 				cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}}
 				if n := sub.prog.seen.Load(); n > 0 {
@@ -662,37 +654,27 @@ func (f *deltaFollower) delta(p int, seq uint64) (partview.Delta, error) {
 				}
 				c, err := f.ds.OrderedConsumer(ctx, cfg)
 				if err == nil {
-					sub.it, err = c.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
+					it, err = c.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
 				}
 				return err
 			})
 			if err != nil {
 				return partview.Delta{}, err
 			}
-			sub.quit = make(chan struct{})
 			after := f.stallAfter
 			if after == 0 {
 				after = stallAfter
 			}
-			go watchStall(f.ctx, sub.quit, sub.it, after, &sub.prog, func(ctx context.Context, seen uint64) bool {
-				lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				defer cancel()
-				m, err := f.ds.GetLastMsgForSubject(lctx, subj)
-				return err == nil && m.Sequence > seen
-			}, &f.stalls)
+			sub.watch(f.ctx, it, after, func(ctx context.Context, seen uint64) bool { return holdsLater(ctx, f.ds, []string{subj}, seen) }, &f.stalls)
 		}
-		sub.prog.wait()
-		m, err := sub.it.Next()
-		sub.prog.waited()
+		m, err := sub.next()
 		if err != nil {
 			if f.ctx.Err() != nil {
 				return partview.Delta{}, f.ctx.Err()
 			}
 			// A failover, or a stalled consumer: read the partition's
 			// deltas again after the last one taken.
-			sub.it.Stop()
-			sub.it = nil
-			close(sub.quit)
+			sub.drop()
 			f.resets++
 			select {
 			case <-f.ctx.Done():
@@ -864,7 +846,7 @@ func newDeltaFollower(ctx context.Context, js jetstream.JetStream, partitions in
 	if err := checkPartitioning(rs, partitions, "detect"); err != nil {
 		return nil, err
 	}
-	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]*deltaSub{}}
+	f := &deltaFollower{ctx: ctx, js: js, ds: ds, rs: rs, partitions: partitions, cfg: cfg, deltas: map[int]*watched{}}
 	f.red = partview.NewReducer(cfg, obs, f.table)
 	return f, nil
 }
